@@ -1,0 +1,94 @@
+//! Identifiers, one type per kind of thing, so a queue name is never passed where an agent id is
+//! expected.
+//!
+//! Names chosen by users (queues, agents, nodes) are strings; ids starq chooses (calls,
+//! reservations) are compact and deterministic, because agent-leg channel ids are derived from
+//! them (`<call>-<attempt>`) and a retried request must produce the same id.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! name_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Arc<str>);
+
+        impl $name {
+            /// Wraps a name.
+            pub fn new(name: impl AsRef<str>) -> Self {
+                $name(Arc::from(name.as_ref()))
+            }
+
+            /// The name as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                $name::new(s)
+            }
+        }
+    };
+}
+
+name_id!(
+    /// A queue's name, as in `Stasis(starq,queue=NAME)`.
+    QueueId
+);
+name_id!(
+    /// An agent: a person who takes calls, independent of the phones (contacts) they use.
+    AgentId
+);
+name_id!(
+    /// An Asterisk node of the cluster, by its configured name.
+    NodeId
+);
+name_id!(
+    /// A caller's call: the channel id of the caller's leg on its node (unique cluster-wide,
+    /// since Asterisk channel ids embed the system name and a timestamp).
+    CallId
+);
+
+/// A reservation: one offer of one call to one agent. Unique per store, never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ReservationId(pub u64);
+
+impl fmt::Display for ReservationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "r{}", self.0)
+    }
+}
+
+/// A node lease's fencing token. Strictly increases every time a node changes owner; a store
+/// mutation carrying an older epoch than the node's current one is refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Epoch(pub u64);
+
+impl fmt::Display for Epoch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "e{}", self.0)
+    }
+}
+
+/// The proof of ownership a node-scoped mutation carries: which node, at which epoch.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Fence {
+    /// The node the mutation acts for.
+    pub node: NodeId,
+    /// The epoch of the lease the acting instance holds on that node.
+    pub epoch: Epoch,
+}

@@ -1,0 +1,174 @@
+//! The protocol between the engine and the shared store: what the core asks, what it is told.
+//!
+//! Every routing decision that two instances could race on is one [`Request`], applied
+//! atomically by the store (in Redis: one function call). A request's [`Reply`] carries its own
+//! result and the [`Notice`]s it produced: offers of callers to agents, reservations cancelled,
+//! callers made to leave. A notice concerns the node of its caller; the shell hands it to the
+//! engine that owns that node (which may be another instance). Requests are applied in the order
+//! the engine emits them and replies come back in that order.
+//!
+//! Node-scoped requests carry a [`Fence`]; the store refuses them when the node's lease has moved
+//! on to a newer epoch, so a stale instance cannot act for a node it lost.
+
+use std::time::Duration;
+
+use crate::config::Window;
+use crate::ids::{AgentId, CallId, Fence, NodeId, QueueId, ReservationId};
+use crate::outcome::Outcome;
+use crate::time::Time;
+
+/// A request to the shared store.
+#[derive(Clone, Debug, PartialEq)]
+#[allow(missing_docs)] // variant fields are named for what they hold
+pub enum Request {
+    /// A caller enters a queue: join rules, `maxlen`, then matching.
+    Enqueue(Enqueue),
+    /// A caller's penalty window changed (a rule step fired): match again.
+    SetWindow { fence: Fence, call: CallId, window: Window, now: Time },
+    /// A waiting caller's priority changed: re-sort and match again.
+    SetPriority { fence: Fence, call: CallId, priority: i32, now: Time },
+    /// A caller leaves without being connected (abandon, timeout, key, empty, withdraw, node
+    /// lost, drain). Its reservations are cancelled.
+    Leave { fence: Fence, call: CallId, outcome: Outcome, now: Time },
+    /// An offered agent answered: confirm the reservation, cancel the caller's others.
+    Answered { fence: Fence, reservation: ReservationId, now: Time },
+    /// An offered agent did not take the call.
+    Missed { fence: Fence, reservation: ReservationId, miss: Miss, now: Time, draw: u64 },
+    /// Under `ring-progressively`: reserve one more agent for a caller already ringing some.
+    Extend { fence: Fence, call: CallId, now: Time },
+    /// A connected call ended; the agent goes to wrap-up.
+    Hangup { fence: Fence, call: CallId, by: Party, now: Time, draw: u64 },
+    /// The agent's wrap-up or retry rest is over (idempotent: refused if not yet due).
+    AgentReady { agent: AgentId, now: Time, draw: u64 },
+    /// An agent-facing action (login, pause, …), from the API or a phone.
+    Agent { agent: AgentId, action: AgentAction, now: Time, draw: u64 },
+}
+
+/// A caller entering a queue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Enqueue {
+    /// The caller's node and the acting instance's epoch on it.
+    pub fence: Fence,
+    /// The caller.
+    pub call: CallId,
+    /// The queue.
+    pub queue: QueueId,
+    /// Caller id (number), for reports.
+    pub caller_id: String,
+    /// Higher is served first.
+    pub priority: i32,
+    /// Penalty window at entry.
+    pub window: Window,
+    /// Entry time: with priority, the caller's rank.
+    pub now: Time,
+}
+
+/// Which side hung up a connected call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Party {
+    /// The caller.
+    Caller,
+    /// The agent.
+    Agent,
+}
+
+/// Why an offer was not taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Miss {
+    /// Rang until the ring timeout (`RINGNOANSWER`).
+    NoAnswer,
+    /// The phone was busy.
+    Busy,
+    /// The phone could not be reached (unregistered, congestion, no contact on a live node).
+    Unreachable,
+    /// The offer was withdrawn before an answer for a reason that is not the agent's fault
+    /// (e.g. the leg could not be created); counts for no auto-pause.
+    Failed,
+}
+
+/// An action on an agent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(missing_docs)] // variant fields are named for what they hold
+pub enum AgentAction {
+    /// Log in to every queue of the agent's memberships.
+    Login,
+    /// Log out; refused while the agent is reserved or on a call.
+    Logout,
+    /// Pause in one queue, or in all of them.
+    Pause { queue: Option<QueueId>, reason: String },
+    /// Unpause in one queue, or in all of them.
+    Unpause { queue: Option<QueueId> },
+    /// Change the agent's penalty in a queue.
+    SetPenalty { queue: QueueId, penalty: u32 },
+    /// The agent's phones became reachable or unreachable from every live node.
+    SetReachable { reachable: bool },
+}
+
+/// The store's answer to one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The request's own result.
+    pub result: Verdict,
+    /// What the request caused for callers, to be handed to their nodes' owners.
+    pub notices: Vec<Notice>,
+}
+
+/// The result of a request, by kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Done, nothing more to say.
+    Done,
+    /// The caller joined at this position (1-based), with this many agents serving the queue.
+    Joined { position: u32, serving: u32 },
+    /// The caller was refused at entry; its terminal outcome is recorded.
+    Refused(Outcome),
+    /// The reservation was confirmed: the agent is on the call.
+    Confirmed { agent: AgentId },
+    /// The request no longer applies (caller gone, reservation already ended, agent not
+    /// resting): the store changed nothing.
+    Stale,
+    /// The node's lease has a newer epoch than the request's: the acting instance lost the node.
+    Fenced,
+    /// Unknown queue, agent or call, or an action not allowed in the agent's state.
+    Invalid(String),
+}
+
+/// Something a request caused that the caller's node owner must act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(missing_docs)] // variant fields are named for what they hold
+pub enum Notice {
+    /// Ring this agent for this caller.
+    Offer(Offer),
+    /// This reservation ended without the agent taking the call (another agent answered, or the
+    /// caller left): hang the agent leg up.
+    Cancelled(Offer),
+    /// The caller must leave the queue with this outcome (`leavewhenempty`).
+    Evict { call: CallId, node: NodeId, queue: QueueId, outcome: Outcome },
+}
+
+impl Notice {
+    /// The node whose owner handles this notice.
+    pub fn node(&self) -> &NodeId {
+        match self {
+            Notice::Offer(o) | Notice::Cancelled(o) => &o.node,
+            Notice::Evict { node, .. } => node,
+        }
+    }
+}
+
+/// One offer of one caller to one agent, under a reservation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offer {
+    /// The reservation that holds the agent for this caller.
+    pub reservation: ReservationId,
+    /// The caller.
+    pub call: CallId,
+    /// The caller's node: where the agent leg is created.
+    pub node: NodeId,
+    /// The queue the caller waits in.
+    pub queue: QueueId,
+    /// The agent.
+    pub agent: AgentId,
+    /// How long the agent may ring before the offer is missed.
+    pub ring_timeout: Duration,
+}
