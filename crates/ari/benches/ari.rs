@@ -1,0 +1,2 @@
+//! Benchmark of the ARI crate (written later).
+fn main() {}
