@@ -1,0 +1,218 @@
+//! Channel control over REST: answer, ring, continue, move, variables, and the application
+//! views (`/applications`, subscriptions).
+
+use std::time::Duration;
+
+use super::model::{ChanState, Role};
+use super::state::{NodeState, Step};
+use crate::clock::Now;
+use crate::error::AriError;
+use crate::truth::Outcome;
+use crate::wire::{self, Event};
+
+/// Where `/continue` sends a channel.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ContinueTo {
+    pub(crate) context: Option<String>,
+    pub(crate) extension: Option<String>,
+    pub(crate) priority: Option<i64>,
+}
+
+impl NodeState {
+    /// Looks a channel up and checks it is in Stasis (404 / 409 otherwise).
+    pub(crate) fn stasis_chan(&self, id: &str) -> Result<&super::model::Chan, AriError> {
+        let chan = self.channels.get(id).ok_or_else(AriError::channel_not_found)?;
+        if chan.stasis.is_none() {
+            return Err(AriError::not_in_stasis());
+        }
+        Ok(chan)
+    }
+
+    /// `POST /channels/{id}/answer`.
+    pub(crate) fn answer(&mut self, now: Now, id: &str) -> Result<(), AriError> {
+        self.stasis_chan(id)?;
+        self.set_state(now, id, ChanState::Up);
+        Ok(())
+    }
+
+    /// `POST /channels/{id}/ring`: ringback to the caller (no event).
+    pub(crate) fn ring(&mut self, id: &str) -> Result<(), AriError> {
+        self.stasis_chan(id)?;
+        if let Some(caller) = self.caller_of(id)
+            && let Some(rec) = self.world.truth().caller_mut(caller)
+        {
+            rec.heard_ringing = true;
+        }
+        Ok(())
+    }
+
+    /// `POST /channels/{id}/continue`: `StasisEnd`, then the dialplan runs `Wait()` and hangs
+    /// up (the samples' `[after-stasis]`), or, without a target, the next priority hangs up.
+    pub(crate) fn continue_in_dialplan(&mut self, now: Now, id: &str, to: ContinueTo) -> Result<(), AriError> {
+        self.stasis_chan(id)?;
+        if self.channels.get(id).is_some_and(|c| c.bridge.is_some()) {
+            self.leave_bridge(now, id);
+        }
+        self.stop_channel_playbacks(now, id);
+        self.stop_moh_truth(now, id);
+        self.emit_chan(now, id, |channel| Event::StasisEnd { channel });
+        let Some(chan) = self.channels.get_mut(id) else { return Ok(()) };
+        chan.stasis = None;
+        chan.moh = None;
+        let targeted = to.context.is_some() || to.extension.is_some();
+        if let Some(ctx) = to.context {
+            chan.dialplan.context = ctx;
+        }
+        if let Some(ext) = to.extension {
+            chan.dialplan.exten = ext;
+        }
+        chan.dialplan.priority = if targeted { to.priority.unwrap_or(1) } else { chan.dialplan.priority + 1 };
+        let (ctx, exten, priority) =
+            (chan.dialplan.context.clone(), chan.dialplan.exten.clone(), chan.dialplan.priority);
+        let serial = chan.serial;
+        if let Some(caller) = self.caller_of(id) {
+            let ms = self.ms(now);
+            let outcome = Outcome::Continued { context: ctx.clone(), exten: exten.clone(), priority };
+            self.world.truth().end_caller(caller, ms, outcome);
+        }
+        let wait = if targeted {
+            let note = format!("Continued from Stasis into {ctx} {exten}");
+            self.dialplan_step(now, id, "NoOp", &note);
+            let secs = self.cfg.continue_wait.as_secs().to_string();
+            self.dialplan_step(now, id, "Wait", &secs);
+            self.cfg.continue_wait
+        } else {
+            Duration::ZERO
+        };
+        self.at(now, wait, Step::DialplanDone { chan: id.to_owned(), serial });
+        Ok(())
+    }
+
+    fn dialplan_step(&mut self, now: Now, id: &str, app: &str, data: &str) {
+        if let Some(c) = self.channels.get_mut(id) {
+            if c.dialplan.app_name == "NoOp" || c.dialplan.app_name == "Wait" {
+                c.dialplan.priority += 1;
+            }
+            c.set_app(app, data);
+        }
+        self.emit_chan(now, id, |channel| Event::ChannelDialplan {
+            dialplan_app: app.to_owned(),
+            dialplan_app_data: data.to_owned(),
+            channel,
+        });
+    }
+
+    /// `POST /channels/{id}/move`: to another app, or `ApplicationMoveFailed` if it is not
+    /// active (the channel stays where it was).
+    pub(crate) fn move_channel(&mut self, now: Now, id: &str, app: &str, args: Vec<String>) -> Result<(), AriError> {
+        self.stasis_chan(id)?;
+        if !self.apps.active(app) {
+            self.emit_chan(now, id, |channel| Event::ApplicationMoveFailed {
+                destination: app.to_owned(),
+                args,
+                channel,
+            });
+            return Ok(());
+        }
+        self.emit_chan(now, id, |channel| Event::StasisEnd { channel });
+        if let Some(c) = self.channels.get_mut(id) {
+            c.stasis = None;
+        }
+        if let Some(caller) = self.caller_of(id)
+            && let Some(rec) = self.world.truth().caller_mut(caller)
+        {
+            rec.app = app.to_owned();
+        }
+        self.enter_stasis(now, id, app, args);
+        Ok(())
+    }
+
+    /// `GET /channels/{id}/variable`.
+    pub(crate) fn get_var(&self, id: &str, name: &str) -> Result<String, AriError> {
+        let chan = self.channels.get(id).ok_or_else(AriError::channel_not_found)?;
+        chan.vars
+            .get(name)
+            .cloned()
+            .ok_or_else(|| AriError::not_found("Provided variable was not found"))
+    }
+
+    /// `POST /channels/{id}/variable`.
+    pub(crate) fn post_var(&mut self, now: Now, id: &str, name: &str, value: &str) -> Result<(), AriError> {
+        if name.is_empty() {
+            return Err(AriError::bad_request("Variable name is required"));
+        }
+        self.channels.get(id).ok_or_else(AriError::channel_not_found)?;
+        self.set_var(now, id, name, value);
+        Ok(())
+    }
+
+    /// `POST /channels/{id}/dtmf`: digits sent towards the far end (no event).
+    pub(crate) fn send_dtmf(&self, id: &str, dtmf: &str) -> Result<(), AriError> {
+        if dtmf.is_empty() {
+            return Err(AriError::bad_request("DTMF is required"));
+        }
+        self.stasis_chan(id).map(|_| ())
+    }
+
+    /// `GET /applications/{app}`.
+    pub(crate) fn application(&self, app: &str) -> Option<wire::Application> {
+        let channel_ids: Vec<String> = self
+            .channels
+            .values()
+            .filter(|c| c.recipients().contains(app))
+            .map(|c| c.id.clone())
+            .collect();
+        let bridge_ids: Vec<String> =
+            self.bridges.values().filter(|b| b.subs.contains(app)).map(|b| b.id.clone()).collect();
+        let exists = self.apps.active(app) || !channel_ids.is_empty() || !bridge_ids.is_empty();
+        exists.then(|| wire::Application {
+            name: app.to_owned(),
+            channel_ids,
+            bridge_ids,
+            endpoint_ids: Vec::new(),
+            device_names: Vec::new(),
+            events_allowed: Vec::new(),
+            events_disallowed: Vec::new(),
+        })
+    }
+
+    /// `GET /applications`.
+    pub(crate) fn applications(&self) -> Vec<wire::Application> {
+        self.apps.known.iter().filter_map(|a| self.application(a)).collect()
+    }
+
+    /// `POST`/`DELETE /applications/{app}/subscription` for `channel:` and `bridge:` sources.
+    pub(crate) fn subscribe(&mut self, app: &str, sources: &[String], on: bool) -> Result<wire::Application, AriError> {
+        if self.application(app).is_none() {
+            return Err(AriError::not_found("Application not found"));
+        }
+        for source in sources {
+            let (kind, id) = source
+                .split_once(':')
+                .ok_or_else(|| AriError::bad_request(format!("Invalid event source URI scheme: {source}")))?;
+            let subs = match kind {
+                "channel" => self.channels.get_mut(id).map(|c| &mut c.subs),
+                "bridge" => self.bridges.get_mut(id).map(|b| &mut b.subs),
+                "endpoint" | "deviceState" => continue,
+                _ => return Err(AriError::bad_request(format!("Invalid event source URI scheme: {kind}"))),
+            };
+            let subs = subs.ok_or_else(|| AriError::new(422, "Unable to find event source"))?;
+            if on {
+                subs.insert(app.to_owned());
+            } else if !subs.remove(app) {
+                return Err(AriError::conflict("Application not subscribed to event source"));
+            }
+        }
+        self.application(app).ok_or_else(|| AriError::not_found("Application not found"))
+    }
+
+    /// Every channel, as `GET /channels` lists them.
+    pub(crate) fn list_channels(&self) -> Vec<wire::Channel> {
+        self.channels.values().map(|c| c.wire()).collect()
+    }
+
+    /// Whether a channel is an inbound caller's leg (for scripts and tests).
+    pub(crate) fn is_caller_leg(&self, id: &str) -> bool {
+        self.channels.get(id).is_some_and(|c| matches!(c.role, Role::CallerLeg { .. }))
+    }
+}

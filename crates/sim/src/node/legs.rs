@@ -1,0 +1,380 @@
+//! Outgoing legs: `POST /channels/create` + `/dial` and `POST /channels` (originate), to
+//! `Local/<exten>@<context>` (the samples' `[agents]`, `[noanswer]`, `[busy]` contexts) or
+//! to a scripted phone (`PJSIP/<name>`), with the event sequences of sample 04b and 05.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::model::{ChanState, Chan, FarEnd, Role, Start};
+use super::state::{NodeState, Step};
+use crate::clock::Now;
+use crate::error::AriError;
+use crate::phones::Reach;
+use crate::truth::{AgentRing, Rang, RingResult};
+use crate::wire::{self, Event};
+
+/// A request for an outgoing leg, from either REST call.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LegSpec {
+    pub(crate) endpoint: String,
+    pub(crate) app: String,
+    pub(crate) app_args: Vec<String>,
+    pub(crate) channel_id: Option<String>,
+    pub(crate) other_id: Option<String>,
+    pub(crate) caller_id: Option<wire::CallerId>,
+    /// Originate only: seconds before giving up (`None`: never).
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) originator: Option<String>,
+    pub(crate) variables: BTreeMap<String, String>,
+}
+
+/// Where an endpoint string leads.
+struct Route {
+    name: String,
+    dialstring: String,
+    far: FarEnd,
+    context: String,
+    exten: String,
+    local: bool,
+    phone: Option<String>,
+    while_busy: bool,
+}
+
+impl NodeState {
+    fn route(&mut self, endpoint: &str) -> Result<Route, AriError> {
+        let Some((tech, resource)) = endpoint.split_once('/') else {
+            return Err(AriError::bad_request("Invalid endpoint"));
+        };
+        if tech.eq_ignore_ascii_case("local") {
+            let target = resource.split('/').next().unwrap_or(resource);
+            let Some((exten, context)) = target.split_once('@') else {
+                return Err(AriError::bad_request("Invalid endpoint"));
+            };
+            let far = match context {
+                "agents" => FarEnd::AnswerNow { talk: self.cfg.agents_talk },
+                "noanswer" => FarEnd::Ring {
+                    answer_after: None,
+                    talk: Duration::ZERO,
+                    give_up: Some(self.cfg.noanswer_wait),
+                },
+                "busy" => FarEnd::Busy { hold: self.cfg.busy_hold },
+                _ => FarEnd::Missing,
+            };
+            let name = format!("Local/{target}-{}", self.local_suffix());
+            return Ok(Route {
+                name,
+                dialstring: target.to_owned(),
+                far,
+                context: context.to_owned(),
+                exten: exten.to_owned(),
+                local: true,
+                phone: None,
+                while_busy: false,
+            });
+        }
+        let reach = self.world.phones().dial(endpoint, self.index, &mut self.rng);
+        let Reach::Far { far, while_busy } = reach else {
+            // Real Asterisk cannot allocate a channel to an unregistered endpoint.
+            return Err(AriError::new(500, "Allocation failed"));
+        };
+        let name = format!("{endpoint}-{}", self.local_suffix());
+        Ok(Route {
+            name,
+            dialstring: resource.to_owned(),
+            far,
+            context: "default".to_owned(),
+            exten: "s".to_owned(),
+            local: false,
+            phone: Some(endpoint.to_owned()),
+            while_busy,
+        })
+    }
+
+    fn check_ids(&self, ids: &[&str]) -> Result<(), AriError> {
+        for id in ids {
+            if id.len() > 149 {
+                return Err(AriError::bad_request("Channel ID too long"));
+            }
+            if self.channels.contains_key(*id) {
+                return Err(AriError::conflict("Channel with given unique ID already exists"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the leg (and its Local `;2` half) without events; returns the leg id.
+    fn build_leg(&mut self, now: Now, spec: &LegSpec, start: Start) -> Result<String, AriError> {
+        let id = spec.channel_id.clone().unwrap_or_else(|| self.uniqueid(now));
+        let peer_id = match &spec.other_id {
+            Some(other) => other.clone(),
+            None if spec.channel_id.is_some() => format!("{id};2"),
+            None => self.uniqueid(now),
+        };
+        self.check_ids(&[&id, &peer_id])?;
+        let route = self.route(&spec.endpoint)?;
+        let cid = spec.caller_id.clone().unwrap_or_default();
+        let app_data = std::iter::once(spec.app.as_str())
+            .chain(spec.app_args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(",");
+        let (app_name, data) = match start {
+            Start::Created => ("Stasis", app_data),
+            _ => ("AppDial2", "(Outgoing Line)".to_owned()),
+        };
+        let leg = Chan {
+            id: id.clone(),
+            name: if route.local { format!("{};1", route.name) } else { route.name.clone() },
+            state: ChanState::Down,
+            caller: cid.clone(),
+            connected: cid,
+            dialplan: wire::DialplanCep {
+                context: route.context.clone(),
+                exten: route.exten.clone(),
+                priority: 1,
+                app_name: app_name.to_owned(),
+                app_data: data,
+            },
+            created_ms: now.wall_ms,
+            vars: spec.variables.clone(),
+            stasis: None,
+            subs: std::iter::once(spec.app.clone()).collect(),
+            role: Role::Outgoing {
+                far: route.far.clone(),
+                dialstring: route.dialstring.clone(),
+                endpoint: spec.endpoint.clone(),
+                phone: route.phone.clone(),
+                while_busy: route.while_busy,
+            },
+            start,
+            peer: route.local.then(|| peer_id.clone()),
+            bridge: None,
+            moh: None,
+            serial: self.serial(),
+            cause: 16,
+            playbacks: Vec::new(),
+            dialed: false,
+            want_stasis: (start == Start::Originated).then(|| (spec.app.clone(), spec.app_args.clone())),
+        };
+        if route.local {
+            // Originate subscribes the app to both halves; create only to the one it made.
+            let subs = if start == Start::Originated { leg.subs.clone() } else { Default::default() };
+            let mut peer = leg.clone();
+            peer.id = peer_id;
+            peer.name = format!("{};2", route.name);
+            peer.state = ChanState::Ring;
+            peer.dialplan.app_name = String::new();
+            peer.dialplan.app_data = String::new();
+            peer.subs = subs;
+            peer.role = Role::LocalPeer;
+            peer.peer = Some(id.clone());
+            peer.serial = self.serial();
+            peer.vars = BTreeMap::new();
+            self.insert_channel(peer);
+        }
+        self.insert_channel(leg);
+        if let Some(orig) = &spec.originator
+            && let Some(caller) = self.caller_of(orig)
+        {
+            self.links.leg_caller.insert(id.clone(), caller);
+        }
+        Ok(id)
+    }
+
+    /// `POST /channels/create`: the leg is in Stasis at once and waits for `/dial`.
+    pub(crate) fn create_leg(&mut self, now: Now, spec: &LegSpec) -> Result<wire::Channel, AriError> {
+        let id = self.build_leg(now, spec, Start::Created)?;
+        let (app, data) = {
+            let c = &self.channels[&id];
+            (c.dialplan.app_name.clone(), c.dialplan.app_data.clone())
+        };
+        self.emit_chan(now, &id, |channel| Event::ChannelDialplan {
+            dialplan_app: app,
+            dialplan_app_data: data,
+            channel,
+        });
+        self.set_var(now, &id, "STASISSTATUS", "");
+        self.enter_stasis(now, &id, &spec.app, spec.app_args.clone());
+        Ok(self.channels[&id].wire())
+    }
+
+    /// `POST /channels`: the leg dials at once and enters Stasis when answered.
+    pub(crate) fn originate(&mut self, now: Now, spec: &LegSpec) -> Result<wire::Channel, AriError> {
+        let id = self.build_leg(now, spec, Start::Originated)?;
+        let snapshot = self.channels[&id].wire();
+        if spec.caller_id.is_some()
+            && let Some(peer) = self.channels[&id].peer.clone()
+        {
+            self.emit_chan(now, &peer, |channel| Event::ChannelCallerId {
+                caller_presentation: 0,
+                caller_presentation_txt: "Presentation Allowed, Not Screened",
+                channel,
+            });
+            self.emit_chan(now, &peer, |channel| Event::ChannelConnectedLine { channel });
+        }
+        self.start_dial(now, &id, spec.timeout);
+        Ok(snapshot)
+    }
+
+    /// `POST /channels/{id}/dial`.
+    pub(crate) fn dial(
+        &mut self,
+        now: Now,
+        id: &str,
+        caller: Option<&str>,
+        timeout: Option<Duration>,
+    ) -> Result<(), AriError> {
+        let chan = self.channels.get(id).ok_or_else(AriError::channel_not_found)?;
+        if chan.stasis.is_none() {
+            return Err(AriError::not_in_stasis());
+        }
+        if chan.dialed || chan.state != ChanState::Down || !matches!(chan.role, Role::Outgoing { .. })
+        {
+            return Err(AriError::conflict("Channel is not in the 'Down' state"));
+        }
+        if let Some(caller_id) = caller {
+            let other = self.channels.get(caller_id).ok_or_else(AriError::channel_not_found)?;
+            let cid = other.caller.clone();
+            if let Some(n) = self.caller_of(caller_id) {
+                self.links.leg_caller.insert(id.to_owned(), n);
+            }
+            if self.channels.get(id).is_some_and(|c| c.connected != cid) {
+                if let Some(c) = self.channels.get_mut(id) {
+                    c.connected = cid;
+                }
+                self.emit_chan(now, id, |channel| Event::ChannelConnectedLine { channel });
+            }
+        }
+        self.start_dial(now, id, timeout);
+        Ok(())
+    }
+
+    /// Starts ringing the far end of a leg and schedules what it will do.
+    fn start_dial(&mut self, now: Now, id: &str, timeout: Option<Duration>) {
+        let Some(chan) = self.channels.get_mut(id) else { return };
+        chan.dialed = true;
+        let serial = chan.serial;
+        let Role::Outgoing { far, dialstring, .. } = chan.role.clone() else { return };
+        let final_dialstring = if chan.start == Start::Originated { dialstring.clone() } else { String::new() };
+        if far == FarEnd::Missing {
+            // The `;2` half finds no extension: nothing rings, the leg dies on its own.
+            self.at(now, Duration::ZERO, Step::Unroutable { leg: id.to_owned(), serial });
+            return;
+        }
+        self.record_ring(now, id);
+        self.emit_dial(now, id, "", dialstring.clone());
+        match far {
+            FarEnd::AnswerNow { talk } => {
+                self.local_peer_answers(now, id);
+                self.answer_leg(now, id, final_dialstring);
+                self.at(now, talk, Step::FarHangup { leg: id.to_owned(), serial, cause: 16 });
+            }
+            FarEnd::Ring { answer_after, give_up, .. } => {
+                self.set_state(now, id, ChanState::Ringing);
+                self.emit_dial(now, id, "RINGING", final_dialstring);
+                if let Some(delay) = answer_after {
+                    self.at(now, delay, Step::FarAnswer { leg: id.to_owned(), serial });
+                }
+                if let Some(g) = give_up {
+                    self.at(now, g, Step::FarHangup { leg: id.to_owned(), serial, cause: 16 });
+                }
+            }
+            FarEnd::Busy { hold } => {
+                self.emit_dial(now, id, "BUSY", final_dialstring);
+                self.mark_ring(now, id, RingResult::Busy);
+                self.at(now, hold, Step::FarHangup { leg: id.to_owned(), serial, cause: 17 });
+            }
+            FarEnd::Missing => {}
+        }
+        if let Some(t) = timeout {
+            self.at(now, t, Step::DialTimeout { leg: id.to_owned(), serial });
+        }
+    }
+
+    fn emit_dial(&mut self, now: Now, id: &str, status: &'static str, dialstring: String) {
+        self.emit_chan(now, id, |peer| Event::Dial {
+            dialstatus: status,
+            forward: String::new(),
+            dialstring,
+            peer,
+        });
+    }
+
+    /// The `[agents]` `;2` half: `NoOp`, `Answer()`, up (seen by subscribers of that half).
+    fn local_peer_answers(&mut self, now: Now, id: &str) {
+        let Some(peer) = self.channels.get(id).and_then(|c| c.peer.clone()) else { return };
+        let exten = self.channels.get(&peer).map(|c| c.dialplan.exten.clone()).unwrap_or_default();
+        for (priority, app, data) in [(1, "NoOp", format!("Agent {exten} answering")), (2, "Answer", String::new())] {
+            if let Some(c) = self.channels.get_mut(&peer) {
+                c.dialplan.priority = priority;
+                c.set_app(app, &data);
+            }
+            self.emit_chan(now, &peer, |channel| Event::ChannelDialplan {
+                dialplan_app: app.to_owned(),
+                dialplan_app_data: data.clone(),
+                channel,
+            });
+        }
+        self.set_state(now, &peer, ChanState::Up);
+        let serial = self.channels.get(&peer).map_or(0, |c| c.serial);
+        // `Answer()` holds the channel half a second before `Wait()` starts.
+        self.at(now, Duration::from_millis(500), Step::PeerWait { peer, serial });
+    }
+
+    /// The far end answered: the leg goes up, and an originated leg enters Stasis now.
+    pub(crate) fn answer_leg(&mut self, now: Now, id: &str, final_dialstring: String) {
+        self.set_state(now, id, ChanState::Up);
+        self.emit_dial(now, id, "ANSWER", final_dialstring);
+        self.mark_ring(now, id, RingResult::Answered);
+        let Some(chan) = self.channels.get_mut(id) else { return };
+        if let Some((app, args)) = chan.want_stasis.take() {
+            let data = std::iter::once(app.clone()).chain(args.iter().cloned()).collect::<Vec<_>>().join(",");
+            chan.set_app("Stasis", &data);
+            self.set_var(now, id, "STASISSTATUS", "");
+            self.enter_stasis(now, id, &app, args);
+        }
+        self.check_connected_for(now, id);
+    }
+
+    /// Starts a ground-truth ring record for an outgoing leg.
+    fn record_ring(&mut self, now: Now, id: &str) {
+        let Some(chan) = self.channels.get(id) else { return };
+        let Role::Outgoing { endpoint, while_busy, .. } = &chan.role else { return };
+        let while_busy = *while_busy;
+        let caller = self.links.leg_caller.get(id).copied();
+        let at_ms = self.ms(now);
+        let ring = AgentRing {
+            agent: endpoint.clone(),
+            node: self.index,
+            channel_id: id.to_owned(),
+            at_ms,
+            while_busy,
+            result: RingResult::Pending,
+            answered_ms: None,
+            ended_ms: None,
+            caller,
+        };
+        let agent = endpoint.clone();
+        let mut truth = self.world.truth();
+        let index = truth.push_ring(ring);
+        if let Some(rec) = caller.and_then(|c| truth.caller_mut(c)) {
+            rec.rang.push(Rang { agent, at_ms });
+        }
+        drop(truth);
+        self.links.rings.insert(id.to_owned(), index);
+    }
+
+    /// Sets the outcome of a leg's ring record (first result wins).
+    pub(crate) fn mark_ring(&mut self, now: Now, id: &str, result: RingResult) {
+        let Some(&index) = self.links.rings.get(id) else { return };
+        let ms = self.ms(now);
+        let mut truth = self.world.truth();
+        if let Some(ring) = truth.ring_mut(index)
+            && ring.result == RingResult::Pending
+        {
+            if result == RingResult::Answered {
+                ring.answered_ms = Some(ms);
+            }
+            ring.result = result;
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The timer-driven half of the simulated world: far ends answering and hanging up, dial
+//! timeouts, playback items ending, the dialplan after `/continue`, scripted callers.
+
+use super::hangup::Hangup;
+use super::model::{ChanState, Role, Start};
+use super::state::{NodeState, Step};
+use crate::clock::Now;
+use crate::wire::Event;
+
+impl NodeState {
+    /// Runs one due step. Steps whose channel is gone or was replaced do nothing.
+    pub(crate) fn run_step(&mut self, now: Now, step: Step) {
+        match step {
+            Step::FarAnswer { leg, serial } if self.live(&leg, serial) => {
+                if self.channels.get(&leg).is_some_and(|c| c.state != ChanState::Up) {
+                    self.far_answer(now, &leg);
+                }
+            }
+            Step::FarHangup { leg, serial, cause } if self.live(&leg, serial) => {
+                self.hangup(now, &leg, Hangup::Far(cause));
+            }
+            Step::DialTimeout { leg, serial } if self.live(&leg, serial) => {
+                let Some(chan) = self.channels.get(&leg) else { return };
+                if chan.state == ChanState::Up {
+                    return;
+                }
+                // An originated leg is not in Stasis yet: it just dies with cause 19.
+                let how = if chan.stasis.is_some() { Hangup::Timeout } else { Hangup::Silent(19) };
+                self.hangup(now, &leg, how);
+            }
+            Step::PeerWait { peer, serial } if self.live(&peer, serial) => {
+                if let Some(c) = self.channels.get_mut(&peer) {
+                    c.dialplan.priority = 3;
+                    c.set_app("Wait", "30");
+                }
+                self.emit_chan(now, &peer, |channel| Event::ChannelDialplan {
+                    dialplan_app: "Wait".to_owned(),
+                    dialplan_app_data: "30".to_owned(),
+                    channel,
+                });
+            }
+            Step::Unroutable { leg, serial } if self.live(&leg, serial) => {
+                let Some(chan) = self.channels.get(&leg) else { return };
+                // Originate reports the failure as cause 0 on both halves; a created leg
+                // leaves Stasis and is destroyed normally.
+                let cause = if chan.start == Start::Originated { 0 } else { 16 };
+                self.hangup(now, &leg, Hangup::Silent(cause));
+            }
+            Step::Playback { id, serial } => self.playback_step(now, &id, serial),
+            Step::DialplanDone { chan, serial } if self.live(&chan, serial) => {
+                self.dialplan_hangup(now, &chan);
+            }
+            Step::CallerHangup { leg, serial, abandon_only } if self.live(&leg, serial) => {
+                let connected = self
+                    .caller_of(&leg)
+                    .and_then(|c| self.world.truth().caller(c).map(|r| r.connected_ms.is_some()))
+                    .unwrap_or(false);
+                let in_stasis = self.channels.get(&leg).is_some_and(|c| c.stasis.is_some());
+                if in_stasis && !(abandon_only && connected) {
+                    self.hangup(now, &leg, Hangup::Far(16));
+                }
+            }
+            Step::CallerDtmf { leg, serial, digit } if self.live(&leg, serial) => {
+                self.caller_dtmf(now, &leg, digit);
+            }
+            _ => {}
+        }
+    }
+
+    /// A ringing far end answers.
+    fn far_answer(&mut self, now: Now, leg: &str) {
+        let Some(chan) = self.channels.get(leg) else { return };
+        let Role::Outgoing { far, dialstring, .. } = chan.role.clone() else { return };
+        let final_dialstring = if chan.start == Start::Originated { dialstring } else { String::new() };
+        let serial = chan.serial;
+        self.answer_leg(now, leg, final_dialstring);
+        if let super::model::FarEnd::Ring { talk, .. } = far {
+            self.at(now, talk, Step::FarHangup { leg: leg.to_owned(), serial, cause: 16 });
+        }
+    }
+
+    /// A channel continued into the dialplan reaches `Hangup()`.
+    fn dialplan_hangup(&mut self, now: Now, id: &str) {
+        if let Some(c) = self.channels.get_mut(id) {
+            c.dialplan.priority += 1;
+            c.set_app("Hangup", "");
+        }
+        self.emit_chan(now, id, |channel| Event::ChannelDialplan {
+            dialplan_app: "Hangup".to_owned(),
+            dialplan_app_data: String::new(),
+            channel,
+        });
+        self.set_var(now, id, "STASISSTATUS", "SUCCESS");
+        self.destroy(now, id, 16, false);
+    }
+}
