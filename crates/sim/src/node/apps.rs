@@ -44,11 +44,6 @@ impl Apps {
         self.consumers.contains_key(app)
     }
 
-    /// Names with a consumer now.
-    pub(crate) fn active_names(&self) -> impl Iterator<Item = &String> {
-        self.consumers.keys()
-    }
-
     /// Gives `app` to `consumer`; returns the consumer it took the app from, which the caller
     /// sends `ApplicationReplaced` to.
     pub(crate) fn register(&mut self, app: &str, consumer: Consumer) -> Option<Consumer> {

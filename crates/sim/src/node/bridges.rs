@@ -76,6 +76,11 @@ impl NodeState {
             }
         }
         for c in chans {
+            // Asterisk subscribes a channel's app to the bridge it puts the channel in.
+            let app = self.channels.get(c).and_then(|ch| ch.stasis.as_ref()).map(|(a, _)| a.clone());
+            if let (Some(app), Some(b)) = (app, self.bridges.get_mut(id)) {
+                b.subs.insert(app);
+            }
             if self.channels.get(c).and_then(|ch| ch.bridge.as_deref()) == Some(id) {
                 continue;
             }

@@ -1,0 +1,100 @@
+//! `starq sim`: run simulated nodes standalone, with traffic and agent phones, until told to
+//! stop; then write the ground truth.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+
+use crate::node::config::NodeConfig;
+use crate::phones::PhoneScript;
+use crate::rng::Dist;
+use crate::sim::{Sim, SimConfig};
+use crate::traffic::{TrafficProfile, run_traffic};
+
+/// Arguments of `starq sim`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimArgs {
+    /// Number of simulated Asterisk nodes.
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port of node 0 (node i listens on base-port + i); 0 for ephemeral ports.
+    #[arg(long, default_value_t = 8088)]
+    pub base_port: u16,
+    /// ARI user name.
+    #[arg(long, default_value = "starq", env = "STARQ_SIM_USER")]
+    pub username: String,
+    /// ARI password.
+    #[arg(long, default_value = "starq", env = "STARQ_SIM_PASSWORD")]
+    pub password: String,
+    /// Stasis application the generated callers enter.
+    #[arg(long, default_value = "starq")]
+    pub app: String,
+    /// Traffic: none, light, steady, busy, day, or a path to a JSON `TrafficProfile`.
+    #[arg(long, default_value = "none")]
+    pub traffic: String,
+    /// Agent phones PJSIP/1001 … PJSIP/(1000+N), answering after 2-6 s, talking ~3 min.
+    #[arg(long, default_value_t = 0)]
+    pub agents: u32,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Where to write the ground truth (JSON lines) on exit.
+    #[arg(long)]
+    pub truth_out: Option<PathBuf>,
+}
+
+/// Runs the simulation until `shutdown` resolves.
+pub async fn run(args: SimArgs, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let profile = load_profile(&args.traffic, &args.app)?;
+    let mut node = NodeConfig::for_index(0);
+    node.username = args.username.clone();
+    node.password = args.password.clone();
+    let cfg = SimConfig {
+        nodes: args.nodes,
+        host: args.host,
+        base_port: args.base_port,
+        seed: args.seed,
+        node,
+        phones: (1..=args.agents).map(|i| agent_phone(1000 + i)).collect(),
+    };
+    let sim = Sim::start(cfg).await?;
+    for n in sim.nodes() {
+        tracing::info!(node = n.index(), url = %n.base_url(), asterisk_id = n.asterisk_id(), "node up");
+        println!("node {} {} asterisk_id={}", n.index(), n.base_url(), n.asterisk_id());
+    }
+    let stop = CancellationToken::new();
+    let traffic = tokio::spawn(run_traffic(sim.nodes().to_vec(), profile, args.seed, stop.clone()));
+    shutdown.await;
+    stop.cancel();
+    let _ = traffic.await;
+    if let Some(path) = &args.truth_out {
+        let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        sim.dump_truth(std::io::BufWriter::new(file)).with_context(|| format!("writing {}", path.display()))?;
+    }
+    sim.shutdown();
+    Ok(())
+}
+
+fn agent_phone(number: u32) -> PhoneScript {
+    PhoneScript {
+        answer_probability: 0.9,
+        answer_delay: Dist::Uniform { min_ms: 2_000, max_ms: 6_000 },
+        talk_time: Dist::Exp { mean_ms: 180_000 },
+        ..PhoneScript::answering(format!("PJSIP/{number}"), 0, 0)
+    }
+}
+
+fn load_profile(spec: &str, app: &str) -> anyhow::Result<TrafficProfile> {
+    if let Some(p) = TrafficProfile::named(spec, app) {
+        return Ok(p);
+    }
+    let text = std::fs::read_to_string(spec)
+        .with_context(|| format!("--traffic {spec}: not a built-in profile nor a readable file"))?;
+    serde_json::from_str(&text).with_context(|| format!("--traffic {spec}: not a valid traffic profile"))
+}

@@ -1,0 +1,102 @@
+//! `/asterisk`, `/applications` and `/playbacks` handlers.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery};
+use axum::http::StatusCode;
+use serde_json::json;
+
+use super::Node;
+use super::params::Params;
+use crate::clock::{Now, format_wall_ms};
+use crate::error::AriError;
+use crate::wire;
+
+/// `GET /asterisk/info`.
+pub(super) async fn info(axum::extract::State(s): Node) -> Json<serde_json::Value> {
+    let started = s.op(|st, _| st.started_ms);
+    Json(json!({
+        "build": {
+            "os": "Linux",
+            "kernel": "starq-sim",
+            "machine": "x86_64",
+            "options": "OPTIONAL_API",
+            "date": format_wall_ms(started),
+            "user": "starq-sim",
+        },
+        "system": { "version": "22.10.1", "entity_id": s.cfg.asterisk_id },
+        "config": {
+            "name": "",
+            "default_language": "en",
+            "setid": { "user": "", "group": "" },
+        },
+        "status": {
+            "startup_time": format_wall_ms(started),
+            "last_reload_time": format_wall_ms(started),
+        },
+    }))
+}
+
+/// `GET /asterisk/ping`.
+pub(super) async fn ping(axum::extract::State(s): Node) -> Json<wire::Ping> {
+    Json(wire::Ping { ping: "pong", timestamp: Now::read().stamp(), asterisk_id: s.cfg.asterisk_id.clone() })
+}
+
+/// `GET /applications`.
+pub(super) async fn applications(axum::extract::State(s): Node) -> Json<Vec<wire::Application>> {
+    Json(s.op(|st, _| st.applications()))
+}
+
+/// `GET /applications/{app}`.
+pub(super) async fn application(
+    axum::extract::State(s): Node,
+    Path(app): Path<String>,
+) -> Result<Json<wire::Application>, AriError> {
+    s.op(|st, _| st.application(&app)).map(Json).ok_or_else(|| AriError::not_found("Application not found"))
+}
+
+/// `POST /applications/{app}/subscription`.
+pub(super) async fn subscribe(
+    axum::extract::State(s): Node,
+    Path(app): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<Json<wire::Application>, AriError> {
+    let p = Params::parse(q.as_deref(), &body)?;
+    let sources = p.list("eventSource");
+    if sources.is_empty() {
+        return Err(AriError::bad_request("missing required parameter: eventSource"));
+    }
+    s.op(|st, _| st.subscribe(&app, &sources, true)).map(Json)
+}
+
+/// `DELETE /applications/{app}/subscription`.
+pub(super) async fn unsubscribe(
+    axum::extract::State(s): Node,
+    Path(app): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<Json<wire::Application>, AriError> {
+    let p = Params::parse(q.as_deref(), &body)?;
+    let sources = p.list("eventSource");
+    s.op(|st, _| st.subscribe(&app, &sources, false)).map(Json)
+}
+
+/// `GET /playbacks/{id}`.
+pub(super) async fn get_playback(
+    axum::extract::State(s): Node,
+    Path(id): Path<String>,
+) -> Result<Json<wire::Playback>, AriError> {
+    s.op(|st, _| st.playbacks.get(&id).map(|p| p.wire()))
+        .map(Json)
+        .ok_or_else(|| AriError::not_found("Playback not found"))
+}
+
+/// `DELETE /playbacks/{id}`.
+pub(super) async fn stop_playback(
+    axum::extract::State(s): Node,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AriError> {
+    s.op(|st, now| st.stop_playback(now, &id))?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,85 @@
+//! `GET /ari/events`: the event WebSocket. Registers the connection as consumer of each app
+//! named in `app=` (taking them over from any earlier connection), then forwards the node's
+//! events with Asterisk's write timeout: a reader slower than that is closed.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+
+use super::Node;
+use super::params::Params;
+use crate::error::AriError;
+use crate::node::apps::{Apps, Consumer};
+use crate::server::Shared;
+use crate::wire::{Envelope, Event};
+
+/// Upgrades to the event WebSocket.
+pub(super) async fn events(State(s): Node, RawQuery(q): RawQuery, upgrade: WebSocketUpgrade) -> Response {
+    let apps = match Params::parse(q.as_deref(), b"") {
+        Ok(p) => p.list("app"),
+        Err(e) => return e.into_response(),
+    };
+    if apps.is_empty() {
+        return AriError::bad_request("Missing param 'app'").into_response();
+    }
+    upgrade.protocols(["ari"]).on_upgrade(move |socket| run(s, apps, socket))
+}
+
+async fn run(shared: Arc<Shared>, apps: Vec<String>, socket: WebSocket) {
+    let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+    let (tx, mut rx) = mpsc::channel::<String>(shared.cfg.ws_queue.max(1));
+    let kill = shared.kill.child_token();
+    let consumer = Consumer { conn, tx, kill: kill.clone() };
+    shared.op(|st, now| {
+        for app in &apps {
+            if let Some(old) = st.apps.register(app, consumer.clone()) {
+                let stamp = now.stamp();
+                let env = Envelope {
+                    event: &Event::ApplicationReplaced {},
+                    timestamp: &stamp,
+                    asterisk_id: &st.cfg.asterisk_id,
+                    application: app,
+                };
+                if let Ok(text) = serde_json::to_string(&env) {
+                    Apps::send_to(&old, text);
+                }
+            }
+        }
+    });
+    drop(consumer);
+    let (mut sink, mut stream) = socket.split();
+    let reader_kill = kill.clone();
+    // Reads only to notice the close (and let the library answer pings).
+    let reader = tokio::spawn(async move {
+        while let Some(msg) = stream.next().await {
+            if matches!(msg, Err(_) | Ok(Message::Close(_))) {
+                break;
+            }
+        }
+        reader_kill.cancel();
+    });
+    let timeout = shared.cfg.ws_write_timeout;
+    loop {
+        tokio::select! {
+            () = kill.cancelled() => break,
+            msg = rx.recv() => {
+                let Some(text) = msg else { break };
+                match tokio::time::timeout(timeout, sink.send(Message::Text(text.into()))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => break,
+                    Err(_) => {
+                        tracing::warn!(conn, "WebSocket write timed out: closing");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    reader.abort();
+    shared.op(|st, _| st.apps.unregister_conn(conn));
+}
