@@ -2,6 +2,12 @@
 //! WebSocket. It knows nothing about queues.
 #![forbid(unsafe_code)]
 
+pub mod config;
+pub mod error;
 pub mod model;
+pub mod rest;
 
+pub use config::{ConfigError, Credentials, NodeConfig};
+pub use error::AriError;
 pub use model::{DecodeError, Event, decode_event};
+pub use rest::{AriClient, RestLimits};
