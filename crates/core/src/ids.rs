@@ -74,7 +74,9 @@ impl fmt::Display for ReservationId {
 
 /// A node lease's fencing token. Strictly increases every time a node changes owner; a store
 /// mutation carrying an older epoch than the node's current one is refused.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Epoch(pub u64);
 

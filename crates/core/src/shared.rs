@@ -119,10 +119,12 @@ pub enum Verdict {
     /// Done, nothing more to say.
     Done,
     /// The caller joined at this position (1-based), with this many agents serving the queue.
+    #[allow(missing_docs)]
     Joined { position: u32, serving: u32 },
     /// The caller was refused at entry; its terminal outcome is recorded.
     Refused(Outcome),
     /// The reservation was confirmed: the agent is on the call.
+    #[allow(missing_docs)]
     Confirmed { agent: AgentId },
     /// The request no longer applies (caller gone, reservation already ended, agent not
     /// resting): the store changed nothing.

@@ -99,12 +99,9 @@ impl FromStr for EmptyConditions {
         let legacy = match s.trim().to_ascii_lowercase().as_str() {
             "yes" | "" => Some(EmptyConditions::NONE),
             "no" => Some(EmptyConditions::of(&[C::Penalty, C::Paused, C::Invalid, C::Unknown])),
-            "strict" => Some(EmptyConditions::of(&[
-                C::Penalty,
-                C::Paused,
-                C::Invalid,
-                C::Unavailable,
-            ])),
+            "strict" => {
+                Some(EmptyConditions::of(&[C::Penalty, C::Paused, C::Invalid, C::Unavailable]))
+            }
             "loose" => Some(EmptyConditions::of(&[C::Penalty, C::Invalid])),
             _ => None,
         };
@@ -153,7 +150,9 @@ mod tests {
         assert!(!set.contains(MemberCondition::Ringing));
         assert_eq!(set.to_string(), "paused,inuse,wrapup");
         assert!("yes".parse::<EmptyConditions>().unwrap().is_off());
-        assert!("strict".parse::<EmptyConditions>().unwrap().contains(MemberCondition::Unavailable));
+        assert!(
+            "strict".parse::<EmptyConditions>().unwrap().contains(MemberCondition::Unavailable)
+        );
     }
 
     #[test]

@@ -1,0 +1,665 @@
+//! The conformance suite every [`Store`] implementation passes, unchanged.
+//!
+//! Each case starts from a fresh store made by the caller's factory, so the Redis store's tests
+//! run the very same cases as the memory store's:
+//!
+//! ```ignore
+//! starq_store::conformance::run_all(|| async { MyStore::connect(..).await }).await;
+//! ```
+//!
+//! A case panics with its name and what differed.
+
+use std::future::Future;
+use std::time::Duration;
+
+use starq_core::config::{
+    AgentConfig, AutoPause, AutoPauseScope, EmptyConditions, Membership, QueueConfig, Window,
+};
+use starq_core::journal::JournalEvent;
+use starq_core::shared::{
+    AgentAction, Enqueue, Miss, Notice, Offer, Party, Reply, Request, Verdict,
+};
+use starq_core::strategy::Strategy;
+use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, Outcome, QueueId, Time};
+
+use crate::{AgentStatus, Store, StoreError};
+
+/// Runs every case, each on a fresh store from `make`.
+pub async fn run_all<S, F, Fut>(make: F)
+where
+    S: Store,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    macro_rules! cases {
+        ($($case:ident),* $(,)?) => {$(
+            $case(Site::new(make().await).await).await;
+        )*};
+    }
+    cases!(
+        unknown_queue_and_agent_are_named,
+        join_rules_refuse_full_and_empty_queues,
+        a_call_goes_through_its_whole_life,
+        priority_then_entry_time_decide_who_is_served,
+        lower_penalty_tiers_are_exhausted_first,
+        windows_widen_and_bring_higher_tiers_in,
+        least_recent_and_fewest_calls_pick_the_right_agent,
+        round_robin_remembers_and_linear_does_not,
+        ringall_rings_the_best_tier_and_the_first_answer_wins,
+        ring_progressively_adds_agents_one_at_a_time,
+        missed_offers_rest_then_auto_pause,
+        leaving_cancels_offers_and_frees_agents,
+        leave_when_empty_evicts_waiting_callers,
+        heavier_queues_are_served_first,
+        without_autofill_only_the_head_rings,
+        pauses_apply_per_queue_or_everywhere,
+        stale_epochs_are_fenced,
+        timers_fire_in_order_once,
+        journal_is_read_and_acknowledged_by_group,
+    );
+}
+
+/// A small site: queues `q1`, `q2` and agents `a1..a4`, helpers to drive requests.
+struct Site<S> {
+    store: S,
+    fence: Fence,
+    now: Time,
+}
+
+fn agent(id: &str, memberships: &[(&str, u32)]) -> AgentConfig {
+    let mut a = AgentConfig::new(id);
+    a.memberships = memberships
+        .iter()
+        .map(|(q, penalty)| Membership { queue: QueueId::new(q), penalty: *penalty })
+        .collect();
+    a
+}
+
+fn offers(reply: &Reply) -> Vec<&Offer> {
+    reply
+        .notices
+        .iter()
+        .filter_map(|n| if let Notice::Offer(o) = n { Some(o) } else { None })
+        .collect()
+}
+
+fn offered_agents(reply: &Reply) -> Vec<String> {
+    offers(reply).iter().map(|o| o.agent.to_string()).collect()
+}
+
+impl<S: Store> Site<S> {
+    async fn new(store: S) -> Self {
+        let node = NodeId::new("n1");
+        let lease = store
+            .acquire_lease(&node, "conformance", Time(1_000), Duration::from_secs(3600))
+            .await
+            .expect("lease")
+            .expect("free lease");
+        Site { store, fence: lease.fence(), now: Time(1_000_000) }
+    }
+
+    async fn setup(&self, queues: &[QueueConfig], agents: &[AgentConfig]) {
+        self.store.configure(queues, agents).await.expect("configure");
+    }
+
+    fn tick(&mut self, secs: u64) -> Time {
+        self.now = self.now + Duration::from_secs(secs);
+        self.now
+    }
+
+    async fn apply(&self, request: Request) -> Reply {
+        self.store.apply(request).await.expect("store available")
+    }
+
+    async fn act(&self, id: &str, action: AgentAction) -> Reply {
+        self.apply(Request::Agent { agent: AgentId::new(id), action, now: self.now, draw: 7 }).await
+    }
+
+    async fn login(&self, id: &str) -> Reply {
+        self.act(id, AgentAction::Login).await
+    }
+
+    async fn enqueue(&mut self, call: &str, queue: &str, priority: i32, window: Window) -> Reply {
+        self.tick(1);
+        self.apply(Request::Enqueue(Enqueue {
+            fence: self.fence.clone(),
+            call: CallId::new(call),
+            queue: QueueId::new(queue),
+            caller_id: "100".into(),
+            priority,
+            window,
+            now: self.now,
+        }))
+        .await
+    }
+
+    async fn answer(&mut self, offer: &Offer) -> Reply {
+        self.tick(1);
+        self.apply(Request::Answered {
+            fence: self.fence.clone(),
+            reservation: offer.reservation,
+            now: self.now,
+        })
+        .await
+    }
+
+    async fn miss(&mut self, offer: &Offer, miss: Miss) -> Reply {
+        self.tick(1);
+        self.apply(Request::Missed {
+            fence: self.fence.clone(),
+            reservation: offer.reservation,
+            miss,
+            now: self.now,
+            draw: 3,
+        })
+        .await
+    }
+
+    async fn hangup(&mut self, call: &str, secs: u64) -> Reply {
+        self.tick(secs);
+        self.apply(Request::Hangup {
+            fence: self.fence.clone(),
+            call: CallId::new(call),
+            by: Party::Caller,
+            now: self.now,
+            draw: 5,
+        })
+        .await
+    }
+
+    async fn status(&self, id: &str) -> AgentStatus {
+        self.store.agent(&AgentId::new(id)).await.expect("available").expect("known agent").status
+    }
+
+    async fn journal(&self) -> Vec<JournalEvent> {
+        let entries = self.store.read_journal("conformance", 10_000).await.expect("journal");
+        entries.into_iter().map(|e| e.event).collect()
+    }
+}
+
+fn queue(id: &str, strategy: Strategy) -> QueueConfig {
+    let mut q = QueueConfig::new(id);
+    q.strategy = strategy;
+    q.retry = Duration::ZERO;
+    q
+}
+
+async fn unknown_queue_and_agent_are_named<S: Store>(mut s: Site<S>) {
+    s.setup(&[queue("q1", Strategy::Linear)], &[]).await;
+    let r = s.enqueue("c1", "nope", 0, Window::ANY).await;
+    assert!(matches!(&r.result, Verdict::Invalid(m) if m.contains("nope")), "{r:?}");
+    let r = s.login("ghost").await;
+    assert!(matches!(&r.result, Verdict::Invalid(m) if m.contains("ghost")), "{r:?}");
+}
+
+async fn join_rules_refuse_full_and_empty_queues<S: Store>(mut s: Site<S>) {
+    let mut full = queue("q1", Strategy::Linear);
+    full.max_len = Some(1);
+    let mut strict = queue("q2", Strategy::Linear);
+    strict.join_empty = "paused,unavailable".parse().expect("valid");
+    s.setup(&[full, strict], &[agent("a1", &[("q2", 0)])]).await;
+    assert!(matches!(
+        s.enqueue("c1", "q1", 0, Window::ANY).await.result,
+        Verdict::Joined { position: 1, .. }
+    ));
+    assert_eq!(s.enqueue("c2", "q1", 0, Window::ANY).await.result, Verdict::Refused(Outcome::Full));
+    assert_eq!(
+        s.enqueue("c3", "q2", 0, Window::ANY).await.result,
+        Verdict::Refused(Outcome::JoinEmpty)
+    );
+    s.login("a1").await;
+    s.act("a1", AgentAction::Pause { queue: None, reason: "lunch".into() }).await;
+    assert_eq!(
+        s.enqueue("c4", "q2", 0, Window::ANY).await.result,
+        Verdict::Refused(Outcome::JoinUnavail)
+    );
+    let refused: Vec<Outcome> = s
+        .journal()
+        .await
+        .into_iter()
+        .filter_map(|e| match e {
+            JournalEvent::Refused { outcome, .. } => Some(outcome),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused, [Outcome::Full, Outcome::JoinEmpty, Outcome::JoinUnavail]);
+}
+
+async fn a_call_goes_through_its_whole_life<S: Store>(mut s: Site<S>) {
+    let mut q = queue("q1", Strategy::Linear);
+    q.wrapup = Duration::from_secs(10);
+    s.setup(&[q], &[agent("a1", &[("q1", 0)])]).await;
+    let r = s.enqueue("c1", "q1", 0, Window::ANY).await;
+    assert!(offers(&r).is_empty(), "nobody logged in yet");
+    let r = s.login("a1").await;
+    let offer = offers(&r)[0].clone();
+    assert_eq!(
+        (offer.call.as_str(), offer.agent.as_str(), offer.node.as_str()),
+        ("c1", "a1", "n1")
+    );
+    assert_eq!(s.status("a1").await, AgentStatus::Reserved(CallId::new("c1")));
+    assert_eq!(s.answer(&offer).await.result, Verdict::Confirmed { agent: "a1".into() });
+    assert_eq!(s.answer(&offer).await.result, Verdict::Stale, "a reservation confirms once");
+    assert_eq!(s.status("a1").await, AgentStatus::OnCall(CallId::new("c1")));
+    assert_eq!(s.store.position(&CallId::new("c1")).await.expect("ok"), None);
+    assert_eq!(s.hangup("c1", 30).await.result, Verdict::Done);
+    let until = s.now + Duration::from_secs(10);
+    assert_eq!(s.status("a1").await, AgentStatus::WrapUp(until));
+    let early = s.apply(Request::AgentReady { agent: "a1".into(), now: s.now, draw: 1 }).await;
+    assert_eq!(early.result, Verdict::Stale, "wrap-up is not over");
+    let r = s.enqueue("c2", "q1", 0, Window::ANY).await;
+    assert!(offers(&r).is_empty(), "agent in wrap-up");
+    s.tick(10);
+    let r = s.apply(Request::AgentReady { agent: "a1".into(), now: s.now, draw: 1 }).await;
+    assert_eq!(offered_agents(&r), ["a1"], "wrap-up over: the waiting caller is offered");
+    let journal = s.journal().await;
+    let talk = journal.iter().find_map(|e| match e {
+        JournalEvent::Completed { talk, hold, by, .. } => Some((*talk, *hold, *by)),
+        _ => None,
+    });
+    // Talk runs from the answer: 30 s of call plus the 1 s tick of the refused second answer.
+    assert_eq!(talk, Some((Duration::from_secs(31), Duration::from_secs(1), Party::Caller)));
+}
+
+async fn priority_then_entry_time_decide_who_is_served<S: Store>(mut s: Site<S>) {
+    s.setup(
+        &[queue("q1", Strategy::Linear)],
+        &[agent("a1", &[("q1", 0)]), agent("a2", &[("q1", 0)]), agent("a3", &[("q1", 0)])],
+    )
+    .await;
+    s.enqueue("old", "q1", 0, Window::ANY).await;
+    s.enqueue("young", "q1", 0, Window::ANY).await;
+    let r = s.enqueue("vip", "q1", 5, Window::ANY).await;
+    assert!(matches!(r.result, Verdict::Joined { position: 1, .. }), "priority goes first: {r:?}");
+    assert_eq!(s.store.position(&CallId::new("young")).await.expect("ok"), Some(3));
+    s.apply(Request::SetPriority {
+        fence: s.fence.clone(),
+        call: "young".into(),
+        priority: 1,
+        now: s.now,
+    })
+    .await;
+    assert_eq!(s.store.position(&CallId::new("young")).await.expect("ok"), Some(2));
+    let mut served = Vec::new();
+    for a in ["a1", "a2", "a3"] {
+        served.extend(offers(&s.login(a).await).iter().map(|o| o.call.to_string()));
+    }
+    assert_eq!(served, ["vip", "young", "old"]);
+}
+
+async fn lower_penalty_tiers_are_exhausted_first<S: Store>(mut s: Site<S>) {
+    s.setup(
+        &[queue("q1", Strategy::Linear)],
+        &[agent("hi", &[("q1", 5)]), agent("lo", &[("q1", 1)])],
+    )
+    .await;
+    s.login("hi").await;
+    s.login("lo").await;
+    assert_eq!(
+        offered_agents(&s.enqueue("c1", "q1", 0, Window::ANY).await),
+        ["lo"],
+        "penalty 1 before 5"
+    );
+    assert_eq!(offered_agents(&s.enqueue("c2", "q1", 0, Window::ANY).await), ["hi"]);
+}
+
+async fn windows_widen_and_bring_higher_tiers_in<S: Store>(mut s: Site<S>) {
+    s.setup(&[queue("q1", Strategy::Linear)], &[agent("a1", &[("q1", 3)])]).await;
+    s.login("a1").await;
+    let narrow = Window { min: 0, max: 1 };
+    assert!(offers(&s.enqueue("c1", "q1", 0, narrow).await).is_empty(), "penalty 3 outside 0..=1");
+    let r = s
+        .apply(Request::SetWindow {
+            fence: s.fence.clone(),
+            call: "c1".into(),
+            window: Window { min: 0, max: 3 },
+            now: s.now,
+        })
+        .await;
+    assert_eq!(offered_agents(&r), ["a1"]);
+}
+
+async fn least_recent_and_fewest_calls_pick_the_right_agent<S: Store>(mut s: Site<S>) {
+    s.setup(
+        &[queue("q1", Strategy::LeastRecent), queue("q2", Strategy::FewestCalls)],
+        &[agent("a1", &[("q1", 0), ("q2", 0)]), agent("a2", &[("q1", 0), ("q2", 0)])],
+    )
+    .await;
+    s.login("a1").await;
+    // a1 takes two calls from q2, ending after a2's only call from q1 and q2.
+    for (call, q) in [("c1", "q2"), ("c2", "q2")] {
+        let r = s.enqueue(call, q, 0, Window::ANY).await;
+        let o = offers(&r)[0].clone();
+        s.answer(&o).await;
+        s.hangup(call, 5).await;
+    }
+    s.login("a2").await;
+    let r = s.enqueue("c3", "q2", 0, Window::ANY).await;
+    assert_eq!(offered_agents(&r), ["a2"], "fewestcalls: a2 took none");
+    let o = offers(&r)[0].clone();
+    s.answer(&o).await;
+    s.hangup("c3", 5).await;
+    // In q1 neither took a call: tie broken by id. Then a1 took its q1 call earlier than a2.
+    let r = s.enqueue("c4", "q1", 0, Window::ANY).await;
+    assert_eq!(offered_agents(&r), ["a1"]);
+    let o = offers(&r)[0].clone();
+    s.answer(&o).await;
+    s.hangup("c4", 5).await;
+    let r = s.enqueue("c5", "q1", 0, Window::ANY).await;
+    assert_eq!(offered_agents(&r), ["a2"], "leastrecent: a2 never took a q1 call");
+}
+
+async fn round_robin_remembers_and_linear_does_not<S: Store>(mut s: Site<S>) {
+    let agents = [
+        agent("a1", &[("q1", 0), ("q2", 0)]),
+        agent("a2", &[("q1", 0), ("q2", 0)]),
+        agent("a3", &[("q1", 0), ("q2", 0)]),
+    ];
+    s.setup(&[queue("q1", Strategy::RrMemory), queue("q2", Strategy::Linear)], &agents).await;
+    for a in ["a1", "a2", "a3"] {
+        s.login(a).await;
+    }
+    let mut rr = Vec::new();
+    let mut linear = Vec::new();
+    for i in 0..4 {
+        for (q, out) in [("q1", &mut rr), ("q2", &mut linear)] {
+            let call = format!("{q}-{i}");
+            let r = s.enqueue(&call, q, 0, Window::ANY).await;
+            let o = offers(&r)[0].clone();
+            out.push(o.agent.to_string());
+            let left = Request::Leave {
+                fence: s.fence.clone(),
+                call: CallId::new(&call),
+                outcome: Outcome::Abandoned,
+                now: s.now,
+            };
+            s.apply(left).await;
+        }
+    }
+    assert_eq!(rr, ["a1", "a2", "a3", "a1"]);
+    assert_eq!(linear, ["a1", "a1", "a1", "a1"]);
+}
+
+async fn ringall_rings_the_best_tier_and_the_first_answer_wins<S: Store>(mut s: Site<S>) {
+    s.setup(
+        &[queue("q1", Strategy::RingAll)],
+        &[agent("a1", &[("q1", 0)]), agent("a2", &[("q1", 0)]), agent("a3", &[("q1", 2)])],
+    )
+    .await;
+    for a in ["a1", "a2", "a3"] {
+        s.login(a).await;
+    }
+    let r = s.enqueue("c1", "q1", 0, Window::ANY).await;
+    assert_eq!(offered_agents(&r), ["a1", "a2"], "the best tier only");
+    let second = offers(&r)[1].clone();
+    let first = offers(&r)[0].clone();
+    let r = s.answer(&second).await;
+    assert_eq!(r.result, Verdict::Confirmed { agent: "a2".into() });
+    let cancelled: Vec<&str> = r
+        .notices
+        .iter()
+        .filter_map(|n| match n {
+            Notice::Cancelled(o) => Some(o.agent.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cancelled, ["a1"]);
+    assert_eq!(s.answer(&first).await.result, Verdict::Stale, "the loser cannot confirm");
+    assert_eq!(s.status("a1").await, AgentStatus::Available);
+}
+
+async fn ring_progressively_adds_agents_one_at_a_time<S: Store>(mut s: Site<S>) {
+    s.setup(
+        &[queue("q1", Strategy::RingProgressively)],
+        &[agent("a1", &[("q1", 0)]), agent("a2", &[("q1", 0)])],
+    )
+    .await;
+    s.login("a1").await;
+    s.login("a2").await;
+    let r = s.enqueue("c1", "q1", 0, Window::ANY).await;
+    assert_eq!(offered_agents(&r), ["a1"]);
+    let r =
+        s.apply(Request::Extend { fence: s.fence.clone(), call: "c1".into(), now: s.now }).await;
+    assert_eq!(offered_agents(&r), ["a2"]);
+    let r =
+        s.apply(Request::Extend { fence: s.fence.clone(), call: "c1".into(), now: s.now }).await;
+    assert!(offers(&r).is_empty(), "nobody left to add");
+}
+
+async fn missed_offers_rest_then_auto_pause<S: Store>(mut s: Site<S>) {
+    let mut q = queue("q1", Strategy::Linear);
+    q.retry = Duration::from_secs(5);
+    q.autopause = AutoPause {
+        scope: Some(AutoPauseScope::AllQueues),
+        after_misses: 2,
+        on_busy: false,
+        on_unavailable: true,
+    };
+    s.setup(&[q], &[agent("a1", &[("q1", 0)])]).await;
+    s.login("a1").await;
+    let r = s.enqueue("c1", "q1", 0, Window::ANY).await;
+    let o = offers(&r)[0].clone();
+    let r = s.miss(&o, Miss::Busy).await;
+    assert!(offers(&r).is_empty());
+    assert_eq!(s.status("a1").await, AgentStatus::Retry(s.now + Duration::from_secs(5)));
+    s.tick(5);
+    let r = s.apply(Request::AgentReady { agent: "a1".into(), now: s.now, draw: 0 }).await;
+    assert_eq!(r.result, Verdict::Done, "retry over");
+    let o = offers(&r)[0].clone();
+    s.miss(&o, Miss::NoAnswer).await;
+    s.tick(5);
+    s.apply(Request::AgentReady { agent: "a1".into(), now: s.now, draw: 0 }).await;
+    let o = offers(&s.enqueue("c2", "q1", 0, Window::ANY).await).first().map(|o| (*o).clone());
+    assert!(o.is_none(), "busy does not count: one miss so far, but c1 was offered first");
+    let view = s.store.agent(&"a1".into()).await.expect("ok").expect("known");
+    assert!(view.paused_all.is_none());
+    let journal = s.journal().await;
+    let last_offer = journal.iter().rev().find_map(|e| match e {
+        JournalEvent::Offered { reservation, call, .. } => Some((*reservation, call.clone())),
+        _ => None,
+    });
+    let (reservation, call) = last_offer.expect("c1 offered again");
+    let offer = Offer {
+        reservation,
+        call,
+        node: "n1".into(),
+        queue: "q1".into(),
+        agent: "a1".into(),
+        ring_timeout: Duration::ZERO,
+    };
+    s.miss(&offer, Miss::Unreachable).await;
+    let view = s.store.agent(&"a1".into()).await.expect("ok").expect("known");
+    assert_eq!(view.paused_all.as_deref(), Some("auto"), "second counted miss pauses everywhere");
+}
+
+async fn leaving_cancels_offers_and_frees_agents<S: Store>(mut s: Site<S>) {
+    s.setup(
+        &[queue("q1", Strategy::RingAll)],
+        &[agent("a1", &[("q1", 0)]), agent("a2", &[("q1", 0)])],
+    )
+    .await;
+    s.login("a1").await;
+    s.login("a2").await;
+    s.enqueue("c1", "q1", 0, Window::ANY).await;
+    s.tick(4);
+    let r = s
+        .apply(Request::Leave {
+            fence: s.fence.clone(),
+            call: "c1".into(),
+            outcome: Outcome::Abandoned,
+            now: s.now,
+        })
+        .await;
+    let cancelled = r.notices.iter().filter(|n| matches!(n, Notice::Cancelled(_))).count();
+    assert_eq!(cancelled, 2);
+    assert_eq!(s.status("a1").await, AgentStatus::Available);
+    let left = s.journal().await.into_iter().find_map(|e| match e {
+        JournalEvent::Left { outcome, hold, position, .. } => Some((outcome, hold, position)),
+        _ => None,
+    });
+    assert_eq!(left, Some((Outcome::Abandoned, Duration::from_secs(4), 1)));
+    let again = Request::Leave {
+        fence: s.fence.clone(),
+        call: "c1".into(),
+        outcome: Outcome::Abandoned,
+        now: s.now,
+    };
+    assert_eq!(s.apply(again).await.result, Verdict::Stale, "a caller ends once");
+}
+
+async fn leave_when_empty_evicts_waiting_callers<S: Store>(mut s: Site<S>) {
+    let mut q = queue("q1", Strategy::Linear);
+    q.leave_empty = EmptyConditions::of(&[starq_core::config::MemberCondition::Paused]);
+    s.setup(&[q], &[agent("a1", &[("q1", 0)])]).await;
+    s.login("a1").await;
+    let r = s.enqueue("c1", "q1", 0, Window::ANY).await;
+    let o = offers(&r)[0].clone();
+    s.answer(&o).await;
+    s.enqueue("c2", "q1", 0, Window::ANY).await;
+    let r =
+        s.act("a1", AgentAction::Pause { queue: Some("q1".into()), reason: "break".into() }).await;
+    let evicted: Vec<(&str, Outcome)> = r
+        .notices
+        .iter()
+        .filter_map(|n| match n {
+            Notice::Evict { call, outcome, .. } => Some((call.as_str(), *outcome)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(evicted, [("c2", Outcome::LeaveUnavail)]);
+    assert_eq!(s.store.position(&"c2".into()).await.expect("ok"), None);
+}
+
+async fn heavier_queues_are_served_first<S: Store>(mut s: Site<S>) {
+    let light = queue("q1", Strategy::Linear);
+    let mut heavy = queue("q2", Strategy::Linear);
+    heavy.weight = 10;
+    s.setup(&[light, heavy], &[agent("a1", &[("q1", 0), ("q2", 0)])]).await;
+    s.enqueue("light", "q1", 9, Window::ANY).await;
+    s.enqueue("heavy", "q2", 0, Window::ANY).await;
+    let r = s.login("a1").await;
+    assert_eq!(offers(&r)[0].call.as_str(), "heavy");
+}
+
+async fn without_autofill_only_the_head_rings<S: Store>(mut s: Site<S>) {
+    let mut q = queue("q1", Strategy::Linear);
+    q.autofill = false;
+    s.setup(&[q], &[agent("a1", &[("q1", 0)]), agent("a2", &[("q1", 0)])]).await;
+    s.enqueue("c1", "q1", 0, Window::ANY).await;
+    s.enqueue("c2", "q1", 0, Window::ANY).await;
+    s.login("a1").await;
+    let r = s.login("a2").await;
+    assert!(offers(&r).is_empty(), "c2 waits while the head rings");
+    let o = s
+        .journal()
+        .await
+        .into_iter()
+        .find_map(|e| match e {
+            JournalEvent::Offered { reservation, .. } => Some(reservation),
+            _ => None,
+        })
+        .expect("c1 offered");
+    let r = s.apply(Request::Answered { fence: s.fence.clone(), reservation: o, now: s.now }).await;
+    assert_eq!(offered_agents(&r), ["a2"], "c2 is head now");
+}
+
+async fn pauses_apply_per_queue_or_everywhere<S: Store>(mut s: Site<S>) {
+    s.setup(
+        &[queue("q1", Strategy::Linear), queue("q2", Strategy::Linear)],
+        &[agent("a1", &[("q1", 0), ("q2", 0)])],
+    )
+    .await;
+    s.login("a1").await;
+    let pause = |queue: Option<&str>| AgentAction::Pause {
+        queue: queue.map(QueueId::new),
+        reason: "r".into(),
+    };
+    s.act("a1", pause(Some("q1"))).await;
+    assert!(offers(&s.enqueue("c1", "q1", 0, Window::ANY).await).is_empty());
+    let r = s.enqueue("c2", "q2", 0, Window::ANY).await;
+    let o = offers(&r)[0].clone();
+    s.answer(&o).await;
+    assert!(
+        matches!(s.act("a1", AgentAction::Logout).await.result, Verdict::Invalid(_)),
+        "not during a call"
+    );
+    s.hangup("c2", 3).await;
+    s.act("a1", pause(None)).await;
+    let r = s.act("a1", AgentAction::Unpause { queue: Some("q1".into()) }).await;
+    assert!(offers(&r).is_empty(), "still paused everywhere");
+    let r = s.act("a1", AgentAction::Unpause { queue: None }).await;
+    assert_eq!(offers(&r)[0].call.as_str(), "c1");
+    let r = s.act("a1", pause(Some("nope"))).await;
+    assert!(matches!(r.result, Verdict::Invalid(m) if m.contains("nope")));
+}
+
+async fn stale_epochs_are_fenced<S: Store>(s: Site<S>) {
+    s.setup(&[queue("q1", Strategy::Linear)], &[]).await;
+    let node = NodeId::new("n2");
+    let ttl = Duration::from_secs(3);
+    let first = s.store.acquire_lease(&node, "i1", Time(0), ttl).await.expect("ok").expect("free");
+    assert!(
+        s.store.acquire_lease(&node, "i2", Time(1_000), ttl).await.expect("ok").is_none(),
+        "held"
+    );
+    let renewed =
+        s.store.renew_lease(&first, Time(2_000), ttl).await.expect("ok").expect("still held");
+    assert_eq!(renewed.epoch, first.epoch);
+    let second =
+        s.store.acquire_lease(&node, "i2", Time(5_001), ttl).await.expect("ok").expect("lapsed");
+    assert!(second.epoch > first.epoch, "a new tenure has a greater epoch");
+    assert!(s.store.renew_lease(&first, Time(5_002), ttl).await.expect("ok").is_none());
+    let stale = Enqueue {
+        fence: first.fence(),
+        call: "c1".into(),
+        queue: "q1".into(),
+        caller_id: String::new(),
+        priority: 0,
+        window: Window::ANY,
+        now: Time(5_003),
+    };
+    assert_eq!(s.apply(Request::Enqueue(stale)).await.result, Verdict::Fenced);
+    let err = s.store.schedule_timer(&first.fence(), "t", Time(9)).await.unwrap_err();
+    assert_eq!(err, StoreError::Fenced { node: node.clone(), epoch: first.epoch });
+    s.store.release_lease(&second).await.expect("ok");
+    let third =
+        s.store.acquire_lease(&node, "i1", Time(5_004), ttl).await.expect("ok").expect("released");
+    assert!(third.epoch > second.epoch);
+    assert!(third.epoch > Epoch(0));
+}
+
+async fn timers_fire_in_order_once<S: Store>(s: Site<S>) {
+    let f = &s.fence;
+    s.store.schedule_timer(f, "late", Time(300)).await.expect("ok");
+    s.store.schedule_timer(f, "early", Time(100)).await.expect("ok");
+    s.store.schedule_timer(f, "moved", Time(50)).await.expect("ok");
+    s.store.schedule_timer(f, "moved", Time(200)).await.expect("ok");
+    s.store.schedule_timer(f, "gone", Time(150)).await.expect("ok");
+    s.store.cancel_timer(f, "gone").await.expect("ok");
+    s.store.cancel_timer(f, "never-scheduled").await.expect("ok");
+    let due = s.store.claim_due_timers(f, Time(250), 10).await.expect("ok");
+    assert_eq!(due, [("early".to_owned(), Time(100)), ("moved".to_owned(), Time(200))]);
+    assert!(
+        s.store.claim_due_timers(f, Time(250), 10).await.expect("ok").is_empty(),
+        "claimed once"
+    );
+    assert_eq!(s.store.claim_due_timers(f, Time(1_000), 1).await.expect("ok").len(), 1);
+}
+
+async fn journal_is_read_and_acknowledged_by_group<S: Store>(mut s: Site<S>) {
+    s.setup(&[queue("q1", Strategy::Linear)], &[agent("a1", &[("q1", 0)])]).await;
+    // Both groups exist before anything is acknowledged: records are kept until all have.
+    assert!(s.store.read_journal("g2", 100).await.expect("ok").is_empty());
+    s.login("a1").await;
+    s.enqueue("c1", "q1", 0, Window::ANY).await;
+    let first = s.store.read_journal("g1", 2).await.expect("ok");
+    assert_eq!(first.len(), 2);
+    assert!(first[0].seq < first[1].seq);
+    let again = s.store.read_journal("g1", 2).await.expect("ok");
+    assert_eq!(first, again, "unacknowledged records are delivered again");
+    s.store.ack_journal("g1", first[1].seq).await.expect("ok");
+    let rest = s.store.read_journal("g1", 100).await.expect("ok");
+    assert!(rest.iter().all(|e| e.seq > first[1].seq) && !rest.is_empty());
+    let other = s.store.read_journal("g2", 100).await.expect("ok");
+    assert_eq!(other.len(), 2 + rest.len(), "groups read independently");
+}

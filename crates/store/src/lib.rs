@@ -1,0 +1,207 @@
+//! # starq-store: state shared between starq instances
+//!
+//! The [`Store`] trait is everything the engine keeps outside its own process: queues' waiting
+//! callers, agents' states and reservations (changed only through atomic
+//! [`Request`](starq_core::shared::Request)s), node leases with fencing epochs, durable timers,
+//! and the journal every change appends to.
+//!
+//! [`MemoryStore`] is the reference implementation and the embedded default for a single box;
+//! the Redis implementation must behave identically, which [`conformance`] checks: every store
+//! runs the same suite.
+//!
+//! The store holds no routing policy beyond what atomicity needs: strategies are scores and
+//! selection rules from `starq_core::strategy`.
+
+#![forbid(unsafe_code)]
+
+pub mod conformance;
+mod memory;
+
+use std::future::Future;
+use std::time::Duration;
+
+use starq_core::config::{AgentConfig, QueueConfig};
+use starq_core::journal::JournalEntry;
+use starq_core::shared::{Reply, Request};
+use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, QueueId, Time};
+use thiserror::Error;
+
+pub use memory::MemoryStore;
+
+/// Why a store operation failed. Each variant is a different reaction for the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum StoreError {
+    /// The store cannot be reached right now; nothing was changed. Retry later, and meanwhile
+    /// route nothing (callers stay on hold in Asterisk).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The operation carried a node epoch older than the node's current lease: the caller lost
+    /// the node and must stop acting for it.
+    #[error("node {node} has moved on to a newer epoch than {epoch}")]
+    Fenced {
+        /// The node.
+        node: NodeId,
+        /// The stale epoch that was presented.
+        epoch: Epoch,
+    },
+    /// The store answered something this version cannot understand (a bug or a version skew).
+    #[error("store protocol error: {0}")]
+    Protocol(String),
+}
+
+/// A node lease: while it lasts, its owner alone acts for the node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// The node.
+    pub node: NodeId,
+    /// The instance holding it.
+    pub owner: String,
+    /// The fencing token of this tenure.
+    pub epoch: Epoch,
+    /// When it lapses unless renewed.
+    pub expires: Time,
+}
+
+impl Lease {
+    /// The fence node-scoped requests carry under this lease.
+    pub fn fence(&self) -> Fence {
+        Fence { node: self.node.clone(), epoch: self.epoch }
+    }
+}
+
+/// An agent's state as the store sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentView {
+    /// Where the agent is in its lifecycle.
+    pub status: AgentStatus,
+    /// Paused in every queue, with the reason.
+    pub paused_all: Option<String>,
+    /// Paused in these queues, with reasons.
+    pub paused: Vec<(QueueId, String)>,
+    /// Whether a phone of the agent can be reached.
+    pub reachable: bool,
+}
+
+/// An agent's lifecycle state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AgentStatus {
+    /// Not logged in.
+    LoggedOut,
+    /// Free.
+    Available,
+    /// Held for a caller while a leg rings.
+    Reserved(CallId),
+    /// On a call.
+    OnCall(CallId),
+    /// In wrap-up until the given time.
+    WrapUp(Time),
+    /// Skipped after a missed offer until the given time (`retry`).
+    Retry(Time),
+}
+
+/// Counts describing a queue right now.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueueView {
+    /// Callers in the queue, waiting or ringing an agent (not yet connected).
+    pub callers: u32,
+    /// Of those, callers ringing an agent.
+    pub ringing: u32,
+    /// Logged-in members.
+    pub logged_in: u32,
+    /// Members available for a call now.
+    pub available: u32,
+}
+
+/// State shared between starq instances. All methods are atomic; a failed call changes nothing.
+///
+/// Implementations: [`MemoryStore`] (one process), the Redis store (many instances).
+pub trait Store: Send + Sync + 'static {
+    /// Installs or updates queue and agent configuration, keeping the runtime state (waiting
+    /// callers, logged-in agents, counters) of those that remain.
+    fn configure(
+        &self,
+        queues: &[QueueConfig],
+        agents: &[AgentConfig],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Applies one routing request atomically, appending its journal records in the same step.
+    fn apply(&self, request: Request) -> impl Future<Output = Result<Reply, StoreError>> + Send;
+
+    /// The 1-based position of a caller not yet connected.
+    fn position(
+        &self,
+        call: &CallId,
+    ) -> impl Future<Output = Result<Option<u32>, StoreError>> + Send;
+
+    /// An agent's state.
+    fn agent(
+        &self,
+        agent: &AgentId,
+    ) -> impl Future<Output = Result<Option<AgentView>, StoreError>> + Send;
+
+    /// A queue's counts.
+    fn queue(
+        &self,
+        queue: &QueueId,
+    ) -> impl Future<Output = Result<Option<QueueView>, StoreError>> + Send;
+
+    /// Takes the node's lease for `owner` if it is free, lapsed, or already `owner`'s. A change
+    /// of owner (or a lapse) yields a strictly greater epoch. `None`: someone else holds it.
+    fn acquire_lease(
+        &self,
+        node: &NodeId,
+        owner: &str,
+        now: Time,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<Option<Lease>, StoreError>> + Send;
+
+    /// Extends a lease still held; `None` if it lapsed or another owner took the node.
+    fn renew_lease(
+        &self,
+        lease: &Lease,
+        now: Time,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<Option<Lease>, StoreError>> + Send;
+
+    /// Gives a lease up at once (shutdown), so another instance can take the node.
+    fn release_lease(&self, lease: &Lease) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Schedules (or moves) a durable timer of a node.
+    fn schedule_timer(
+        &self,
+        fence: &Fence,
+        key: &str,
+        due: Time,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Cancels a durable timer; cancelling a missing one is not an error.
+    fn cancel_timer(
+        &self,
+        fence: &Fence,
+        key: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Removes and returns up to `limit` timers of the node due at `now`, earliest first.
+    fn claim_due_timers(
+        &self,
+        fence: &Fence,
+        now: Time,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<(String, Time)>, StoreError>> + Send;
+
+    /// Journal records not yet acknowledged by `group`, oldest first, at most `limit`. A group
+    /// is created by its first read and starts at the oldest record still kept; records every
+    /// existing group acknowledged may be dropped.
+    fn read_journal(
+        &self,
+        group: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<JournalEntry>, StoreError>> + Send;
+
+    /// Acknowledges every record of `group` up to and including `seq`.
+    fn ack_journal(
+        &self,
+        group: &str,
+        seq: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

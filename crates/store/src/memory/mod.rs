@@ -1,0 +1,330 @@
+//! [`MemoryStore`]: the whole shared state in one process, behind one mutex.
+//!
+//! It is the embedded default for a single box and the reference model the Redis store is
+//! compared with. Every method takes the lock once, so each is atomic like a Redis function.
+
+mod agent;
+mod board;
+mod index;
+mod invariants;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use starq_core::config::{AgentConfig, QueueConfig};
+use starq_core::journal::JournalEntry;
+use starq_core::shared::{Reply, Request, Verdict};
+use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, QueueId, Time};
+
+use crate::{AgentStatus, AgentView, Lease, QueueView, Store, StoreError};
+use agent::Status;
+use board::{Board, CallerStatus, Effects};
+
+/// Journal records kept for readers; beyond this the oldest acknowledged ones are dropped, and
+/// unacknowledged ones too (counted) so a dead reporter cannot exhaust memory.
+const JOURNAL_CAPACITY: usize = 1 << 20;
+
+/// The in-memory store.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    board: Board,
+    leases: BTreeMap<NodeId, LeaseRecord>,
+    timers: BTreeMap<NodeId, NodeTimers>,
+    journal: VecDeque<JournalEntry>,
+    next_seq: u64,
+    acks: BTreeMap<String, u64>,
+    journal_dropped: u64,
+}
+
+#[derive(Debug)]
+struct LeaseRecord {
+    owner: String,
+    epoch: Epoch,
+    expires: Time,
+}
+
+#[derive(Debug, Default)]
+struct NodeTimers {
+    by_key: BTreeMap<String, Time>,
+    by_due: BTreeSet<(Time, String)>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock is a bug that already failed loudly; the state it left
+        // is still the best there is, so later calls go on with it.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Installs configuration (synchronous form of [`Store::configure`]).
+    pub fn configure_now(&self, queues: &[QueueConfig], agents: &[AgentConfig]) {
+        self.lock().board.configure(queues, agents);
+    }
+
+    /// Applies a request (synchronous form of [`Store::apply`], for simulations).
+    pub fn apply_now(&self, request: Request) -> Reply {
+        self.lock().apply(request)
+    }
+
+    /// Checks the store's internal invariants, panicking with a description if one is broken.
+    /// Simulations call it after every step.
+    pub fn check_invariants(&self) {
+        self.lock().board.check_invariants();
+    }
+
+    /// Journal records dropped unread because the journal was full.
+    pub fn journal_dropped(&self) -> u64 {
+        self.lock().journal_dropped
+    }
+}
+
+impl Inner {
+    fn apply(&mut self, request: Request) -> Reply {
+        if let Some(fence) = fence_of(&request)
+            && !self.fence_holds(fence)
+        {
+            return Reply { result: Verdict::Fenced, notices: Vec::new() };
+        }
+        let now = time_of(&request);
+        let mut fx = Effects::default();
+        let result = self.board.apply(request, &mut fx);
+        for event in fx.journal {
+            self.next_seq += 1;
+            self.journal.push_back(JournalEntry { seq: self.next_seq, time: now, event });
+        }
+        self.trim_journal();
+        Reply { result, notices: fx.notices }
+    }
+
+    /// The node's current epoch is the fence's: no newer tenure began since it was issued.
+    fn fence_holds(&self, fence: &Fence) -> bool {
+        let current = self.leases.get(&fence.node).map_or(Epoch(0), |l| l.epoch);
+        current == fence.epoch
+    }
+
+    fn check_fence(&self, fence: &Fence) -> Result<(), StoreError> {
+        if self.fence_holds(fence) {
+            Ok(())
+        } else {
+            Err(StoreError::Fenced { node: fence.node.clone(), epoch: fence.epoch })
+        }
+    }
+
+    fn trim_journal(&mut self) {
+        let min_ack = self.acks.values().copied().min().unwrap_or(0);
+        while self.journal.front().is_some_and(|e| e.seq <= min_ack && !self.acks.is_empty()) {
+            self.journal.pop_front();
+        }
+        while self.journal.len() > JOURNAL_CAPACITY {
+            self.journal.pop_front();
+            self.journal_dropped += 1;
+        }
+    }
+
+    fn agent_view(&self, id: &AgentId) -> Option<AgentView> {
+        let a = self.board.agents.get(id)?;
+        let status = match &a.status {
+            Status::LoggedOut => AgentStatus::LoggedOut,
+            Status::Idle => AgentStatus::Available,
+            Status::Reserved(r) => AgentStatus::Reserved(self.board.reservations[r].call.clone()),
+            Status::OnCall(c) => AgentStatus::OnCall(c.clone()),
+            Status::Resting { until, wrapup: true } => AgentStatus::WrapUp(*until),
+            Status::Resting { until, wrapup: false } => AgentStatus::Retry(*until),
+        };
+        Some(AgentView {
+            status,
+            paused_all: a.paused_all.clone(),
+            paused: a.paused.iter().map(|(q, r)| (q.clone(), r.clone())).collect(),
+            reachable: a.reachable,
+        })
+    }
+
+    fn queue_view(&self, id: &QueueId) -> Option<QueueView> {
+        let q = self.board.queues.get(id)?;
+        let ringing = q
+            .present
+            .iter()
+            .filter(|r| self.board.callers[&r.call].status == CallerStatus::Offered)
+            .count();
+        let available = q.available.len();
+        Some(QueueView {
+            callers: q.present.len() as u32,
+            ringing: ringing as u32,
+            logged_in: q.counts.values().flatten().sum(),
+            available: available as u32,
+        })
+    }
+}
+
+/// The fence of a node-scoped request.
+fn fence_of(request: &Request) -> Option<&Fence> {
+    match request {
+        Request::Enqueue(e) => Some(&e.fence),
+        Request::SetWindow { fence, .. }
+        | Request::SetPriority { fence, .. }
+        | Request::Leave { fence, .. }
+        | Request::Answered { fence, .. }
+        | Request::Missed { fence, .. }
+        | Request::Extend { fence, .. }
+        | Request::Hangup { fence, .. } => Some(fence),
+        Request::AgentReady { .. } | Request::Agent { .. } => None,
+    }
+}
+
+fn time_of(request: &Request) -> Time {
+    match request {
+        Request::Enqueue(e) => e.now,
+        Request::SetWindow { now, .. }
+        | Request::SetPriority { now, .. }
+        | Request::Leave { now, .. }
+        | Request::Answered { now, .. }
+        | Request::Missed { now, .. }
+        | Request::Extend { now, .. }
+        | Request::Hangup { now, .. }
+        | Request::AgentReady { now, .. }
+        | Request::Agent { now, .. } => *now,
+    }
+}
+
+impl Store for MemoryStore {
+    async fn configure(
+        &self,
+        queues: &[QueueConfig],
+        agents: &[AgentConfig],
+    ) -> Result<(), StoreError> {
+        self.configure_now(queues, agents);
+        Ok(())
+    }
+
+    async fn apply(&self, request: Request) -> Result<Reply, StoreError> {
+        Ok(self.apply_now(request))
+    }
+
+    async fn position(&self, call: &CallId) -> Result<Option<u32>, StoreError> {
+        Ok(self.lock().board.position(call))
+    }
+
+    async fn agent(&self, agent: &AgentId) -> Result<Option<AgentView>, StoreError> {
+        Ok(self.lock().agent_view(agent))
+    }
+
+    async fn queue(&self, queue: &QueueId) -> Result<Option<QueueView>, StoreError> {
+        Ok(self.lock().queue_view(queue))
+    }
+
+    async fn acquire_lease(
+        &self,
+        node: &NodeId,
+        owner: &str,
+        now: Time,
+        ttl: Duration,
+    ) -> Result<Option<Lease>, StoreError> {
+        let mut inner = self.lock();
+        let record = inner.leases.get(node);
+        let epoch = match record {
+            Some(l) if l.owner == owner && l.expires > now => l.epoch,
+            Some(l) if l.expires > now => return Ok(None),
+            Some(l) => Epoch(l.epoch.0 + 1),
+            None => Epoch(1),
+        };
+        let expires = now + ttl;
+        inner.leases.insert(node.clone(), LeaseRecord { owner: owner.to_owned(), epoch, expires });
+        Ok(Some(Lease { node: node.clone(), owner: owner.to_owned(), epoch, expires }))
+    }
+
+    async fn renew_lease(
+        &self,
+        lease: &Lease,
+        now: Time,
+        ttl: Duration,
+    ) -> Result<Option<Lease>, StoreError> {
+        let mut inner = self.lock();
+        let Some(record) = inner.leases.get_mut(&lease.node) else { return Ok(None) };
+        if record.epoch != lease.epoch || record.owner != lease.owner || record.expires <= now {
+            return Ok(None);
+        }
+        record.expires = now + ttl;
+        Ok(Some(Lease { expires: record.expires, ..lease.clone() }))
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if let Some(record) = inner.leases.get_mut(&lease.node)
+            && record.epoch == lease.epoch
+            && record.owner == lease.owner
+        {
+            // The epoch stays: the next owner's is greater, so this tenure's late writes fail.
+            record.expires = Time::ZERO;
+        }
+        Ok(())
+    }
+
+    async fn schedule_timer(&self, fence: &Fence, key: &str, due: Time) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        inner.check_fence(fence)?;
+        let timers = inner.timers.entry(fence.node.clone()).or_default();
+        if let Some(old) = timers.by_key.insert(key.to_owned(), due) {
+            timers.by_due.remove(&(old, key.to_owned()));
+        }
+        timers.by_due.insert((due, key.to_owned()));
+        Ok(())
+    }
+
+    async fn cancel_timer(&self, fence: &Fence, key: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        inner.check_fence(fence)?;
+        if let Some(timers) = inner.timers.get_mut(&fence.node)
+            && let Some(due) = timers.by_key.remove(key)
+        {
+            timers.by_due.remove(&(due, key.to_owned()));
+        }
+        Ok(())
+    }
+
+    async fn claim_due_timers(
+        &self,
+        fence: &Fence,
+        now: Time,
+        limit: usize,
+    ) -> Result<Vec<(String, Time)>, StoreError> {
+        let mut inner = self.lock();
+        inner.check_fence(fence)?;
+        let Some(timers) = inner.timers.get_mut(&fence.node) else { return Ok(Vec::new()) };
+        let mut due = Vec::new();
+        while due.len() < limit && timers.by_due.first().is_some_and(|(t, _)| *t <= now) {
+            let (t, key) = timers.by_due.pop_first().expect("checked");
+            timers.by_key.remove(&key);
+            due.push((key, t));
+        }
+        Ok(due)
+    }
+
+    async fn read_journal(
+        &self,
+        group: &str,
+        limit: usize,
+    ) -> Result<Vec<JournalEntry>, StoreError> {
+        let mut inner = self.lock();
+        let acked = *inner.acks.entry(group.to_owned()).or_insert(0);
+        Ok(inner.journal.iter().filter(|e| e.seq > acked).take(limit).cloned().collect())
+    }
+
+    async fn ack_journal(&self, group: &str, seq: u64) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let acked = inner.acks.entry(group.to_owned()).or_insert(0);
+        *acked = (*acked).max(seq);
+        inner.trim_journal();
+        Ok(())
+    }
+}
