@@ -125,10 +125,37 @@ impl NodeState {
             let Some(cid) = self.channels.get(other).map(|c| c.caller.clone()) else { continue };
             let Some(c) = self.channels.get_mut(me) else { continue };
             if c.connected != cid {
-                c.connected = cid;
+                c.connected = cid.clone();
+                let peer = c.peer.clone();
                 self.emit_chan(now, me, |channel| Event::ChannelConnectedLine { channel });
+                if let Some(peer) = peer {
+                    self.propagate_caller_id(now, &peer, cid);
+                }
             }
         }
+    }
+
+    /// A Local `;1` half's connected line becomes its `;2` half's caller id.
+    fn propagate_caller_id(&mut self, now: Now, peer: &str, cid: wire::CallerId) {
+        let Some(p) = self.channels.get_mut(peer) else { return };
+        if !matches!(p.role, Role::LocalPeer) || p.caller == cid {
+            return;
+        }
+        p.caller = cid;
+        if p.dialplan.app_name == "Answer" {
+            p.cid_pending = true;
+            return;
+        }
+        self.emit_caller_id(now, peer);
+    }
+
+    /// `ChannelCallerId` for a channel whose caller id changed.
+    pub(crate) fn emit_caller_id(&mut self, now: Now, id: &str) {
+        self.emit_chan(now, id, |channel| Event::ChannelCallerId {
+            caller_presentation: 0,
+            caller_presentation_txt: "Presentation Allowed, Not Screened",
+            channel,
+        });
     }
 
     /// Takes a channel out of its bridge: `BRIDGEPEER` cleared, `ChannelLeftBridge`.

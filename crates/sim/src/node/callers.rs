@@ -113,6 +113,7 @@ impl NodeState {
             playbacks: Vec::new(),
             dialed: true,
             want_stasis: None,
+            cid_pending: false,
         };
         let leg = Chan {
             id: leg_id.clone(),

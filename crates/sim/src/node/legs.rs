@@ -153,6 +153,7 @@ impl NodeState {
             cause: 16,
             playbacks: Vec::new(),
             dialed: false,
+            cid_pending: false,
             want_stasis: (start == Start::Originated).then(|| (spec.app.clone(), spec.app_args.clone())),
         };
         if route.local {
@@ -204,11 +205,7 @@ impl NodeState {
         if spec.caller_id.is_some()
             && let Some(peer) = self.channels[&id].peer.clone()
         {
-            self.emit_chan(now, &peer, |channel| Event::ChannelCallerId {
-                caller_presentation: 0,
-                caller_presentation_txt: "Presentation Allowed, Not Screened",
-                channel,
-            });
+            self.emit_caller_id(now, &peer);
             self.emit_chan(now, &peer, |channel| Event::ChannelConnectedLine { channel });
         }
         self.start_dial(now, &id, spec.timeout);

@@ -102,6 +102,9 @@ pub(crate) struct Chan {
     pub(crate) playbacks: Vec<String>,
     /// Set once the dial has been started, to refuse a second `/dial`.
     pub(crate) dialed: bool,
+    /// A Local `;2` half whose caller id changed while it was busy in `Answer()`: the
+    /// `ChannelCallerId` goes out when it reaches `Wait()`.
+    pub(crate) cid_pending: bool,
     /// Originated legs: the Stasis app and arguments entered on answer.
     pub(crate) want_stasis: Option<(String, Vec<String>)>,
 }

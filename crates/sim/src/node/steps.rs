@@ -31,13 +31,20 @@ impl NodeState {
             Step::PeerWait { peer, serial } if self.live(&peer, serial) => {
                 if let Some(c) = self.channels.get_mut(&peer) {
                     c.dialplan.priority = 3;
-                    c.set_app("Wait", "30");
+                    let talk = self.cfg.agents_talk.as_secs().to_string();
+                    c.set_app("Wait", &talk);
                 }
+                let talk = self.cfg.agents_talk.as_secs().to_string();
                 self.emit_chan(now, &peer, |channel| Event::ChannelDialplan {
                     dialplan_app: "Wait".to_owned(),
-                    dialplan_app_data: "30".to_owned(),
+                    dialplan_app_data: talk,
                     channel,
                 });
+                if let Some(c) = self.channels.get_mut(&peer)
+                    && std::mem::take(&mut c.cid_pending)
+                {
+                    self.emit_caller_id(now, &peer);
+                }
             }
             Step::Unroutable { leg, serial } if self.live(&leg, serial) => {
                 let Some(chan) = self.channels.get(&leg) else { return };
