@@ -383,7 +383,8 @@ impl Board {
                 auto: true,
             });
         }
-        agent.status = if cfg.retry.is_zero() {
+        // A failure that is not the agent's (the leg could not be made) costs no retry rest.
+        agent.status = if cfg.retry.is_zero() || miss == Miss::Failed {
             Status::Idle
         } else {
             Status::Resting { until: now + cfg.retry, wrapup: false }

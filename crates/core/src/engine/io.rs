@@ -1,0 +1,122 @@
+//! What goes into the engine and what comes out.
+
+use std::time::Duration;
+
+use crate::config::Destination;
+use crate::ids::{AgentId, CallId, Fence, NodeId, QueueId, ReservationId};
+use crate::shared::{AgentAction, Miss, Notice, Reply, Request};
+
+/// An input to the engine. Every input is handled with the time it happened at.
+#[allow(missing_docs)] // variant fields are named for what they hold
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    /// The engine now owns `fence.node` (lease acquired at that epoch).
+    NodeOwned { fence: Fence },
+    /// The node is gone (WebSocket and pings failed, or killed): its calls are lost.
+    NodeDown { node: NodeId },
+    /// A caller entered `Stasis(starq,queue=…)` on a node this engine owns.
+    CallerArrived(Arrival),
+    /// The caller's channel hung up.
+    CallerHungUp { call: CallId },
+    /// The caller pressed a key.
+    CallerDtmf { call: CallId, digit: char },
+    /// The caller's position, answering [`Command::QueryPosition`].
+    Position { call: CallId, position: Option<u32> },
+    /// An agent leg was answered.
+    LegAnswered { reservation: ReservationId },
+    /// An agent leg ended before being answered, or could not be created.
+    LegFailed { reservation: ReservationId, miss: Miss },
+    /// An answered agent leg hung up.
+    LegHungUp { reservation: ReservationId },
+    /// The store's reply to the oldest request not yet answered.
+    Reply(Reply),
+    /// Notices from replies to another engine's requests, for nodes this engine owns.
+    Notices(Vec<Notice>),
+    /// An agent-facing action (API).
+    Agent { agent: AgentId, action: AgentAction },
+    /// Change a waiting caller's priority (API).
+    SetPriority { call: CallId, priority: i32 },
+    /// Withdraw a waiting caller to the dialplan (API).
+    Withdraw { call: CallId },
+    /// Stop taking new callers: new arrivals go back to the dialplan at once.
+    Drain,
+}
+
+/// A caller entering a queue, as parsed from `Stasis(starq,queue=NAME[,priority=N][,timeout=S])`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Arrival {
+    /// The node the caller is on.
+    pub node: NodeId,
+    /// The caller's channel id.
+    pub channel: String,
+    /// The queue asked for.
+    pub queue: QueueId,
+    /// Caller id number.
+    pub caller_id: String,
+    /// Priority (higher first); the default is 0.
+    pub priority: i32,
+    /// A maximum wait given in the dialplan, overriding the queue's.
+    pub max_wait: Option<Duration>,
+}
+
+/// A command from the engine for the shell to carry out.
+#[allow(missing_docs)] // variant fields are named for what they hold
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Send to the store; feed the reply back as [`Input::Reply`], in order.
+    Store(Request),
+    /// Hand these notices to the engine owning their node (another instance).
+    Route(Vec<Notice>),
+    /// Ask the store for a caller's position; answer with [`Input::Position`].
+    QueryPosition { call: CallId },
+    /// Act on a caller's channel.
+    Channel { node: NodeId, channel: String, action: ChannelAction },
+    /// Create and dial an agent leg on `node` (channel id `leg`), in the Stasis app.
+    Dial {
+        node: NodeId,
+        leg: String,
+        reservation: ReservationId,
+        endpoint: String,
+        caller_id: String,
+        timeout: Duration,
+    },
+    /// Bridge the caller's channel with the answered agent leg.
+    Bridge { node: NodeId, channel: String, leg: String },
+    /// Hang an agent leg up.
+    HangupLeg { node: NodeId, leg: String, reason: LegHangup },
+    /// The store refused a request for this node: another instance owns it now. Stop acting.
+    NodeFenced { node: NodeId },
+}
+
+/// An action on a caller's channel.
+#[allow(missing_docs)] // variant fields are named for what they hold
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChannelAction {
+    /// Answer it.
+    Answer,
+    /// Indicate ringing.
+    Ring,
+    /// Start music on hold of a class.
+    StartMoh(String),
+    /// Stop music on hold.
+    StopMoh,
+    /// Play media in order (MOH resumes after).
+    Play(Vec<String>),
+    /// Continue in the dialplan with `STARQ_OUTCOME` set to `status`.
+    Continue { destination: Option<Destination>, status: &'static str },
+    /// Hang it up.
+    Hangup,
+}
+
+/// Why starq hangs an agent leg up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LegHangup {
+    /// Rang for the ring timeout.
+    Timeout,
+    /// Another agent answered first (ARI reason `answered_elsewhere`).
+    AnsweredElsewhere,
+    /// The caller left, or the offer ended otherwise.
+    Cancelled,
+    /// The call is over.
+    Normal,
+}
