@@ -4,10 +4,15 @@
 
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod model;
 pub mod rest;
 
 pub use config::{ConfigError, Credentials, NodeConfig};
 pub use error::AriError;
+pub use events::{
+    ConnectionState, EventReceiver, EventStreamConfig, EventStreamHandle, StreamItem,
+    connect_events,
+};
 pub use model::{DecodeError, Event, decode_event};
 pub use rest::{AriClient, RestLimits};
