@@ -1,0 +1,166 @@
+//! Scripted agent phones, callers' scripts, traffic, and the ground truth they leave.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::{Ari, Events, fast_node, is, one_node};
+use starq_sim::phones::PhoneScript;
+use starq_sim::traffic::{QueueLoad, TrafficProfile, run_traffic};
+use starq_sim::truth::{Outcome, RingResult};
+use starq_sim::{CallSpec, Sim, SimConfig};
+use tokio_util::sync::CancellationToken;
+
+fn call(id: &str) -> CallSpec {
+    let mut spec = CallSpec::new("q", &["queue=support"], "5557777");
+    spec.channel_id = Some(id.to_owned());
+    spec
+}
+
+#[tokio::test]
+async fn phone_rings_answers_talks_and_hangs_up() {
+    let sim = one_node().await;
+    sim.set_phone(PhoneScript::answering("PJSIP/1001", 100, 300));
+    let node = sim.node(0).unwrap();
+    let ari = Ari::new(node);
+    let mut ev = Events::connect(node, "q").await;
+    let placed = node.place_call(&call("c1")).unwrap();
+    ev.until(is("StasisStart", "c1;2")).await;
+    ari.post("/channels/c1%3B2/answer", &[]).await;
+    ari.post("/bridges", &[("bridgeId", "b1")]).await;
+    ari.post("/bridges/b1/addChannel", &[("channel", "c1;2")]).await;
+    let (status, leg) = ari.post("/channels/create", &[("endpoint", "PJSIP/1001"), ("app", "q"), ("channelId", "a1")]).await;
+    assert_eq!(status, 200);
+    assert!(leg["name"].as_str().unwrap().starts_with("PJSIP/1001-"));
+    ari.post("/channels/a1/dial", &[("caller", "c1;2"), ("timeout", "5")]).await;
+    let got = ev.until(|e| e["type"] == "Dial" && e["dialstatus"] == "ANSWER").await;
+    let dials: Vec<&str> = got.iter().filter(|e| e["type"] == "Dial").map(|e| e["dialstatus"].as_str().unwrap()).collect();
+    assert_eq!(dials, vec!["", "RINGING", "ANSWER"]);
+    ari.post("/bridges/b1/addChannel", &[("channel", "a1")]).await;
+    let got = ev.until(is("ChannelDestroyed", "a1")).await;
+    let sigs = common::types(&got.into_iter().filter(|e| e["channel"]["id"] == "a1").collect::<Vec<_>>());
+    // The connected line was set at dial time (`caller=`), so bridging changes nothing.
+    assert_eq!(sigs, vec![
+        "ChannelEnteredBridge", "ChannelVarset", "ChannelHangupRequest",
+        "ChannelVarset", "ChannelLeftBridge", "StasisEnd", "ChannelVarset", "ChannelDestroyed",
+    ]);
+    ari.delete("/channels/c1%3B2", &[]).await;
+    ev.until(is("StasisEnd", "c1;2")).await;
+    let truth = sim.truth();
+    let rec = truth.caller(placed.caller).unwrap();
+    assert_eq!(rec.agent.as_deref(), Some("PJSIP/1001"));
+    assert_eq!(rec.rang.len(), 1);
+    assert_eq!(rec.outcome, Some(Outcome::AgentHungUp));
+    let ring = &truth.rings()[0];
+    assert_eq!((ring.result.clone(), ring.caller), (RingResult::Answered, Some(placed.caller)));
+    assert!(ring.answered_ms.is_some() && ring.ended_ms.is_some());
+}
+
+#[tokio::test]
+async fn busy_unreachable_and_per_node_reach() {
+    let mut cfg = SimConfig::local(2, 3);
+    cfg.node = fast_node();
+    cfg.phones = vec![
+        PhoneScript { busy: true, ..PhoneScript::answering("PJSIP/busy", 0, 0) },
+        PhoneScript { unreachable: true, ..PhoneScript::answering("PJSIP/gone", 0, 0) },
+        PhoneScript { nodes: Some(BTreeSet::from([1])), ..PhoneScript::answering("PJSIP/backup", 0, 1000) },
+    ];
+    let sim = Sim::start(cfg).await.unwrap();
+    let (n0, n1) = (sim.node(0).unwrap(), sim.node(1).unwrap());
+    let (a0, a1) = (Ari::new(n0), Ari::new(n1));
+    let mut ev = Events::connect(n0, "q").await;
+    a0.post("/channels/create", &[("endpoint", "PJSIP/busy"), ("app", "q"), ("channelId", "b")]).await;
+    a0.post("/channels/b/dial", &[]).await;
+    let got = ev.until(is("ChannelDestroyed", "b")).await;
+    assert!(got.iter().any(|e| e["type"] == "Dial" && e["dialstatus"] == "BUSY"));
+    assert_eq!(got.last().unwrap()["cause"], 17);
+    let (status, body) = a0.post("/channels", &[("endpoint", "PJSIP/gone"), ("app", "q")]).await;
+    assert_eq!((status, body["message"].as_str()), (500, Some("Allocation failed")));
+    assert_eq!(a0.post("/channels", &[("endpoint", "PJSIP/backup"), ("app", "q")]).await.0, 500);
+    let _ev1 = Events::connect(n1, "q").await;
+    assert_eq!(a1.post("/channels", &[("endpoint", "PJSIP/backup"), ("app", "q")]).await.0, 200);
+    // Unknown endpoints are unreachable too.
+    assert_eq!(a0.post("/channels/create", &[("endpoint", "PJSIP/nobody"), ("app", "q")]).await.0, 500);
+    assert!(sim.update_phone("PJSIP/gone", |p| p.unreachable = false));
+    assert_eq!(a0.post("/channels", &[("endpoint", "PJSIP/gone"), ("app", "q")]).await.0, 200);
+}
+
+#[tokio::test]
+async fn second_call_to_a_phone_in_a_call_is_busy_and_recorded() {
+    let sim = one_node().await;
+    sim.set_phone(PhoneScript::answering("PJSIP/2001", 0, 10_000));
+    let node = sim.node(0).unwrap();
+    let ari = Ari::new(node);
+    let mut ev = Events::connect(node, "q").await;
+    ari.post("/channels", &[("endpoint", "PJSIP/2001"), ("app", "q"), ("channelId", "x1")]).await;
+    ev.until(is("StasisStart", "x1")).await;
+    ari.post("/channels", &[("endpoint", "PJSIP/2001"), ("app", "q"), ("channelId", "x2")]).await;
+    let got = ev.until(|e| e["type"] == "Dial" && e["peer"]["id"] == "x2" && e["dialstatus"] == "BUSY").await;
+    assert!(!got.is_empty());
+    let truth = sim.truth();
+    assert!(truth.rings().iter().any(|r| r.channel_id == "x2" && r.while_busy && r.result == RingResult::Busy));
+}
+
+#[tokio::test]
+async fn originate_timeout_gives_cause_19_only() {
+    let sim = one_node().await;
+    let mut phone = PhoneScript::answering("PJSIP/3001", 0, 0);
+    phone.answer_probability = 0.0;
+    sim.set_phone(phone);
+    let node = sim.node(0).unwrap();
+    let ari = Ari::new(node);
+    let mut ev = Events::connect(node, "q").await;
+    ari.post("/channels", &[("endpoint", "PJSIP/3001"), ("app", "q"), ("channelId", "t1"), ("timeout", "1")]).await;
+    let got = ev.until(is("ChannelDestroyed", "t1")).await;
+    assert_eq!(common::types(&got), vec!["Dial", "ChannelStateChange", "Dial", "ChannelDestroyed"]);
+    assert_eq!(got[3]["cause"], 19);
+    assert_eq!(got[3]["cause_txt"], "User alerting, no answer");
+    assert_eq!(sim.truth().rings()[0].result, RingResult::NotAnswered);
+}
+
+#[tokio::test]
+async fn impatient_caller_abandons_and_truth_dumps() {
+    let sim = one_node().await;
+    let node = sim.node(0).unwrap();
+    let mut ev = Events::connect(node, "q").await;
+    let mut spec = call("ab");
+    spec.patience = Some(Duration::from_millis(150));
+    spec.dtmf = vec![(Duration::from_millis(50), '#')];
+    let placed = node.place_call(&spec).unwrap();
+    let got = ev.until(is("StasisEnd", "ab;2")).await;
+    assert_eq!(common::types(&got), vec!["StasisStart", "ChannelDtmfReceived", "ChannelHangupRequest", "StasisEnd"]);
+    assert_eq!(got[2]["cause"], 16);
+    let truth = sim.truth();
+    let rec = truth.caller(placed.caller).unwrap();
+    assert_eq!(rec.outcome, Some(Outcome::Abandoned));
+    assert_eq!(rec.dtmf, vec!["#"]);
+    let mut out = Vec::new();
+    sim.dump_truth(&mut out).unwrap();
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["record"], "caller");
+    assert_eq!(lines[0]["outcome"]["kind"], "abandoned");
+}
+
+#[tokio::test]
+async fn seeded_traffic_places_poisson_callers() {
+    let sim = Sim::start(SimConfig::local(2, 11)).await.unwrap();
+    let _ev0 = Events::connect(sim.node(0).unwrap(), "q").await;
+    let _ev1 = Events::connect(sim.node(1).unwrap(), "q").await;
+    let mut load = QueueLoad::steady("q", "support", 100.0);
+    load.patience = None;
+    let profile = TrafficProfile { queues: vec![load] };
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(run_traffic(sim.nodes().to_vec(), profile, 11, stop.clone()));
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    stop.cancel();
+    task.await.unwrap();
+    let truth = sim.truth();
+    let n = truth.callers().count();
+    assert!((50..=170).contains(&n), "about 100 callers in a second, got {n}");
+    let per_node: BTreeSet<usize> = truth.callers().map(|c| c.node).collect();
+    assert_eq!(per_node.len(), 2, "spread over both nodes");
+    assert!(truth.callers().all(|c| c.stasis_status.is_empty() && c.args == vec!["queue=support"]));
+}
