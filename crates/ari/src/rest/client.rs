@@ -22,8 +22,11 @@ use crate::error::AriError;
 /// Limits for one node's REST traffic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestLimits {
-    /// Longest a request may take, from waiting for an in-flight slot to the end of the body.
+    /// Longest a request may take once sent, to the end of the response body.
     pub request_timeout: Duration,
+    /// Longest a request may wait for an in-flight slot before failing unsent. Keeps a
+    /// saturated node from making callers wait without bound.
+    pub slot_timeout: Duration,
     /// Longest a TCP connect may take.
     pub connect_timeout: Duration,
     /// Requests in flight at once; further requests wait for a slot (within the timeout).
@@ -36,6 +39,7 @@ impl Default for RestLimits {
     fn default() -> Self {
         RestLimits {
             request_timeout: Duration::from_secs(5),
+            slot_timeout: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(2),
             max_in_flight: 32,
             idle_timeout: Duration::from_secs(10),
@@ -126,11 +130,10 @@ impl AriClient {
     async fn send(&self, request: &Request) -> Result<Bytes, AriError> {
         let op = request.op();
         let timeout = self.inner.limits.request_timeout;
-        // Waiting for a slot counts against the same budget: a saturated node must not make
-        // callers wait without bound.
-        let permit = tokio::time::timeout(timeout, self.inner.in_flight.acquire())
+        let slot_timeout = self.inner.limits.slot_timeout;
+        let permit = tokio::time::timeout(slot_timeout, self.inner.in_flight.acquire())
             .await
-            .map_err(|_| AriError::Timeout { op, sent: false, after: timeout })?
+            .map_err(|_| AriError::Timeout { op, sent: false, after: slot_timeout })?
             .map_err(|_| AriError::Transport { op, detail: "client closed".to_owned() })?;
         let mut builder = self
             .inner
