@@ -73,7 +73,9 @@ async fn setup(client: &Client, leg: &str, n: u64) {
     client.post(&format!("/channels/{leg}/answer")).await;
     client.post(&format!("/channels/{leg}/moh")).await;
     client.post(&format!("/bridges?type=mixing&bridgeId=b{n}")).await;
-    client.post(&format!("/channels/create?endpoint=Local/{n}@agents&app=bench&channelId=a{n}")).await;
+    client
+        .post(&format!("/channels/create?endpoint=Local/{n}@agents&app=bench&channelId=a{n}"))
+        .await;
     client.post(&format!("/channels/a{n}/dial?caller={leg}")).await;
     client.post(&format!("/bridges/b{n}/addChannel?channel={leg},a{n}")).await;
     client.post(&format!("/channels/{leg}/moh")).await;
@@ -112,7 +114,8 @@ fn run_sim(calls: u64) -> Run {
     load_rt.block_on(async {
         let mut tasks = Vec::new();
         for _ in 0..WORKERS {
-            let (client, next, node, sim_handle) = (client.clone(), next.clone(), node.clone(), sim_handle.clone());
+            let (client, next, node, sim_handle) =
+                (client.clone(), next.clone(), node.clone(), sim_handle.clone());
             tasks.push(tokio::spawn(async move {
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
@@ -123,7 +126,8 @@ fn run_sim(calls: u64) -> Run {
                     let node2 = node.clone();
                     let placed = sim_handle
                         .spawn(async move {
-                            let mut spec = CallSpec::new("bench", &["queue=support"], n.to_string());
+                            let mut spec =
+                                CallSpec::new("bench", &["queue=support"], n.to_string());
                             spec.channel_id = Some(format!("c{n}"));
                             node2.place_call(&spec)
                         })
@@ -152,7 +156,11 @@ fn run_sim(calls: u64) -> Run {
     // Hold the channels a moment to see what idle thousands of channels cost.
     let idle0 = cpu_of("sim-");
     std::thread::sleep(Duration::from_secs(2));
-    println!("idle with {} channels: simulator CPU {:.3} s over 2 s", node.stats().channels, cpu_of("sim-") - idle0);
+    println!(
+        "idle with {} channels: simulator CPU {:.3} s over 2 s",
+        node.stats().channels,
+        cpu_of("sim-") - idle0
+    );
     sim.shutdown();
     drop(sim);
     load_rt.shutdown_timeout(Duration::from_secs(1));
@@ -169,7 +177,8 @@ fn run_baseline(calls: u64) -> Run {
     let app = axum::Router::new().fallback(|| async { axum::Json(serde_json::json!({"id": "x"})) });
     server_rt.spawn(async move { axum::serve(listener, app).await });
     let (server0, load0, t0) = (cpu_of("sim-baseline"), cpu_of("load-baseline"), Instant::now());
-    let client = Arc::new(Client { http: reqwest::Client::new(), base: format!("http://{addr}/ari") });
+    let client =
+        Arc::new(Client { http: reqwest::Client::new(), base: format!("http://{addr}/ari") });
     let next = Arc::new(AtomicU64::new(0));
     load_rt.block_on(async {
         let mut tasks = Vec::new();
@@ -202,11 +211,14 @@ fn run_baseline(calls: u64) -> Run {
 }
 
 fn main() {
-    let calls: u64 = std::env::var("SIM_BENCH_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(2500);
+    let calls: u64 =
+        std::env::var("SIM_BENCH_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(2500);
     let sim = run_sim(calls);
     let base = run_baseline(calls);
     let requests = calls * 7;
-    println!("starq-sim benchmark: {calls} call setups (inbound caller + 7 REST requests each), {WORKERS} concurrent clients, 1 node");
+    println!(
+        "starq-sim benchmark: {calls} call setups (inbound caller + 7 REST requests each), {WORKERS} concurrent clients, 1 node"
+    );
     println!(
         "simulator : {:.2} s wall, {:.0} setups/s, {:.0} requests/s, {} events, peak {} channels",
         sim.wall,
@@ -231,6 +243,9 @@ fn main() {
         base.load_cpu
     );
     if base.server_cpu > 0.0 {
-        println!("ratio     : simulator CPU / bare HTTP server CPU = {:.2}", sim.server_cpu / base.server_cpu);
+        println!(
+            "ratio     : simulator CPU / bare HTTP server CPU = {:.2}",
+            sim.server_cpu / base.server_cpu
+        );
     }
 }

@@ -74,8 +74,10 @@ pub async fn run(args: SimArgs, shutdown: impl Future<Output = ()>) -> anyhow::R
     stop.cancel();
     let _ = traffic.await;
     if let Some(path) = &args.truth_out {
-        let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        sim.dump_truth(std::io::BufWriter::new(file)).with_context(|| format!("writing {}", path.display()))?;
+        let file =
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        sim.dump_truth(std::io::BufWriter::new(file))
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     sim.shutdown();
     Ok(())
@@ -96,5 +98,6 @@ fn load_profile(spec: &str, app: &str) -> anyhow::Result<TrafficProfile> {
     }
     let text = std::fs::read_to_string(spec)
         .with_context(|| format!("--traffic {spec}: not a built-in profile nor a readable file"))?;
-    serde_json::from_str(&text).with_context(|| format!("--traffic {spec}: not a valid traffic profile"))
+    serde_json::from_str(&text)
+        .with_context(|| format!("--traffic {spec}: not a valid traffic profile"))
 }

@@ -112,7 +112,8 @@ impl NodeHandle {
 
     fn launch(&self, listener: TcpListener) {
         let now = Now::read();
-        let state = NodeState::new(self.index, self.cfg.clone(), self.world.clone(), self.seed, now);
+        let state =
+            NodeState::new(self.index, self.cfg.clone(), self.world.clone(), self.seed, now);
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             wake: Notify::new(),
@@ -197,7 +198,9 @@ impl NodeHandle {
 
     /// Ids of the live channels.
     pub fn channel_ids(&self) -> Vec<String> {
-        self.shared().map(|s| s.op(|st, _| st.channels.keys().cloned().collect())).unwrap_or_default()
+        self.shared()
+            .map(|s| s.op(|st, _| st.channels.keys().cloned().collect()))
+            .unwrap_or_default()
     }
 
     /// Counters.
@@ -276,7 +279,8 @@ async fn drive_timers(shared: Arc<Shared>) {
             for (at, step) in st.take_due(now.mono) {
                 // Stamp events with the step's own deadline so bursts keep their spacing.
                 let late = now.mono.saturating_duration_since(at);
-                let when = Now { mono: at, wall_ms: now.wall_ms.saturating_sub(late.as_millis() as u64) };
+                let when =
+                    Now { mono: at, wall_ms: now.wall_ms.saturating_sub(late.as_millis() as u64) };
                 st.run_step(when, step);
             }
             st.next_deadline()

@@ -87,7 +87,11 @@ impl QueueLoad {
     }
 
     fn peak(&self) -> f64 {
-        self.day_curve.as_ref().and_then(|c| c.iter().copied().reduce(f64::max)).unwrap_or(1.0).max(1e-9)
+        self.day_curve
+            .as_ref()
+            .and_then(|c| c.iter().copied().reduce(f64::max))
+            .unwrap_or(1.0)
+            .max(1e-9)
     }
 }
 
@@ -107,7 +111,9 @@ impl TrafficProfile {
             "none" => vec![],
             "light" => vec![queue(0.5)],
             "steady" => vec![queue(5.0)],
-            "busy" => vec![QueueLoad { burst: Some(Burst { every_s: 30.0, size: 50 }), ..queue(50.0) }],
+            "busy" => {
+                vec![QueueLoad { burst: Some(Burst { every_s: 30.0, size: 50 }), ..queue(50.0) }]
+            }
             "day" => vec![QueueLoad {
                 day_curve: Some(vec![
                     0.1, 0.1, 0.1, 0.1, 0.1, 0.2, 0.4, 0.8, 1.5, 2.0, 2.0, 1.8, 1.4, 1.6, 1.9, 1.8,
@@ -123,7 +129,12 @@ impl TrafficProfile {
 
 /// Runs the profile against `nodes` until `stop` is cancelled. Deterministic for a seed up to
 /// the timing of the runtime.
-pub async fn run_traffic(nodes: Vec<Arc<NodeHandle>>, profile: TrafficProfile, seed: u64, stop: CancellationToken) {
+pub async fn run_traffic(
+    nodes: Vec<Arc<NodeHandle>>,
+    profile: TrafficProfile,
+    seed: u64,
+    stop: CancellationToken,
+) {
     let mut tasks = Vec::new();
     for (i, load) in profile.queues.into_iter().enumerate() {
         let rng = SimRng::new(seed, 500 + i as u64);
@@ -134,7 +145,12 @@ pub async fn run_traffic(nodes: Vec<Arc<NodeHandle>>, profile: TrafficProfile, s
     }
 }
 
-async fn drive_queue(nodes: Vec<Arc<NodeHandle>>, load: QueueLoad, mut rng: SimRng, stop: CancellationToken) {
+async fn drive_queue(
+    nodes: Vec<Arc<NodeHandle>>,
+    load: QueueLoad,
+    mut rng: SimRng,
+    stop: CancellationToken,
+) {
     let started = tokio::time::Instant::now();
     let peak_rate = load.rate_per_s * load.peak();
     let mut next_burst = load.burst.map(|b| Duration::from_secs_f64(b.every_s.max(0.001)));

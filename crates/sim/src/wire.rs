@@ -142,7 +142,7 @@ pub enum Event {
         args: Vec<String>,
         channel: Channel,
         #[serde(skip_serializing_if = "Option::is_none")]
-        replace_channel: Option<Channel>,
+        replace_channel: Option<Box<Channel>>,
     },
     StasisEnd {
         channel: Channel,

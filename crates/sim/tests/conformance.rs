@@ -31,8 +31,9 @@ async fn sample_01_basic_bridge() {
     node.place_call(&spec).unwrap();
     let mut got = ev.until(is("StasisStart", "caller-100;2")).await;
     assert_eq!(ari.post("/channels/caller-100%3B2/answer", &[]).await.0, 204);
-    let (status, bridge) =
-        ari.post("/bridges", &[("type", "mixing"), ("bridgeId", "q-bridge-1"), ("name", "q-bridge-1")]).await;
+    let (status, bridge) = ari
+        .post("/bridges", &[("type", "mixing"), ("bridgeId", "q-bridge-1"), ("name", "q-bridge-1")])
+        .await;
     assert_eq!(status, 200);
     assert_eq!(bridge["bridge_type"], "mixing");
     let (status, chan) = ari
@@ -49,7 +50,7 @@ async fn sample_01_basic_bridge() {
         )
         .await;
     assert_eq!(status, 200, "{chan}");
-    assert_eq!(chan["name"].as_str().unwrap().ends_with(";1"), true);
+    assert!(chan["name"].as_str().unwrap().ends_with(";1"));
     got.extend(ev.until(is("StasisStart", "agent-1001")).await);
     for id in ["caller-100;2", "agent-1001"] {
         assert_eq!(ari.post("/bridges/q-bridge-1/addChannel", &[("channel", id)]).await.0, 204);
@@ -119,7 +120,12 @@ async fn sample_03_websocket_drop_keeps_channels_and_replays_nothing() {
     let mut got = ev.until(is("StasisStart", "c300;2")).await;
     ari.post("/channels/c300%3B2/answer", &[]).await;
     node.place_call(&caller("301", "", "")).unwrap();
-    let args = [("endpoint", "Local/1003@agents"), ("app", "q"), ("channelId", "a1003"), ("otherChannelId", "a1003-2")];
+    let args = [
+        ("endpoint", "Local/1003@agents"),
+        ("app", "q"),
+        ("channelId", "a1003"),
+        ("otherChannelId", "a1003-2"),
+    ];
     assert_eq!(ari.post("/channels", &args).await.0, 200);
     got.extend(ev.until(is("StasisStart", "a1003")).await);
     assert_eq!(ari.post("/bridges", &[("bridgeId", "b300"), ("type", "mixing")]).await.0, 200);
@@ -168,7 +174,12 @@ async fn sample_04a_continue() {
     node.place_call(&caller("401", "", "")).unwrap();
     got.extend(ev.until(is("StasisStart", "c401;2")).await);
     assert_eq!(ari.post("/channels/c401%3B2/continue", &[]).await.0, 204);
-    let args = [("endpoint", "Local/1004@agents"), ("app", "q"), ("channelId", "a1004"), ("otherChannelId", "a1004-2")];
+    let args = [
+        ("endpoint", "Local/1004@agents"),
+        ("app", "q"),
+        ("channelId", "a1004"),
+        ("otherChannelId", "a1004-2"),
+    ];
     ari.post("/channels", &args).await;
     got.extend(ev.until(is("StasisStart", "a1004")).await);
     let to_s = [("context", "after-stasis"), ("extension", "s")];
@@ -186,7 +197,8 @@ async fn sample_04a_continue() {
     assert_eq!(ari.post("/channels/nope/continue", &[]).await.0, 404);
     let truth = sim.truth();
     let outcome = truth.caller(c400.caller).unwrap().outcome.clone();
-    let want = Outcome::Continued { context: "after-stasis".into(), exten: "400".into(), priority: 1 };
+    let want =
+        Outcome::Continued { context: "after-stasis".into(), exten: "400".into(), priority: 1 };
     assert_eq!(outcome, Some(want));
 }
 
@@ -202,15 +214,19 @@ async fn sample_04b_create_dial_answer_busy_timeout_cancel() {
     ari.post("/bridges", &[("bridgeId", "b500")]).await;
     ari.post("/bridges/b500/addChannel", &[("channel", "c500;2")]).await;
     let create = |ep: &'static str, id: &'static str, args: &'static str| {
-        let q: Vec<(&str, &str)> = [("endpoint", ep), ("app", "q"), ("channelId", id), ("appArgs", args)]
-            .into_iter()
-            .filter(|(_, v)| !v.is_empty())
-            .collect();
+        let q: Vec<(&str, &str)> =
+            [("endpoint", ep), ("app", "q"), ("channelId", id), ("appArgs", args)]
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .collect();
         q
     };
     let dial = |timeout: &'static str| [("caller", "c500;2"), ("timeout", timeout)];
     // Answered.
-    assert_eq!(ari.post("/channels/create", &create("Local/1005@agents", "a1005", "agent,1005")).await.0, 200);
+    assert_eq!(
+        ari.post("/channels/create", &create("Local/1005@agents", "a1005", "agent,1005")).await.0,
+        200
+    );
     assert_eq!(ari.post("/channels/a1005/dial", &dial("0")).await.0, 204);
     got.extend(ev.until(|e| e["type"] == "Dial" && e["dialstatus"] == "ANSWER").await);
     ari.post("/bridges/b500/addChannel", &[("channel", "a1005")]).await;
@@ -249,9 +265,11 @@ async fn sample_05_missing_extension() {
     let ari = Ari::new(node);
     let mut ev = Events::connect(node, "q").await;
     // Originate still answers 200; both halves die with cause 0.
-    let (status, chan) = ari.post("/channels", &[("endpoint", "Local/9999@nonexistent"), ("app", "q")]).await;
+    let (status, chan) =
+        ari.post("/channels", &[("endpoint", "Local/9999@nonexistent"), ("app", "q")]).await;
     assert_eq!(status, 200);
-    let got = ev.until(|e| e["type"] == "ChannelDestroyed" && e["channel"]["id"] == chan["id"]).await;
+    let got =
+        ev.until(|e| e["type"] == "ChannelDestroyed" && e["channel"]["id"] == chan["id"]).await;
     assert_eq!(types(&got), vec!["ChannelDestroyed", "ChannelDestroyed"]);
     assert!(got.iter().all(|e| e["cause"] == 0 && e["cause_txt"] == "Unknown"));
     assert_eq!(got[0]["channel"]["state"], "Ring");
@@ -263,7 +281,8 @@ async fn sample_05_missing_extension() {
     got.extend(ev.until(is("ChannelDestroyed", "bad1")).await);
     assert_same(&sample_events("05_create_dial_nonexistent_exten.json"), &got, &["bad1"]);
     // Created but never dialed: it stays until deleted.
-    let (_, kept) = ari.post("/channels/create", &[("endpoint", "Local/9999@nonexistent"), ("app", "q")]).await;
+    let (_, kept) =
+        ari.post("/channels/create", &[("endpoint", "Local/9999@nonexistent"), ("app", "q")]).await;
     let id = kept["id"].as_str().unwrap().to_owned();
     tokio::time::sleep(QUIET).await;
     assert_eq!(ari.get(&format!("/channels/{id}"), &[]).await.0, 200);

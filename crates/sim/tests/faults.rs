@@ -22,8 +22,10 @@ fn call(id: &str) -> CallSpec {
 #[tokio::test]
 async fn nodes_have_their_own_port_and_id() {
     let sim = Sim::start(SimConfig::local(3, 1)).await.unwrap();
-    let ids: std::collections::BTreeSet<&str> = sim.nodes().iter().map(|n| n.asterisk_id()).collect();
-    let ports: std::collections::BTreeSet<u16> = sim.nodes().iter().map(|n| n.addr().port()).collect();
+    let ids: std::collections::BTreeSet<&str> =
+        sim.nodes().iter().map(|n| n.asterisk_id()).collect();
+    let ports: std::collections::BTreeSet<u16> =
+        sim.nodes().iter().map(|n| n.addr().port()).collect();
     assert_eq!((ids.len(), ports.len()), (3, 3));
     let node = sim.node(2).unwrap();
     let mut ev = Events::connect(node, "q").await;
@@ -59,7 +61,8 @@ async fn killed_node_loses_everything_and_comes_back_empty() {
     let port = node.addr().port();
     node.kill();
     assert!(ev.closed_within(Duration::from_secs(2)).await);
-    let refused = reqwest::Client::new().get(format!("{}/asterisk/ping", node.base_url())).send().await;
+    let refused =
+        reqwest::Client::new().get(format!("{}/asterisk/ping", node.base_url())).send().await;
     assert!(refused.is_err(), "a dead node does not answer");
     assert!(node.place_call(&call("n2")).is_err());
     assert_eq!(sim.truth().caller(placed.caller).unwrap().outcome, Some(Outcome::NodeLost));

@@ -30,21 +30,37 @@ async fn phone_rings_answers_talks_and_hangs_up() {
     ari.post("/channels/c1%3B2/answer", &[]).await;
     ari.post("/bridges", &[("bridgeId", "b1")]).await;
     ari.post("/bridges/b1/addChannel", &[("channel", "c1;2")]).await;
-    let (status, leg) = ari.post("/channels/create", &[("endpoint", "PJSIP/1001"), ("app", "q"), ("channelId", "a1")]).await;
+    let (status, leg) = ari
+        .post("/channels/create", &[("endpoint", "PJSIP/1001"), ("app", "q"), ("channelId", "a1")])
+        .await;
     assert_eq!(status, 200);
     assert!(leg["name"].as_str().unwrap().starts_with("PJSIP/1001-"));
     ari.post("/channels/a1/dial", &[("caller", "c1;2"), ("timeout", "5")]).await;
     let got = ev.until(|e| e["type"] == "Dial" && e["dialstatus"] == "ANSWER").await;
-    let dials: Vec<&str> = got.iter().filter(|e| e["type"] == "Dial").map(|e| e["dialstatus"].as_str().unwrap()).collect();
+    let dials: Vec<&str> = got
+        .iter()
+        .filter(|e| e["type"] == "Dial")
+        .map(|e| e["dialstatus"].as_str().unwrap())
+        .collect();
     assert_eq!(dials, vec!["", "RINGING", "ANSWER"]);
     ari.post("/bridges/b1/addChannel", &[("channel", "a1")]).await;
     let got = ev.until(is("ChannelDestroyed", "a1")).await;
-    let sigs = common::types(&got.into_iter().filter(|e| e["channel"]["id"] == "a1").collect::<Vec<_>>());
+    let sigs =
+        common::types(&got.into_iter().filter(|e| e["channel"]["id"] == "a1").collect::<Vec<_>>());
     // The connected line was set at dial time (`caller=`), so bridging changes nothing.
-    assert_eq!(sigs, vec![
-        "ChannelEnteredBridge", "ChannelVarset", "ChannelHangupRequest",
-        "ChannelVarset", "ChannelLeftBridge", "StasisEnd", "ChannelVarset", "ChannelDestroyed",
-    ]);
+    assert_eq!(
+        sigs,
+        vec![
+            "ChannelEnteredBridge",
+            "ChannelVarset",
+            "ChannelHangupRequest",
+            "ChannelVarset",
+            "ChannelLeftBridge",
+            "StasisEnd",
+            "ChannelVarset",
+            "ChannelDestroyed",
+        ]
+    );
     ari.delete("/channels/c1%3B2", &[]).await;
     ev.until(is("StasisEnd", "c1;2")).await;
     let truth = sim.truth();
@@ -64,13 +80,17 @@ async fn busy_unreachable_and_per_node_reach() {
     cfg.phones = vec![
         PhoneScript { busy: true, ..PhoneScript::answering("PJSIP/busy", 0, 0) },
         PhoneScript { unreachable: true, ..PhoneScript::answering("PJSIP/gone", 0, 0) },
-        PhoneScript { nodes: Some(BTreeSet::from([1])), ..PhoneScript::answering("PJSIP/backup", 0, 1000) },
+        PhoneScript {
+            nodes: Some(BTreeSet::from([1])),
+            ..PhoneScript::answering("PJSIP/backup", 0, 1000)
+        },
     ];
     let sim = Sim::start(cfg).await.unwrap();
     let (n0, n1) = (sim.node(0).unwrap(), sim.node(1).unwrap());
     let (a0, a1) = (Ari::new(n0), Ari::new(n1));
     let mut ev = Events::connect(n0, "q").await;
-    a0.post("/channels/create", &[("endpoint", "PJSIP/busy"), ("app", "q"), ("channelId", "b")]).await;
+    a0.post("/channels/create", &[("endpoint", "PJSIP/busy"), ("app", "q"), ("channelId", "b")])
+        .await;
     a0.post("/channels/b/dial", &[]).await;
     let got = ev.until(is("ChannelDestroyed", "b")).await;
     assert!(got.iter().any(|e| e["type"] == "Dial" && e["dialstatus"] == "BUSY"));
@@ -81,7 +101,10 @@ async fn busy_unreachable_and_per_node_reach() {
     let _ev1 = Events::connect(n1, "q").await;
     assert_eq!(a1.post("/channels", &[("endpoint", "PJSIP/backup"), ("app", "q")]).await.0, 200);
     // Unknown endpoints are unreachable too.
-    assert_eq!(a0.post("/channels/create", &[("endpoint", "PJSIP/nobody"), ("app", "q")]).await.0, 500);
+    assert_eq!(
+        a0.post("/channels/create", &[("endpoint", "PJSIP/nobody"), ("app", "q")]).await.0,
+        500
+    );
     assert!(sim.update_phone("PJSIP/gone", |p| p.unreachable = false));
     assert_eq!(a0.post("/channels", &[("endpoint", "PJSIP/gone"), ("app", "q")]).await.0, 200);
 }
@@ -96,10 +119,17 @@ async fn second_call_to_a_phone_in_a_call_is_busy_and_recorded() {
     ari.post("/channels", &[("endpoint", "PJSIP/2001"), ("app", "q"), ("channelId", "x1")]).await;
     ev.until(is("StasisStart", "x1")).await;
     ari.post("/channels", &[("endpoint", "PJSIP/2001"), ("app", "q"), ("channelId", "x2")]).await;
-    let got = ev.until(|e| e["type"] == "Dial" && e["peer"]["id"] == "x2" && e["dialstatus"] == "BUSY").await;
+    let got = ev
+        .until(|e| e["type"] == "Dial" && e["peer"]["id"] == "x2" && e["dialstatus"] == "BUSY")
+        .await;
     assert!(!got.is_empty());
     let truth = sim.truth();
-    assert!(truth.rings().iter().any(|r| r.channel_id == "x2" && r.while_busy && r.result == RingResult::Busy));
+    assert!(
+        truth
+            .rings()
+            .iter()
+            .any(|r| r.channel_id == "x2" && r.while_busy && r.result == RingResult::Busy)
+    );
 }
 
 #[tokio::test]
@@ -111,7 +141,11 @@ async fn originate_timeout_gives_cause_19_only() {
     let node = sim.node(0).unwrap();
     let ari = Ari::new(node);
     let mut ev = Events::connect(node, "q").await;
-    ari.post("/channels", &[("endpoint", "PJSIP/3001"), ("app", "q"), ("channelId", "t1"), ("timeout", "1")]).await;
+    ari.post(
+        "/channels",
+        &[("endpoint", "PJSIP/3001"), ("app", "q"), ("channelId", "t1"), ("timeout", "1")],
+    )
+    .await;
     let got = ev.until(is("ChannelDestroyed", "t1")).await;
     assert_eq!(common::types(&got), vec!["Dial", "ChannelStateChange", "Dial", "ChannelDestroyed"]);
     assert_eq!(got[3]["cause"], 19);
@@ -129,7 +163,10 @@ async fn impatient_caller_abandons_and_truth_dumps() {
     spec.dtmf = vec![(Duration::from_millis(50), '#')];
     let placed = node.place_call(&spec).unwrap();
     let got = ev.until(is("StasisEnd", "ab;2")).await;
-    assert_eq!(common::types(&got), vec!["StasisStart", "ChannelDtmfReceived", "ChannelHangupRequest", "StasisEnd"]);
+    assert_eq!(
+        common::types(&got),
+        vec!["StasisStart", "ChannelDtmfReceived", "ChannelHangupRequest", "StasisEnd"]
+    );
     assert_eq!(got[2]["cause"], 16);
     let truth = sim.truth();
     let rec = truth.caller(placed.caller).unwrap();

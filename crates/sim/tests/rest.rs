@@ -26,9 +26,16 @@ async fn duplicate_ids_conflict_only_while_live() {
     let args = [("endpoint", "Local/1@agents"), ("app", "q"), ("channelId", "leg-1")];
     assert_eq!(ari.post("/channels/create", &args).await.0, 200);
     let (status, body) = ari.post("/channels/create", &args).await;
-    assert_eq!((status, body["message"].as_str()), (409, Some("Channel with given unique ID already exists")));
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (409, Some("Channel with given unique ID already exists"))
+    );
     assert_eq!(ari.delete("/channels/leg-1", &[]).await.0, 204);
-    assert_eq!(ari.post("/channels/create", &args).await.0, 200, "id free again once the channel is gone");
+    assert_eq!(
+        ari.post("/channels/create", &args).await.0,
+        200,
+        "id free again once the channel is gone"
+    );
     assert_eq!(ari.post("/bridges", &[("bridgeId", "b")]).await.0, 200);
     assert_eq!(ari.post("/bridges/b", &[]).await.0, 409);
     node.place_call(&call("c1")).unwrap();
@@ -44,7 +51,10 @@ async fn bad_requests_get_asterisk_statuses() {
     assert_eq!(ari.post("/channels/nope/answer", &[]).await.0, 404);
     assert_eq!(ari.post("/channels", &[("app", "q")]).await.0, 400, "endpoint missing");
     assert_eq!(ari.post("/channels", &[("endpoint", "garbage"), ("app", "q")]).await.0, 400);
-    assert_eq!(ari.delete("/channels/x", &[("reason", "busy"), ("reason_code", "17")]).await.0, 400);
+    assert_eq!(
+        ari.delete("/channels/x", &[("reason", "busy"), ("reason_code", "17")]).await.0,
+        400
+    );
     assert_eq!(ari.delete("/channels/x", &[("reason", "sleepy")]).await.0, 400);
     assert_eq!(ari.post("/bridges", &[("type", "weird")]).await.0, 400);
     assert_eq!(ari.get("/no/such/thing", &[]).await.0, 404);
@@ -53,7 +63,10 @@ async fn bad_requests_get_asterisk_statuses() {
     let ring = [("endpoint", "Local/1@noanswer"), ("app", "q"), ("channelId", "r1")];
     assert_eq!(ari.post("/channels", &ring).await.0, 200);
     let (status, body) = ari.post("/channels/r1/answer", &[]).await;
-    assert_eq!((status, body["message"].as_str()), (409, Some("Channel not in Stasis application")));
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (409, Some("Channel not in Stasis application"))
+    );
     let http = reqwest::Client::new();
     let resp = http.get(format!("{}/channels", node.base_url())).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 401);
@@ -71,7 +84,10 @@ async fn json_body_originate_and_variables() {
     ev.until(is("StasisStart", "j1")).await;
     let (status, v) = ari.get("/channels/j1/variable", &[("variable", "STARQ_CALL")]).await;
     assert_eq!((status, v["value"].as_str()), (200, Some("call-9")));
-    assert_eq!(ari.post("/channels/j1/variable", &[("variable", "Q"), ("value", "1")]).await.0, 204);
+    assert_eq!(
+        ari.post("/channels/j1/variable", &[("variable", "Q"), ("value", "1")]).await.0,
+        204
+    );
     let got = ev.until(is("ChannelVarset", "j1")).await;
     assert_eq!(got.last().unwrap()["variable"], "Q");
     assert_eq!(ari.get("/channels/j1/variable", &[("variable", "NOPE")]).await.0, 404);
@@ -83,7 +99,11 @@ async fn hangup_reason_sets_the_destroy_cause() {
     let node = sim.node(0).unwrap();
     let ari = Ari::new(node);
     let mut ev = Events::connect(node, "q").await;
-    ari.post("/channels/create", &[("endpoint", "Local/1@agents"), ("app", "q"), ("channelId", "h1")]).await;
+    ari.post(
+        "/channels/create",
+        &[("endpoint", "Local/1@agents"), ("app", "q"), ("channelId", "h1")],
+    )
+    .await;
     ari.delete("/channels/h1", &[("reason", "busy")]).await;
     let got = ev.until(is("ChannelDestroyed", "h1")).await;
     let req = got.iter().find(|e| e["type"] == "ChannelHangupRequest").unwrap();
@@ -103,7 +123,10 @@ async fn playbacks_last_their_media_and_suspend_moh() {
     tokio::time::sleep(Duration::from_millis(60)).await;
     let q = [("media", "sound:queue-youarenext"), ("media", "digits:12"), ("playbackId", "pb1")];
     let (status, pb) = ari.post("/channels/p1%3B2/play", &q).await;
-    assert_eq!((status, pb["state"].as_str(), pb["id"].as_str()), (201, Some("queued"), Some("pb1")));
+    assert_eq!(
+        (status, pb["state"].as_str(), pb["id"].as_str()),
+        (201, Some("queued"), Some("pb1"))
+    );
     let started = std::time::Instant::now();
     let got = ev.until(|e| e["type"] == "PlaybackFinished").await;
     assert_eq!(types(&got), vec!["PlaybackStarted", "PlaybackContinuing", "PlaybackFinished"]);
@@ -135,7 +158,11 @@ async fn dtmf_reaches_the_app_unless_natively_bridged() {
     node.caller_dtmf("d1;2", '5').unwrap();
     let got = ev.until(is("ChannelDtmfReceived", "d1;2")).await;
     assert_eq!(got.last().unwrap()["digit"], "5");
-    ari.post("/channels/create", &[("endpoint", "Local/2@agents"), ("app", "q"), ("channelId", "d2")]).await;
+    ari.post(
+        "/channels/create",
+        &[("endpoint", "Local/2@agents"), ("app", "q"), ("channelId", "d2")],
+    )
+    .await;
     ari.post("/channels/d2/dial", &[]).await;
     ari.post("/bridges", &[("bridgeId", "plain"), ("type", "mixing")]).await;
     ari.post("/bridges/plain/addChannel", &[("channel", "d1;2,d2")]).await;
@@ -178,9 +205,16 @@ async fn holding_bridge_moh_counts_for_every_caller() {
     let b = node.place_call(&call("h2")).unwrap();
     ev.until(is("StasisStart", "h2;2")).await;
     let (_, bridge) = ari.post("/bridges", &[("type", "holding"), ("name", "wait")]).await;
-    assert_eq!((bridge["technology"].as_str(), bridge["bridge_type"].as_str()), (Some("holding_bridge"), Some("holding")));
+    assert_eq!(
+        (bridge["technology"].as_str(), bridge["bridge_type"].as_str()),
+        (Some("holding_bridge"), Some("holding"))
+    );
     let id = bridge["id"].as_str().unwrap().to_owned();
-    ari.post(&format!("/bridges/{id}/addChannel"), &[("channel", "h1;2,h2;2"), ("role", "participant")]).await;
+    ari.post(
+        &format!("/bridges/{id}/addChannel"),
+        &[("channel", "h1;2,h2;2"), ("role", "participant")],
+    )
+    .await;
     assert_eq!(ari.post(&format!("/bridges/{id}/moh"), &[("mohClass", "default")]).await.0, 204);
     tokio::time::sleep(Duration::from_millis(80)).await;
     assert_eq!(ari.delete(&format!("/bridges/{id}/moh"), &[]).await.0, 204);

@@ -36,7 +36,9 @@ async fn list(State(s): Node) -> Json<Vec<wire::Bridge>> {
 }
 
 async fn get_one(State(s): Node, Path(id): Path<String>) -> Result<Json<wire::Bridge>, AriError> {
-    s.op(|st, _| st.bridges.get(&id).map(|b| b.wire())).map(Json).ok_or_else(AriError::bridge_not_found)
+    s.op(|st, _| st.bridges.get(&id).map(|b| b.wire()))
+        .map(Json)
+        .ok_or_else(AriError::bridge_not_found)
 }
 
 async fn create(State(s): Node, q: Q, body: Bytes) -> Result<Json<wire::Bridge>, AriError> {
@@ -45,7 +47,12 @@ async fn create(State(s): Node, q: Q, body: Bytes) -> Result<Json<wire::Bridge>,
     do_create(&s, &p, id)
 }
 
-async fn create_with_id(State(s): Node, Path(id): Path<String>, q: Q, body: Bytes) -> Result<Json<wire::Bridge>, AriError> {
+async fn create_with_id(
+    State(s): Node,
+    Path(id): Path<String>,
+    q: Q,
+    body: Bytes,
+) -> Result<Json<wire::Bridge>, AriError> {
     let p = Params::parse(q.0.as_deref(), &body)?;
     do_create(&s, &p, Some(id))
 }
@@ -61,7 +68,12 @@ async fn destroy(State(s): Node, Path(id): Path<String>) -> Result<StatusCode, A
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn add(State(s): Node, Path(id): Path<String>, q: Q, body: Bytes) -> Result<StatusCode, AriError> {
+async fn add(
+    State(s): Node,
+    Path(id): Path<String>,
+    q: Q,
+    body: Bytes,
+) -> Result<StatusCode, AriError> {
     let p = Params::parse(q.0.as_deref(), &body)?;
     let chans = p.list("channel");
     if chans.is_empty() {
@@ -71,7 +83,12 @@ async fn add(State(s): Node, Path(id): Path<String>, q: Q, body: Bytes) -> Resul
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn remove(State(s): Node, Path(id): Path<String>, q: Q, body: Bytes) -> Result<StatusCode, AriError> {
+async fn remove(
+    State(s): Node,
+    Path(id): Path<String>,
+    q: Q,
+    body: Bytes,
+) -> Result<StatusCode, AriError> {
     let p = Params::parse(q.0.as_deref(), &body)?;
     let chans = p.list("channel");
     if chans.is_empty() {
@@ -81,7 +98,12 @@ async fn remove(State(s): Node, Path(id): Path<String>, q: Q, body: Bytes) -> Re
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn moh(State(s): Node, Path(id): Path<String>, q: Q, body: Bytes) -> Result<StatusCode, AriError> {
+async fn moh(
+    State(s): Node,
+    Path(id): Path<String>,
+    q: Q,
+    body: Bytes,
+) -> Result<StatusCode, AriError> {
     let p = Params::parse(q.0.as_deref(), &body)?;
     s.op(|st, now| st.bridge_moh(now, &id, p.get("mohClass"), false))?;
     Ok(StatusCode::NO_CONTENT)
@@ -92,7 +114,12 @@ async fn moh_stop(State(s): Node, Path(id): Path<String>) -> Result<StatusCode, 
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn play(State(s): Node, Path(id): Path<String>, q: Q, body: Bytes) -> Result<Response, AriError> {
+async fn play(
+    State(s): Node,
+    Path(id): Path<String>,
+    q: Q,
+    body: Bytes,
+) -> Result<Response, AriError> {
     let p = Params::parse(q.0.as_deref(), &body)?;
     let pid = p.get("playbackId").filter(|v| !v.is_empty()).map(str::to_owned);
     start_play(&s, Target::Bridge(id), &p, pid)

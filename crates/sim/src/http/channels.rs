@@ -49,7 +49,9 @@ async fn list(State(s): Node) -> Json<Vec<wire::Channel>> {
 }
 
 async fn get_one(State(s): Node, Path(id): Path<String>) -> Result<Json<wire::Channel>, AriError> {
-    s.op(|st, _| st.channels.get(&id).map(|c| c.wire())).map(Json).ok_or_else(AriError::channel_not_found)
+    s.op(|st, _| st.channels.get(&id).map(|c| c.wire()))
+        .map(Json)
+        .ok_or_else(AriError::channel_not_found)
 }
 
 /// Parses `Name <number>` or a bare number, as `callerId` is given.
@@ -70,8 +72,12 @@ fn leg_spec(p: &Params, channel_id: Option<String>) -> Result<LegSpec, AriError>
     Ok(LegSpec {
         endpoint: p.require("endpoint")?.to_owned(),
         app: p.get("app").unwrap_or_default().to_owned(),
-        app_args: p.get("appArgs").map(|a| a.split(',').map(str::to_owned).collect()).unwrap_or_default(),
-        channel_id: channel_id.or_else(|| p.get("channelId").filter(|s| !s.is_empty()).map(str::to_owned)),
+        app_args: p
+            .get("appArgs")
+            .map(|a| a.split(',').map(str::to_owned).collect())
+            .unwrap_or_default(),
+        channel_id: channel_id
+            .or_else(|| p.get("channelId").filter(|s| !s.is_empty()).map(str::to_owned)),
         other_id: p.get("otherChannelId").filter(|s| !s.is_empty()).map(str::to_owned),
         caller_id: p.get("callerId").map(caller_id),
         timeout: p.timeout("timeout", 30, false)?,
@@ -93,7 +99,11 @@ async fn originate_with_id(
     do_originate(&s, &params(&q, &body)?, Some(id))
 }
 
-fn do_originate(s: &Shared, p: &Params, id: Option<String>) -> Result<Json<wire::Channel>, AriError> {
+fn do_originate(
+    s: &Shared,
+    p: &Params,
+    id: Option<String>,
+) -> Result<Json<wire::Channel>, AriError> {
     let spec = leg_spec(p, id)?;
     if spec.app.is_empty() && p.get("extension").is_none() {
         return Err(AriError::bad_request("Application or extension must be specified"));
@@ -112,15 +122,23 @@ async fn create(State(s): Node, q: Q, body: Bytes) -> Result<Json<wire::Channel>
     s.op(|st, now| st.create_leg(now, &spec)).map(Json)
 }
 
-async fn hangup(State(s): Node, Path(id): Path<String>, q: Q, body: Bytes) -> Result<StatusCode, AriError> {
+async fn hangup(
+    State(s): Node,
+    Path(id): Path<String>,
+    q: Q,
+    body: Bytes,
+) -> Result<StatusCode, AriError> {
     let p = params(&q, &body)?;
     let cause = match (p.get("reason_code"), p.get("reason")) {
         (Some(_), Some(_)) => {
-            return Err(AriError::bad_request("The reason and reason_code can't both be specified"));
+            return Err(AriError::bad_request(
+                "The reason and reason_code can't both be specified",
+            ));
         }
         (Some(_), None) => i32::try_from(p.int("reason_code")?.unwrap_or(16))
             .map_err(|_| AriError::bad_request("Invalid reason_code"))?,
-        (None, Some(r)) => reason_cause(r).ok_or_else(|| AriError::bad_request("Invalid reason for hangup provided"))?,
+        (None, Some(r)) => reason_cause(r)
+            .ok_or_else(|| AriError::bad_request("Invalid reason for hangup provided"))?,
         (None, None) => 16,
     };
     s.op(|st, now| st.delete_channel(now, &id, cause))?;
@@ -142,7 +160,12 @@ async fn ring_stop(State(s): Node, Path(id): Path<String>) -> Result<StatusCode,
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn moh(State(s): Node, Path(id): Path<String>, q: Q, body: Bytes) -> Result<StatusCode, AriError> {
+async fn moh(
+    State(s): Node,
+    Path(id): Path<String>,
+    q: Q,
+    body: Bytes,
+) -> Result<StatusCode, AriError> {
     let p = params(&q, &body)?;
     s.op(|st, now| st.channel_moh(now, &id, p.get("mohClass")))?;
     Ok(StatusCode::NO_CONTENT)
@@ -153,7 +176,12 @@ async fn moh_stop(State(s): Node, Path(id): Path<String>) -> Result<StatusCode, 
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn play(State(s): Node, Path(id): Path<String>, q: Q, body: Bytes) -> Result<Response, AriError> {
+async fn play(
+    State(s): Node,
+    Path(id): Path<String>,
+    q: Q,
+    body: Bytes,
+) -> Result<Response, AriError> {
     let p = params(&q, &body)?;
     let pid = p.get("playbackId").filter(|v| !v.is_empty()).map(str::to_owned);
     start_play(&s, Target::Channel(id), &p, pid)
@@ -170,15 +198,26 @@ async fn play_with_id(
 }
 
 /// Starts a playback and answers 201 with its `Location`, as Asterisk does.
-pub(super) fn start_play(s: &Shared, target: Target, p: &Params, pid: Option<String>) -> Result<Response, AriError> {
+pub(super) fn start_play(
+    s: &Shared,
+    target: Target,
+    p: &Params,
+    pid: Option<String>,
+) -> Result<Response, AriError> {
     let media = p.list("media");
     let lang = p.get("lang");
     let playback = s.op(|st, now| st.play(now, target, media, pid, lang))?;
     let location = format!("/playbacks/{}", playback.id);
-    Ok((StatusCode::CREATED, [(axum::http::header::LOCATION, location)], Json(playback)).into_response())
+    Ok((StatusCode::CREATED, [(axum::http::header::LOCATION, location)], Json(playback))
+        .into_response())
 }
 
-async fn dial(State(s): Node, Path(id): Path<String>, q: Q, body: Bytes) -> Result<StatusCode, AriError> {
+async fn dial(
+    State(s): Node,
+    Path(id): Path<String>,
+    q: Q,
+    body: Bytes,
+) -> Result<StatusCode, AriError> {
     let p = params(&q, &body)?;
     let timeout = p.timeout("timeout", 0, true)?;
     let caller = p.get("caller").filter(|c| !c.is_empty()).map(str::to_owned);
@@ -186,7 +225,12 @@ async fn dial(State(s): Node, Path(id): Path<String>, q: Q, body: Bytes) -> Resu
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn continue_(State(s): Node, Path(id): Path<String>, q: Q, body: Bytes) -> Result<StatusCode, AriError> {
+async fn continue_(
+    State(s): Node,
+    Path(id): Path<String>,
+    q: Q,
+    body: Bytes,
+) -> Result<StatusCode, AriError> {
     let p = params(&q, &body)?;
     let to = ContinueTo {
         context: p.get("context").filter(|v| !v.is_empty()).map(str::to_owned),
@@ -197,7 +241,12 @@ async fn continue_(State(s): Node, Path(id): Path<String>, q: Q, body: Bytes) ->
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn move_(State(s): Node, Path(id): Path<String>, q: Q, body: Bytes) -> Result<StatusCode, AriError> {
+async fn move_(
+    State(s): Node,
+    Path(id): Path<String>,
+    q: Q,
+    body: Bytes,
+) -> Result<StatusCode, AriError> {
     let p = params(&q, &body)?;
     let app = p.require("app")?.to_owned();
     let args = p.list("appArgs");
@@ -216,7 +265,12 @@ async fn get_var(
     s.op(|st, _| st.get_var(&id, &name)).map(|value| Json(wire::Variable { value }))
 }
 
-async fn set_var(State(s): Node, Path(id): Path<String>, q: Q, body: Bytes) -> Result<StatusCode, AriError> {
+async fn set_var(
+    State(s): Node,
+    Path(id): Path<String>,
+    q: Q,
+    body: Bytes,
+) -> Result<StatusCode, AriError> {
     let p = params(&q, &body)?;
     let name = p.require("variable")?.to_owned();
     let value = p.get("value").unwrap_or_default().to_owned();
@@ -224,7 +278,12 @@ async fn set_var(State(s): Node, Path(id): Path<String>, q: Q, body: Bytes) -> R
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn dtmf(State(s): Node, Path(id): Path<String>, q: Q, body: Bytes) -> Result<StatusCode, AriError> {
+async fn dtmf(
+    State(s): Node,
+    Path(id): Path<String>,
+    q: Q,
+    body: Bytes,
+) -> Result<StatusCode, AriError> {
     let p = params(&q, &body)?;
     let digits = p.get("dtmf").unwrap_or_default().to_owned();
     s.op(|st, _| st.send_dtmf(&id, &digits))?;

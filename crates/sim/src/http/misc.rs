@@ -39,7 +39,11 @@ pub(super) async fn info(axum::extract::State(s): Node) -> Json<serde_json::Valu
 
 /// `GET /asterisk/ping`.
 pub(super) async fn ping(axum::extract::State(s): Node) -> Json<wire::Ping> {
-    Json(wire::Ping { ping: "pong", timestamp: Now::read().stamp(), asterisk_id: s.cfg.asterisk_id.clone() })
+    Json(wire::Ping {
+        ping: "pong",
+        timestamp: Now::read().stamp(),
+        asterisk_id: s.cfg.asterisk_id.clone(),
+    })
 }
 
 /// `GET /applications`.
@@ -52,7 +56,9 @@ pub(super) async fn application(
     axum::extract::State(s): Node,
     Path(app): Path<String>,
 ) -> Result<Json<wire::Application>, AriError> {
-    s.op(|st, _| st.application(&app)).map(Json).ok_or_else(|| AriError::not_found("Application not found"))
+    s.op(|st, _| st.application(&app))
+        .map(Json)
+        .ok_or_else(|| AriError::not_found("Application not found"))
 }
 
 /// `POST /applications/{app}/subscription`.

@@ -41,10 +41,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/asterisk/ping", get(misc::ping))
         .route("/applications", get(misc::applications))
         .route("/applications/{app}", get(misc::application))
-        .route(
-            "/applications/{app}/subscription",
-            post(misc::subscribe).delete(misc::unsubscribe),
-        )
+        .route("/applications/{app}/subscription", post(misc::subscribe).delete(misc::unsubscribe))
         .route("/playbacks/{id}", get(misc::get_playback).delete(misc::stop_playback))
         .merge(channels::routes())
         .merge(bridges::routes())

@@ -81,12 +81,21 @@ impl Params {
     /// An integer parameter (400 when malformed).
     pub(crate) fn int(&self, name: &str) -> Result<Option<i64>, AriError> {
         self.get(name)
-            .map(|v| v.trim().parse::<i64>().map_err(|_| AriError::bad_request(format!("invalid {name}: {v}"))))
+            .map(|v| {
+                v.trim()
+                    .parse::<i64>()
+                    .map_err(|_| AriError::bad_request(format!("invalid {name}: {v}")))
+            })
             .transpose()
     }
 
     /// A timeout in seconds where -1 (and for `/dial`, 0) means none.
-    pub(crate) fn timeout(&self, name: &str, default: i64, zero_is_none: bool) -> Result<Option<Duration>, AriError> {
+    pub(crate) fn timeout(
+        &self,
+        name: &str,
+        default: i64,
+        zero_is_none: bool,
+    ) -> Result<Option<Duration>, AriError> {
         let secs = self.int(name)?.unwrap_or(default);
         Ok(match secs {
             s if s < 0 => None,

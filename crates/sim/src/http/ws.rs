@@ -19,7 +19,11 @@ use crate::server::Shared;
 use crate::wire::{Envelope, Event};
 
 /// Upgrades to the event WebSocket.
-pub(super) async fn events(State(s): Node, RawQuery(q): RawQuery, upgrade: WebSocketUpgrade) -> Response {
+pub(super) async fn events(
+    State(s): Node,
+    RawQuery(q): RawQuery,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     let apps = match Params::parse(q.as_deref(), b"") {
         Ok(p) => p.list("app"),
         Err(e) => return e.into_response(),

@@ -65,19 +65,26 @@ impl NodeState {
     }
 
     /// `POST /bridges/{id}/addChannel`.
-    pub(crate) fn add_to_bridge(&mut self, now: Now, id: &str, chans: &[String]) -> Result<(), AriError> {
+    pub(crate) fn add_to_bridge(
+        &mut self,
+        now: Now,
+        id: &str,
+        chans: &[String],
+    ) -> Result<(), AriError> {
         if !self.bridges.contains_key(id) {
             return Err(AriError::bridge_not_found());
         }
         for c in chans {
-            let chan = self.channels.get(c).ok_or_else(|| AriError::bad_request("Channel not found"))?;
+            let chan =
+                self.channels.get(c).ok_or_else(|| AriError::bad_request("Channel not found"))?;
             if chan.stasis.is_none() {
                 return Err(AriError::new(422, "Channel not in Stasis application"));
             }
         }
         for c in chans {
             // Asterisk subscribes a channel's app to the bridge it puts the channel in.
-            let app = self.channels.get(c).and_then(|ch| ch.stasis.as_ref()).map(|(a, _)| a.clone());
+            let app =
+                self.channels.get(c).and_then(|ch| ch.stasis.as_ref()).map(|(a, _)| a.clone());
             if let (Some(app), Some(b)) = (app, self.bridges.get_mut(id)) {
                 b.subs.insert(app);
             }
@@ -103,10 +110,13 @@ impl NodeState {
         if let Some(c) = self.channels.get_mut(chan) {
             c.bridge = Some(id.to_owned());
         }
-        self.emit_bridge_chan(now, id, chan, |bridge, channel| Event::ChannelEnteredBridge {
-            bridge,
-            channel,
-        }, snapshot);
+        self.emit_bridge_chan(
+            now,
+            id,
+            chan,
+            |bridge, channel| Event::ChannelEnteredBridge { bridge, channel },
+            snapshot,
+        );
         if bridge_moh.is_some() {
             self.start_moh_truth(now, chan);
         }
@@ -117,7 +127,8 @@ impl NodeState {
 
     /// Two channels meet in a mixing bridge: `BRIDGEPEER` on each, then connected line.
     fn pair_up(&mut self, now: Now, first: &str, second: &str) {
-        let name = |s: &Self, id: &str| s.channels.get(id).map(|c| c.name.clone()).unwrap_or_default();
+        let name =
+            |s: &Self, id: &str| s.channels.get(id).map(|c| c.name.clone()).unwrap_or_default();
         let (first_name, second_name) = (name(self, first), name(self, second));
         self.set_var(now, first, "BRIDGEPEER", &second_name);
         self.set_var(now, second, "BRIDGEPEER", &first_name);
@@ -165,25 +176,38 @@ impl NodeState {
         bridge.channels.retain(|c| c != chan);
         let snapshot = bridge.wire();
         let had_moh = bridge.moh.is_some();
-        if self.channels.get(chan).is_some_and(|c| c.vars.get("BRIDGEPEER").is_some_and(|v| !v.is_empty())) {
+        if self
+            .channels
+            .get(chan)
+            .is_some_and(|c| c.vars.get("BRIDGEPEER").is_some_and(|v| !v.is_empty()))
+        {
             self.set_var(now, chan, "BRIDGEPEER", "");
         }
-        self.emit_bridge_chan(now, &id, chan, |bridge, channel| Event::ChannelLeftBridge {
-            bridge,
-            channel,
-        }, snapshot);
+        self.emit_bridge_chan(
+            now,
+            &id,
+            chan,
+            |bridge, channel| Event::ChannelLeftBridge { bridge, channel },
+            snapshot,
+        );
         if had_moh {
             self.stop_moh_truth(now, chan);
         }
     }
 
     /// `POST /bridges/{id}/removeChannel`.
-    pub(crate) fn remove_from_bridge(&mut self, now: Now, id: &str, chans: &[String]) -> Result<(), AriError> {
+    pub(crate) fn remove_from_bridge(
+        &mut self,
+        now: Now,
+        id: &str,
+        chans: &[String],
+    ) -> Result<(), AriError> {
         if !self.bridges.contains_key(id) {
             return Err(AriError::bridge_not_found());
         }
         for c in chans {
-            let chan = self.channels.get(c).ok_or_else(|| AriError::bad_request("Channel not found"))?;
+            let chan =
+                self.channels.get(c).ok_or_else(|| AriError::bad_request("Channel not found"))?;
             if chan.bridge.as_deref() != Some(id) {
                 return Err(AriError::new(422, "Channel not in this bridge"));
             }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{ChanState, Chan, Role, Start};
+use super::model::{Chan, ChanState, Role, Start};
 use super::state::{NodeState, Step};
 use crate::clock::Now;
 use crate::error::AriError;
@@ -175,7 +175,11 @@ impl NodeState {
             self.at(now, p, Step::CallerHangup { leg: leg.to_owned(), serial, abandon_only: true });
         }
         if let Some(h) = spec.hangup_after {
-            self.at(now, h, Step::CallerHangup { leg: leg.to_owned(), serial, abandon_only: false });
+            self.at(
+                now,
+                h,
+                Step::CallerHangup { leg: leg.to_owned(), serial, abandon_only: false },
+            );
         }
         for (after, digit) in &spec.dtmf {
             self.at(now, *after, Step::CallerDtmf { leg: leg.to_owned(), serial, digit: *digit });

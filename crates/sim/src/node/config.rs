@@ -87,7 +87,10 @@ impl Default for MediaCatalog {
             ("silence/1", 1_000),
         ];
         Self {
-            sounds: table.iter().map(|(n, ms)| ((*n).to_owned(), Duration::from_millis(*ms))).collect(),
+            sounds: table
+                .iter()
+                .map(|(n, ms)| ((*n).to_owned(), Duration::from_millis(*ms)))
+                .collect(),
             any_sound: false,
             default_sound: Duration::from_secs(2),
             per_word: Duration::from_millis(600),

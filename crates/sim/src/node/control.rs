@@ -48,7 +48,12 @@ impl NodeState {
 
     /// `POST /channels/{id}/continue`: `StasisEnd`, then the dialplan runs `Wait()` and hangs
     /// up (the samples' `[after-stasis]`), or, without a target, the next priority hangs up.
-    pub(crate) fn continue_in_dialplan(&mut self, now: Now, id: &str, to: ContinueTo) -> Result<(), AriError> {
+    pub(crate) fn continue_in_dialplan(
+        &mut self,
+        now: Now,
+        id: &str,
+        to: ContinueTo,
+    ) -> Result<(), AriError> {
         self.stasis_chan(id)?;
         if self.channels.get(id).is_some_and(|c| c.bridge.is_some()) {
             self.leave_bridge(now, id);
@@ -66,13 +71,15 @@ impl NodeState {
         if let Some(ext) = to.extension {
             chan.dialplan.exten = ext;
         }
-        chan.dialplan.priority = if targeted { to.priority.unwrap_or(1) } else { chan.dialplan.priority + 1 };
+        chan.dialplan.priority =
+            if targeted { to.priority.unwrap_or(1) } else { chan.dialplan.priority + 1 };
         let (ctx, exten, priority) =
             (chan.dialplan.context.clone(), chan.dialplan.exten.clone(), chan.dialplan.priority);
         let serial = chan.serial;
         if let Some(caller) = self.caller_of(id) {
             let ms = self.ms(now);
-            let outcome = Outcome::Continued { context: ctx.clone(), exten: exten.clone(), priority };
+            let outcome =
+                Outcome::Continued { context: ctx.clone(), exten: exten.clone(), priority };
             self.world.truth().end_caller(caller, ms, outcome);
         }
         let wait = if targeted {
@@ -104,7 +111,13 @@ impl NodeState {
 
     /// `POST /channels/{id}/move`: to another app, or `ApplicationMoveFailed` if it is not
     /// active (the channel stays where it was).
-    pub(crate) fn move_channel(&mut self, now: Now, id: &str, app: &str, args: Vec<String>) -> Result<(), AriError> {
+    pub(crate) fn move_channel(
+        &mut self,
+        now: Now,
+        id: &str,
+        app: &str,
+        args: Vec<String>,
+    ) -> Result<(), AriError> {
         self.stasis_chan(id)?;
         if !self.apps.active(app) {
             self.emit_chan(now, id, |channel| Event::ApplicationMoveFailed {
@@ -137,7 +150,13 @@ impl NodeState {
     }
 
     /// `POST /channels/{id}/variable`.
-    pub(crate) fn post_var(&mut self, now: Now, id: &str, name: &str, value: &str) -> Result<(), AriError> {
+    pub(crate) fn post_var(
+        &mut self,
+        now: Now,
+        id: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<(), AriError> {
         if name.is_empty() {
             return Err(AriError::bad_request("Variable name is required"));
         }
@@ -182,19 +201,28 @@ impl NodeState {
     }
 
     /// `POST`/`DELETE /applications/{app}/subscription` for `channel:` and `bridge:` sources.
-    pub(crate) fn subscribe(&mut self, app: &str, sources: &[String], on: bool) -> Result<wire::Application, AriError> {
+    pub(crate) fn subscribe(
+        &mut self,
+        app: &str,
+        sources: &[String],
+        on: bool,
+    ) -> Result<wire::Application, AriError> {
         if self.application(app).is_none() {
             return Err(AriError::not_found("Application not found"));
         }
         for source in sources {
-            let (kind, id) = source
-                .split_once(':')
-                .ok_or_else(|| AriError::bad_request(format!("Invalid event source URI scheme: {source}")))?;
+            let (kind, id) = source.split_once(':').ok_or_else(|| {
+                AriError::bad_request(format!("Invalid event source URI scheme: {source}"))
+            })?;
             let subs = match kind {
                 "channel" => self.channels.get_mut(id).map(|c| &mut c.subs),
                 "bridge" => self.bridges.get_mut(id).map(|b| &mut b.subs),
                 "endpoint" | "deviceState" => continue,
-                _ => return Err(AriError::bad_request(format!("Invalid event source URI scheme: {kind}"))),
+                _ => {
+                    return Err(AriError::bad_request(format!(
+                        "Invalid event source URI scheme: {kind}"
+                    )));
+                }
             };
             let subs = subs.ok_or_else(|| AriError::new(422, "Unable to find event source"))?;
             if on {

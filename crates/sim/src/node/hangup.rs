@@ -43,7 +43,12 @@ pub(crate) fn reason_cause(reason: &str) -> Option<i32> {
 
 impl NodeState {
     /// `DELETE /channels/{id}`: works on any channel, in Stasis or not.
-    pub(crate) fn delete_channel(&mut self, now: Now, id: &str, cause: i32) -> Result<(), AriError> {
+    pub(crate) fn delete_channel(
+        &mut self,
+        now: Now,
+        id: &str,
+        cause: i32,
+    ) -> Result<(), AriError> {
         let chan = self.channels.get(id).ok_or_else(AriError::channel_not_found)?;
         match chan.role.clone() {
             // Hanging up a handset is the caller hanging up.
@@ -189,7 +194,9 @@ impl NodeState {
 
     /// Whether an answered outgoing leg shares a bridge with channel `id`.
     pub(crate) fn agent_in_bridge_with(&self, id: &str) -> bool {
-        let Some(bridge) = self.channels.get(id).and_then(|c| c.bridge.as_ref()) else { return false };
+        let Some(bridge) = self.channels.get(id).and_then(|c| c.bridge.as_ref()) else {
+            return false;
+        };
         let Some(b) = self.bridges.get(bridge) else { return false };
         b.channels.iter().filter(|c| *c != id).any(|c| {
             self.channels.get(c).is_some_and(|c| {

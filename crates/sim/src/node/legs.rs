@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::model::{ChanState, Chan, FarEnd, Role, Start};
+use super::model::{Chan, ChanState, FarEnd, Role, Start};
 use super::state::{NodeState, Step};
 use crate::clock::Now;
 use crate::error::AriError;
@@ -154,11 +154,13 @@ impl NodeState {
             playbacks: Vec::new(),
             dialed: false,
             cid_pending: false,
-            want_stasis: (start == Start::Originated).then(|| (spec.app.clone(), spec.app_args.clone())),
+            want_stasis: (start == Start::Originated)
+                .then(|| (spec.app.clone(), spec.app_args.clone())),
         };
         if route.local {
             // Originate subscribes the app to both halves; create only to the one it made.
-            let subs = if start == Start::Originated { leg.subs.clone() } else { Default::default() };
+            let subs =
+                if start == Start::Originated { leg.subs.clone() } else { Default::default() };
             let mut peer = leg.clone();
             peer.id = peer_id;
             peer.name = format!("{};2", route.name);
@@ -182,7 +184,11 @@ impl NodeState {
     }
 
     /// `POST /channels/create`: the leg is in Stasis at once and waits for `/dial`.
-    pub(crate) fn create_leg(&mut self, now: Now, spec: &LegSpec) -> Result<wire::Channel, AriError> {
+    pub(crate) fn create_leg(
+        &mut self,
+        now: Now,
+        spec: &LegSpec,
+    ) -> Result<wire::Channel, AriError> {
         let id = self.build_leg(now, spec, Start::Created)?;
         let (app, data) = {
             let c = &self.channels[&id];
@@ -199,7 +205,11 @@ impl NodeState {
     }
 
     /// `POST /channels`: the leg dials at once and enters Stasis when answered.
-    pub(crate) fn originate(&mut self, now: Now, spec: &LegSpec) -> Result<wire::Channel, AriError> {
+    pub(crate) fn originate(
+        &mut self,
+        now: Now,
+        spec: &LegSpec,
+    ) -> Result<wire::Channel, AriError> {
         let id = self.build_leg(now, spec, Start::Originated)?;
         let snapshot = self.channels[&id].wire();
         if spec.caller_id.is_some()
@@ -224,7 +234,9 @@ impl NodeState {
         if chan.stasis.is_none() {
             return Err(AriError::not_in_stasis());
         }
-        if chan.dialed || chan.state != ChanState::Down || !matches!(chan.role, Role::Outgoing { .. })
+        if chan.dialed
+            || chan.state != ChanState::Down
+            || !matches!(chan.role, Role::Outgoing { .. })
         {
             return Err(AriError::conflict("Channel is not in the 'Down' state"));
         }
@@ -251,7 +263,8 @@ impl NodeState {
         chan.dialed = true;
         let serial = chan.serial;
         let Role::Outgoing { far, dialstring, .. } = chan.role.clone() else { return };
-        let final_dialstring = if chan.start == Start::Originated { dialstring.clone() } else { String::new() };
+        let final_dialstring =
+            if chan.start == Start::Originated { dialstring.clone() } else { String::new() };
         if far == FarEnd::Missing {
             // The `;2` half finds no extension: nothing rings, the leg dies on its own.
             self.at(now, Duration::ZERO, Step::Unroutable { leg: id.to_owned(), serial });
@@ -300,7 +313,9 @@ impl NodeState {
     fn local_peer_answers(&mut self, now: Now, id: &str) {
         let Some(peer) = self.channels.get(id).and_then(|c| c.peer.clone()) else { return };
         let exten = self.channels.get(&peer).map(|c| c.dialplan.exten.clone()).unwrap_or_default();
-        for (priority, app, data) in [(1, "NoOp", format!("Agent {exten} answering")), (2, "Answer", String::new())] {
+        for (priority, app, data) in
+            [(1, "NoOp", format!("Agent {exten} answering")), (2, "Answer", String::new())]
+        {
             if let Some(c) = self.channels.get_mut(&peer) {
                 c.dialplan.priority = priority;
                 c.set_app(app, &data);
@@ -324,7 +339,10 @@ impl NodeState {
         self.mark_ring(now, id, RingResult::Answered);
         let Some(chan) = self.channels.get_mut(id) else { return };
         if let Some((app, args)) = chan.want_stasis.take() {
-            let data = std::iter::once(app.clone()).chain(args.iter().cloned()).collect::<Vec<_>>().join(",");
+            let data = std::iter::once(app.clone())
+                .chain(args.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(",");
             chan.set_app("Stasis", &data);
             self.set_var(now, id, "STASISSTATUS", "");
             self.enter_stasis(now, id, &app, args);

@@ -13,7 +13,12 @@ use crate::wire::{self, Event};
 
 impl NodeState {
     /// `POST /channels/{id}/moh`.
-    pub(crate) fn channel_moh(&mut self, now: Now, id: &str, class: Option<&str>) -> Result<(), AriError> {
+    pub(crate) fn channel_moh(
+        &mut self,
+        now: Now,
+        id: &str,
+        class: Option<&str>,
+    ) -> Result<(), AriError> {
         let chan = self.channels.get_mut(id).ok_or_else(AriError::channel_not_found)?;
         if chan.stasis.is_none() {
             return Err(AriError::not_in_stasis());
@@ -39,7 +44,13 @@ impl NodeState {
     }
 
     /// `POST /bridges/{id}/moh` (`stop`: `DELETE`).
-    pub(crate) fn bridge_moh(&mut self, now: Now, id: &str, class: Option<&str>, stop: bool) -> Result<(), AriError> {
+    pub(crate) fn bridge_moh(
+        &mut self,
+        now: Now,
+        id: &str,
+        class: Option<&str>,
+        stop: bool,
+    ) -> Result<(), AriError> {
         let bridge = self.bridges.get_mut(id).ok_or_else(AriError::bridge_not_found)?;
         let was = bridge.moh.is_some();
         bridge.moh = if stop { None } else { Some(class.unwrap_or("default").to_owned()) };
@@ -237,7 +248,9 @@ impl NodeState {
     fn record_heard(&mut self, now: Now, target: &Target, uri: &str) {
         let listeners: Vec<String> = match target {
             Target::Channel(c) => vec![c.clone()],
-            Target::Bridge(b) => self.bridges.get(b).map(|b| b.channels.clone()).unwrap_or_default(),
+            Target::Bridge(b) => {
+                self.bridges.get(b).map(|b| b.channels.clone()).unwrap_or_default()
+            }
         };
         let callers: Vec<u64> = listeners.iter().filter_map(|c| self.caller_of(c)).collect();
         if callers.is_empty() {

@@ -118,7 +118,13 @@ pub(crate) struct NodeState {
 }
 
 impl NodeState {
-    pub(crate) fn new(index: usize, cfg: NodeConfig, world: Arc<World>, seed: u64, now: Now) -> Self {
+    pub(crate) fn new(
+        index: usize,
+        cfg: NodeConfig,
+        world: Arc<World>,
+        seed: u64,
+        now: Now,
+    ) -> Self {
         Self {
             index,
             cfg,
@@ -207,7 +213,12 @@ impl NodeState {
     }
 
     /// Sends an event about channel `id` to the apps that receive that channel's events.
-    pub(crate) fn emit_chan(&mut self, now: Now, id: &str, make: impl FnOnce(wire::Channel) -> Event) {
+    pub(crate) fn emit_chan(
+        &mut self,
+        now: Now,
+        id: &str,
+        make: impl FnOnce(wire::Channel) -> Event,
+    ) {
         let Some(chan) = self.channels.get(id) else { return };
         let to = chan.recipients();
         if to.is_empty() {

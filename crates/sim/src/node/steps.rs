@@ -11,10 +11,11 @@ impl NodeState {
     /// Runs one due step. Steps whose channel is gone or was replaced do nothing.
     pub(crate) fn run_step(&mut self, now: Now, step: Step) {
         match step {
-            Step::FarAnswer { leg, serial } if self.live(&leg, serial) => {
-                if self.channels.get(&leg).is_some_and(|c| c.state != ChanState::Up) {
-                    self.far_answer(now, &leg);
-                }
+            Step::FarAnswer { leg, serial }
+                if self.live(&leg, serial)
+                    && self.channels.get(&leg).is_some_and(|c| c.state != ChanState::Up) =>
+            {
+                self.far_answer(now, &leg);
             }
             Step::FarHangup { leg, serial, cause } if self.live(&leg, serial) => {
                 self.hangup(now, &leg, Hangup::Far(cause));
@@ -78,7 +79,8 @@ impl NodeState {
     fn far_answer(&mut self, now: Now, leg: &str) {
         let Some(chan) = self.channels.get(leg) else { return };
         let Role::Outgoing { far, dialstring, .. } = chan.role.clone() else { return };
-        let final_dialstring = if chan.start == Start::Originated { dialstring } else { String::new() };
+        let final_dialstring =
+            if chan.start == Start::Originated { dialstring } else { String::new() };
         let serial = chan.serial;
         self.answer_leg(now, leg, final_dialstring);
         if let super::model::FarEnd::Ring { talk, .. } = far {

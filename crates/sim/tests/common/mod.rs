@@ -50,7 +50,12 @@ impl Ari {
         }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, query: &[(&str, &str)]) -> (u16, Value) {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> (u16, Value) {
         let resp = self
             .http
             .request(method, format!("{}{path}{}", self.base, query_string(query)))
@@ -60,7 +65,11 @@ impl Ari {
             .expect("request sent");
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("body read");
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") };
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("JSON body")
+        };
         (status, body)
     }
 
@@ -88,7 +97,10 @@ impl Ari {
             .expect("request sent");
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("body read");
-        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON") })
+        (
+            status,
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON") },
+        )
     }
 }
 
@@ -100,7 +112,9 @@ pub fn query_string(query: &[(&str, &str)]) -> String {
     let enc = |s: &str| {
         s.bytes()
             .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
                 _ => format!("%{b:02X}"),
             })
             .collect::<String>()
@@ -123,7 +137,8 @@ pub struct Events {
 
 impl Events {
     pub async fn connect(node: &NodeHandle, apps: &str) -> Self {
-        let (ws, _) = tokio_tungstenite::connect_async(node.events_url(apps)).await.expect("ws connects");
+        let (ws, _) =
+            tokio_tungstenite::connect_async(node.events_url(apps)).await.expect("ws connects");
         let (tx, rx) = mpsc::unbounded_channel();
         let (closed_tx, closed) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
@@ -195,11 +210,12 @@ pub fn is(ty: &'static str, id: &'static str) -> impl Fn(&Value) -> bool {
 
 /// Loads a recorded sample.
 pub fn sample(name: &str) -> Value {
-    let dir = std::env::var_os("STARQ_ARI_SAMPLES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/ari/samples"));
+    let dir = std::env::var_os("STARQ_ARI_SAMPLES_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/ari/samples")
+    });
     let path = dir.join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("sample {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("sample {}: {e}", path.display()));
     serde_json::from_str(&text).expect("sample is JSON")
 }
 
@@ -247,7 +263,10 @@ fn unnumbered(text: &str) -> String {
         let (head, tail) = rest.split_at(pos);
         let cut = head.len().saturating_sub(9);
         let suffix = &head[cut..];
-        if suffix.len() == 9 && suffix.starts_with('-') && suffix[1..].bytes().all(|b| b.is_ascii_hexdigit()) {
+        if suffix.len() == 9
+            && suffix.starts_with('-')
+            && suffix[1..].bytes().all(|b| b.is_ascii_hexdigit())
+        {
             out.push_str(&head[..cut]);
             out.push_str("-N");
         } else {
