@@ -4,7 +4,6 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
-use serde_json::json;
 
 use super::Node;
 use super::params::Params;
@@ -13,36 +12,39 @@ use crate::error::AriError;
 use crate::wire;
 
 /// `GET /asterisk/info`.
-pub(super) async fn info(axum::extract::State(s): Node) -> Json<serde_json::Value> {
-    let started = s.op(|st, _| st.started_ms);
-    Json(json!({
-        "build": {
-            "os": "Linux",
-            "kernel": "starq-sim",
-            "machine": "x86_64",
-            "options": "OPTIONAL_API",
-            "date": format_wall_ms(started),
-            "user": "starq-sim",
-        },
-        "system": { "version": "22.10.1", "entity_id": s.cfg.asterisk_id },
-        "config": {
-            "name": "",
-            "default_language": "en",
-            "setid": { "user": "", "group": "" },
-        },
-        "status": {
-            "startup_time": format_wall_ms(started),
-            "last_reload_time": format_wall_ms(started),
-        },
-    }))
+pub(super) async fn info(axum::extract::State(s): Node) -> Json<wire::AsteriskInfo> {
+    let started = format_wall_ms(s.op(|st, _| st.started_ms));
+    Json(wire::AsteriskInfo {
+        build: Some(wire::BuildInfo {
+            os: "Linux".to_owned(),
+            kernel: "starq-sim".to_owned(),
+            options: "OPTIONAL_API".to_owned(),
+            machine: "x86_64".to_owned(),
+            date: started.clone(),
+            user: "starq-sim".to_owned(),
+        }),
+        system: Some(wire::SystemInfo {
+            version: "22.10.1".to_owned(),
+            entity_id: s.cfg.asterisk_id.clone(),
+        }),
+        config: Some(wire::ConfigInfo {
+            name: String::new(),
+            default_language: "en".to_owned(),
+            max_channels: None,
+            max_open_files: None,
+            max_load: None,
+            setid: wire::SetId::default(),
+        }),
+        status: Some(wire::StatusInfo { startup_time: started.clone(), last_reload_time: started }),
+    })
 }
 
 /// `GET /asterisk/ping`.
-pub(super) async fn ping(axum::extract::State(s): Node) -> Json<wire::Ping> {
-    Json(wire::Ping {
-        ping: "pong",
-        timestamp: Now::read().stamp(),
+pub(super) async fn ping(axum::extract::State(s): Node) -> Json<wire::AsteriskPing> {
+    Json(wire::AsteriskPing {
         asterisk_id: s.cfg.asterisk_id.clone(),
+        ping: "pong".to_owned(),
+        timestamp: Now::read().stamp(),
     })
 }
 

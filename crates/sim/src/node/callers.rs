@@ -85,7 +85,7 @@ impl NodeState {
             .join(",");
         let name = format!("Local/{}@{}-{}", spec.exten, spec.context, self.local_suffix());
         let cid = wire::CallerId { name: spec.name.clone(), number: spec.number.clone() };
-        let dialplan = |priority, app: &str, data: &str| wire::DialplanCep {
+        let dialplan = |priority, app: &str, data: &str| wire::DialplanLocation {
             context: spec.context.clone(),
             exten: spec.exten.clone(),
             priority,

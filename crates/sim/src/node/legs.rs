@@ -127,7 +127,7 @@ impl NodeState {
             state: ChanState::Down,
             caller: cid.clone(),
             connected: cid,
-            dialplan: wire::DialplanCep {
+            dialplan: wire::DialplanLocation {
                 context: route.context.clone(),
                 exten: route.exten.clone(),
                 priority: 1,

@@ -125,7 +125,7 @@ impl NodeState {
             target: target.clone(),
             media,
             index: 0,
-            state: "queued",
+            state: wire::PlaybackState::Queued,
             language: lang.unwrap_or("en").to_owned(),
             serial,
         };
@@ -155,7 +155,8 @@ impl NodeState {
     fn start_item(&mut self, now: Now, id: &str, continuing: bool) {
         let Some(rec) = self.playbacks.get_mut(id) else { return };
         let uri = rec.media.get(rec.index).cloned().unwrap_or_default();
-        rec.state = if continuing { "continuing" } else { "playing" };
+        rec.state =
+            if continuing { wire::PlaybackState::Continuing } else { wire::PlaybackState::Playing };
         let (snapshot, target, serial) = (rec.wire(), rec.target.clone(), rec.serial);
         let to = self.playback_recipients(&target);
         let event = if continuing {
@@ -169,7 +170,7 @@ impl NodeState {
                 self.record_heard(now, &target, &uri);
                 self.at(now, length, Step::Playback { id: id.to_owned(), serial });
             }
-            None => self.finish_playback(now, id, "failed"),
+            None => self.finish_playback(now, id, wire::PlaybackState::Failed),
         }
     }
 
@@ -183,12 +184,12 @@ impl NodeState {
             rec.index += 1;
             self.start_item(now, id, true);
         } else {
-            self.finish_playback(now, id, "done");
+            self.finish_playback(now, id, wire::PlaybackState::Done);
         }
     }
 
     /// Ends a playback with `state`, then starts the next one queued on the same target.
-    pub(crate) fn finish_playback(&mut self, now: Now, id: &str, state: &'static str) {
+    pub(crate) fn finish_playback(&mut self, now: Now, id: &str, state: wire::PlaybackState) {
         let Some(mut rec) = self.playbacks.remove(id) else { return };
         rec.state = state;
         let to = self.playback_recipients(&rec.target);
@@ -209,7 +210,7 @@ impl NodeState {
         if !self.playbacks.contains_key(id) {
             return Err(AriError::not_found("Playback not found"));
         }
-        self.finish_playback(now, id, "done");
+        self.finish_playback(now, id, wire::PlaybackState::Done);
         Ok(())
     }
 
@@ -235,7 +236,7 @@ impl NodeState {
         for (i, pb) in queue.into_iter().enumerate() {
             if i == 0 {
                 if let Some(mut rec) = self.playbacks.remove(&pb) {
-                    rec.state = "done";
+                    rec.state = wire::PlaybackState::Done;
                     let to = self.playback_recipients(&rec.target);
                     self.emit(now, &to, &Event::PlaybackFinished { playback: rec.wire() });
                 }

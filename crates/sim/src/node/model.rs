@@ -18,12 +18,12 @@ pub(crate) enum ChanState {
 }
 
 impl ChanState {
-    pub(crate) fn as_str(self) -> &'static str {
+    pub(crate) fn wire(self) -> wire::ChannelState {
         match self {
-            Self::Down => "Down",
-            Self::Ring => "Ring",
-            Self::Ringing => "Ringing",
-            Self::Up => "Up",
+            Self::Down => wire::ChannelState::Down,
+            Self::Ring => wire::ChannelState::Ring,
+            Self::Ringing => wire::ChannelState::Ringing,
+            Self::Up => wire::ChannelState::Up,
         }
     }
 }
@@ -81,7 +81,7 @@ pub(crate) struct Chan {
     pub(crate) state: ChanState,
     pub(crate) caller: wire::CallerId,
     pub(crate) connected: wire::CallerId,
-    pub(crate) dialplan: wire::DialplanCep,
+    pub(crate) dialplan: wire::DialplanLocation,
     pub(crate) created_ms: u64,
     pub(crate) vars: BTreeMap<String, String>,
     /// The Stasis application the channel is in, with its arguments.
@@ -115,7 +115,7 @@ impl Chan {
         wire::Channel {
             id: self.id.clone(),
             name: self.name.clone(),
-            state: self.state.as_str(),
+            state: self.state.wire(),
             protocol_id: String::new(),
             caller: self.caller.clone(),
             connected: self.connected.clone(),
@@ -123,6 +123,9 @@ impl Chan {
             dialplan: self.dialplan.clone(),
             creationtime: format_wall_ms(self.created_ms),
             language: "en".to_owned(),
+            channelvars: None,
+            caller_rdnis: None,
+            tenantid: None,
         }
     }
 
@@ -169,19 +172,21 @@ impl BridgeRec {
     /// The wire snapshot of this bridge.
     pub(crate) fn wire(&self) -> wire::Bridge {
         let (technology, bridge_type) = match self.kind {
-            BridgeKind::Mixing => ("simple_bridge", "mixing"),
-            BridgeKind::Holding => ("holding_bridge", "holding"),
+            BridgeKind::Mixing => ("simple_bridge", wire::BridgeKind::Mixing),
+            BridgeKind::Holding => ("holding_bridge", wire::BridgeKind::Holding),
         };
         wire::Bridge {
             id: self.id.clone(),
-            technology,
+            technology: technology.to_owned(),
             bridge_type,
-            bridge_class: "stasis",
-            creator: "Stasis",
+            bridge_class: "stasis".to_owned(),
+            creator: "Stasis".to_owned(),
             name: self.name.clone(),
             channels: self.channels.iter().rev().cloned().collect(),
+            video_mode: Some("talker".to_owned()),
+            video_source_id: None,
             creationtime: format_wall_ms(self.created_ms),
-            video_mode: "talker",
+            bridgevars: None,
         }
     }
 }
@@ -210,7 +215,7 @@ pub(crate) struct PlaybackRec {
     pub(crate) media: Vec<String>,
     /// Index of the item playing now.
     pub(crate) index: usize,
-    pub(crate) state: &'static str,
+    pub(crate) state: wire::PlaybackState,
     pub(crate) language: String,
     pub(crate) serial: u64,
 }
@@ -223,8 +228,8 @@ impl PlaybackRec {
             media_uri: self.media.get(self.index).cloned().unwrap_or_default(),
             next_media_uri: self.media.get(self.index + 1).cloned(),
             target_uri: self.target.uri(),
-            language: self.language.clone(),
-            state: self.state,
+            language: Some(self.language.clone()),
+            state: self.state.clone(),
         }
     }
 }
