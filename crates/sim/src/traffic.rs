@@ -210,3 +210,31 @@ fn place(nodes: &[Arc<NodeHandle>], load: &QueueLoad, rng: &mut SimRng, number: 
         tracing::warn!(node = node.index(), %e, "placing a caller failed");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_curve_scales_the_rate_by_hour() {
+        let mut load = QueueLoad::steady("q", "support", 1.0);
+        load.day_curve = Some(vec![0.5; 12].into_iter().chain(vec![2.0; 12]).collect());
+        load.day_length_s = 24.0;
+        assert_eq!(load.multiplier(1.0), 0.5);
+        assert_eq!(load.multiplier(13.0), 2.0);
+        assert_eq!(load.multiplier(25.0), 0.5, "the day repeats");
+        assert_eq!(load.peak(), 2.0);
+        assert_eq!(QueueLoad::steady("q", "s", 1.0).multiplier(5.0), 1.0);
+    }
+
+    #[test]
+    fn named_profiles_exist() {
+        for name in ["none", "light", "steady", "busy", "day"] {
+            assert!(TrafficProfile::named(name, "starq").is_some(), "{name}");
+        }
+        assert!(TrafficProfile::named("nope", "starq").is_none());
+        let json = serde_json::to_string(&TrafficProfile::named("busy", "starq")).unwrap();
+        let back: TrafficProfile = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.queues[0].burst.map(|b| b.size), Some(50));
+    }
+}

@@ -9,8 +9,8 @@
 use serde::Serialize;
 pub use starq_ari::model::{
     Application, AsteriskInfo, AsteriskPing, Bridge, BridgeKind, BuildInfo, CallerId, Channel,
-    ChannelState, ConfigInfo, DialplanLocation, Playback, PlaybackState, SetId, StatusInfo,
-    SystemInfo, Variable,
+    ChannelState, ConfigInfo, DialplanLocation, Endpoint, EndpointState, Playback, PlaybackState,
+    SetId, StatusInfo, SystemInfo, Variable,
 };
 
 /// An ARI event without its envelope (`timestamp`, `asterisk_id`, `application`).

@@ -158,3 +158,25 @@ async fn slow_reader_is_closed() {
     .await;
     assert!(ended.is_ok(), "the server closed the socket");
 }
+
+#[tokio::test]
+async fn websocket_pings_are_answered() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let sim = one_node().await;
+    let node = sim.node(0).unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(node.events_url("q")).await.unwrap();
+    ws.send(Message::Ping(b"alive?".to_vec().into())).await.unwrap();
+    let pong = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Pong(data))) => return data.to_vec(),
+                Some(Ok(_)) => continue,
+                other => panic!("socket ended: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("pong within 2 s");
+    assert_eq!(pong, b"alive?");
+}

@@ -100,6 +100,16 @@ async fn busy_unreachable_and_per_node_reach() {
     assert_eq!(a0.post("/channels", &[("endpoint", "PJSIP/backup"), ("app", "q")]).await.0, 500);
     let _ev1 = Events::connect(n1, "q").await;
     assert_eq!(a1.post("/channels", &[("endpoint", "PJSIP/backup"), ("app", "q")]).await.0, 200);
+    let (_, ep) = a0.get("/endpoints/PJSIP/backup", &[]).await;
+    assert_eq!(ep["state"], "offline", "node 0 cannot reach the backup-only phone");
+    let (_, ep) = a1.get("/endpoints/PJSIP/backup", &[]).await;
+    assert_eq!(
+        (ep["state"].as_str(), ep["channel_ids"].as_array().map(Vec::len)),
+        (Some("online"), Some(1))
+    );
+    assert_eq!(a0.get("/endpoints/PJSIP/nobody", &[]).await.0, 404);
+    let (_, all) = a0.get("/endpoints", &[]).await;
+    assert_eq!(all.as_array().map(Vec::len), Some(3));
     // Unknown endpoints are unreachable too.
     assert_eq!(
         a0.post("/channels/create", &[("endpoint", "PJSIP/nobody"), ("app", "q")]).await.0,
@@ -200,4 +210,52 @@ async fn seeded_traffic_places_poisson_callers() {
     let per_node: BTreeSet<usize> = truth.callers().map(|c| c.node).collect();
     assert_eq!(per_node.len(), 2, "spread over both nodes");
     assert!(truth.callers().all(|c| c.stasis_status.is_empty() && c.args == vec!["queue=support"]));
+}
+
+#[tokio::test]
+async fn bursts_arrive_together() {
+    let sim = one_node().await;
+    let _ev = Events::connect(sim.node(0).unwrap(), "q").await;
+    let mut load = QueueLoad::steady("q", "support", 0.0);
+    load.burst = Some(starq_sim::traffic::Burst { every_s: 0.2, size: 10 });
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(run_traffic(
+        sim.nodes().to_vec(),
+        TrafficProfile { queues: vec![load] },
+        5,
+        stop.clone(),
+    ));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.cancel();
+    task.await.unwrap();
+    let truth = sim.truth();
+    let mut at: Vec<u64> = truth.callers().map(|c| c.entered_ms).collect();
+    at.sort_unstable();
+    assert_eq!(at.len(), 20, "two bursts of ten in 0.5 s");
+    assert!(at[9] - at[0] < 50 && at[19] - at[10] < 50, "each burst arrives at once: {at:?}");
+}
+
+#[tokio::test]
+async fn cli_runs_until_shutdown_and_writes_truth() {
+    let dir = std::env::temp_dir().join(format!("starq-sim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("truth.jsonl");
+    let args = starq_sim::cli::SimArgs {
+        nodes: 2,
+        host: "127.0.0.1".parse().unwrap(),
+        base_port: 0,
+        username: "u".into(),
+        password: "p".into(),
+        app: "starq".into(),
+        traffic: "busy".into(),
+        agents: 3,
+        seed: 9,
+        truth_out: Some(out.clone()),
+    };
+    starq_sim::cli::run(args, tokio::time::sleep(Duration::from_millis(600))).await.unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    // Nobody holds `starq`, so every generated caller failed back to the dialplan.
+    assert!(text.lines().count() >= 5, "about thirty callers in 0.6 s at 50/s");
+    assert!(text.lines().all(|l| l.contains("stasis_failed")));
+    let _ = std::fs::remove_dir_all(&dir);
 }

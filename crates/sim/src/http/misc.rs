@@ -108,3 +108,29 @@ pub(super) async fn stop_playback(
     s.op(|st, now| st.stop_playback(now, &id))?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `GET /endpoints`.
+pub(super) async fn endpoints(axum::extract::State(s): Node) -> Json<Vec<wire::Endpoint>> {
+    Json(s.op(|st, _| st.endpoints()))
+}
+
+/// `GET /endpoints/{tech}`.
+pub(super) async fn endpoints_of(
+    axum::extract::State(s): Node,
+    Path(tech): Path<String>,
+) -> Json<Vec<wire::Endpoint>> {
+    let all = s.op(|st, _| st.endpoints());
+    Json(all.into_iter().filter(|e| e.technology.eq_ignore_ascii_case(&tech)).collect())
+}
+
+/// `GET /endpoints/{tech}/{resource}`.
+pub(super) async fn endpoint(
+    axum::extract::State(s): Node,
+    Path((tech, resource)): Path<(String, String)>,
+) -> Result<Json<wire::Endpoint>, AriError> {
+    let all = s.op(|st, _| st.endpoints());
+    all.into_iter()
+        .find(|e| e.technology.eq_ignore_ascii_case(&tech) && e.resource == resource)
+        .map(Json)
+        .ok_or_else(|| AriError::not_found("Endpoint not found"))
+}

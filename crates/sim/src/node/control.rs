@@ -234,6 +234,31 @@ impl NodeState {
         self.application(app).ok_or_else(|| AriError::not_found("Application not found"))
     }
 
+    /// Scripted phones as ARI endpoints: online when this node can reach them, with their
+    /// live channels on this node.
+    pub(crate) fn endpoints(&self) -> Vec<wire::Endpoint> {
+        let scripts = self.world.phones().scripts();
+        scripts
+            .into_iter()
+            .map(|p| {
+                let (tech, resource) = p.endpoint.split_once('/').unwrap_or(("PJSIP", p.endpoint.as_str()));
+                let online = !p.unreachable && p.nodes.as_ref().is_none_or(|n| n.contains(&self.index));
+                let channel_ids = self
+                    .channels
+                    .values()
+                    .filter(|c| matches!(&c.role, Role::Outgoing { phone: Some(ph), .. } if *ph == p.endpoint))
+                    .map(|c| c.id.clone())
+                    .collect();
+                wire::Endpoint {
+                    technology: tech.to_owned(),
+                    resource: resource.to_owned(),
+                    state: Some(if online { wire::EndpointState::Online } else { wire::EndpointState::Offline }),
+                    channel_ids,
+                }
+            })
+            .collect()
+    }
+
     /// Every channel, as `GET /channels` lists them.
     pub(crate) fn list_channels(&self) -> Vec<wire::Channel> {
         self.channels.values().map(|c| c.wire()).collect()
