@@ -36,23 +36,44 @@ struct Envelope<'a> {
 
 /// Decodes one ARI WebSocket text frame.
 ///
-/// Reads the frame twice: once for its `type` (skipping the rest without allocating), once into
-/// the typed struct. That is cheaper than buffering the frame for a tagged enum, and lets the
-/// error name the type.
+/// Finds the `type` first, then deserializes the frame straight into the typed struct: cheaper
+/// than buffering the whole frame for a tagged enum, and the error can name the type. Asterisk
+/// writes `type` as the first key, so it is usually read off the front of the frame; otherwise
+/// a first pass reads it while skipping everything else.
 pub fn decode_event(text: &str) -> Result<Event, DecodeError> {
-    let event_type = read_type(text)?;
+    let event_type = match leading_type(text) {
+        Some(event_type) => Cow::Borrowed(event_type),
+        None => read_type(text)?,
+    };
     let mut deserializer = serde_json::Deserializer::from_str(text);
     match decode_modelled(&event_type, &mut deserializer) {
-        Some(Ok(event)) => Ok(event),
+        Some(Ok(event)) => match deserializer.end() {
+            Ok(()) => Ok(event),
+            Err(error) => Err(syntax_error(Some(&event_type), &error)),
+        },
         Some(Err(error)) => Err(field_error(&event_type, error)),
         None => {
-            let raw = serde_json::from_str(text).map_err(|error| DecodeError {
-                event_type: Some(event_type.to_string()),
-                field: None,
-                reason: error.to_string(),
-            })?;
+            let raw = serde_json::from_str(text)
+                .map_err(|error| syntax_error(Some(&event_type), &error))?;
             Ok(Event::Unknown(UnknownEvent { event_type: event_type.into_owned(), raw }))
         }
+    }
+}
+
+/// The type of a frame that starts `{"type":"<name>"` with a plain name (no escapes); `None`
+/// sends the frame through the general path.
+fn leading_type(text: &str) -> Option<&str> {
+    let rest = text.trim_start().strip_prefix('{')?.trim_start().strip_prefix("\"type\"")?;
+    let rest = rest.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    let end = rest.find(['"', '\\'])?;
+    (rest.as_bytes()[end] == b'"').then(|| &rest[..end])
+}
+
+fn syntax_error(event_type: Option<&str>, error: &serde_json::Error) -> DecodeError {
+    DecodeError {
+        event_type: event_type.map(str::to_owned),
+        field: None,
+        reason: error.to_string(),
     }
 }
 
@@ -154,6 +175,28 @@ mod tests {
             "channel":{CHANNEL}}}"#
         );
         assert!(matches!(decode_event(&frame).unwrap(), Event::StasisEnd(_)));
+    }
+
+    #[test]
+    fn leading_type_is_read_only_when_plain() {
+        assert_eq!(leading_type(r#" { "type" : "StasisEnd", "x":1}"#), Some("StasisEnd"));
+        assert_eq!(leading_type(r#"{"type":"Stasis\u0045nd"}"#), None);
+        assert_eq!(leading_type(r#"{"cause":1,"type":"X"}"#), None);
+        assert_eq!(leading_type(r#"{"type":"unterminated"#), None);
+        let escaped = r#"{"type":"Stasis\u0045nd","application":"q","timestamp":"t",
+            "channel":{"id":"c","name":"n","state":"Up"}}"#;
+        assert!(matches!(decode_event(escaped), Ok(Event::StasisEnd(_))));
+    }
+
+    #[test]
+    fn trailing_garbage_is_an_error_on_both_paths() {
+        let frame = format!(
+            r#"{{"type":"StasisEnd","application":"q","timestamp":"t","channel":{CHANNEL}}}"#
+        );
+        assert!(decode_event(&frame).is_ok());
+        let error = decode_event(&format!("{frame} x")).unwrap_err();
+        assert_eq!(error.event_type.as_deref(), Some("StasisEnd"));
+        assert!(decode_event(r#"{"type":"Other","application":"q"} x"#).is_err());
     }
 
     #[test]
