@@ -103,6 +103,12 @@ impl PhoneBook {
         }
     }
 
+    /// Legs live towards a phone now.
+    #[cfg(test)]
+    pub(crate) fn active(&self, endpoint: &str) -> u32 {
+        self.phones.get(endpoint).map_or(0, |p| p.active)
+    }
+
     /// Scripts of every phone.
     pub(crate) fn scripts(&self) -> Vec<PhoneScript> {
         self.phones.values().map(|p| p.script.clone()).collect()

@@ -203,6 +203,15 @@ impl NodeHandle {
             .unwrap_or_default()
     }
 
+    /// Checks the node's internal consistency (bridge membership, Local pairs, playback
+    /// queues, ground-truth outcomes); the first broken rule, if any. For chaos tests.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        match self.shared() {
+            Ok(s) => s.op(|st, _| st.check_invariants()),
+            Err(_) => Ok(()),
+        }
+    }
+
     /// Counters.
     pub fn stats(&self) -> NodeStats {
         let Ok(shared) = self.shared() else { return NodeStats::default() };

@@ -45,6 +45,7 @@ async fn dropped_websocket_keeps_channels_and_fails_new_calls() {
     node.drop_websockets();
     assert!(ev.closed_within(Duration::from_secs(2)).await);
     assert!(node.channel_ids().contains(&"k1;2".to_owned()));
+    node.check_invariants().unwrap();
     let failed = node.place_call(&call("k2")).unwrap();
     assert!(!failed.in_stasis);
     assert_eq!(sim.truth().caller(failed.caller).unwrap().outcome, Some(Outcome::StasisFailed));

@@ -110,6 +110,9 @@ impl NodeState {
             None if spec.channel_id.is_some() => format!("{id};2"),
             None => self.uniqueid(now),
         };
+        if id == peer_id {
+            return Err(AriError::conflict("Channel with given unique ID already exists"));
+        }
         self.check_ids(&[&id, &peer_id])?;
         let route = self.route(&spec.endpoint)?;
         let cid = spec.caller_id.clone().unwrap_or_default();
@@ -190,10 +193,8 @@ impl NodeState {
         spec: &LegSpec,
     ) -> Result<wire::Channel, AriError> {
         let id = self.build_leg(now, spec, Start::Created)?;
-        let (app, data) = {
-            let c = &self.channels[&id];
-            (c.dialplan.app_name.clone(), c.dialplan.app_data.clone())
-        };
+        let chan = self.channels.get(&id).ok_or_else(AriError::channel_not_found)?;
+        let (app, data) = (chan.dialplan.app_name.clone(), chan.dialplan.app_data.clone());
         self.emit_chan(now, &id, |channel| Event::ChannelDialplan {
             dialplan_app: app,
             dialplan_app_data: data,
@@ -201,7 +202,7 @@ impl NodeState {
         });
         self.set_var(now, &id, "STASISSTATUS", "");
         self.enter_stasis(now, &id, &spec.app, spec.app_args.clone());
-        Ok(self.channels[&id].wire())
+        self.channels.get(&id).map(|c| c.wire()).ok_or_else(AriError::channel_not_found)
     }
 
     /// `POST /channels`: the leg dials at once and enters Stasis when answered.
@@ -211,9 +212,10 @@ impl NodeState {
         spec: &LegSpec,
     ) -> Result<wire::Channel, AriError> {
         let id = self.build_leg(now, spec, Start::Originated)?;
-        let snapshot = self.channels[&id].wire();
+        let chan = self.channels.get(&id).ok_or_else(AriError::channel_not_found)?;
+        let (snapshot, peer) = (chan.wire(), chan.peer.clone());
         if spec.caller_id.is_some()
-            && let Some(peer) = self.channels[&id].peer.clone()
+            && let Some(peer) = peer
         {
             self.emit_caller_id(now, &peer);
             self.emit_chan(now, &peer, |channel| Event::ChannelConnectedLine { channel });
