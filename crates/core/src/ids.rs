@@ -40,6 +40,12 @@ macro_rules! name_id {
                 $name::new(s)
             }
         }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                $name::new(s)
+            }
+        }
     };
 }
 

@@ -17,6 +17,22 @@ use crate::ids::{AgentId, CallId, Fence, NodeId, QueueId, ReservationId};
 use crate::outcome::Outcome;
 use crate::time::Time;
 
+/// The least rest after an unreachable phone, whatever the queue's `retry`: ringing a phone
+/// that cannot be reached again at once would loop (mod_callcenter waits 5 s too).
+pub const UNREACHABLE_RETRY: Duration = Duration::from_secs(5);
+
+/// How long an agent rests after a missed offer, before being offered again. A failure that is
+/// not the agent's (the leg could not be made) costs nothing; an unreachable phone at least
+/// [`UNREACHABLE_RETRY`]. The store applies it, and the engine arms the matching timer.
+pub fn rest_after(miss: Miss, retry: Duration) -> Option<Duration> {
+    let rest = match miss {
+        Miss::Failed => return None,
+        Miss::Unreachable => retry.max(UNREACHABLE_RETRY),
+        Miss::NoAnswer | Miss::Busy => retry,
+    };
+    (!rest.is_zero()).then_some(rest)
+}
+
 /// A request to the shared store.
 #[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)] // variant fields are named for what they hold

@@ -6,6 +6,7 @@ use super::timers::TimerKey;
 use crate::config::QueueConfig;
 use crate::ids::{AgentId, CallId, NodeId, ReservationId};
 use crate::outcome::Outcome;
+use crate::shared::Offer;
 use crate::time::Time;
 
 /// Where a caller is, as far as this engine is concerned.
@@ -75,8 +76,7 @@ impl Caller {
 #[derive(Debug)]
 pub(super) struct Leg {
     pub(super) id: String,
-    pub(super) call: CallId,
-    pub(super) agent: AgentId,
+    pub(super) offer: Offer,
     pub(super) answered: bool,
 }
 

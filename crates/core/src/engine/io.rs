@@ -17,9 +17,9 @@ pub enum Input {
     /// A caller entered `Stasis(starq,queue=…)` on a node this engine owns.
     CallerArrived(Arrival),
     /// The caller's channel hung up.
-    CallerHungUp { call: CallId },
+    CallerHungUp { channel: String },
     /// The caller pressed a key.
-    CallerDtmf { call: CallId, digit: char },
+    CallerDtmf { channel: String, digit: char },
     /// The caller's position, answering [`Command::QueryPosition`].
     Position { call: CallId, position: Option<u32> },
     /// An agent leg was answered.
@@ -35,9 +35,9 @@ pub enum Input {
     /// An agent-facing action (API).
     Agent { agent: AgentId, action: AgentAction },
     /// Change a waiting caller's priority (API).
-    SetPriority { call: CallId, priority: i32 },
+    SetPriority { channel: String, priority: i32 },
     /// Withdraw a waiting caller to the dialplan (API).
-    Withdraw { call: CallId },
+    Withdraw { channel: String },
     /// Stop taking new callers: new arrivals go back to the dialplan at once.
     Drain,
 }

@@ -26,7 +26,7 @@ use crate::estimate::{HandleTime, estimated_wait, position_prompts};
 use crate::ids::{AgentId, CallId, Fence, NodeId, QueueId, ReservationId};
 use crate::outcome::Outcome;
 use crate::rng::Rng;
-use crate::shared::{Enqueue, Miss, Notice, Offer, Party, Reply, Request, Verdict};
+use crate::shared::{Enqueue, Miss, Notice, Offer, Party, Reply, Request, Verdict, rest_after};
 use crate::strategy::Strategy;
 use crate::time::Time;
 use caller::{Caller, Leg, Phase};
@@ -47,6 +47,8 @@ pub struct Engine {
     agents: BTreeMap<AgentId, Arc<AgentConfig>>,
     nodes: BTreeMap<NodeId, Fence>,
     callers: BTreeMap<CallId, Caller>,
+    /// The current caller of each channel (a failover step gives a channel a new caller).
+    by_channel: BTreeMap<String, CallId>,
     legs: BTreeMap<ReservationId, Leg>,
     timers: TimerTable,
     pending: VecDeque<Pending>,
@@ -65,6 +67,7 @@ impl Engine {
             agents: agents.iter().map(|a| (a.id.clone(), Arc::new(a.clone()))).collect(),
             nodes: BTreeMap::new(),
             callers: BTreeMap::new(),
+            by_channel: BTreeMap::new(),
             legs: BTreeMap::new(),
             timers: TimerTable::default(),
             pending: VecDeque::new(),
@@ -111,8 +114,16 @@ impl Engine {
             Input::NodeOwned { fence } => _ = self.nodes.insert(fence.node.clone(), fence),
             Input::NodeDown { node } => self.node_down(&node),
             Input::CallerArrived(arrival) => self.caller_arrived(arrival),
-            Input::CallerHungUp { call } => self.caller_hung_up(&call),
-            Input::CallerDtmf { call, digit } => self.caller_dtmf(&call, digit),
+            Input::CallerHungUp { channel } => {
+                if let Some(call) = self.by_channel.get(&channel).cloned() {
+                    self.caller_hung_up(&call);
+                }
+            }
+            Input::CallerDtmf { channel, digit } => {
+                if let Some(call) = self.by_channel.get(&channel).cloned() {
+                    self.caller_dtmf(&call, digit);
+                }
+            }
             Input::Position { call, position } => self.announce_position(&call, position),
             Input::LegAnswered { reservation } => self.leg_answered(reservation),
             Input::LegFailed { reservation, miss } => self.leg_failed(reservation, miss),
@@ -123,7 +134,8 @@ impl Engine {
                 let draw = self.rng.next_u64();
                 self.request(Pending::Other, Request::Agent { agent, action, now, draw });
             }
-            Input::SetPriority { call, priority } => {
+            Input::SetPriority { channel, priority } => {
+                let Some(call) = self.by_channel.get(&channel).cloned() else { return };
                 if let Some(fence) = self.live_fence(&call) {
                     self.request(
                         Pending::Other,
@@ -131,7 +143,11 @@ impl Engine {
                     );
                 }
             }
-            Input::Withdraw { call } => self.leave(&call, Outcome::Withdrawn),
+            Input::Withdraw { channel } => {
+                if let Some(call) = self.by_channel.get(&channel).cloned() {
+                    self.leave(&call, Outcome::Withdrawn);
+                }
+            }
             Input::Drain => self.draining = true,
         }
     }
@@ -197,6 +213,7 @@ impl Engine {
         first: bool,
     ) {
         let now = self.now;
+        self.by_channel.insert(channel.clone(), call.clone());
         let caller =
             Caller::new(channel, fence.node.clone(), Arc::clone(queue), caller_id.clone(), now);
         self.callers.insert(call.clone(), caller);
@@ -325,7 +342,7 @@ impl Engine {
             && let Some(next) = self.queues.get(next).cloned()
             && let Some(fence) = self.nodes.get(&self.callers[call].node).cloned()
         {
-            let c = self.callers.remove(call).expect("exists");
+            let c = self.drop_caller(call).expect("exists");
             let next_call = CallId::new(format!("{}-q{}", c.channel, c.step + 1));
             self.enter(next_call.clone(), c.channel, c.caller_id, 0, None, &next, fence, false);
             if let Some(n) = self.callers.get_mut(&next_call) {
@@ -355,7 +372,15 @@ impl Engine {
         } else if !gone && was_connected && outcome == Outcome::CompletedByAgent {
             self.channel(call, ChannelAction::Hangup);
         }
-        self.callers.remove(call);
+        self.drop_caller(call);
+    }
+
+    fn drop_caller(&mut self, call: &CallId) -> Option<Caller> {
+        let c = self.callers.remove(call)?;
+        if self.by_channel.get(&c.channel) == Some(call) {
+            self.by_channel.remove(&c.channel);
+        }
+        Some(c)
     }
 
     // === agent legs ===
@@ -367,14 +392,14 @@ impl Engine {
             .filter(|c| c.phase == Phase::Waiting || c.phase == Phase::Joining)
         else {
             // The caller left while the store matched it: give the agent back at once.
-            return self.release(offer.reservation, &offer.node, Miss::Failed);
+            return self.release(&offer, Miss::Failed);
         };
         let node = c.node.clone();
         let endpoint = self.agents.get(&offer.agent).and_then(|a| {
             a.contacts.iter().find(|ct| ct.reachable_from(&node)).map(|ct| ct.endpoint.clone())
         });
         let Some(endpoint) = endpoint else {
-            return self.release(offer.reservation, &node, Miss::Unreachable);
+            return self.release(&offer, Miss::Unreachable);
         };
         let leg = format!("{}-r{}", offer.call, offer.reservation.0);
         let caller_id = c.caller_id.clone();
@@ -382,12 +407,7 @@ impl Engine {
         let delay = c.queue.ring_progressively_delay;
         self.legs.insert(
             offer.reservation,
-            Leg {
-                id: leg.clone(),
-                call: offer.call.clone(),
-                agent: offer.agent.clone(),
-                answered: false,
-            },
+            Leg { id: leg.clone(), offer: offer.clone(), answered: false },
         );
         self.timers.set(TimerKey::Ring(offer.reservation), self.now + offer.ring_timeout);
         if strategy == Strategy::RingProgressively
@@ -406,16 +426,14 @@ impl Engine {
     }
 
     /// Ends an offer the agent did not take.
-    fn release(&mut self, reservation: ReservationId, node: &NodeId, miss: Miss) {
+    fn release(&mut self, offer: &Offer, miss: Miss) {
+        let reservation = offer.reservation;
         self.timers.cancel(&TimerKey::Ring(reservation));
-        let leg = self.legs.remove(&reservation);
-        let Some(fence) = self.nodes.get(node).cloned() else { return };
-        if miss != Miss::Failed
-            && let Some(leg) = &leg
-            && let Some(c) = self.callers.get(&leg.call)
-            && !c.queue.retry.is_zero()
-        {
-            self.timers.set(TimerKey::AgentReady(leg.agent.clone()), self.now + c.queue.retry);
+        self.legs.remove(&reservation);
+        let Some(fence) = self.nodes.get(&offer.node).cloned() else { return };
+        let retry = self.queues.get(&offer.queue).map_or(Duration::ZERO, |q| q.retry);
+        if let Some(rest) = rest_after(miss, retry) {
+            self.timers.set(TimerKey::AgentReady(offer.agent.clone()), self.now + rest);
         }
         let (now, draw) = (self.now, self.rng.next_u64());
         self.request(Pending::Other, Request::Missed { fence, reservation, miss, now, draw });
@@ -428,7 +446,7 @@ impl Engine {
         }
         leg.answered = true;
         self.timers.cancel(&TimerKey::Ring(reservation));
-        let call = leg.call.clone();
+        let call = leg.offer.call.clone();
         let Some(fence) = self.live_fence(&call) else { return };
         let now = self.now;
         self.request(Pending::Answered(reservation), Request::Answered { fence, reservation, now });
@@ -439,17 +457,13 @@ impl Engine {
         if leg.answered {
             return self.leg_hung_up(reservation);
         }
-        let node = self.callers.get(&leg.call).map(|c| c.node.clone());
-        if let Some(node) = node {
-            self.release(reservation, &node, miss);
-        } else {
-            self.legs.remove(&reservation);
-        }
+        let offer = leg.offer.clone();
+        self.release(&offer, miss);
     }
 
     fn leg_hung_up(&mut self, reservation: ReservationId) {
         let Some(leg) = self.legs.get(&reservation) else { return };
-        let call = leg.call.clone();
+        let call = leg.offer.call.clone();
         match self.callers.get(&call).map(|c| c.phase) {
             Some(Phase::Connected(r)) if r == reservation => {
                 self.hangup(&call, Party::Agent);
@@ -483,7 +497,7 @@ impl Engine {
             (Pending::Answered(reservation), _) => {
                 // Lost the race (another leg won, or the caller left): this leg goes.
                 if let Some(leg) = self.legs.remove(&reservation) {
-                    let node = self.callers.get(&leg.call).map(|c| c.node.clone());
+                    let node = self.callers.get(&leg.offer.call).map(|c| c.node.clone());
                     if let Some(node) = node {
                         self.commands.push_back(Command::HangupLeg {
                             node,
@@ -501,7 +515,7 @@ impl Engine {
     fn on_fenced(&mut self, pending: &Pending) {
         let call = match pending {
             Pending::Enqueue(call) => Some(call.clone()),
-            Pending::Answered(r) => self.legs.get(r).map(|l| l.call.clone()),
+            Pending::Answered(r) => self.legs.get(r).map(|l| l.offer.call.clone()),
             Pending::Other => None,
         };
         let node = call.and_then(|c| self.callers.get(&c).map(|c| c.node.clone()));
@@ -554,7 +568,7 @@ impl Engine {
         let Some(leg) = self.legs.get(&reservation) else { return };
         if !leg.answered {
             // The leg hung up between its answer and the confirmation: end the call.
-            let call = leg.call.clone();
+            let call = leg.offer.call.clone();
             if let Some(c) = self.callers.get_mut(&call) {
                 c.phase = Phase::Connected(reservation);
                 c.agent = Some(agent);
@@ -562,7 +576,7 @@ impl Engine {
             }
             return self.hangup(&call, Party::Agent);
         }
-        let (call, leg_id) = (leg.call.clone(), leg.id.clone());
+        let (call, leg_id) = (leg.offer.call.clone(), leg.id.clone());
         let Some(c) = self.callers.get_mut(&call) else { return };
         c.phase = Phase::Connected(reservation);
         c.agent = Some(agent);
@@ -617,16 +631,14 @@ impl Engine {
             }
             TimerKey::Ring(reservation) => {
                 let Some(leg) = self.legs.get(&reservation) else { return };
-                let Some(node) = self.callers.get(&leg.call).map(|c| c.node.clone()) else {
-                    return;
-                };
-                let id = leg.id.clone();
+                let (offer, id) = (leg.offer.clone(), leg.id.clone());
+                let node = offer.node.clone();
                 self.commands.push_back(Command::HangupLeg {
-                    node: node.clone(),
+                    node,
                     leg: id,
                     reason: LegHangup::Timeout,
                 });
-                self.release(reservation, &node, Miss::NoAnswer);
+                self.release(&offer, Miss::NoAnswer);
             }
             TimerKey::AgentReady(agent) => {
                 let draw = self.rng.next_u64();
@@ -712,7 +724,7 @@ impl Engine {
         let legs: Vec<ReservationId> = self
             .legs
             .iter()
-            .filter(|(_, l)| !self.callers.contains_key(&l.call))
+            .filter(|(_, l)| !self.callers.contains_key(&l.offer.call))
             .map(|(r, _)| *r)
             .collect();
         for r in legs {
@@ -734,12 +746,12 @@ impl Engine {
             for key in caller::timer_keys(&call) {
                 self.timers.cancel(&key);
             }
-            self.callers.remove(&call);
+            self.drop_caller(&call);
         }
         let legs: Vec<ReservationId> = self
             .legs
             .iter()
-            .filter(|(_, l)| !self.callers.contains_key(&l.call))
+            .filter(|(_, l)| !self.callers.contains_key(&l.offer.call))
             .map(|(r, _)| *r)
             .collect();
         for r in legs {
@@ -755,15 +767,15 @@ impl Engine {
         for (r, leg) in &self.legs {
             let c = self
                 .callers
-                .get(&leg.call)
-                .unwrap_or_else(|| panic!("leg {r} of unknown caller {}", leg.call));
+                .get(&leg.offer.call)
+                .unwrap_or_else(|| panic!("leg {r} of unknown caller {}", leg.offer.call));
             if let Phase::Connected(connected) = c.phase {
                 assert_eq!(
                     connected, *r,
                     "caller {} connected through {connected} but still has leg {r}",
-                    leg.call
+                    leg.offer.call
                 );
-                *answered_by_call.entry(&leg.call).or_default() += 1;
+                *answered_by_call.entry(&leg.offer.call).or_default() += 1;
             }
             assert!(
                 self.timers.is_set(&TimerKey::Ring(*r))
@@ -772,9 +784,17 @@ impl Engine {
                 "leg {r} rings without a ring timer"
             );
         }
-        let agents_on_legs: BTreeSet<&AgentId> = self.legs.values().map(|l| &l.agent).collect();
+        let agents_on_legs: BTreeSet<&AgentId> =
+            self.legs.values().map(|l| &l.offer.agent).collect();
         assert_eq!(agents_on_legs.len(), self.legs.len(), "an agent has two legs on this engine");
+        assert_eq!(self.by_channel.len(), self.callers.len(), "channel map out of sync");
         for (call, c) in &self.callers {
+            assert_eq!(
+                self.by_channel.get(&c.channel),
+                Some(call),
+                "channel {} not mapped to {call}",
+                c.channel
+            );
             assert_ne!(c.phase, Phase::Ending, "caller {call} ended but kept");
             assert!(self.nodes.contains_key(&c.node), "caller {call} on a node not owned");
         }

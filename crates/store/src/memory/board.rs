@@ -8,7 +8,9 @@ use std::sync::Arc;
 use starq_core::config::{AgentConfig, AutoPauseScope, EmptyConditions, QueueConfig, Window};
 use starq_core::journal::JournalEvent;
 use starq_core::rng::mix_draw;
-use starq_core::shared::{AgentAction, Enqueue, Miss, Notice, Offer, Party, Request, Verdict};
+use starq_core::shared::{
+    AgentAction, Enqueue, Miss, Notice, Offer, Party, Request, Verdict, rest_after,
+};
 use starq_core::strategy::{AgentStats, Score};
 use starq_core::{AgentId, CallId, NodeId, Outcome, QueueId, ReservationId, Time};
 
@@ -383,11 +385,9 @@ impl Board {
                 auto: true,
             });
         }
-        // A failure that is not the agent's (the leg could not be made) costs no retry rest.
-        agent.status = if cfg.retry.is_zero() || miss == Miss::Failed {
-            Status::Idle
-        } else {
-            Status::Resting { until: now + cfg.retry, wrapup: false }
+        agent.status = match rest_after(miss, cfg.retry) {
+            Some(rest) => Status::Resting { until: now + rest, wrapup: false },
+            None => Status::Idle,
         };
         self.refresh_agent(&res.agent, draw);
         self.check_leave_empty(&res.agent, now, fx);

@@ -83,6 +83,16 @@ impl MemoryStore {
         self.lock().board.check_invariants();
     }
 
+    /// A caller's position (synchronous form of [`Store::position`]).
+    pub fn position_now(&self, call: &CallId) -> Option<u32> {
+        self.lock().board.position(call)
+    }
+
+    /// Every journal record still kept, oldest first (for simulations' history checks).
+    pub fn journal_now(&self) -> Vec<JournalEntry> {
+        self.lock().journal.iter().cloned().collect()
+    }
+
     /// Journal records dropped unread because the journal was full.
     pub fn journal_dropped(&self) -> u64 {
         self.lock().journal_dropped
