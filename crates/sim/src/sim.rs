@@ -126,6 +126,12 @@ impl Sim {
         self.world.phones().update(endpoint, change)
     }
 
+    /// Makes a phone unreachable (unregistered) or reachable again; false if there is no
+    /// such phone.
+    pub fn set_unreachable(&self, endpoint: &str, unreachable: bool) -> bool {
+        self.update_phone(endpoint, |p| p.unreachable = unreachable)
+    }
+
     /// The scripts of every phone.
     pub fn phones(&self) -> Vec<PhoneScript> {
         self.world.phones().scripts()

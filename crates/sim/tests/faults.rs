@@ -76,6 +76,41 @@ async fn killed_node_loses_everything_and_comes_back_empty() {
 }
 
 #[tokio::test]
+async fn killing_one_node_releases_its_phone_legs() {
+    let mut cfg = SimConfig::local(2, 4);
+    cfg.node = fast_node();
+    cfg.phones = vec![starq_sim::phones::PhoneScript::answering("PJSIP/7001", 0, 60_000)];
+    let sim = Sim::start(cfg).await.unwrap();
+    let (main, backup) = (sim.node(0).unwrap(), sim.node(1).unwrap());
+    let mut ev = Events::connect(main, "q").await;
+    let _ev1 = Events::connect(backup, "q").await;
+    let placed = main.place_call(&call("m1")).unwrap();
+    let leg = [("endpoint", "PJSIP/7001"), ("app", "q"), ("channelId", "l1")];
+    assert_eq!(Ari::new(main).post("/channels", &leg).await.0, 200);
+    ev.until(is("StasisStart", "l1")).await;
+    main.kill();
+    let truth = sim.truth();
+    assert_eq!(truth.caller(placed.caller).unwrap().outcome, Some(Outcome::NodeLost));
+    assert!(truth.rings()[0].ended_ms.is_some());
+    // The agent's phone is free again: the backup node can ring it at once.
+    let mut ev1 = Events::connect(backup, "q").await;
+    assert_eq!(
+        Ari::new(backup)
+            .post("/channels", &[("endpoint", "PJSIP/7001"), ("app", "q"), ("channelId", "l2")])
+            .await
+            .0,
+        200
+    );
+    let got = ev1.until(is("StasisStart", "l2")).await;
+    assert!(got.iter().all(|e| e["dialstatus"] != "BUSY"));
+    assert!(sim.set_unreachable("PJSIP/7001", true));
+    let (status, _) =
+        Ari::new(backup).post("/channels", &[("endpoint", "PJSIP/7001"), ("app", "q")]).await;
+    assert_eq!(status, 500);
+    backup.check_invariants().unwrap();
+}
+
+#[tokio::test]
 async fn rest_faults_delay_and_fail() {
     let sim = one_node().await;
     let node = sim.node(0).unwrap();

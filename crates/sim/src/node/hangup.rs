@@ -217,6 +217,7 @@ impl NodeState {
             }
         }
         for leg in legs {
+            self.mark_ring(now, &leg, RingResult::NotAnswered);
             self.end_ring(now, &leg);
         }
         let phones: Vec<String> = self
