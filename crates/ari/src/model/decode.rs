@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::event::{Event, UnknownEvent, decode_modelled};
+use super::event::{Event, UnknownEvent, decode_modelled, explain_modelled};
 
 /// A frame that could not be decoded. It names what a person needs to find the problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,7 +51,10 @@ pub fn decode_event(text: &str) -> Result<Event, DecodeError> {
             Ok(()) => Ok(event),
             Err(error) => Err(syntax_error(Some(&event_type), &error)),
         },
-        Some(Err(error)) => Err(field_error(&event_type, error)),
+        Some(Err(error)) => {
+            Err(explain(&event_type, text)
+                .unwrap_or_else(|| syntax_error(Some(&event_type), &error)))
+        }
         None => {
             let raw = serde_json::from_str(text)
                 .map_err(|error| syntax_error(Some(&event_type), &error))?;
@@ -67,6 +70,15 @@ fn leading_type(text: &str) -> Option<&str> {
     let rest = rest.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
     let end = rest.find(['"', '\\'])?;
     (rest.as_bytes()[end] == b'"').then(|| &rest[..end])
+}
+
+/// Decodes a failed frame again with path tracking, to name the field that failed.
+fn explain(event_type: &str, text: &str) -> Option<DecodeError> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    match explain_modelled(event_type, &mut deserializer)? {
+        Err(error) => Some(field_error(event_type, error)),
+        Ok(_) => None,
+    }
 }
 
 fn syntax_error(event_type: Option<&str>, error: &serde_json::Error) -> DecodeError {
@@ -87,7 +99,10 @@ pub fn decode_value(value: serde_json::Value) -> Result<Event, DecodeError> {
     };
     match decode_modelled(&event_type, &value) {
         Some(Ok(event)) => Ok(event),
-        Some(Err(error)) => Err(field_error(&event_type, error)),
+        Some(Err(error)) => match explain_modelled(&event_type, &value) {
+            Some(Err(explained)) => Err(field_error(&event_type, explained)),
+            _ => Err(syntax_error(Some(&event_type), &error)),
+        },
         None => Ok(Event::Unknown(UnknownEvent { event_type, raw: value })),
     }
 }

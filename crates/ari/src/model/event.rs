@@ -313,6 +313,20 @@ macro_rules! event_enum {
         pub(super) fn decode_modelled<'de, D: serde::Deserializer<'de>>(
             event_type: &str,
             deserializer: D,
+        ) -> Option<Result<Event, D::Error>> {
+            match event_type {
+                $( stringify!($variant) => {
+                    Some(Deserialize::deserialize(deserializer).map(Event::$variant))
+                } )+
+                _ => None,
+            }
+        }
+
+        /// The same, tracking the path to the failing field. Slower; used to explain a frame
+        /// that already failed.
+        pub(super) fn explain_modelled<'de, D: serde::Deserializer<'de>>(
+            event_type: &str,
+            deserializer: D,
         ) -> Option<Result<Event, serde_path_to_error::Error<D::Error>>> {
             match event_type {
                 $( stringify!($variant) => {
