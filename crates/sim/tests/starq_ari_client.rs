@@ -6,7 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::one_node;
-use starq_ari::rest::{BridgeFeature, CreateChannel};
+use starq_ari::rest::{
+    BridgeFeature, BridgeRole, CreateChannel, DialplanTarget, EventSource, HangupReason, Originate,
+};
 use starq_ari::{
     AriClient, AriError, Credentials, Event, EventReceiver, EventStreamConfig, RestLimits,
     StreamItem,
@@ -138,4 +140,77 @@ async fn starq_ari_stream_reconnects_and_sees_takeover() {
     assert!(replaced.is_ok(), "ApplicationReplaced reached starq-ari as Replaced");
     handle.shutdown().await;
     handle2.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_starq_ari_call_is_served() {
+    let sim = one_node().await;
+    let node = sim.node(0).unwrap();
+    let cfg = ari_node(node);
+    let client = AriClient::new(&cfg, RestLimits::default()).unwrap();
+    let (mut rx, handle) = starq_ari::connect_events(EventStreamConfig::new(cfg, 4)).unwrap();
+    wait_connected(&mut rx).await;
+    let mut spec = CallSpec::new("starq", &["queue=sales"], "5552000");
+    spec.channel_id = Some("c".to_owned());
+    node.place_call(&spec).unwrap();
+    next_event(&mut rx, "StasisStart", "c;2").await;
+    client.ring("c;2").await.unwrap();
+    client.ring_stop("c;2").await.unwrap();
+    client.progress("c;2").await.unwrap();
+    client.answer("c;2").await.unwrap();
+    client.set_variable("c;2", "STARQ_QUEUE", "sales", Some(false)).await.unwrap();
+    assert_eq!(client.get_variable("c;2", "STARQ_QUEUE").await.unwrap(), "sales");
+    let pb = client.play("c;2", "pb-1", &["sound:queue-thankyou"], Some("en")).await.unwrap();
+    assert_eq!(pb.id, "pb-1");
+    client.stop_playback("pb-1").await.unwrap();
+    next_event(&mut rx, "PlaybackFinished", "pb-1").await;
+    client.create_bridge("hold", &[BridgeFeature::Holding], Some("waiting")).await.unwrap();
+    client.add_channels("hold", &["c;2"], Some(BridgeRole::Participant)).await.unwrap();
+    client.bridge_moh_start("hold", None).await.unwrap();
+    client.bridge_play("hold", "pb-2", &["digits:3"], None).await.unwrap();
+    client.bridge_moh_stop("hold").await.unwrap();
+    assert_eq!(client.list_bridges().await.unwrap().len(), 1);
+    assert_eq!(client.get_bridge("hold").await.unwrap().channels, vec!["c;2".to_owned()]);
+    client.remove_channels("hold", &["c;2"]).await.unwrap();
+    let app = client.subscribe(&[EventSource::Channel("c;2".to_owned())]).await.unwrap();
+    assert!(app.channel_ids.contains(&"c;2".to_owned()));
+    assert_eq!(client.get_application().await.unwrap().bridge_ids, vec!["hold".to_owned()]);
+    client.unsubscribe(&[EventSource::Channel("c;2".to_owned())]).await.unwrap();
+    let originate = Originate {
+        endpoint: "Local/1@agents".to_owned(),
+        app: "starq".to_owned(),
+        app_args: Some("agent,1".to_owned()),
+        caller_id: Some("\"Queue\" <100>".to_owned()),
+        timeout: Some(10),
+        channel_id: Some("o1".to_owned()),
+        other_channel_id: Some("o1-2".to_owned()),
+        originator: Some("c;2".to_owned()),
+        ..Originate::default()
+    };
+    let leg = client.originate(&originate).await.unwrap();
+    assert_eq!((leg.id.as_str(), leg.caller.number.as_str()), ("o1", "100"));
+    next_event(&mut rx, "StasisStart", "o1").await;
+    client.move_to_app("o1", "elsewhere", None).await.unwrap();
+    next_event(&mut rx, "ApplicationMoveFailed", "o1").await;
+    let target =
+        DialplanTarget { context: Some("after-stasis".to_owned()), ..DialplanTarget::default() };
+    client.continue_in_dialplan("o1", &target).await.unwrap();
+    next_event(&mut rx, "StasisEnd", "o1").await;
+    assert!(client.list_channels().await.unwrap().iter().any(|c| c.id == "c;2"));
+    assert_eq!(client.get_channel("c;2").await.unwrap().state, starq_ari::model::ChannelState::Up);
+    client.hangup("c;2", Some(HangupReason::Normal)).await.unwrap();
+    client.delete_bridge("hold").await.unwrap();
+    let info = client.asterisk_info().await.unwrap();
+    assert_eq!(info.system.unwrap().entity_id, node.asterisk_id());
+    let truth = sim.truth();
+    let rec = truth.callers().next().unwrap();
+    assert!(rec.heard_ringing);
+    assert_eq!(
+        rec.rang.first().map(|r| r.agent.as_str()),
+        Some("Local/1@agents"),
+        "originator links the ring"
+    );
+    let heard: Vec<&str> = rec.heard.iter().map(|h| h.media.as_str()).collect();
+    assert_eq!(heard, vec!["sound:queue-thankyou", "digits:3"]);
+    handle.shutdown().await;
 }

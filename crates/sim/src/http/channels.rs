@@ -28,6 +28,8 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
         .route("/channels/{id}", get(get_one).post(originate_with_id).delete(hangup))
         .route("/channels/{id}/answer", post(answer))
         .route("/channels/{id}/ring", post(ring).delete(ring_stop))
+        .route("/channels/{id}/progress", post(in_stasis))
+        .route("/channels/{id}/silence", post(in_stasis).delete(in_stasis))
         .route("/channels/{id}/moh", post(moh).delete(moh_stop))
         .route("/channels/{id}/play", post(play))
         .route("/channels/{id}/play/{playback}", post(play_with_id))
@@ -152,6 +154,12 @@ async fn answer(State(s): Node, Path(id): Path<String>) -> Result<StatusCode, Ar
 
 async fn ring(State(s): Node, Path(id): Path<String>) -> Result<StatusCode, AriError> {
     s.op(|st, _| st.ring(&id))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Indications without an event (`progress`, `silence`): accepted for a channel in Stasis.
+async fn in_stasis(State(s): Node, Path(id): Path<String>) -> Result<StatusCode, AriError> {
+    s.op(|st, _| st.stasis_chan(&id).map(|_| ()))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
