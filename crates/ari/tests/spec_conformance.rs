@@ -263,3 +263,30 @@ fn rebuild(request: &Request, edit: impl FnOnce(&mut Vec<(&'static str, String)>
     let path: Vec<String> = request.path_params().map(|(_, v)| v.to_owned()).collect();
     Request::from_parts(request.op(), path, query, request.json_body().cloned())
 }
+
+/// Runs this test binary's conformance test with the spec pointed at a missing directory.
+fn run_without_spec(ci: Option<&str>) -> (bool, String) {
+    let exe = std::env::current_exe().expect("test binary path");
+    let mut command = std::process::Command::new(exe);
+    command
+        .args(["--exact", "every_request_matches_the_ari_spec", "--nocapture"])
+        .env("STARQ_ARI_SPEC_DIR", "/nonexistent/starq-ari-spec");
+    match ci {
+        Some(value) => command.env("CI", value),
+        None => command.env_remove("CI"),
+    };
+    let output = command.output().expect("test binary runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+#[test]
+fn a_missing_spec_is_loud_and_fails_under_ci() {
+    let (passed, text) = run_without_spec(Some("true"));
+    assert!(!passed, "must fail under CI=true:\n{text}");
+    assert!(text.contains("/nonexistent/starq-ari-spec") && text.contains("NOTHING"), "{text}");
+    let (passed, text) = run_without_spec(None);
+    assert!(passed, "outside CI it only warns:\n{text}");
+    assert!(text.contains("ARI reference directory not found"), "{text}");
+}
