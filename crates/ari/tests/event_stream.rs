@@ -341,6 +341,97 @@ async fn a_slow_consumer_never_stalls_the_reader() {
 }
 
 #[tokio::test]
+async fn state_reports_survive_a_full_buffer_in_order() {
+    let burst: Vec<String> = (0..100).map(varset).collect();
+    let server = WsServer::start(vec![
+        vec![Action::SendMany(burst), Action::Close],
+        vec![Action::Send(varset(1000))],
+    ])
+    .await;
+    let mut config = config(&server);
+    config.buffer = 8;
+    let (mut rx, handle) = connect_events(config).unwrap();
+    // Not reading while the node floods, drops us, and we reconnect.
+    wait_for(|| server.connections() == 2 && handle.state() == ConnectionState::Connected).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut states = Vec::new();
+    let (mut events, mut lost) = (0, 0);
+    while let Ok(Some(item)) = tokio::time::timeout(Duration::from_millis(300), rx.recv()).await {
+        match item {
+            StreamItem::State(state) => states.push(state),
+            StreamItem::Event(_) => events += 1,
+            StreamItem::Lost { dropped } => lost += dropped,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(events + lost, 101, "every event delivered or counted");
+    assert!(lost > 0);
+    assert_eq!(handle.overflow_count(), lost);
+    assert!(
+        matches!(
+            states.as_slice(),
+            [
+                ConnectionState::Connecting { attempt: 1 },
+                ConnectionState::Connected,
+                ConnectionState::Disconnected { attempt: 1, .. },
+                ConnectionState::Connecting { attempt: 2 },
+                ConnectionState::Connected,
+            ]
+        ),
+        "{states:?}"
+    );
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_connection_that_stayed_up_resets_the_backoff() {
+    let flap = || vec![Action::Sleep(Duration::from_millis(300)), Action::Close];
+    let server = WsServer::start(vec![flap(), flap(), flap()]).await;
+    let mut config = config(&server);
+    config.backoff.healthy_after = Duration::from_millis(100);
+    let (mut rx, handle) = connect_events(config).unwrap();
+    for _ in 0..3 {
+        let (state, _) =
+            until_state(&mut rx, |s| matches!(s, ConnectionState::Disconnected { .. })).await;
+        let ConnectionState::Disconnected { attempt, retry_in, .. } = state else { unreachable!() };
+        assert_eq!(attempt, 1, "a healthy connection starts the backoff again");
+        assert!(retry_in <= Duration::from_millis(20), "{retry_in:?}");
+    }
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_node_that_never_answers_the_upgrade_times_out() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Accept TCP, never speak HTTP: the connection is held open until the test ends.
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let node = starq_ari::NodeConfig {
+        ari_url: format!("http://{addr}/ari"),
+        credentials: starq_ari::Credentials::new("starq", "pw"),
+        app: "starq".into(),
+    };
+    let mut config = EventStreamConfig::new(node, 5);
+    config.connect_timeout = Duration::from_millis(200);
+    let (mut rx, handle) = connect_events(config).unwrap();
+    let (state, _) =
+        until_state(&mut rx, |s| matches!(s, ConnectionState::Disconnected { .. })).await;
+    assert!(
+        matches!(
+            state,
+            ConnectionState::Disconnected { reason: DisconnectReason::ConnectTimeout, .. }
+        ),
+        "{state:?}"
+    );
+    handle.shutdown().await;
+}
+
+#[tokio::test]
 async fn shutdown_and_dropping_the_receiver_close_the_socket() {
     let server = WsServer::start(vec![]).await;
     let (mut rx, handle) = connect_events(config(&server)).unwrap();
