@@ -37,10 +37,12 @@ impl Params {
     /// A world drawn from the seed: sizes and load vary with it.
     pub fn from_seed(seed: u64) -> Self {
         let mut rng = Rng::seeded(seed ^ 0x5eed);
+        let queues = 1 + rng.below(3) as usize;
         Params {
             seed,
-            queues: 1 + rng.below(3) as usize,
-            agents: 2 + rng.below(8) as usize,
+            queues,
+            // At least one agent per queue, so that every queue can be drained.
+            agents: queues.max(2 + rng.below(8) as usize),
             busy: Duration::from_secs(600 + rng.below(1200)),
             arrival_mean: Duration::from_millis(2_000 + rng.below(20_000)),
         }
@@ -197,9 +199,10 @@ impl World {
         }
         assert!(
             self.callers.is_empty(),
-            "liveness: {} callers still in the system: {:?}",
+            "liveness: {} callers still in the system: {:?}\n{}",
             self.callers.len(),
-            self.callers.keys().collect::<Vec<_>>()
+            self.callers.keys().collect::<Vec<_>>(),
+            self.store.describe()
         );
         assert_eq!(self.engine.callers(), 0, "liveness: the engine still follows callers");
         assert_eq!(self.engine.requests_in_flight(), 0);

@@ -18,7 +18,8 @@ use crate::node::apps::{Apps, Consumer};
 use crate::server::Shared;
 use crate::wire::{Envelope, Event};
 
-/// Upgrades to the event WebSocket.
+/// Upgrades to the event WebSocket. The apps are registered before the upgrade answer goes
+/// out, as Asterisk does, so no event raised after the client sees `101` is lost.
 pub(super) async fn events(
     State(s): Node,
     RawQuery(q): RawQuery,
@@ -31,31 +32,43 @@ pub(super) async fn events(
     if apps.is_empty() {
         return AriError::bad_request("Missing param 'app'").into_response();
     }
-    upgrade.protocols(["ari"]).on_upgrade(move |socket| run(s, apps, socket))
+    let conn = s.next_conn.fetch_add(1, Ordering::Relaxed);
+    let (tx, rx) = mpsc::channel::<String>(s.cfg.ws_queue.max(1));
+    let kill = s.kill.child_token();
+    register(&s, &apps, Consumer { conn, tx, kill: kill.clone() });
+    let failed = s.clone();
+    upgrade
+        .protocols(["ari"])
+        .on_failed_upgrade(move |_| failed.op(|st, _| st.apps.unregister_conn(conn)))
+        .on_upgrade(move |socket| run(s, conn, rx, kill, socket))
 }
 
-async fn run(shared: Arc<Shared>, apps: Vec<String>, socket: WebSocket) {
-    let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
-    let (tx, mut rx) = mpsc::channel::<String>(shared.cfg.ws_queue.max(1));
-    let kill = shared.kill.child_token();
-    let consumer = Consumer { conn, tx, kill: kill.clone() };
+/// Takes each app over for `consumer`; a previous holder gets `ApplicationReplaced`.
+fn register(shared: &Shared, apps: &[String], consumer: Consumer) {
     shared.op(|st, now| {
-        for app in &apps {
-            if let Some(old) = st.apps.register(app, consumer.clone()) {
-                let stamp = now.stamp();
-                let env = Envelope {
-                    event: &Event::ApplicationReplaced {},
-                    timestamp: &stamp,
-                    asterisk_id: &st.cfg.asterisk_id,
-                    application: app,
-                };
-                if let Ok(text) = serde_json::to_string(&env) {
-                    Apps::send_to(&old, text);
-                }
+        for app in apps {
+            let Some(old) = st.apps.register(app, consumer.clone()) else { continue };
+            let stamp = now.stamp();
+            let env = Envelope {
+                event: &Event::ApplicationReplaced {},
+                timestamp: &stamp,
+                asterisk_id: &st.cfg.asterisk_id,
+                application: app,
+            };
+            if let Ok(text) = serde_json::to_string(&env) {
+                Apps::send_to(&old, text);
             }
         }
     });
-    drop(consumer);
+}
+
+async fn run(
+    shared: Arc<Shared>,
+    conn: u64,
+    mut rx: mpsc::Receiver<String>,
+    kill: tokio_util::sync::CancellationToken,
+    socket: WebSocket,
+) {
     let (mut sink, mut stream) = socket.split();
     let reader_kill = kill.clone();
     // Reads only to notice the close (and let the library answer pings).

@@ -152,8 +152,6 @@ impl Events {
             }
             let _ = closed_tx.send(true);
         });
-        // The registration happens right after the upgrade; give it a moment.
-        tokio::time::sleep(Duration::from_millis(30)).await;
         Self { rx, closed, task }
     }
 

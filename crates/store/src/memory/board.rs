@@ -16,13 +16,14 @@ use starq_core::{AgentId, CallId, NodeId, Outcome, QueueId, ReservationId, Time}
 
 use super::agent::{AgentState, CLASSES, MemberStats, Status, class_counts};
 use super::index::{Available, Rank, Waiting};
+use super::ranked::RankedSet;
 
 #[derive(Debug)]
 pub(crate) struct QueueState {
     pub(crate) config: Arc<QueueConfig>,
     pub(crate) waiting: Waiting,
     /// Every caller in the queue not yet connected (waiting or ringing), for positions.
-    pub(crate) present: BTreeSet<Rank>,
+    pub(crate) present: RankedSet<Rank>,
     pub(crate) available: Available,
     /// Logged-in members per tier, per status class (see [`CLASSES`]).
     pub(crate) counts: BTreeMap<u32, [u32; CLASSES]>,
@@ -89,7 +90,7 @@ impl Board {
                         QueueState {
                             config: Arc::new(q.clone()),
                             waiting: Waiting::default(),
-                            present: BTreeSet::new(),
+                            present: RankedSet::default(),
                             available: Available::default(),
                             counts: BTreeMap::new(),
                             rr_cursor: None,
@@ -390,9 +391,16 @@ impl Board {
             None => Status::Idle,
         };
         self.refresh_agent(&res.agent, draw);
+        // The caller waits again before anyone is matched, so that an agent freed here picks
+        // the best caller, this one included, and the caller only then looks for an agent.
+        let requeued = self.requeue_if_unoffered(&res.call);
         self.check_leave_empty(&res.agent, now, fx);
-        self.return_caller_if_unoffered(&res.call, now, fx);
         self.match_agent(&res.agent, now, fx);
+        if requeued {
+            self.match_caller(&res.call, now, fx);
+            // A caller nobody can take may have to leave now.
+            self.leave_if_empty(&res.queue, now, fx);
+        }
         Verdict::Done
     }
 
@@ -556,10 +564,10 @@ impl Board {
 
     /// Offers a newly matchable caller to the agents its strategy picks, if any is available.
     fn match_caller(&mut self, call: &CallId, now: Time, fx: &mut Effects) {
-        let c = &self.callers[call];
-        if c.status != CallerStatus::Waiting {
+        // The caller may have left already, made to by matching earlier in the same request.
+        let Some(c) = self.callers.get(call).filter(|c| c.status == CallerStatus::Waiting) else {
             return;
-        }
+        };
         let q = &self.queues[&c.queue];
         if !q.config.autofill && q.present.first() != Some(&c.rank) {
             return;
@@ -632,6 +640,7 @@ impl Board {
     fn reserve(&mut self, call: &CallId, agent: &AgentId, now: Time, fx: &mut Effects) {
         self.next_reservation += 1;
         let id = ReservationId(self.next_reservation);
+        self.assert_served_in_order(call, agent);
         let c = self.callers.get_mut(call).expect("caller exists");
         let queue = c.queue.clone();
         if c.status == CallerStatus::Waiting {
@@ -670,6 +679,25 @@ impl Board {
         self.check_leave_empty(agent, now, fx);
     }
 
+    /// Invariant 3, checked on every offer: no caller waiting ahead of `call` in its queue could
+    /// have taken `agent` (priority first, then entry time, among callers the agent may take).
+    fn assert_served_in_order(&self, call: &CallId, agent: &AgentId) {
+        let c = &self.callers[call];
+        if c.status != CallerStatus::Waiting {
+            return; // An extra agent for a caller already ringing (ring-progressively).
+        }
+        let penalty = self.agents[agent].members.get(&c.queue).map(|m| m.penalty);
+        let penalty = penalty.filter(|_| !self.penalties_ignored(&c.queue));
+        if let Some(ahead) = self.queues[&c.queue].waiting.best_for(penalty) {
+            assert!(
+                *ahead >= c.rank,
+                "agent {agent} offered {call} while {} waits ahead of it in {}",
+                ahead.call,
+                c.queue
+            );
+        }
+    }
+
     /// Ends a reservation the agent is not to blame for; the agent is free again at once.
     fn cancel_reservation(
         &mut self,
@@ -702,21 +730,16 @@ impl Board {
         self.match_agent(&res.agent, now, fx);
     }
 
-    /// A caller whose last offer ended without an answer waits again (and is matched again).
-    fn return_caller_if_unoffered(&mut self, call: &CallId, now: Time, fx: &mut Effects) {
-        let Some(c) = self.callers.get_mut(call) else { return };
+    /// A caller whose last offer ended without an answer waits again. Returns whether it did.
+    fn requeue_if_unoffered(&mut self, call: &CallId) -> bool {
+        let Some(c) = self.callers.get_mut(call) else { return false };
         if c.status != CallerStatus::Offered || !c.reservations.is_empty() {
-            return;
+            return false;
         }
         c.status = CallerStatus::Waiting;
         let q = self.queues.get_mut(&c.queue).expect("exists");
         q.waiting.insert(c.window, c.rank.clone());
-        self.match_caller(call, now, fx);
-        // A caller nobody can take may have to leave now.
-        let queue = self.callers.get(call).map(|c| c.queue.clone());
-        if let Some(queue) = queue {
-            self.leave_if_empty(&queue, now, fx);
-        }
+        true
     }
 
     // === availability bookkeeping ===
@@ -847,8 +870,7 @@ impl Board {
     }
 }
 
-/// Position by counting the callers ahead: O(position). Only announcements and journal
-/// records ask for it, never a routing decision; Redis answers it with `ZRANK` in O(log n).
+/// The 1-based position of a caller in its queue, in O(log n).
 fn position_of(q: &QueueState, rank: &Rank) -> u32 {
-    u32::try_from(q.present.range(..rank).count() + 1).unwrap_or(u32::MAX)
+    u32::try_from(q.present.rank(rank) + 1).unwrap_or(u32::MAX)
 }

@@ -7,6 +7,7 @@ mod agent;
 mod board;
 mod index;
 mod invariants;
+mod ranked;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
@@ -19,7 +20,7 @@ use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, QueueId, Time};
 
 use crate::{AgentStatus, AgentView, Lease, QueueView, Store, StoreError};
 use agent::Status;
-use board::{Board, CallerStatus, Effects};
+use board::{Board, Effects};
 
 /// Journal records kept for readers; beyond this the oldest acknowledged ones are dropped, and
 /// unacknowledged ones too (counted) so a dead reporter cannot exhaust memory.
@@ -93,6 +94,26 @@ impl MemoryStore {
         self.lock().journal.iter().cloned().collect()
     }
 
+    /// A human-readable dump of queues, callers and agents, for failing simulations.
+    pub fn describe(&self) -> String {
+        let inner = self.lock();
+        let mut out = String::new();
+        for (id, q) in &inner.board.queues {
+            let view = inner.queue_view(id).unwrap_or_default();
+            out += &format!(
+                "queue {id} ({}, autofill {}): {view:?}\n",
+                q.config.strategy, q.config.autofill
+            );
+        }
+        for (id, c) in &inner.board.callers {
+            out += &format!("caller {id} in {}: {:?}, window {:?}\n", c.queue, c.status, c.window);
+        }
+        for id in inner.board.agents.keys() {
+            out += &format!("agent {id}: {:?}\n", inner.agent_view(id));
+        }
+        out
+    }
+
     /// Journal records dropped unread because the journal was full.
     pub fn journal_dropped(&self) -> u64 {
         self.lock().journal_dropped
@@ -162,11 +183,7 @@ impl Inner {
 
     fn queue_view(&self, id: &QueueId) -> Option<QueueView> {
         let q = self.board.queues.get(id)?;
-        let ringing = q
-            .present
-            .iter()
-            .filter(|r| self.board.callers[&r.call].status == CallerStatus::Offered)
-            .count();
+        let ringing = q.present.len() - q.waiting.len();
         let available = q.available.len();
         Some(QueueView {
             callers: q.present.len() as u32,
