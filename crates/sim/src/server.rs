@@ -196,6 +196,11 @@ impl NodeHandle {
         Ok(())
     }
 
+    /// Whether a WebSocket holds `app` now (so `Stasis(app)` would succeed).
+    pub fn has_consumer(&self, app: &str) -> bool {
+        self.shared().is_ok_and(|s| s.op(|st, _| st.apps.active(app)))
+    }
+
     /// Ids of the live channels.
     pub fn channel_ids(&self) -> Vec<String> {
         self.shared()

@@ -91,7 +91,7 @@ async fn sample_02_second_websocket_takes_the_app_over() {
     assert_same(&want2, &got2, &["c200;2"]);
     // The last consumer leaves: the next call fails back to the dialplan.
     ws2.close();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    common::eventually("the app loses its consumer", || !node.has_consumer("q")).await;
     let placed = node.place_call(&caller("201", "", "")).unwrap();
     assert!(!placed.in_stasis);
     let truth = sim.truth();
@@ -136,7 +136,7 @@ async fn sample_03_websocket_drop_keeps_channels_and_replays_nothing() {
     assert_same(&first, &got, &["c300;2", "c301;2", "a1003", "a1003-2"]);
 
     ev.close();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    common::eventually("the app loses its consumer", || !node.has_consumer("q")).await;
     let failed = node.place_call(&caller("302", "", "")).unwrap();
     assert!(!failed.in_stasis, "Stasis() must fail while no consumer holds the app");
     let (_, bridge) = ari.get("/bridges/b300", &[]).await;

@@ -159,7 +159,7 @@ async fn session_limit_refuses_extra_connections() {
     let third = tokio_tungstenite::connect_async(node.events_url("c")).await;
     assert!(third.is_err(), "the third session is closed at once");
     a.close();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    common::eventually("a session frees up", || node.stats().sessions < 2).await;
     assert!(tokio_tungstenite::connect_async(node.events_url("c")).await.is_ok());
 }
 
@@ -172,7 +172,6 @@ async fn slow_reader_is_closed() {
     let node = sim.node(0).unwrap();
     // Connect and never read.
     let (ws, _) = tokio_tungstenite::connect_async(node.events_url("q")).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
     let placed = node.place_call(&call("s1")).unwrap();
     assert!(placed.in_stasis);
     // Enough events to fill the socket buffers and the queue behind them.
@@ -183,7 +182,7 @@ async fn slow_reader_is_closed() {
         }
         let _ = node.caller_hangup("probe;2");
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    common::eventually("the slow reader loses the app", || !node.has_consumer("q")).await;
     let probe = node.place_call(&call("late")).unwrap();
     assert!(!probe.in_stasis, "the slow reader lost the app");
     // Reading now drains what was buffered and then ends.

@@ -56,7 +56,6 @@ async fn wait_connected(rx: &mut EventReceiver) {
     })
     .await
     .expect("connected");
-    tokio::time::sleep(Duration::from_millis(30)).await;
 }
 
 #[tokio::test]

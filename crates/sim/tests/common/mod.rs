@@ -31,6 +31,17 @@ pub fn fast_node() -> NodeConfig {
     node
 }
 
+/// Waits until `cond` holds, failing after 3 s.
+pub async fn eventually(what: &str, cond: impl Fn() -> bool) {
+    for _ in 0..300 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
 /// REST access to one node.
 pub struct Ari {
     http: reqwest::Client,
