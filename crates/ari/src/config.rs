@@ -88,6 +88,10 @@ impl NodeConfig {
         if url.query().is_some() || url.fragment().is_some() {
             return Err(invalid("no query or fragment allowed"));
         }
+        // The usual mistake is the bare server address; every ARI root ends in `/ari`.
+        if url.path().trim_end_matches('/').rsplit('/').next() != Some("ari") {
+            return Err(invalid("the ARI root must end in /ari (http.conf prefix + /ari)"));
+        }
         let app_ok = !self.app.is_empty()
             && self.app.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
         if !app_ok {
@@ -159,7 +163,15 @@ mod tests {
             app: app.into(),
         };
         assert!(node("http://h:8088/ari", "starq").root_url().is_ok());
-        for url in ["ftp://h/ari", "http://u:secret-pw@h/ari", "nonsense", "http://h/ari?x=1"] {
+        assert!(node("http://h:8088/asterisk/ari/", "starq").root_url().is_ok());
+        for url in [
+            "ftp://h/ari",
+            "http://u:secret-pw@h/ari",
+            "nonsense",
+            "http://h/ari?x=1",
+            "http://h:8088",
+            "http://h:8088/aria",
+        ] {
             let error = node(url, "starq").root_url().unwrap_err();
             assert!(matches!(error, ConfigError::InvalidUrl { .. }), "{url}");
             assert!(!format!("{error} {error:?}").contains("secret-pw"), "{error}");

@@ -458,3 +458,28 @@ async fn wait_for(condition: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+#[tokio::test]
+async fn credentials_never_appear_in_stream_logs_or_states() {
+    let logs = support::LogCapture::default();
+    let _guard = tracing::subscriber::set_default(logs.subscriber());
+    let scripts = vec![vec![Action::Reject(401)], vec![Action::Close], vec![Action::Abort]];
+    let server = WsServer::start(scripts).await;
+    let config = config(&server);
+    let printed_config = format!("{config:?}");
+    let (mut rx, handle) = connect_events(config).unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let (state, _) =
+            until_state(&mut rx, |s| matches!(s, ConnectionState::Disconnected { .. })).await;
+        seen.push(format!("{state:?}"));
+    }
+    handle.shutdown().await;
+    let logs = logs.text();
+    assert!(logs.contains("ARI event WebSocket down"), "logs were not captured: {logs}");
+    for text in seen.iter().chain([&logs, &printed_config]) {
+        assert!(!text.contains("ws-secret-pw"), "password leaked: {text}");
+        // base64("starq:ws-secret-pw")
+        assert!(!text.contains("c3RhcnE6d3Mtc2VjcmV0LXB3"), "credentials leaked: {text}");
+    }
+}

@@ -4,8 +4,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use starq_ari::rest::{BridgeFeature, HangupReason, Op, Originate};
@@ -95,36 +93,17 @@ async fn answers_become_errors_a_caller_can_act_on() {
     assert!(errors[6].to_string().contains("id"), "decode error names the field: {}", errors[6]);
 }
 
-/// A `Write` into a shared buffer, for capturing logs.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn credentials_never_appear_in_errors_or_logs() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
+    let logs = support::LogCapture::default();
     // The current-thread test runtime runs the client and the connection tasks here.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = tracing::subscriber::set_default(logs.subscriber());
     let server = RestServer::start().await;
     let errors = all_errors(&server).await;
     let client = AriClient::new(&server.node(PASSWORD), limits()).unwrap();
     client.ping().await.unwrap();
 
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("ARI request"), "logging was not captured: {logs}");
     let mut texts = vec![logs, format!("{client:?}"), format!("{:?}", server.node(PASSWORD))];
     for error in &errors {
