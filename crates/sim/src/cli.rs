@@ -41,6 +41,9 @@ pub struct SimArgs {
     /// Agent phones PJSIP/1001 … PJSIP/(1000+N), answering after 2-6 s, talking ~3 min.
     #[arg(long, default_value_t = 0)]
     pub agents: u32,
+    /// A JSON file with a list of phone scripts (`PhoneScript`), added to `--agents`.
+    #[arg(long)]
+    pub phones: Option<PathBuf>,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -52,6 +55,15 @@ pub struct SimArgs {
 /// Runs the simulation until `shutdown` resolves.
 pub async fn run(args: SimArgs, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let profile = load_profile(&args.traffic, &args.app)?;
+    let mut phones: Vec<PhoneScript> = (1..=args.agents).map(|i| agent_phone(1000 + i)).collect();
+    if let Some(path) = &args.phones {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--phones {}", path.display()))?;
+        let scripted: Vec<PhoneScript> = serde_json::from_str(&text).with_context(|| {
+            format!("--phones {}: not a JSON list of phone scripts", path.display())
+        })?;
+        phones.extend(scripted);
+    }
     let mut node = NodeConfig::for_index(0);
     node.username = args.username.clone();
     node.password = args.password.clone();
@@ -61,7 +73,7 @@ pub async fn run(args: SimArgs, shutdown: impl Future<Output = ()>) -> anyhow::R
         base_port: args.base_port,
         seed: args.seed,
         node,
-        phones: (1..=args.agents).map(|i| agent_phone(1000 + i)).collect(),
+        phones,
     };
     let sim = Sim::start(cfg).await?;
     for n in sim.nodes() {

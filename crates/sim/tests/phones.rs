@@ -243,6 +243,10 @@ async fn cli_runs_until_shutdown_and_writes_truth() {
     let dir = std::env::temp_dir().join(format!("starq-sim-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join("truth.jsonl");
+    let phones = dir.join("phones.json");
+    let script =
+        PhoneScript { nodes: Some(BTreeSet::from([1])), ..PhoneScript::answering("PJSIP/9", 1, 1) };
+    std::fs::write(&phones, serde_json::to_string(&vec![script]).unwrap()).unwrap();
     let args = starq_sim::cli::SimArgs {
         nodes: 2,
         host: "127.0.0.1".parse().unwrap(),
@@ -252,13 +256,19 @@ async fn cli_runs_until_shutdown_and_writes_truth() {
         app: "starq".into(),
         traffic: "busy".into(),
         agents: 3,
+        phones: Some(phones.clone()),
         seed: 9,
         truth_out: Some(out.clone()),
     };
+    let args_copy = args.clone();
     starq_sim::cli::run(args, tokio::time::sleep(Duration::from_millis(600))).await.unwrap();
     let text = std::fs::read_to_string(&out).unwrap();
     // Nobody holds `starq`, so every generated caller failed back to the dialplan.
     assert!(text.lines().count() >= 5, "about thirty callers in 0.6 s at 50/s");
     assert!(text.lines().all(|l| l.contains("stasis_failed")));
+    std::fs::write(&phones, "not json").unwrap();
+    let bad = starq_sim::cli::SimArgs { phones: Some(phones), ..args_copy };
+    let err = starq_sim::cli::run(bad, std::future::ready(())).await.unwrap_err();
+    assert!(format!("{err:#}").contains("not a JSON list of phone scripts"), "{err:#}");
     let _ = std::fs::remove_dir_all(&dir);
 }
