@@ -249,6 +249,102 @@ event! {
     }
 }
 
+event! {
+    /// A channel was created (seen for channels the application is subscribed to).
+    pub struct ChannelCreated {
+        /// The channel.
+        pub channel: Channel,
+    }
+}
+
+event! {
+    /// A channel moved to another dialplan location or application.
+    pub struct ChannelDialplan {
+        /// The channel.
+        pub channel: Channel,
+        /// Dialplan application now running.
+        pub dialplan_app: String,
+        /// Its arguments.
+        pub dialplan_app_data: String,
+    }
+}
+
+event! {
+    /// A channel's caller id changed.
+    pub struct ChannelCallerId {
+        /// Presentation indicator (Q.931).
+        pub caller_presentation: i32,
+        /// Its text.
+        pub caller_presentation_txt: String,
+        /// The channel, with the new caller id.
+        pub channel: Channel,
+    }
+}
+
+event! {
+    /// A channel's connected line changed.
+    pub struct ChannelConnectedLine {
+        /// The channel, with the new connected line.
+        pub channel: Channel,
+    }
+}
+
+event! {
+    /// A user event (`POST /events/user/{name}` or dialplan `UserEvent()`): usable as an
+    /// end-to-end probe that the WebSocket really delivers.
+    pub struct ChannelUserevent {
+        /// Event name.
+        pub eventname: String,
+        /// The channel it concerns, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub channel: Option<Channel>,
+        /// The bridge it concerns, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub bridge: Option<Bridge>,
+        /// The endpoint it concerns, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub endpoint: Option<Endpoint>,
+        /// The event's variables.
+        pub userevent: serde_json::Value,
+    }
+}
+
+event! {
+    /// `/move` failed: the target application is not registered; the channel stays here.
+    pub struct ApplicationMoveFailed {
+        /// The channel.
+        pub channel: Channel,
+        /// The application it was to move to.
+        pub destination: String,
+        /// The arguments it was to move with.
+        #[serde(default)]
+        pub args: Vec<String>,
+    }
+}
+
+event! {
+    /// The application was unregistered (outbound WebSockets).
+    pub struct ApplicationUnregistered {}
+}
+
+event! {
+    /// A recording started.
+    pub struct RecordingStarted {
+        /// The recording.
+        pub recording: LiveRecording,
+    }
+}
+
+event! {
+    /// Two bridges were merged into `bridge`.
+    pub struct BridgeMerged {
+        /// The surviving bridge.
+        pub bridge: Bridge,
+        /// The bridge merged into it.
+        pub bridge_from: Bridge,
+    }
+}
+
 /// An event type starq does not model, kept whole.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnknownEvent {
@@ -360,6 +456,15 @@ event_enum!(
     BridgeDestroyed,
     RecordingFinished,
     RecordingFailed,
+    ChannelCreated,
+    ChannelDialplan,
+    ChannelCallerId,
+    ChannelConnectedLine,
+    ChannelUserevent,
+    ApplicationMoveFailed,
+    ApplicationUnregistered,
+    RecordingStarted,
+    BridgeMerged,
 );
 
 impl Event {
