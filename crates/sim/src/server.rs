@@ -201,6 +201,13 @@ impl NodeHandle {
         self.shared().is_ok_and(|s| s.op(|st, _| st.apps.active(app)))
     }
 
+    /// Tells subscribers of `endpoint` its state may have changed (phone script edits).
+    pub(crate) fn endpoint_changed(&self, endpoint: &str) {
+        if let Ok(s) = self.shared() {
+            s.op(|st, now| st.endpoint_changed(now, endpoint));
+        }
+    }
+
     /// Ids of the live channels.
     pub fn channel_ids(&self) -> Vec<String> {
         self.shared()

@@ -117,13 +117,26 @@ impl Sim {
 
     /// Adds or replaces an agent phone.
     pub fn set_phone(&self, script: PhoneScript) {
+        let endpoint = script.endpoint.clone();
         self.world.phones().set(script);
+        self.notify(&endpoint);
     }
 
     /// Changes an agent phone in place (busy, unreachable, answer probability, nodes…);
     /// false if there is no such phone.
     pub fn update_phone(&self, endpoint: &str, change: impl FnOnce(&mut PhoneScript)) -> bool {
-        self.world.phones().update(endpoint, change)
+        let found = self.world.phones().update(endpoint, change);
+        if found {
+            self.notify(endpoint);
+        }
+        found
+    }
+
+    /// Sends `EndpointStateChange` on every node whose apps subscribed to the endpoint.
+    fn notify(&self, endpoint: &str) {
+        for node in &self.nodes {
+            node.endpoint_changed(endpoint);
+        }
     }
 
     /// Makes a phone unreachable (unregistered) or reachable again; false if there is no

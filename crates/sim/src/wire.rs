@@ -99,6 +99,9 @@ pub enum Event {
     PlaybackFinished {
         playback: Playback,
     },
+    EndpointStateChange {
+        endpoint: Endpoint,
+    },
     ApplicationReplaced {},
     ApplicationMoveFailed {
         destination: String,

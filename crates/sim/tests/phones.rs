@@ -272,3 +272,29 @@ async fn cli_runs_until_shutdown_and_writes_truth() {
     assert!(format!("{err:#}").contains("not a JSON list of phone scripts"), "{err:#}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn endpoint_subscribers_see_state_changes() {
+    let sim = one_node().await;
+    sim.set_phone(PhoneScript::answering("PJSIP/4001", 0, 100));
+    let node = sim.node(0).unwrap();
+    let ari = Ari::new(node);
+    let mut ev = Events::connect(node, "q").await;
+    let sub = [("eventSource", "endpoint:PJSIP/4001")];
+    let (status, app) = ari.post("/applications/q/subscription", &sub).await;
+    assert_eq!((status, app["endpoint_ids"].clone()), (200, serde_json::json!(["PJSIP/4001"])));
+    let missing = [("eventSource", "endpoint:PJSIP/none")];
+    assert_eq!(ari.post("/applications/q/subscription", &missing).await.0, 422);
+    assert!(sim.set_unreachable("PJSIP/4001", true));
+    let got = ev.until(|e| e["type"] == "EndpointStateChange").await;
+    assert_eq!(got.last().unwrap()["endpoint"]["state"], "offline");
+    sim.set_unreachable("PJSIP/4001", false);
+    let got = ev.until(|e| e["type"] == "EndpointStateChange").await;
+    assert_eq!(got.last().unwrap()["endpoint"]["state"], "online");
+    // A call to the phone changes its channel list.
+    ari.post("/channels", &[("endpoint", "PJSIP/4001"), ("app", "q"), ("channelId", "e1")]).await;
+    let got = ev.until(|e| e["type"] == "EndpointStateChange").await;
+    assert_eq!(got.last().unwrap()["endpoint"]["channel_ids"], serde_json::json!(["e1"]));
+    assert_eq!(ari.delete("/applications/q/subscription", &sub).await.0, 200);
+    assert_eq!(ari.delete("/applications/q/subscription", &sub).await.0, 409);
+}

@@ -183,12 +183,18 @@ impl NodeState {
             .collect();
         let bridge_ids: Vec<String> =
             self.bridges.values().filter(|b| b.subs.contains(app)).map(|b| b.id.clone()).collect();
+        let endpoint_ids: Vec<String> = self
+            .endpoint_subs
+            .iter()
+            .filter(|(_, apps)| apps.contains(app))
+            .map(|(e, _)| e.clone())
+            .collect();
         let exists = self.apps.active(app) || !channel_ids.is_empty() || !bridge_ids.is_empty();
         exists.then(|| wire::Application {
             name: app.to_owned(),
             channel_ids,
             bridge_ids,
-            endpoint_ids: Vec::new(),
+            endpoint_ids,
             device_names: Vec::new(),
             events_allowed: Vec::new(),
             events_disallowed: Vec::new(),
@@ -217,7 +223,11 @@ impl NodeState {
             let subs = match kind {
                 "channel" => self.channels.get_mut(id).map(|c| &mut c.subs),
                 "bridge" => self.bridges.get_mut(id).map(|b| &mut b.subs),
-                "endpoint" | "deviceState" => continue,
+                "endpoint" => {
+                    self.subscribe_endpoint(app, id, on)?;
+                    continue;
+                }
+                "deviceState" => continue,
                 _ => {
                     return Err(AriError::bad_request(format!(
                         "Invalid event source URI scheme: {kind}"
@@ -232,6 +242,41 @@ impl NodeState {
             }
         }
         self.application(app).ok_or_else(|| AriError::not_found("Application not found"))
+    }
+
+    /// `endpoint:<tech>[/<resource>]` subscriptions (422 for an unknown endpoint).
+    fn subscribe_endpoint(&mut self, app: &str, endpoint: &str, on: bool) -> Result<(), AriError> {
+        let known = !endpoint.contains('/')
+            || self.endpoints().iter().any(|e| endpoint_name(e) == endpoint);
+        if !known {
+            return Err(AriError::new(422, "Unable to find event source"));
+        }
+        if on {
+            self.endpoint_subs.entry(endpoint.to_owned()).or_default().insert(app.to_owned());
+            return Ok(());
+        }
+        let removed = self.endpoint_subs.get_mut(endpoint).is_some_and(|apps| apps.remove(app));
+        self.endpoint_subs.retain(|_, apps| !apps.is_empty());
+        if removed {
+            Ok(())
+        } else {
+            Err(AriError::conflict("Application not subscribed to event source"))
+        }
+    }
+
+    /// `EndpointStateChange` for a phone to the apps subscribed to it or its technology.
+    pub(crate) fn endpoint_changed(&mut self, now: Now, endpoint: &str) {
+        let tech = endpoint.split('/').next().unwrap_or_default();
+        let mut to = self.endpoint_subs.get(endpoint).cloned().unwrap_or_default();
+        to.extend(self.endpoint_subs.get(tech).into_iter().flatten().cloned());
+        if to.is_empty() {
+            return;
+        }
+        let Some(snapshot) = self.endpoints().into_iter().find(|e| endpoint_name(e) == endpoint)
+        else {
+            return;
+        };
+        self.emit(now, &to, &Event::EndpointStateChange { endpoint: snapshot });
     }
 
     /// Scripted phones as ARI endpoints: online when this node can reach them, with their
@@ -268,4 +313,8 @@ impl NodeState {
     pub(crate) fn is_caller_leg(&self, id: &str) -> bool {
         self.channels.get(id).is_some_and(|c| matches!(c.role, Role::CallerLeg { .. }))
     }
+}
+
+fn endpoint_name(e: &wire::Endpoint) -> String {
+    format!("{}/{}", e.technology, e.resource)
 }

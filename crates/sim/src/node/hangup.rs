@@ -148,6 +148,9 @@ impl NodeState {
             self.channels.remove(&peer);
         }
         self.channels.remove(id);
+        if let Role::Outgoing { phone: Some(phone), .. } = &role {
+            self.endpoint_changed(now, phone);
+        }
         self.links.callers.remove(id);
         self.links.leg_caller.remove(id);
     }

@@ -178,6 +178,9 @@ impl NodeState {
             self.insert_channel(peer);
         }
         self.insert_channel(leg);
+        if let Some(phone) = &route.phone {
+            self.endpoint_changed(now, phone);
+        }
         if let Some(orig) = &spec.originator
             && let Some(caller) = self.caller_of(orig)
         {

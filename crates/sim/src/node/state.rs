@@ -107,6 +107,8 @@ pub(crate) struct NodeState {
     pub(crate) apps: Apps,
     pub(crate) timers: BTreeMap<(Instant, u64), Step>,
     pub(crate) links: TruthLinks,
+    /// Endpoint (`PJSIP/1001`) or technology (`PJSIP`) → apps subscribed to its state.
+    pub(crate) endpoint_subs: BTreeMap<String, BTreeSet<String>>,
     pub(crate) rng: SimRng,
     pub(crate) started_ms: u64,
     /// Channels that existed at once, at most (for the benchmark).
@@ -135,6 +137,7 @@ impl NodeState {
             apps: Apps::default(),
             timers: BTreeMap::new(),
             links: TruthLinks::default(),
+            endpoint_subs: BTreeMap::new(),
             rng: SimRng::new(seed, 1000 + index as u64),
             started_ms: now.wall_ms,
             peak_channels: 0,
