@@ -109,7 +109,6 @@ impl NodeState {
             bridge: None,
             moh: None,
             serial: self.serial(),
-            cause: 16,
             playbacks: Vec::new(),
             dialed: true,
             want_stasis: None,

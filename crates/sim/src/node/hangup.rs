@@ -68,18 +68,19 @@ impl NodeState {
 
     /// Hangs a channel up with the full event sequence and removes it.
     pub(crate) fn hangup(&mut self, now: Now, id: &str, how: Hangup) {
-        let Some(chan) = self.channels.get_mut(id) else { return };
+        let Some(chan) = self.channels.get(id) else { return };
         let cause = match how {
             Hangup::Rest(c) | Hangup::Far(c) | Hangup::Silent(c) => c,
             Hangup::Timeout => 19,
         };
-        chan.cause = cause;
-        let in_stasis_or_subscribed = chan.stasis.is_some();
+        // An originated leg still dialing is not in Stasis: a far-end hangup (busy, gave up)
+        // shows only as `ChannelDestroyed`.
+        let in_stasis = chan.stasis.is_some();
         match how {
             Hangup::Rest(_) | Hangup::Timeout => self.emit_chan(now, id, |channel| {
                 Event::ChannelHangupRequest { cause: 32, soft: Some(true), channel }
             }),
-            Hangup::Far(c) if in_stasis_or_subscribed => self.emit_chan(now, id, |channel| {
+            Hangup::Far(c) if in_stasis => self.emit_chan(now, id, |channel| {
                 Event::ChannelHangupRequest { cause: c, soft: None, channel }
             }),
             Hangup::Far(_) | Hangup::Silent(_) => {}

@@ -153,7 +153,6 @@ impl NodeState {
             bridge: None,
             moh: None,
             serial: self.serial(),
-            cause: 16,
             playbacks: Vec::new(),
             dialed: false,
             cid_pending: false,

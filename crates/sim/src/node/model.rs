@@ -96,8 +96,6 @@ pub(crate) struct Chan {
     pub(crate) moh: Option<String>,
     /// Distinguishes this channel from an earlier one with the same id, so stale timers die.
     pub(crate) serial: u64,
-    /// The cause the channel will be destroyed with (set by a hangup reason).
-    pub(crate) cause: i32,
     /// Playbacks queued or playing on this channel, in order.
     pub(crate) playbacks: Vec<String>,
     /// Set once the dial has been started, to refuse a second `/dial`.
