@@ -6,7 +6,8 @@
 //! After every step the store's, the engine's and the world's own invariants are checked; the
 //! world is the ground truth (which phone rang, who was connected to whom).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use starq_core::engine::{Arrival, ChannelAction, Command, Engine, Input};
@@ -110,7 +111,12 @@ pub struct World {
     next_caller: u64,
     arrivals: bool,
     summary: Summary,
+    /// The last steps' store requests and replies, printed when an invariant breaks.
+    recent: VecDeque<String>,
 }
+
+/// How many recent store exchanges a failure report shows.
+const RECENT: usize = 12;
 
 impl World {
     /// Builds a world from its parameters.
@@ -151,6 +157,7 @@ impl World {
             next_caller: 0,
             arrivals: true,
             summary: Summary::default(),
+            recent: VecDeque::new(),
         };
         for i in 0..world.agents.len() {
             world.agent_action(i, AgentAction::Login);
@@ -230,9 +237,25 @@ impl World {
         }
         self.drain_commands();
         self.summary.steps += 1;
-        self.store.check_invariants();
-        self.engine.check_invariants();
-        self.check_world();
+        let checked = catch_unwind(AssertUnwindSafe(|| {
+            self.store.check_invariants();
+            self.engine.check_invariants();
+            self.check_world();
+        }));
+        if let Err(panic) = checked {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            let recent: Vec<&str> = self.recent.iter().map(String::as_str).collect();
+            panic!(
+                "at {}: {message}\nlast store exchanges:\n{}\nstate:\n{}",
+                self.now,
+                recent.join("\n"),
+                self.store.describe()
+            );
+        }
         true
     }
 
@@ -368,7 +391,12 @@ impl World {
         let now = self.now;
         match command {
             Command::Store(request) => {
+                let asked = format!("{request:?}");
                 let reply = self.store.apply_now(request);
+                if self.recent.len() == RECENT {
+                    self.recent.pop_front();
+                }
+                self.recent.push_back(format!("  {asked}\n    -> {reply:?}"));
                 self.engine.handle(now, Input::Reply(reply));
             }
             Command::QueryPosition { call } => {

@@ -253,9 +253,10 @@ impl Board {
             q.waiting.insert(c.window, new.clone());
         }
         c.rank = new;
-        if c.status == CallerStatus::Waiting {
-            self.match_caller(call, now, fx);
-        }
+        let queue = c.queue.clone();
+        self.match_caller(call, now, fx);
+        // Under `autofill=no` another caller may have become the head.
+        self.match_head(&queue, now, fx);
         Verdict::Done
     }
 
@@ -557,7 +558,29 @@ impl Board {
         self.refresh_agent(id, draw);
         self.check_leave_empty(id, now, fx);
         self.match_agent(id, now, fx);
+        // A login or logout can cross a queue's `penaltymemberslimit`: once penalties are
+        // ignored, agents outside waiting callers' windows may take them.
+        let queues: Vec<QueueId> = self.agents[id].members.keys().cloned().collect();
+        for queue in queues {
+            self.fill_if_penalties_ignored(&queue, now, fx);
+        }
         Verdict::Done
+    }
+
+    /// While penalties are ignored in `queue`, offers waiting callers, best first, to its
+    /// available agents. O(offers made).
+    fn fill_if_penalties_ignored(&mut self, queue: &QueueId, now: Time, fx: &mut Effects) {
+        while self.penalties_ignored(queue) {
+            let q = &self.queues[queue];
+            if q.available.len() == 0 {
+                return;
+            }
+            let Some(head) = q.waiting.best_for(None).map(|r| r.call.clone()) else { return };
+            self.match_caller(&head, now, fx);
+            if self.callers.get(&head).is_some_and(|c| c.status == CallerStatus::Waiting) {
+                return; // Not matchable now (autofill=no and not the head).
+            }
+        }
     }
 
     // === matching ===
