@@ -43,8 +43,11 @@ fn main() {
     runtime.block_on(rest_benchmark());
 }
 
+/// One way of decoding a frame; true when it succeeded.
+type Decoder<'a> = &'a dyn Fn(&str) -> bool;
+
 /// Runs `f` over all frames repeatedly for about `seconds`; returns events per second.
-fn events_per_second(frames: &[String], seconds: f64, f: &dyn Fn(&str) -> bool) -> f64 {
+fn events_per_second(frames: &[String], seconds: f64, f: Decoder<'_>) -> f64 {
     let started = Instant::now();
     let mut events = 0u64;
     while started.elapsed().as_secs_f64() < seconds {
@@ -57,7 +60,7 @@ fn events_per_second(frames: &[String], seconds: f64, f: &dyn Fn(&str) -> bool) 
 }
 
 fn decode_benchmark(title: &str, frames: &[String]) {
-    let contenders: [(&str, &dyn Fn(&str) -> bool); 3] = [
+    let contenders: [(&str, Decoder<'_>); 3] = [
         ("baseline serde_json::Value parse", &|f| serde_json::from_str::<Value>(f).is_ok()),
         ("decode_event (typed)", &|f| decode_event(f).is_ok()),
         ("serde_json::from_str::<Event>", &|f| serde_json::from_str::<starq_ari::Event>(f).is_ok()),

@@ -1,9 +1,9 @@
 //! The task behind an event stream: connect, read, ping, detect death, back off, reconnect.
 //!
 //! One task owns the WebSocket and does everything in one `select!` loop, so frames are handled
-//! strictly in arrival order and nothing else can stall the read. The only awaits inside a
-//! connection are the read itself, a bounded ping write, and room in the consumer's channel
-//! for backlog items (which is polled, never waited on, by the read).
+//! strictly in arrival order and nothing else can stall the read. Inside a connection the only
+//! awaits are the read itself and a bounded ping write; room in the consumer's channel is only
+//! ever polled alongside the read, never waited for ahead of it.
 
 use futures_util::{SinkExt, StreamExt};
 use reqwest::header::HeaderValue;
@@ -49,8 +49,8 @@ impl Session {
         let mut backoff = Backoff::new(self.config.backoff.clone(), self.config.seed);
         let stop = loop {
             let attempt = backoff.failures() + 1;
-            if let Err(gone) = self.report(ConnectionState::Connecting { attempt }) {
-                break Ended::from(gone);
+            if self.report(ConnectionState::Connecting { attempt }).is_err() {
+                break StopReason::ConsumerGone;
             }
             let reason = match self.connect().await {
                 Ok(socket) => {
@@ -61,25 +61,24 @@ impl Session {
                     }
                     match ended {
                         Ended::Disconnected(reason) => reason,
-                        stop @ Ended::Stop(_) => break stop,
+                        Ended::Stop(stop) => break stop,
                     }
                 }
                 Err(Ended::Disconnected(reason)) => reason,
-                Err(stop) => break stop,
+                Err(Ended::Stop(stop)) => break stop,
             };
             let retry_in = backoff.next_delay();
             tracing::warn!(url = %self.url, %reason, ?retry_in, "ARI event WebSocket down");
             let disconnected =
                 ConnectionState::Disconnected { reason, attempt: backoff.failures(), retry_in };
-            if let Err(gone) = self.report(disconnected) {
-                break Ended::from(gone);
+            if self.report(disconnected).is_err() {
+                break StopReason::ConsumerGone;
             }
             if let Some(stop) = self.wait(retry_in).await {
                 break stop;
             }
         };
-        let Ended::Stop(reason) = stop else { return };
-        self.finish(reason).await;
+        self.finish(stop).await;
     }
 
     /// Publishes a state to the watch and the stream.
@@ -210,15 +209,15 @@ impl Session {
     }
 
     /// Sleeps before the next attempt, flushing the backlog meanwhile; `Some` if stopped.
-    async fn wait(&mut self, delay: std::time::Duration) -> Option<Ended> {
+    async fn wait(&mut self, delay: std::time::Duration) -> Option<StopReason> {
         let until = sleep(delay);
         tokio::pin!(until);
         let room = self.delivery.sender();
         loop {
             tokio::select! {
                 () = &mut until => return None,
-                () = self.shutdown.cancelled() => return Some(Ended::Stop(StopReason::Shutdown)),
-                () = room.closed() => return Some(Ended::Stop(StopReason::ConsumerGone)),
+                () = self.shutdown.cancelled() => return Some(StopReason::Shutdown),
+                () = room.closed() => return Some(StopReason::ConsumerGone),
                 Ok(permit) = room.reserve(), if self.delivery.has_backlog() => {
                     self.delivery.send_reserved(permit);
                 }
