@@ -82,8 +82,22 @@ impl Delivery {
                 self.backlog.iter().position(|i| matches!(i, StreamItem::State(_)))
         {
             self.backlog.remove(oldest_state);
+            self.merge_lost_at(oldest_state);
         }
         Ok(())
+    }
+
+    /// Merges two `Lost` markers that became neighbours at `index - 1` and `index`, so the
+    /// backlog stays bounded however long the consumer stays away.
+    fn merge_lost_at(&mut self, index: usize) {
+        let Some(before) = index.checked_sub(1) else { return };
+        if let (Some(StreamItem::Lost { dropped: first }), Some(StreamItem::Lost { dropped })) =
+            (self.backlog.get(before), self.backlog.get(index))
+        {
+            let merged = first + dropped;
+            self.backlog[before] = StreamItem::Lost { dropped: merged };
+            self.backlog.remove(index);
+        }
     }
 
     /// Moves as much of the backlog into the channel as fits.
@@ -123,8 +137,13 @@ mod tests {
     use super::*;
     use crate::events::item::{ConnectionState, StopReason};
 
+    /// A droppable item told apart by `n` (decode errors travel like events).
     fn event(n: u64) -> StreamItem {
-        StreamItem::Lost { dropped: 1000 + n } // any distinguishable item will do
+        StreamItem::DecodeError(crate::model::DecodeError {
+            event_type: None,
+            field: None,
+            reason: n.to_string(),
+        })
     }
 
     #[test]
@@ -172,6 +191,30 @@ mod tests {
             delivery.backlog.back(),
             Some(&StreamItem::State(ConnectionState::Connecting { attempt: 999 }))
         );
+    }
+
+    #[test]
+    fn gaps_merge_when_the_states_between_them_are_discarded() {
+        let (tx, _rx) = mpsc::channel(1);
+        let overflow = Arc::new(AtomicU64::new(0));
+        let mut delivery = Delivery::new(tx, overflow.clone());
+        delivery.push_event(event(0)).unwrap(); // fills the channel
+        for attempt in 0..(3 * BACKLOG_LIMIT as u32) {
+            delivery.push_event(event(1)).unwrap();
+            delivery
+                .push_control(StreamItem::State(ConnectionState::Connecting { attempt }))
+                .unwrap();
+        }
+        assert!(delivery.backlog.len() <= BACKLOG_LIMIT + 1, "{}", delivery.backlog.len());
+        let lost: u64 = delivery
+            .backlog
+            .iter()
+            .map(|item| match item {
+                StreamItem::Lost { dropped } => *dropped,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(lost, overflow.load(Ordering::Relaxed), "no dropped event goes uncounted");
     }
 
     #[test]
