@@ -7,81 +7,13 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use starq_ari::model::{self, Event, decode_event};
-use support::shared::shared_ari_dir;
-
-type Models = BTreeMap<String, Value>;
+use support::spec::{Models, lineage, object};
 
 fn load_models() -> Option<Models> {
-    let dir = shared_ari_dir("api-docs", "STARQ_ARI_SPEC_DIR")?;
-    let mut models = Models::new();
-    for entry in std::fs::read_dir(dir).expect("spec dir is readable") {
-        let path = entry.expect("dir entry").path();
-        if path.extension().is_none_or(|ext| ext != "json") {
-            continue;
-        }
-        let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        if let Some(file_models) = doc["models"].as_object() {
-            models.extend(file_models.iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
-    }
-    Some(models)
-}
-
-/// The model and its ancestors (the spec links them through `subTypes` on the parent).
-fn lineage<'a>(models: &'a Models, name: &str) -> Vec<&'a Value> {
-    let mut chain = vec![&models[name]];
-    let mut current = name.to_owned();
-    while let Some((parent, model)) = models.iter().find(|(_, m)| {
-        m["subTypes"].as_array().is_some_and(|subs| subs.iter().any(|s| s == current.as_str()))
-    }) {
-        chain.push(model);
-        current = parent.clone();
-    }
-    chain
-}
-
-/// A JSON value of spec type `ty`; objects get required properties only, or all of them.
-fn example(models: &Models, ty: &str, all: bool, depth: usize) -> Value {
-    if let Some(inner) = ty.strip_prefix("List[").and_then(|t| t.strip_suffix(']')) {
-        return json!([example(models, inner, all, depth)]);
-    }
-    match ty {
-        "string" => json!("x"),
-        "int" | "long" => json!(1),
-        "double" => json!(1.5),
-        "boolean" => json!(true),
-        "Date" => json!("2026-11-22T12:12:31.281+0000"),
-        "object" => json!({}),
-        model if models.contains_key(model) => object(models, model, all, depth + 1),
-        other => panic!("unknown spec type {other}"),
-    }
-}
-
-fn object(models: &Models, name: &str, all: bool, depth: usize) -> Value {
-    let mut out = Map::new();
-    for model in lineage(models, name) {
-        for (property, spec) in model["properties"].as_object().into_iter().flatten() {
-            let required = spec["required"] == true;
-            if !(required || all && depth < 4) {
-                continue;
-            }
-            let ty = spec["type"].as_str().expect("property type");
-            let value = match spec["allowableValues"]["values"].as_array() {
-                Some(values) if ty == "string" => values[0].clone(),
-                _ => example(models, ty, all, depth),
-            };
-            out.insert(property.clone(), value);
-        }
-    }
-    if lineage(models, name).len() > 1 && models.contains_key("Message") {
-        out.insert("type".into(), json!(name));
-    }
-    Value::Object(out)
+    support::spec::load_docs().map(|docs| support::spec::models(&docs))
 }
 
 /// Spec-required properties missing from `written`, as dotted paths.

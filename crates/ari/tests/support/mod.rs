@@ -3,6 +3,7 @@
 
 pub mod rest_server;
 pub mod shared;
+pub mod spec;
 pub mod ws_server;
 
 use std::io::Write;
