@@ -52,6 +52,15 @@
 //!   consumer falls behind, `Replaced` as its own signal that ends the stream.
 //! - Credentials travel only in an `Authorization` header marked sensitive; they appear in no
 //!   URL, log line, `Debug` output or error text.
+//!
+//! # Tests and the ARI specification
+//! The ARI spec (Swagger JSON of Asterisk 22.10.1) and the recorded events are GPL-2 reference
+//! data kept outside the repository. Tests read them at run time from `STARQ_ARI_SPEC_DIR` /
+//! `STARQ_ARI_SAMPLES_DIR`, or else from `../shared/ari/{api-docs,samples}` beside the
+//! workspace root; when missing they say so loudly and fail under `CI=true`. They check every
+//! request against the spec (method, path, parameter names, placement, types, required ones),
+//! every typed call against the spec's response class, every model against the spec's
+//! properties, and every recorded event's decoding and re-encoding.
 #![forbid(unsafe_code)]
 
 pub mod config;
