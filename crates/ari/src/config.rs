@@ -41,6 +41,7 @@ impl fmt::Debug for Credentials {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeConfig {
     /// The ARI root: `http://10.0.0.5:8088/ari` (the path is `http.conf`'s `prefix` + `/ari`).
+    /// Plain HTTP only: this build has no TLS.
     pub ari_url: String,
     /// ARI user.
     pub credentials: Credentials,
@@ -51,7 +52,7 @@ pub struct NodeConfig {
 /// A node configuration that cannot work.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    /// The ARI URL does not parse or is not `http(s)://…`.
+    /// The ARI URL does not parse, is not `http://…/ari`, or carries credentials.
     #[error("invalid ARI URL {url:?}: {reason}")]
     InvalidUrl {
         /// The URL as given.
@@ -75,8 +76,12 @@ impl NodeConfig {
             reason: reason.to_owned(),
         };
         let url = Url::parse(&self.ari_url).map_err(|e| invalid(&e.to_string()))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(invalid("scheme must be http or https"));
+        match url.scheme() {
+            "http" => {}
+            // Built without TLS (no reqwest/tokio-tungstenite TLS features): say so at start-up
+            // rather than failing every request and every reconnect.
+            "https" => return Err(invalid("https needs TLS support, which this build lacks")),
+            _ => return Err(invalid("scheme must be http")),
         }
         if url.cannot_be_a_base() || url.host().is_none() {
             return Err(invalid("not a base URL"));
@@ -166,6 +171,7 @@ mod tests {
         assert!(node("http://h:8088/asterisk/ari/", "starq").root_url().is_ok());
         for url in [
             "ftp://h/ari",
+            "https://h/ari",
             "http://u:secret-pw@h/ari",
             "nonsense",
             "http://h/ari?x=1",
