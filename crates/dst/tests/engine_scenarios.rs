@@ -1,0 +1,341 @@
+//! Scenario tests of the engine with the memory store: one feature each, commands checked
+//! exactly.
+
+use std::time::Duration;
+
+use starq_core::config::{
+    AgentConfig, Announcements, Contact, Destination, HoldtimeAnnounce, Membership, Overflow,
+    PositionAnnounce, QueueConfig,
+};
+use starq_core::engine::{Arrival, ChannelAction, Command, Engine, Input, LegHangup};
+use starq_core::shared::AgentAction;
+use starq_core::strategy::Strategy;
+use starq_core::{Epoch, Fence, NodeId, QueueId, ReservationId, Time};
+use starq_store::MemoryStore;
+
+struct Harness {
+    engine: Engine,
+    store: MemoryStore,
+    now: Time,
+    /// Every non-store command, in order.
+    seen: Vec<Command>,
+}
+
+fn agent(id: &str, queue: &str, contacts: &[(&str, &[&str])]) -> AgentConfig {
+    let mut a = AgentConfig::new(id);
+    a.memberships.push(Membership { queue: QueueId::new(queue), penalty: 0 });
+    for (endpoint, nodes) in contacts {
+        a.contacts.push(Contact {
+            endpoint: endpoint.to_string(),
+            nodes: nodes.iter().map(|n| NodeId::new(n)).collect(),
+        });
+    }
+    a
+}
+
+impl Harness {
+    fn new(queues: &[QueueConfig], agents: &[AgentConfig]) -> Self {
+        let store = MemoryStore::new();
+        store.configure_now(queues, agents);
+        let mut engine = Engine::new(queues, agents, 9);
+        engine.handle(
+            Time(0),
+            Input::NodeOwned { fence: Fence { node: NodeId::new("main"), epoch: Epoch(0) } },
+        );
+        let mut h = Harness { engine, store, now: Time(1_000_000), seen: Vec::new() };
+        for a in agents {
+            h.input(Input::Agent { agent: a.id.clone(), action: AgentAction::Login });
+        }
+        h.seen.clear();
+        h
+    }
+
+    fn input(&mut self, input: Input) {
+        self.engine.handle(self.now, input);
+        self.drain();
+    }
+
+    fn drain(&mut self) {
+        while let Some(command) = self.engine.poll_command() {
+            match command {
+                Command::Store(request) => {
+                    let reply = self.store.apply_now(request);
+                    self.engine.handle(self.now, Input::Reply(reply));
+                }
+                Command::QueryPosition { call } => {
+                    let position = self.store.position_now(&call);
+                    self.engine.handle(self.now, Input::Position { call, position });
+                }
+                other => self.seen.push(other),
+            }
+        }
+        self.store.check_invariants();
+        self.engine.check_invariants();
+    }
+
+    /// Advances time to `secs` after the start, firing due timers on the way.
+    fn wait(&mut self, secs: u64) {
+        let until = Time(1_000_000 + secs * 1000);
+        while let Some(due) = self.engine.poll_timeout().filter(|t| *t <= until) {
+            self.now = due.max(self.now);
+            self.engine.handle_timeout(self.now);
+            self.drain();
+        }
+        self.now = until;
+    }
+
+    fn arrive(&mut self, channel: &str, queue: &str) {
+        let arrival = Arrival {
+            node: NodeId::new("main"),
+            channel: channel.into(),
+            queue: QueueId::new(queue),
+            caller_id: "555".into(),
+            priority: 0,
+            max_wait: None,
+        };
+        self.input(Input::CallerArrived(arrival));
+    }
+
+    fn take(&mut self) -> Vec<Command> {
+        std::mem::take(&mut self.seen)
+    }
+
+    fn dials(&self) -> Vec<(ReservationId, String)> {
+        self.seen
+            .iter()
+            .filter_map(|c| match c {
+                Command::Dial { reservation, endpoint, .. } => {
+                    Some((*reservation, endpoint.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn continued(commands: &[Command]) -> Vec<(String, Option<Destination>, &'static str)> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Channel {
+                channel,
+                action: ChannelAction::Continue { destination, status },
+                ..
+            } => Some((channel.clone(), destination.clone(), *status)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_caller_is_answered_held_rung_through_bridged_and_completed() {
+    let mut q = QueueConfig::new("support");
+    q.wrapup = Duration::from_secs(5);
+    let mut h = Harness::new(&[q], &[agent("alice", "support", &[("PJSIP/alice", &[])])]);
+    h.arrive("ch1", "support");
+    let dials = h.dials();
+    assert_eq!(dials.len(), 1);
+    let out = h.take();
+    assert!(matches!(&out[0], Command::Channel { action: ChannelAction::Answer, .. }));
+    assert!(
+        matches!(&out[1], Command::Channel { action: ChannelAction::StartMoh(class), .. } if class == "default")
+    );
+    assert!(
+        matches!(&out[2], Command::Dial { leg, endpoint, .. } if leg == &format!("ch1-r{}", dials[0].0.0) && endpoint == "PJSIP/alice")
+    );
+    h.input(Input::LegAnswered { reservation: dials[0].0 });
+    let out = h.take();
+    assert!(matches!(&out[0], Command::Channel { action: ChannelAction::StopMoh, .. }));
+    assert!(matches!(&out[1], Command::Bridge { channel, .. } if channel == "ch1"));
+    h.input(Input::LegHungUp { reservation: dials[0].0 });
+    let out = h.take();
+    assert!(matches!(&out[0], Command::Channel { action: ChannelAction::Hangup, .. }), "{out:?}");
+    // Wrap-up: the next caller waits 5 s for alice.
+    h.arrive("ch2", "support");
+    assert!(h.dials().is_empty());
+    h.wait(6);
+    assert_eq!(h.dials().len(), 1, "offered after wrap-up");
+}
+
+#[test]
+fn ringall_first_answer_wins_and_the_others_are_hung_up() {
+    let mut q = QueueConfig::new("sales");
+    q.strategy = Strategy::RingAll;
+    let agents =
+        [agent("a", "sales", &[("PJSIP/a", &[])]), agent("b", "sales", &[("PJSIP/b", &[])])];
+    let mut h = Harness::new(&[q], &agents);
+    h.arrive("ch1", "sales");
+    let dials = h.dials();
+    assert_eq!(dials.len(), 2);
+    h.take();
+    h.input(Input::LegAnswered { reservation: dials[1].0 });
+    let out = h.take();
+    let hung: Vec<LegHangup> = out
+        .iter()
+        .filter_map(|c| match c {
+            Command::HangupLeg { reason, .. } => Some(*reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(hung, [LegHangup::AnsweredElsewhere]);
+    assert!(out.iter().any(|c| matches!(c, Command::Bridge { .. })));
+    // The loser's late answer changes nothing.
+    h.input(Input::LegAnswered { reservation: dials[0].0 });
+    assert!(h.take().iter().all(|c| !matches!(c, Command::Bridge { .. })));
+}
+
+#[test]
+fn no_answer_rings_out_and_retries_after_the_back_off() {
+    let mut q = QueueConfig::new("s");
+    q.ring_timeout = Duration::from_secs(10);
+    q.retry = Duration::from_secs(4);
+    let mut h = Harness::new(&[q], &[agent("a", "s", &[("PJSIP/a", &[])])]);
+    h.arrive("ch1", "s");
+    h.take();
+    h.wait(10);
+    let out = h.take();
+    assert!(out.iter().any(|c| matches!(c, Command::HangupLeg { reason: LegHangup::Timeout, .. })));
+    assert!(!out.iter().any(|c| matches!(c, Command::Dial { .. })), "not before the retry");
+    h.wait(14);
+    assert_eq!(h.dials().len(), 1, "rung again after retry");
+}
+
+#[test]
+fn an_agent_is_reached_through_the_account_its_callers_node_can_dial() {
+    let q = QueueConfig::new("s");
+    let contacts: &[(&str, &[&str])] =
+        &[("PJSIP/a-backup", &["backup"]), ("PJSIP/a-main", &["main"])];
+    let mut h = Harness::new(&[q], &[agent("a", "s", contacts)]);
+    h.arrive("ch1", "s");
+    assert_eq!(h.dials()[0].1, "PJSIP/a-main");
+}
+
+#[test]
+fn an_agent_no_contact_reaches_is_skipped_as_unreachable() {
+    let mut q = QueueConfig::new("s");
+    q.retry = Duration::ZERO;
+    let agents =
+        [agent("a", "s", &[("PJSIP/a", &["backup"])]), agent("b", "s", &[("PJSIP/b", &[])])];
+    let mut h = Harness::new(&[q], &agents);
+    h.arrive("ch1", "s");
+    assert_eq!(h.dials().iter().map(|d| d.1.as_str()).collect::<Vec<_>>(), ["PJSIP/b"]);
+}
+
+#[test]
+fn timeout_moves_the_caller_to_the_next_queue_then_to_voicemail() {
+    let mut main = QueueConfig::new("main");
+    main.max_wait = Some(Duration::from_secs(20));
+    main.on_timeout = Overflow::Queue(QueueId::new("backup"));
+    let mut backup = QueueConfig::new("backup");
+    backup.max_wait = Some(Duration::from_secs(20));
+    let voicemail =
+        Destination { context: "voicemail".into(), extension: "100".into(), priority: 1 };
+    backup.on_timeout = Overflow::Dialplan(Some(voicemail.clone()));
+    let mut h = Harness::new(&[main, backup], &[]);
+    h.arrive("ch1", "main");
+    h.wait(19);
+    assert!(continued(&h.take()).is_empty());
+    h.wait(21);
+    assert!(continued(&h.take()).is_empty(), "moved to backup, not out");
+    assert_eq!(h.store.position_now(&"ch1-q1".into()), Some(1));
+    h.wait(41);
+    assert_eq!(continued(&h.take()), [("ch1".to_owned(), Some(voicemail), "TIMEOUT")]);
+}
+
+#[test]
+fn an_exit_key_continues_in_the_exit_context() {
+    let mut q = QueueConfig::new("s");
+    q.exit_context = Some("exits".into());
+    let mut h = Harness::new(&[q], &[]);
+    h.arrive("ch1", "s");
+    h.take();
+    h.input(Input::CallerDtmf { channel: "ch1".into(), digit: '5' });
+    let dest = Destination { context: "exits".into(), extension: "5".into(), priority: 1 };
+    assert_eq!(continued(&h.take()), [("ch1".to_owned(), Some(dest), "EXITWITHKEY")]);
+}
+
+#[test]
+fn unknown_queue_and_full_queue_go_back_to_the_dialplan_with_a_reason() {
+    let mut q = QueueConfig::new("s");
+    q.max_len = Some(1);
+    let mut h = Harness::new(&[q], &[]);
+    h.arrive("ch0", "nope");
+    h.arrive("ch1", "s");
+    h.arrive("ch2", "s");
+    let out = continued(&h.take());
+    assert_eq!(out, [("ch0".to_owned(), None, "UNKNOWNQUEUE"), ("ch2".to_owned(), None, "FULL")]);
+}
+
+#[test]
+fn announcements_say_position_and_estimated_wait() {
+    let mut q = QueueConfig::new("s");
+    q.announce = Announcements {
+        frequency: Some(Duration::from_secs(30)),
+        position: PositionAnnounce::Yes,
+        holdtime: HoldtimeAnnounce::Yes,
+        periodic: vec!["custom/promo".into()],
+        periodic_frequency: Some(Duration::from_secs(45)),
+        ..Announcements::default()
+    };
+    let mut h = Harness::new(&[q], &[agent("a", "s", &[("PJSIP/a", &[])])]);
+    // One call completes (talk 120 s) so the queue has a handle time to estimate from.
+    h.arrive("ch0", "s");
+    let r = h.dials()[0].0;
+    h.input(Input::LegAnswered { reservation: r });
+    h.arrive("ch1", "s");
+    h.arrive("ch2", "s");
+    h.arrive("ch3", "s");
+    h.wait(120);
+    h.take();
+    h.input(Input::CallerHungUp { channel: "ch0".into() });
+    let r = h.dials()[0].0;
+    h.input(Input::LegAnswered { reservation: r });
+    h.take();
+    h.wait(200);
+    let out = h.take();
+    let plays = |who: &str| -> Vec<Vec<String>> {
+        out.iter()
+            .filter_map(|c| match c {
+                Command::Channel { channel, action: ChannelAction::Play(media), .. }
+                    if channel == who =>
+                {
+                    Some(media.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    // ch2 is next (position 1): announce-to-first-user is off, so only periodic prompts.
+    assert!(plays("ch2").iter().any(|m| m == &["sound:custom/promo"]), "{:?}", plays("ch2"));
+    assert!(plays("ch2").iter().all(|m| !m.contains(&"sound:queue-thereare".to_owned())));
+    // ch3 is second, one agent serves, calls take 120 s: about 4 minutes (2 × 120 s, rounded up).
+    let expected: Vec<String> = [
+        "sound:queue-thereare",
+        "number:2",
+        "sound:queue-callswaiting",
+        "sound:queue-holdtime",
+        "number:4",
+        "sound:queue-minutes",
+        "sound:queue-thankyou",
+    ]
+    .map(String::from)
+    .to_vec();
+    assert!(plays("ch3").contains(&expected), "{:?}", plays("ch3"));
+}
+
+#[test]
+fn losing_the_node_ends_its_calls_and_frees_their_agents() {
+    let mut q = QueueConfig::new("s");
+    q.wrapup = Duration::ZERO;
+    let mut h = Harness::new(&[q], &[agent("a", "s", &[("PJSIP/a", &[])])]);
+    h.arrive("ch1", "s");
+    let r = h.dials()[0].0;
+    h.input(Input::LegAnswered { reservation: r });
+    h.arrive("ch2", "s");
+    h.take();
+    h.input(Input::NodeDown { node: NodeId::new("main") });
+    assert_eq!(h.engine.callers(), 0);
+    let view = h.store.describe();
+    assert!(view.contains("status: Available"), "{view}");
+    assert!(h.take().is_empty(), "nothing is sent to a dead node");
+}
