@@ -56,6 +56,10 @@ fn every_recorded_event_decodes_to_its_typed_form() {
         } else {
             assert!(!event.is_modelled(), "{file}: {event_type} is not in MODELLED_TYPES");
         }
+        // Routing by channel: every recorded event with a channel (or a dialled peer) says so.
+        let channel = value.get("channel").or_else(|| value.get("peer"));
+        let expected = channel.and_then(|c| c["id"].as_str()).filter(|_| event.is_modelled());
+        assert_eq!(event.channel().map(|c| c.id.as_str()), expected, "{file}: {event_type}");
         let back = serde_json::to_value(&event).expect("serialize");
         assert_eq!(&back, value, "{file}: {event_type} does not round-trip");
     }

@@ -492,6 +492,45 @@ impl Event {
         }
     }
 
+    /// The channel the event is about, for routing it to a call: the channel of channel
+    /// events, the `peer` (the dialled leg) of `Dial`. `None` for bridge, playback, endpoint,
+    /// device, recording and application events, and for unknown events.
+    pub fn channel(&self) -> Option<&Channel> {
+        match self {
+            Event::StasisStart(e) => Some(&e.channel),
+            Event::StasisEnd(e) => Some(&e.channel),
+            Event::ChannelStateChange(e) => Some(&e.channel),
+            Event::ChannelDestroyed(e) => Some(&e.channel),
+            Event::ChannelHangupRequest(e) => Some(&e.channel),
+            Event::Dial(e) => Some(&e.peer),
+            Event::ChannelDtmfReceived(e) => Some(&e.channel),
+            Event::ChannelEnteredBridge(e) => e.channel.as_ref(),
+            Event::ChannelLeftBridge(e) => Some(&e.channel),
+            Event::ChannelVarset(e) => e.channel.as_ref(),
+            Event::ChannelCreated(e) => Some(&e.channel),
+            Event::ChannelDialplan(e) => Some(&e.channel),
+            Event::ChannelCallerId(e) => Some(&e.channel),
+            Event::ChannelConnectedLine(e) => Some(&e.channel),
+            Event::ChannelUserevent(e) => e.channel.as_ref(),
+            Event::ApplicationMoveFailed(e) => Some(&e.channel),
+            Event::PlaybackStarted(_)
+            | Event::PlaybackContinuing(_)
+            | Event::PlaybackFinished(_)
+            | Event::ApplicationReplaced(_)
+            | Event::ApplicationRegistered(_)
+            | Event::ApplicationUnregistered(_)
+            | Event::EndpointStateChange(_)
+            | Event::DeviceStateChanged(_)
+            | Event::BridgeCreated(_)
+            | Event::BridgeDestroyed(_)
+            | Event::BridgeMerged(_)
+            | Event::RecordingStarted(_)
+            | Event::RecordingFinished(_)
+            | Event::RecordingFailed(_)
+            | Event::Unknown(_) => None,
+        }
+    }
+
     /// Whether this event type is modelled (not [`Event::Unknown`]).
     pub fn is_modelled(&self) -> bool {
         !matches!(self, Event::Unknown(_))
