@@ -87,4 +87,8 @@ pub mod wire;
 
 pub use node::callers::{CallSpec, PlacedCall};
 pub use node::config::{MediaCatalog, NodeConfig};
+/// Node settings, including the outbound WebSocket.
+pub mod node_config {
+    pub use crate::node::config::{MediaCatalog, NodeConfig, OutboundWs};
+}
 pub use sim::{Sim, SimConfig, SimError};

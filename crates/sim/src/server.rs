@@ -39,6 +39,8 @@ pub(crate) struct Shared {
     pub(crate) next_conn: AtomicU64,
     pub(crate) faults: Mutex<RestFaults>,
     pub(crate) cfg: NodeConfig,
+    /// Whether the outbound WebSocket is connected now.
+    pub(crate) outbound_up: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -122,9 +124,13 @@ impl NodeHandle {
             next_conn: AtomicU64::new(1),
             faults: Mutex::new(RestFaults::default()),
             cfg: self.cfg.clone(),
+            outbound_up: std::sync::atomic::AtomicBool::new(false),
         });
         tokio::spawn(drive_timers(shared.clone()));
         tokio::spawn(crate::http::serve(listener, shared.clone()));
+        if let Some(out) = self.cfg.outbound.clone() {
+            tokio::spawn(crate::http::outbound::run(shared.clone(), out));
+        }
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(shared);
     }
 
@@ -194,6 +200,11 @@ impl NodeHandle {
     pub fn caller_dtmf(&self, channel_id: &str, digit: char) -> Result<(), AriError> {
         self.shared()?.op(|st, now| st.caller_dtmf(now, channel_id, digit));
         Ok(())
+    }
+
+    /// Whether the node's outbound WebSocket (if configured) is connected now.
+    pub fn outbound_connected(&self) -> bool {
+        self.shared().is_ok_and(|s| s.outbound_up.load(Ordering::Relaxed))
     }
 
     /// Whether a WebSocket holds `app` now (so `Stasis(app)` would succeed).

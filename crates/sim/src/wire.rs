@@ -103,6 +103,7 @@ pub enum Event {
         endpoint: Endpoint,
     },
     ApplicationReplaced {},
+    ApplicationRegistered {},
     ApplicationMoveFailed {
         destination: String,
         args: Vec<String>,

@@ -111,8 +111,18 @@ fn do_originate(
         return Err(AriError::bad_request("Application or extension must be specified"));
     }
     if spec.app.is_empty() {
-        // Dialplan-only originate is not simulated: the ACD always originates into its app.
-        return Err(AriError::bad_request("starq-sim: originate without app is not simulated"));
+        // Dialplan-mode originate is simulated for `Local/<n>@to-<app>` only: the `;2` half
+        // runs `Stasis(<app>, inbound, <n>)` like a caller (sample 06).
+        let target = spec.endpoint.strip_prefix("Local/").and_then(|t| t.split_once('@'));
+        let Some((exten, context)) = target.filter(|(_, c)| c.starts_with("to-")) else {
+            return Err(AriError::bad_request(
+                "starq-sim: originate without app is only simulated to Local/<n>@to-<app>",
+            ));
+        };
+        let cid = spec.caller_id.clone().unwrap_or_default();
+        return s
+            .op(|st, now| st.originate_inbound(now, exten, context, spec.channel_id.clone(), cid))
+            .map(Json);
     }
     s.op(|st, now| st.originate(now, &spec)).map(Json)
 }

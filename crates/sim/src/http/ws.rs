@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use super::Node;
 use super::params::Params;
+use super::rest_ws;
 use crate::error::AriError;
 use crate::node::apps::{Apps, Consumer};
 use crate::server::Shared;
@@ -35,16 +36,26 @@ pub(super) async fn events(
     let conn = s.next_conn.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = mpsc::channel::<String>(s.cfg.ws_queue.max(1));
     let kill = s.kill.child_token();
-    register(&s, &apps, Consumer { conn, tx, kill: kill.clone() });
+    register(&s, &apps, Consumer { conn, tx: tx.clone(), kill: kill.clone() });
     let failed = s.clone();
+    let link = Link { conn, tx, kill, app: apps[0].clone() };
     upgrade
         .protocols(["ari"])
         .on_failed_upgrade(move |_| failed.op(|st, _| st.apps.unregister_conn(conn)))
-        .on_upgrade(move |socket| run(s, conn, rx, kill, socket))
+        .on_upgrade(move |socket| run(s, link, rx, socket))
+}
+
+/// One connection's identity and its way back to itself.
+pub(super) struct Link {
+    pub(super) conn: u64,
+    pub(super) tx: mpsc::Sender<String>,
+    pub(super) kill: tokio_util::sync::CancellationToken,
+    /// The app named in `RESTResponse` events (the first the connection holds).
+    pub(super) app: String,
 }
 
 /// Takes each app over for `consumer`; a previous holder gets `ApplicationReplaced`.
-fn register(shared: &Shared, apps: &[String], consumer: Consumer) {
+pub(super) fn register(shared: &Shared, apps: &[String], consumer: Consumer) {
     shared.op(|st, now| {
         for app in apps {
             let Some(old) = st.apps.register(app, consumer.clone()) else { continue };
@@ -62,20 +73,27 @@ fn register(shared: &Shared, apps: &[String], consumer: Consumer) {
     });
 }
 
-async fn run(
-    shared: Arc<Shared>,
-    conn: u64,
-    mut rx: mpsc::Receiver<String>,
-    kill: tokio_util::sync::CancellationToken,
-    socket: WebSocket,
-) {
+async fn run(shared: Arc<Shared>, link: Link, mut rx: mpsc::Receiver<String>, socket: WebSocket) {
+    let Link { conn, tx, kill, app } = link;
     let (mut sink, mut stream) = socket.split();
     let reader_kill = kill.clone();
-    // Reads only to notice the close (and let the library answer pings).
+    let reader_shared = shared.clone();
+    // Serves REST requests in order and notices the close (the library answers pings).
     let reader = tokio::spawn(async move {
         while let Some(msg) = stream.next().await {
-            if matches!(msg, Err(_) | Ok(Message::Close(_))) {
-                break;
+            match msg {
+                Ok(Message::Text(text)) => {
+                    let Some(resp) =
+                        rest_ws::serve_frame(&reader_shared, &app, text.as_str()).await
+                    else {
+                        continue;
+                    };
+                    if tx.send(resp).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(Message::Close(_)) | Err(_) => break,
+                Ok(_) => {}
             }
         }
         reader_kill.cancel();

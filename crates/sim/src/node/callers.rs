@@ -70,6 +70,45 @@ pub struct PlacedCall {
 impl NodeState {
     /// Places an inbound call; fails only on a duplicate channel id.
     pub(crate) fn place_call(&mut self, now: Now, spec: &CallSpec) -> Result<PlacedCall, AriError> {
+        // The samples' `[to-q]` runs `NoOp()` first, so `Stasis()` is priority 2.
+        self.place_call_at(now, spec, 2)
+    }
+
+    /// Dialplan-mode originate to `Local/<exten>@to-<app>` (sample 06's `[to-qout]`, where
+    /// `Stasis()` is priority 1): the `;2` half is an inbound caller; answers the `;1` half.
+    pub(crate) fn originate_inbound(
+        &mut self,
+        now: Now,
+        exten: &str,
+        context: &str,
+        channel_id: Option<String>,
+        cid: wire::CallerId,
+    ) -> Result<wire::Channel, AriError> {
+        let app = context.strip_prefix("to-").unwrap_or(context);
+        let mut spec = CallSpec::new(app, &["inbound", exten], cid.number);
+        spec.name = cid.name;
+        spec.exten = exten.to_owned();
+        spec.context = context.to_owned();
+        spec.channel_id = Some(channel_id.unwrap_or_else(|| self.uniqueid(now)));
+        let placed = self.place_call_at(now, &spec, 1)?;
+        let handset_id = placed.channel_id.trim_end_matches(";2").to_owned();
+        let mut snapshot = match self.channels.get(&handset_id) {
+            Some(c) => c.wire(),
+            // Stasis() failed and the dialplan already hung the pair up.
+            None => return Err(AriError::new(500, "Allocation failed")),
+        };
+        snapshot.state = wire::ChannelState::Down;
+        snapshot.dialplan.app_name = "AppDial2".to_owned();
+        snapshot.dialplan.app_data = "(Outgoing Line)".to_owned();
+        Ok(snapshot)
+    }
+
+    fn place_call_at(
+        &mut self,
+        now: Now,
+        spec: &CallSpec,
+        priority: i64,
+    ) -> Result<PlacedCall, AriError> {
         let handset_id = match &spec.channel_id {
             Some(id) => id.clone(),
             None => self.uniqueid(now),
@@ -118,7 +157,7 @@ impl NodeState {
             id: leg_id.clone(),
             name: format!("{name};2"),
             state: ChanState::Ring,
-            dialplan: dialplan(2, "Stasis", &app_data),
+            dialplan: dialplan(priority, "Stasis", &app_data),
             role: Role::CallerLeg { caller },
             peer: Some(handset_id),
             serial: self.serial(),

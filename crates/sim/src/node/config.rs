@@ -30,6 +30,21 @@ pub struct NodeConfig {
     pub continue_wait: Duration,
     /// Which media exist and how long they play.
     pub media: MediaCatalog,
+    /// An outbound WebSocket the node keeps open to the application (Asterisk 22.5+).
+    pub outbound: Option<OutboundWs>,
+}
+
+/// `ari.conf type=outbound_websocket` with a persistent `websocket_client`: the node connects
+/// to the application, registers `apps` on that connection, keeps them registered (events
+/// queued) while disconnected, and reconnects every `reconnect_interval`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundWs {
+    /// `ws://host:port/path` of the application.
+    pub uri: String,
+    /// Applications served over the connection.
+    pub apps: Vec<String>,
+    /// Wait between connection attempts (Asterisk's default is 500 ms).
+    pub reconnect_interval: Duration,
 }
 
 impl NodeConfig {
@@ -47,6 +62,7 @@ impl NodeConfig {
             busy_hold: Duration::from_secs(5),
             continue_wait: Duration::from_secs(2),
             media: MediaCatalog::default(),
+            outbound: None,
         }
     }
 }
