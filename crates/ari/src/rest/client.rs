@@ -129,7 +129,6 @@ impl AriClient {
 
     async fn send(&self, request: &Request) -> Result<Bytes, AriError> {
         let op = request.op();
-        let timeout = self.inner.limits.request_timeout;
         let slot_timeout = self.inner.limits.slot_timeout;
         let permit = tokio::time::timeout(slot_timeout, self.inner.in_flight.acquire())
             .await
@@ -143,9 +142,10 @@ impl AriClient {
         if let Some(body) = request.json_body() {
             builder = builder.json(body);
         }
-        let response = builder.send().await.map_err(|e| transport_error(op, &e, timeout))?;
+        let limits = &self.inner.limits;
+        let response = builder.send().await.map_err(|e| transport_error(op, &e, limits))?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|e| transport_error(op, &e, timeout))?;
+        let body = response.bytes().await.map_err(|e| transport_error(op, &e, limits))?;
         drop(permit);
         tracing::debug!(%op, status, "ARI request");
         match status {
@@ -157,9 +157,13 @@ impl AriClient {
 
 /// Classifies a reqwest failure. Only the error kinds and their sources are kept, never the
 /// URL or headers.
-fn transport_error(op: Op, error: &reqwest::Error, timeout: Duration) -> AriError {
+fn transport_error(op: Op, error: &reqwest::Error, limits: &RestLimits) -> AriError {
     if error.is_timeout() {
-        return AriError::Timeout { op, sent: !error.is_connect(), after: timeout };
+        // A connect that timed out never sent the request: safe to retry.
+        return match error.is_connect() {
+            true => AriError::Timeout { op, sent: false, after: limits.connect_timeout },
+            false => AriError::Timeout { op, sent: true, after: limits.request_timeout },
+        };
     }
     let mut detail = String::new();
     let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
