@@ -54,6 +54,11 @@
 //!   excess connections are closed at once) and `websocket_write_timeout` (100 ms; a slower
 //!   reader is closed, as is one whose queue of [`NodeConfig::ws_queue`] events fills up).
 //!   ARI never pings; the node answers pings.
+//! - **Outbound WebSocket and REST over WebSocket** (sample 06): with
+//!   [`NodeConfig::outbound`] set the node connects to the application (subprotocol `ari`),
+//!   sends `ApplicationRegistered`, keeps the apps registered and queues events while down,
+//!   reconnects every `reconnect_interval`; `RESTRequest` frames on any event WebSocket get a
+//!   `RESTResponse`, served one at a time per socket.
 //! - **Consistency**: [`server::NodeHandle::check_invariants`] checks bridge membership,
 //!   Local pairs, playback queues and ground-truth outcomes (chaos tests can call it).
 //!
@@ -64,12 +69,13 @@
 //!
 //! - No media: playbacks last the length the [`MediaCatalog`] gives each item; unknown
 //!   `sound:` names fail (`PlaybackFinished` with state `failed`) like missing files.
-//! - Dialplan-only originates (`extension` without `app`) are refused with 400; `/continue`
-//!   to any target runs `Wait(continue_wait)` then `Hangup()`.
+//! - Dialplan-mode originates (no `app`) are simulated only to `Local/<n>@to-<app>` (the `;2`
+//!   half runs `Stasis(<app>, inbound, <n>)`, as sample 06's `[to-qout]`); others get 400.
+//!   `/continue` to any target runs `Wait(continue_wait)` then `Hangup()`.
 //! - A mixing bridge without `dtmf_events` holding two channels does not pass DTMF to the
 //!   app (native bridging), as with RTP channels.
-//! - Not simulated: outbound WebSockets and REST over WebSocket (sample 06), recordings,
-//!   snoop, device states, `subscribeAll`, event filters, bridge variables.
+//! - Not simulated: recordings, snoop, device states, `subscribeAll`, event filters, bridge
+//!   variables, per-call outbound WebSockets.
 #![forbid(unsafe_code)]
 
 pub mod cli;
