@@ -1,13 +1,13 @@
-//! One node's runtime: the shared state behind its lock, the HTTP listener with Asterisk's
-//! session limit, the timer driver, and the public [`NodeHandle`] for scripts and fault
-//! injection (kill, restore, drop WebSockets, REST faults, paused delivery).
+//! One node's runtime: the shared state behind its lock, the timer driver, and the public
+//! [`NodeHandle`] for scripts and fault injection (kill, restore, drop WebSockets, REST
+//! faults, paused delivery).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -40,7 +40,7 @@ pub(crate) struct Shared {
     pub(crate) faults: Mutex<RestFaults>,
     pub(crate) cfg: NodeConfig,
     /// Whether the outbound WebSocket is connected now.
-    pub(crate) outbound_up: std::sync::atomic::AtomicBool,
+    pub(crate) outbound_up: AtomicBool,
 }
 
 impl Shared {
@@ -124,7 +124,7 @@ impl NodeHandle {
             next_conn: AtomicU64::new(1),
             faults: Mutex::new(RestFaults::default()),
             cfg: self.cfg.clone(),
-            outbound_up: std::sync::atomic::AtomicBool::new(false),
+            outbound_up: AtomicBool::new(false),
         });
         tokio::spawn(drive_timers(shared.clone()));
         tokio::spawn(crate::http::serve(listener, shared.clone()));
@@ -328,96 +328,5 @@ async fn drive_timers(shared: Arc<Shared>) {
             () = shared.wake.notified() => {}
             () = sleep => {}
         }
-    }
-}
-
-/// A TCP stream that counts toward the node's session limit while open.
-#[derive(Debug)]
-pub(crate) struct Session {
-    stream: TcpStream,
-    shared: Arc<Shared>,
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        self.shared.sessions.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-impl tokio::io::AsyncRead for Session {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        if self.shared.kill.is_cancelled() {
-            return std::task::Poll::Ready(Err(std::io::ErrorKind::ConnectionReset.into()));
-        }
-        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl tokio::io::AsyncWrite for Session {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        if self.shared.kill.is_cancelled() {
-            return std::task::Poll::Ready(Err(std::io::ErrorKind::ConnectionReset.into()));
-        }
-        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-}
-
-/// The node's listener: refuses connections beyond `sessionlimit` by closing them at once,
-/// as Asterisk's HTTP server does.
-pub(crate) struct SessionListener {
-    pub(crate) inner: TcpListener,
-    pub(crate) shared: Arc<Shared>,
-}
-
-impl axum::serve::Listener for SessionListener {
-    type Io = Session;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let (stream, addr) = match self.inner.accept().await {
-                Ok(pair) => pair,
-                Err(e) => {
-                    tracing::warn!(%e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            };
-            let open = self.shared.sessions.fetch_add(1, Ordering::Relaxed);
-            if open >= self.shared.cfg.session_limit {
-                self.shared.sessions.fetch_sub(1, Ordering::Relaxed);
-                tracing::warn!(%addr, "HTTP session limit reached: closing connection");
-                drop(stream);
-                continue;
-            }
-            let _ = stream.set_nodelay(true);
-            return (Session { stream, shared: self.shared.clone() }, addr);
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.inner.local_addr()
     }
 }

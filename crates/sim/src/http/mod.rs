@@ -3,6 +3,7 @@
 
 mod bridges;
 mod channels;
+mod listener;
 mod misc;
 pub(crate) mod outbound;
 pub(crate) mod params;
@@ -19,7 +20,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::error::AriError;
-use crate::server::{SessionListener, Shared};
+use crate::server::Shared;
+use listener::SessionListener;
 
 /// Handler state: the node incarnation.
 pub(crate) type Node = State<Arc<Shared>>;
