@@ -44,19 +44,6 @@ impl Rng {
     }
 }
 
-/// Mixes a request's random draw with an agent id, so one draw gives every agent it makes
-/// available an independent value (SplitMix64 finaliser over an FNV-1a hash).
-pub fn mix_draw(draw: u64, key: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    let mut z = draw ^ h;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +61,5 @@ mod tests {
     fn below_stays_in_range() {
         let mut r = Rng::seeded(1);
         assert!((0..1000).all(|_| r.below(3) < 3));
-        assert_ne!(mix_draw(1, "a"), mix_draw(1, "b"));
     }
 }

@@ -72,11 +72,29 @@ pub struct AgentStats {
     pub last_call_end: Time,
     /// Calls the agent took from this queue.
     pub calls_taken: u64,
-    /// A fresh random draw from the caller's seeded RNG, used by the random strategies.
+    /// The request's random draw (from the engine's seeded RNG), used by the random strategies
+    /// through [`agent_draw`].
     pub draw: u64,
 }
 
 const SCORE_MASK: u64 = (1 << 53) - 1;
+
+/// The modulus of the MINSTD generator (2^31 − 1).
+const MINSTD_MODULUS: u64 = 2_147_483_647;
+
+/// One request's draw turned into an agent's own random value in `1..2^31−1`, from the agent's
+/// member order. Two MINSTD (Park–Miller) steps: every intermediate stays below 2^47, so the
+/// Redis functions, whose Lua numbers are doubles exact to 2^53, compute the very same values.
+pub fn agent_draw(draw: u64, order: u32) -> u64 {
+    let mut x = (draw % MINSTD_MODULUS + u64::from(order) * 7_919) % MINSTD_MODULUS;
+    if x == 0 {
+        x = 1;
+    }
+    for _ in 0..2 {
+        x = x * 48_271 % MINSTD_MODULUS;
+    }
+    x
+}
 
 impl Strategy {
     /// Every strategy, for exhaustive tests and simulation.
@@ -102,8 +120,10 @@ impl Strategy {
             | Strategy::RrOrdered
             | Strategy::Linear
             | Strategy::RingProgressively => u64::from(stats.order),
-            Strategy::Random => stats.draw >> 11,
-            Strategy::WRandom => stats.draw % ((u64::from(stats.penalty) + 1) * 1000),
+            Strategy::Random => agent_draw(stats.draw, stats.order),
+            Strategy::WRandom => {
+                agent_draw(stats.draw, stats.order) % ((u64::from(stats.penalty) + 1) * 1000)
+            }
         };
         score & SCORE_MASK
     }
@@ -195,6 +215,9 @@ mod tests {
             assert!(Strategy::WRandom.score(&stats(0, 0, 0, 0, draw)) < 1000);
             assert!(Strategy::WRandom.score(&stats(0, 0, 0, 4, draw)) < 5000);
         }
-        assert!(Strategy::Random.score(&stats(0, 0, 0, 0, u64::MAX)) <= SCORE_MASK);
+        assert!(Strategy::Random.score(&stats(0, 0, 0, 0, u64::MAX)) < MINSTD_MODULUS);
+        // Known values, so an implementation in another language can be checked against them.
+        assert_eq!(agent_draw(0, 0), 48_271 * 48_271 % MINSTD_MODULUS);
+        assert_ne!(agent_draw(42, 1), agent_draw(42, 2));
     }
 }

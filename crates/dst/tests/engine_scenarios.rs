@@ -27,7 +27,7 @@ fn agent(id: &str, queue: &str, contacts: &[(&str, &[&str])]) -> AgentConfig {
     for (endpoint, nodes) in contacts {
         a.contacts.push(Contact {
             endpoint: endpoint.to_string(),
-            nodes: nodes.iter().map(|n| NodeId::new(n)).collect(),
+            nodes: nodes.iter().copied().map(NodeId::new).collect(),
         });
     }
     a

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use starq_core::config::{AgentConfig, AutoPauseScope, EmptyConditions, QueueConfig, Window};
 use starq_core::journal::JournalEvent;
-use starq_core::rng::mix_draw;
 use starq_core::shared::{
     AgentAction, Enqueue, Miss, Notice, Offer, Party, Request, Verdict, rest_after,
 };
@@ -794,7 +793,7 @@ impl Board {
                     penalty: stats.penalty,
                     last_call_end: stats.last_call_end,
                     calls_taken: stats.calls_taken,
-                    draw: mix_draw(draw, id.as_str()),
+                    draw,
                 });
                 q.available.insert(stats.penalty, score, id.clone());
                 agent.indexed.insert(queue.clone(), (stats.penalty, score));
