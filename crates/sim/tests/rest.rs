@@ -227,3 +227,22 @@ async fn holding_bridge_moh_counts_for_every_caller() {
     let got = ev.drain(QUIET).await;
     assert!(got.iter().all(|e| e["variable"] != "BRIDGEPEER"), "holding bridges pair nobody");
 }
+
+#[tokio::test]
+async fn dial_timeout_does_not_cut_a_busy_leg() {
+    let mut cfg = starq_sim::SimConfig::local(1, 2);
+    cfg.node = common::fast_node();
+    cfg.node.busy_hold = Duration::from_millis(1_500);
+    let sim = starq_sim::Sim::start(cfg).await.unwrap();
+    let node = sim.node(0).unwrap();
+    let ari = Ari::new(node);
+    let mut ev = Events::connect(node, "q").await;
+    ari.post(
+        "/channels/create",
+        &[("endpoint", "Local/9@busy"), ("app", "q"), ("channelId", "bz")],
+    )
+    .await;
+    ari.post("/channels/bz/dial", &[("timeout", "1")]).await;
+    let got = ev.until(is("ChannelDestroyed", "bz")).await;
+    assert_eq!(got.last().unwrap()["cause"], 17, "busy, not a timeout: {:?}", types(&got));
+}

@@ -244,6 +244,8 @@ impl NodeState {
         {
             return Err(AriError::conflict("Channel is not in the 'Down' state"));
         }
+        // `caller=` makes the leg's connected line the caller's id (sample 04b's
+        // `ChannelConnectedLine` before the first `Dial`) and links the ring to that caller.
         if let Some(caller_id) = caller {
             let other = self.channels.get(caller_id).ok_or_else(AriError::channel_not_found)?;
             let cid = other.caller.clone();
@@ -267,6 +269,8 @@ impl NodeState {
         chan.dialed = true;
         let serial = chan.serial;
         let Role::Outgoing { far, dialstring, .. } = chan.role.clone() else { return };
+        // Sample 04b: after `/dial` only the first `Dial` event names the dialstring; an
+        // originate (sample 01) repeats it on every `Dial`.
         let final_dialstring =
             if chan.start == Start::Originated { dialstring.clone() } else { String::new() };
         if far == FarEnd::Missing {
@@ -277,6 +281,7 @@ impl NodeState {
         self.record_ring(now, id);
         self.emit_dial(now, id, "", dialstring.clone());
         match far {
+            // `[agents]` answers without ringing: the `;2` half goes up, then the leg.
             FarEnd::AnswerNow { talk } => {
                 self.local_peer_answers(now, id);
                 self.answer_leg(now, id, final_dialstring);
@@ -292,6 +297,7 @@ impl NodeState {
                     self.at(now, g, Step::FarHangup { leg: id.to_owned(), serial, cause: 16 });
                 }
             }
+            // No `Ringing` state: `Busy()` answers busy before ringing (sample 04b).
             FarEnd::Busy { hold } => {
                 self.emit_dial(now, id, "BUSY", final_dialstring);
                 self.mark_ring(now, id, RingResult::Busy);

@@ -2,7 +2,7 @@
 //! timeouts, playback items ending, the dialplan after `/continue`, scripted callers.
 
 use super::hangup::Hangup;
-use super::model::{ChanState, Role, Start};
+use super::model::{ChanState, FarEnd, Role, Start};
 use super::state::{NodeState, Step};
 use crate::clock::Now;
 use crate::wire::Event;
@@ -22,7 +22,10 @@ impl NodeState {
             }
             Step::DialTimeout { leg, serial } if self.live(&leg, serial) => {
                 let Some(chan) = self.channels.get(&leg) else { return };
-                if chan.state == ChanState::Up {
+                // An answered dial, or one that already ended busy, has nothing left to time
+                // out: the busy leg lives until `Busy()` ends (cause 17, sample 04b).
+                let busy = matches!(chan.role, Role::Outgoing { far: FarEnd::Busy { .. }, .. });
+                if chan.state == ChanState::Up || busy {
                     return;
                 }
                 // An originated leg is not in Stasis yet: it just dies with cause 19.
