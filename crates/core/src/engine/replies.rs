@@ -1,0 +1,130 @@
+//! Store replies and notices: what the shared store decided, turned into the engine's moves.
+
+use super::caller::{self, Phase};
+use super::{ChannelAction, Command, Engine, LegHangup, Pending, TimerKey};
+use crate::ids::{AgentId, ReservationId};
+use crate::shared::{Notice, Party, Reply, Verdict};
+
+impl Engine {
+    /// The store's reply to the oldest request in flight.
+    pub(super) fn on_reply(&mut self, reply: Reply) {
+        let pending = self.pending.pop_front().unwrap_or(Pending::Other);
+        if reply.result == Verdict::Fenced {
+            return self.on_fenced(&pending);
+        }
+        match (pending, &reply.result) {
+            (Pending::Enqueue(call), Verdict::Joined { position, serving }) => {
+                if let Some(c) = self.callers.get_mut(&call) {
+                    c.serving = *serving;
+                    c.position = *position;
+                    if c.phase == Phase::Joining {
+                        c.phase = Phase::Waiting;
+                    }
+                }
+            }
+            (Pending::Enqueue(call), Verdict::Refused(outcome)) => self.finish(&call, *outcome),
+            (Pending::Answered(reservation), Verdict::Confirmed { agent }) => {
+                self.connect(reservation, agent.clone())
+            }
+            (Pending::Answered(reservation), _) => {
+                // Lost the race (another leg won, or the caller left): this leg goes.
+                if let Some(leg) = self.legs.remove(&reservation) {
+                    let node = self.callers.get(&leg.offer.call).map(|c| c.node.clone());
+                    if let Some(node) = node {
+                        self.commands.push_back(Command::HangupLeg {
+                            node,
+                            leg: leg.id,
+                            reason: LegHangup::AnsweredElsewhere,
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.on_notices(reply.notices);
+    }
+
+    /// The store refused a request: another instance owns that node now.
+    pub(super) fn on_fenced(&mut self, pending: &Pending) {
+        let call = match pending {
+            Pending::Enqueue(call) => Some(call.clone()),
+            Pending::Answered(r) => self.legs.get(r).map(|l| l.offer.call.clone()),
+            Pending::Other => None,
+        };
+        let node = call.and_then(|c| self.callers.get(&c).map(|c| c.node.clone()));
+        if let Some(node) = node {
+            self.forget_node(&node);
+            self.commands.push_back(Command::NodeFenced { node });
+        }
+    }
+
+    /// Acts on notices for owned nodes; hands the others to the shell to route.
+    pub(super) fn on_notices(&mut self, notices: Vec<Notice>) {
+        let mut foreign = Vec::new();
+        for notice in notices {
+            if !self.nodes.contains_key(notice.node()) {
+                foreign.push(notice);
+                continue;
+            }
+            match notice {
+                Notice::Offer(offer) => self.on_offer(offer),
+                Notice::Cancelled(offer) => {
+                    self.timers.cancel(&TimerKey::Ring(offer.reservation));
+                    if let Some(leg) = self.legs.remove(&offer.reservation) {
+                        let reason = if self
+                            .callers
+                            .get(&offer.call)
+                            .is_some_and(|c| matches!(c.phase, Phase::Connected(_)))
+                        {
+                            LegHangup::AnsweredElsewhere
+                        } else {
+                            LegHangup::Cancelled
+                        };
+                        self.commands.push_back(Command::HangupLeg {
+                            node: offer.node,
+                            leg: leg.id,
+                            reason,
+                        });
+                    }
+                }
+                Notice::Evict { call, outcome, .. } => {
+                    // The store already ended the caller; only the channel is left to move.
+                    self.finish(&call, outcome);
+                }
+            }
+        }
+        if !foreign.is_empty() {
+            self.commands.push_back(Command::Route(foreign));
+        }
+    }
+
+    /// The reservation is confirmed: bridge the caller with the agent.
+    pub(super) fn connect(&mut self, reservation: ReservationId, agent: AgentId) {
+        let Some(leg) = self.legs.get(&reservation) else { return };
+        if !leg.answered {
+            // The leg hung up between its answer and the confirmation: end the call.
+            let call = leg.offer.call.clone();
+            if let Some(c) = self.callers.get_mut(&call) {
+                c.phase = Phase::Connected(reservation);
+                c.agent = Some(agent);
+                c.connected_at = self.now;
+            }
+            return self.hangup(&call, Party::Agent);
+        }
+        let (call, leg_id) = (leg.offer.call.clone(), leg.id.clone());
+        let Some(c) = self.callers.get_mut(&call) else { return };
+        c.phase = Phase::Connected(reservation);
+        c.agent = Some(agent);
+        c.connected_at = self.now;
+        let (node, channel) = (c.node.clone(), c.channel.clone());
+        for key in caller::timer_keys(&call) {
+            self.timers.cancel(&key);
+        }
+        self.commands.push_back(Command::Channel {
+            node: node.clone(),
+            channel: channel.clone(),
+            action: ChannelAction::StopMoh,
+        });
+        self.commands.push_back(Command::Bridge { node, channel, leg: leg_id });
+    }
+}
