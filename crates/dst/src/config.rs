@@ -12,8 +12,8 @@ use starq_core::rng::Rng;
 use starq_core::strategy::Strategy;
 use starq_core::{NodeId, QueueId};
 
-/// The node every simulated caller arrives on.
-pub const NODE: &str = "n1";
+/// The simulated Asterisk nodes callers arrive on.
+pub const NODES: [&str; 2] = ["n1", "n2"];
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -110,8 +110,9 @@ pub fn queue(rng: &mut Rng, index: usize, queues: usize) -> QueueConfig {
     q
 }
 
-/// A random agent; `reachable` decides whether one of its contacts works from [`NODE`].
-pub fn agent(rng: &mut Rng, index: usize, queues: usize, reachable: bool) -> AgentConfig {
+/// A random agent. With `everywhere` one of its contacts works from every node; otherwise from
+/// one random node only (or, one time in five, from none: an account on a server outside).
+pub fn agent(rng: &mut Rng, index: usize, queues: usize, everywhere: bool) -> AgentConfig {
     let mut a = AgentConfig::new(format!("a{index}"));
     a.wrapup = rng.chance(0.2).then(|| secs(rng.below(10)));
     for q in 0..queues {
@@ -127,8 +128,14 @@ pub fn agent(rng: &mut Rng, index: usize, queues: usize, reachable: bool) -> Age
         endpoint: format!("PJSIP/{index}-backup"),
         nodes: vec![NodeId::new("backup")],
     });
-    if reachable {
-        let nodes = if rng.chance(0.5) { Vec::new() } else { vec![NodeId::new(NODE)] };
+    let nodes = if everywhere || rng.chance(0.5) {
+        Some(Vec::new())
+    } else if rng.chance(0.8) {
+        Some(vec![NodeId::new(NODES[rng.below(NODES.len() as u64) as usize])])
+    } else {
+        None
+    };
+    if let Some(nodes) = nodes {
         a.contacts.push(Contact { endpoint: format!("PJSIP/{index}"), nodes });
     }
     a

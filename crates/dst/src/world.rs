@@ -1,6 +1,9 @@
-//! A simulated call center around one engine and a memory store: callers arrive on a Poisson
-//! process (with bursts), wait with a patience, press keys; agents' phones answer after a delay,
-//! reject, ring out or are busy; agents log in and out and pause. Time is simulated: a step
+//! A simulated call center: one or two engines (instances) sharing a memory store, two nodes,
+//! callers arriving on either node on a Poisson process (with bursts), waiting with a patience,
+//! pressing keys; agents' phones answer after a delay, reject, ring out or are busy, and are
+//! reachable from some nodes only; agents log in and out and pause through any instance. With
+//! two engines, each owns one node, so offers made by one instance's request for the other's
+//! callers travel as routed notices, as between real instances. Time is simulated: a step
 //! jumps to the next event or engine deadline, so hours of traffic take milliseconds.
 //!
 //! After every step the store's, the engine's and the world's own invariants are checked; the
@@ -17,7 +20,7 @@ use starq_core::shared::{AgentAction, Miss};
 use starq_core::{AgentId, Epoch, Fence, NodeId, QueueId, ReservationId, Time};
 use starq_store::MemoryStore;
 
-use crate::config::{self, NODE};
+use crate::config::{self, NODES};
 
 /// What a world is made of.
 #[derive(Clone, Debug)]
@@ -32,6 +35,8 @@ pub struct Params {
     pub busy: Duration,
     /// Mean time between arrivals.
     pub arrival_mean: Duration,
+    /// Engines (instances): 1 owns both nodes, 2 own one each.
+    pub engines: usize,
 }
 
 impl Params {
@@ -46,6 +51,7 @@ impl Params {
             agents: queues.max(2 + rng.below(8) as usize),
             busy: Duration::from_secs(600 + rng.below(1200)),
             arrival_mean: Duration::from_millis(2_000 + rng.below(20_000)),
+            engines: 1 + rng.below(2) as usize,
         }
     }
 }
@@ -64,11 +70,13 @@ enum Event {
 
 #[derive(Debug)]
 struct SimCaller {
+    node: NodeId,
     talking_on: Option<String>,
 }
 
 #[derive(Debug)]
 struct SimLeg {
+    node: NodeId,
     reservation: ReservationId,
     agent: AgentId,
     channel: String,
@@ -93,6 +101,8 @@ pub struct Summary {
     pub outcomes: BTreeMap<String, u64>,
     /// Steps taken.
     pub steps: u64,
+    /// Notices one engine's request caused for another engine's callers.
+    pub routed: u64,
 }
 
 /// The simulated world.
@@ -100,7 +110,9 @@ pub struct World {
     params: Params,
     rng: Rng,
     now: Time,
-    engine: Engine,
+    engines: Vec<Engine>,
+    /// Which engine owns each node.
+    owners: BTreeMap<NodeId, usize>,
     store: MemoryStore,
     events: BTreeMap<(Time, u64), Event>,
     seq: u64,
@@ -126,15 +138,21 @@ impl World {
             (0..params.queues).map(|i| config::queue(&mut rng, i, params.queues)).collect();
         let agents: Vec<_> = (0..params.agents)
             .map(|i| {
-                let reachable = i < params.queues || rng.chance(0.85);
-                config::agent(&mut rng, i, params.queues, reachable)
+                // The first agents reach every node, so every queue can be drained.
+                config::agent(&mut rng, i, params.queues, i < params.queues)
             })
             .collect();
         let store = MemoryStore::new();
         store.configure_now(&queues, &agents);
-        let mut engine = Engine::new(&queues, &agents, rng.next_u64());
-        let fence = Fence { node: NodeId::new(NODE), epoch: Epoch(0) };
-        engine.handle(Time::ZERO, Input::NodeOwned { fence });
+        let mut engines: Vec<Engine> =
+            (0..params.engines).map(|_| Engine::new(&queues, &agents, rng.next_u64())).collect();
+        let mut owners = BTreeMap::new();
+        for (i, node) in NODES.iter().enumerate() {
+            let owner = i % engines.len();
+            let fence = Fence { node: NodeId::new(node), epoch: Epoch(0) };
+            engines[owner].handle(Time::ZERO, Input::NodeOwned { fence });
+            owners.insert(NodeId::new(node), owner);
+        }
         let phones = (0..params.agents)
             .map(|_| Phone {
                 answer: 0.5 + rng.unit() * 0.5,
@@ -147,7 +165,8 @@ impl World {
             params,
             rng,
             now: Time(1_000_000),
-            engine,
+            engines,
+            owners,
             store,
             events: BTreeMap::new(),
             seq: 0,
@@ -211,8 +230,10 @@ impl World {
             self.callers.keys().collect::<Vec<_>>(),
             self.store.describe()
         );
-        assert_eq!(self.engine.callers(), 0, "liveness: the engine still follows callers");
-        assert_eq!(self.engine.requests_in_flight(), 0);
+        for engine in &self.engines {
+            assert_eq!(engine.callers(), 0, "liveness: an engine still follows callers");
+            assert_eq!(engine.requests_in_flight(), 0);
+        }
     }
 
     fn at(&mut self, delay: Duration, event: Event) {
@@ -220,17 +241,30 @@ impl World {
         self.events.insert((self.now + delay, self.seq), event);
     }
 
-    /// One step: the earliest of the next world event and the engine's deadline.
+    fn owner(&self, node: &NodeId) -> usize {
+        self.owners[node]
+    }
+
+    fn to_owner(&mut self, node: &NodeId, input: Input) {
+        let owner = self.owner(node);
+        self.engines[owner].handle(self.now, input);
+    }
+
+    /// One step: the earliest of the next world event and the engines' deadlines.
     fn step(&mut self) -> bool {
         let next_event = self.events.first_key_value().map(|((t, _), _)| *t);
-        let next_timer = self.engine.poll_timeout();
+        let next_timer = self.engines.iter().filter_map(Engine::poll_timeout).min();
         let next = match (next_event, next_timer) {
             (None, None) => return false,
             (a, b) => a.into_iter().chain(b).min().expect("one is set"),
         };
         self.now = self.now.max(next);
         if next_timer.is_some_and(|t| t <= next_event.unwrap_or(Time(u64::MAX))) {
-            self.engine.handle_timeout(self.now);
+            for engine in &mut self.engines {
+                if engine.poll_timeout().is_some_and(|t| t <= self.now) {
+                    engine.handle_timeout(self.now);
+                }
+            }
         } else {
             let (_, event) = self.events.pop_first().expect("checked");
             self.on_event(event);
@@ -239,7 +273,7 @@ impl World {
         self.summary.steps += 1;
         let checked = catch_unwind(AssertUnwindSafe(|| {
             self.store.check_invariants();
-            self.engine.check_invariants();
+            self.engines.iter().for_each(Engine::check_invariants);
             self.check_world();
         }));
         if let Err(panic) = checked {
@@ -260,40 +294,36 @@ impl World {
     }
 
     fn on_event(&mut self, event: Event) {
-        let now = self.now;
         match event {
             Event::Arrive => self.arrive(),
             Event::Abandon(channel) => {
-                if self.callers.get(&channel).is_some_and(|c| c.talking_on.is_none()) {
+                if let Some(node) = self.waiting_node(&channel) {
                     self.end_caller(&channel, "ABANDONED");
-                    self.engine.handle(now, Input::CallerHungUp { channel: channel.clone() });
+                    self.to_owner(&node, Input::CallerHungUp { channel });
                 }
             }
             Event::Dtmf(channel, digit) => {
-                if self.callers.contains_key(&channel) {
-                    self.engine.handle(now, Input::CallerDtmf { channel: channel.clone(), digit });
+                if let Some(node) = self.callers.get(&channel).map(|c| c.node.clone()) {
+                    self.to_owner(&node, Input::CallerDtmf { channel, digit });
                 }
             }
             Event::Reprioritize(channel) => {
-                if self.callers.contains_key(&channel) {
+                if let Some(node) = self.callers.get(&channel).map(|c| c.node.clone()) {
                     let priority = self.rng.below(10) as i32;
-                    self.engine
-                        .handle(now, Input::SetPriority { channel: channel.clone(), priority });
+                    self.to_owner(&node, Input::SetPriority { channel, priority });
                 }
             }
             Event::LegAnswers(leg) => {
                 if let Some(l) = self.legs.get_mut(&leg) {
                     l.answered = true;
-                    let reservation = l.reservation;
-                    self.engine.handle(now, Input::LegAnswered { reservation });
+                    let (node, reservation) = (l.node.clone(), l.reservation);
+                    self.to_owner(&node, Input::LegAnswered { reservation });
                 }
             }
             Event::LegBusy(leg) => {
                 if let Some(l) = self.legs.remove(&leg) {
-                    self.engine.handle(
-                        now,
-                        Input::LegFailed { reservation: l.reservation, miss: Miss::Busy },
-                    );
+                    let failed = Input::LegFailed { reservation: l.reservation, miss: Miss::Busy };
+                    self.to_owner(&l.node, failed);
                 }
             }
             Event::TalkEnds { leg, agent_hangs_up } => self.talk_ends(&leg, agent_hangs_up),
@@ -327,7 +357,8 @@ impl World {
         let queue = QueueId::new(format!("q{}", self.rng.below(self.params.queues as u64)));
         let priority = if self.rng.chance(0.1) { 1 + self.rng.below(5) as i32 } else { 0 };
         let patience = Duration::from_secs(10 + self.rng.below(400));
-        self.callers.insert(channel.clone(), SimCaller { talking_on: None });
+        let node = NodeId::new(NODES[self.rng.below(NODES.len() as u64) as usize]);
+        self.callers.insert(channel.clone(), SimCaller { node: node.clone(), talking_on: None });
         self.summary.arrived += 1;
         self.at(patience, Event::Abandon(channel.clone()));
         if self.rng.chance(0.05) {
@@ -340,14 +371,14 @@ impl World {
             self.at(when, Event::Reprioritize(channel.clone()));
         }
         let arrival = Arrival {
-            node: NodeId::new(NODE),
+            node: node.clone(),
             channel,
             queue,
             caller_id: "5551234".into(),
             priority,
             max_wait: None,
         };
-        self.engine.handle(self.now, Input::CallerArrived(arrival));
+        self.to_owner(&node, Input::CallerArrived(arrival));
         // Poisson arrivals, with an occasional burst of callers at once.
         let mean = self.params.arrival_mean.as_millis() as f64;
         let gap = if self.rng.chance(0.02) { 0 } else { self.rng.exponential(mean) as u64 };
@@ -356,19 +387,26 @@ impl World {
 
     fn talk_ends(&mut self, leg: &str, agent_hangs_up: bool) {
         let Some(l) = self.legs.get(leg) else { return };
-        let (reservation, channel) = (l.reservation, l.channel.clone());
+        let (reservation, channel, node) = (l.reservation, l.channel.clone(), l.node.clone());
         if agent_hangs_up {
             self.legs.remove(leg);
-            self.engine.handle(self.now, Input::LegHungUp { reservation });
+            self.to_owner(&node, Input::LegHungUp { reservation });
         } else if self.callers.contains_key(&channel) {
             self.end_caller(&channel, "CONTINUE");
-            self.engine.handle(self.now, Input::CallerHungUp { channel: channel.clone() });
+            self.to_owner(&node, Input::CallerHungUp { channel });
         }
     }
 
     fn agent_action(&mut self, i: usize, action: AgentAction) {
+        // The API is served by any instance.
         let agent = self.agents[i].clone();
-        self.engine.handle(self.now, Input::Agent { agent, action });
+        let engine = self.rng.below(self.engines.len() as u64) as usize;
+        self.engines[engine].handle(self.now, Input::Agent { agent, action });
+    }
+
+    /// The node of a caller still waiting (not talking).
+    fn waiting_node(&self, channel: &str) -> Option<NodeId> {
+        self.callers.get(channel).filter(|c| c.talking_on.is_none()).map(|c| c.node.clone())
     }
 
     fn end_caller(&mut self, channel: &str, status: &str) {
@@ -380,14 +418,23 @@ impl World {
         }
     }
 
-    /// Carries out every command the engine has, feeding replies back, until it is quiet.
+    /// Carries out every engine's commands, feeding replies back, until all are quiet.
     fn drain_commands(&mut self) {
-        while let Some(command) = self.engine.poll_command() {
-            self.execute(command);
+        loop {
+            let mut quiet = true;
+            for i in 0..self.engines.len() {
+                while let Some(command) = self.engines[i].poll_command() {
+                    quiet = false;
+                    self.execute(i, command);
+                }
+            }
+            if quiet {
+                return;
+            }
         }
     }
 
-    fn execute(&mut self, command: Command) {
+    fn execute(&mut self, engine: usize, command: Command) {
         let now = self.now;
         match command {
             Command::Store(request) => {
@@ -396,12 +443,12 @@ impl World {
                 if self.recent.len() == RECENT {
                     self.recent.pop_front();
                 }
-                self.recent.push_back(format!("  {asked}\n    -> {reply:?}"));
-                self.engine.handle(now, Input::Reply(reply));
+                self.recent.push_back(format!("  engine {engine}: {asked}\n    -> {reply:?}"));
+                self.engines[engine].handle(now, Input::Reply(reply));
             }
             Command::QueryPosition { call } => {
                 let position = self.store.position_now(&call);
-                self.engine.handle(now, Input::Position { call, position });
+                self.engines[engine].handle(now, Input::Position { call, position });
             }
             Command::Channel { channel, action, .. } => match action {
                 ChannelAction::Continue { status, .. } => self.end_caller(&channel, status),
@@ -417,8 +464,13 @@ impl World {
                     );
                 }
             },
-            Command::Dial { leg, reservation, endpoint, .. } => {
-                self.dial(leg, reservation, &endpoint)
+            Command::Dial { node, leg, reservation, endpoint, .. } => {
+                assert_eq!(
+                    self.owner(&node),
+                    engine,
+                    "engine {engine} dials on {node}, not its node"
+                );
+                self.dial(node, leg, reservation, &endpoint)
             }
             Command::Bridge { channel, leg, .. } => {
                 let l =
@@ -438,13 +490,23 @@ impl World {
             Command::HangupLeg { leg, .. } => {
                 self.legs.remove(&leg);
             }
-            Command::Route(notices) => panic!("notices for nodes nobody owns: {notices:?}"),
-            Command::NodeFenced { node } => panic!("fenced on {node} with a single engine"),
+            Command::Route(notices) => {
+                // What another instance's request caused for our callers: to each node's owner.
+                for notice in notices {
+                    self.summary.routed += 1;
+                    let owner = self.owner(notice.node());
+                    assert_ne!(owner, engine, "engine {engine} routed a notice for its own node");
+                    self.engines[owner].handle(now, Input::Notices(vec![notice]));
+                }
+            }
+            Command::NodeFenced { node } => {
+                panic!("fenced on {node} though epochs never change here")
+            }
         }
     }
 
     /// The phone rings: the agent's phone model decides what happens.
-    fn dial(&mut self, leg: String, reservation: ReservationId, endpoint: &str) {
+    fn dial(&mut self, node: NodeId, leg: String, reservation: ReservationId, endpoint: &str) {
         let index: usize =
             endpoint.trim_start_matches("PJSIP/").parse().expect("endpoint of a simulated agent");
         let agent = self.agents[index].clone();
@@ -459,7 +521,8 @@ impl World {
         let channel = leg.split("-r").next().expect("leg id starts with the call").to_owned();
         let channel =
             channel.split("-q").next().expect("call id starts with the channel").to_owned();
-        self.legs.insert(leg.clone(), SimLeg { reservation, agent, channel, answered: false });
+        self.legs
+            .insert(leg.clone(), SimLeg { node, reservation, agent, channel, answered: false });
         if self.rng.chance(busy) {
             self.at(Duration::from_millis(200), Event::LegBusy(leg));
         } else if self.rng.chance(answer) {

@@ -32,6 +32,16 @@ fn seeded_worlds_keep_every_invariant_and_drain() {
 }
 
 #[test]
+fn two_instances_route_offers_to_each_other() {
+    let routed: u64 = (0..20)
+        .map(Params::from_seed)
+        .filter(|p| p.engines == 2)
+        .map(|p| World::new(p).run().routed)
+        .sum();
+    assert!(routed > 0, "no seed made one instance offer another's caller");
+}
+
+#[test]
 fn a_seed_replays_exactly() {
     let a = World::new(Params::from_seed(42)).run();
     let b = World::new(Params::from_seed(42)).run();
