@@ -245,7 +245,7 @@ impl World {
         self.owners[node]
     }
 
-    fn to_owner(&mut self, node: &NodeId, input: Input) {
+    fn tell_owner(&mut self, node: &NodeId, input: Input) {
         let owner = self.owner(node);
         self.engines[owner].handle(self.now, input);
     }
@@ -299,31 +299,31 @@ impl World {
             Event::Abandon(channel) => {
                 if let Some(node) = self.waiting_node(&channel) {
                     self.end_caller(&channel, "ABANDONED");
-                    self.to_owner(&node, Input::CallerHungUp { channel });
+                    self.tell_owner(&node, Input::CallerHungUp { channel });
                 }
             }
             Event::Dtmf(channel, digit) => {
                 if let Some(node) = self.callers.get(&channel).map(|c| c.node.clone()) {
-                    self.to_owner(&node, Input::CallerDtmf { channel, digit });
+                    self.tell_owner(&node, Input::CallerDtmf { channel, digit });
                 }
             }
             Event::Reprioritize(channel) => {
                 if let Some(node) = self.callers.get(&channel).map(|c| c.node.clone()) {
                     let priority = self.rng.below(10) as i32;
-                    self.to_owner(&node, Input::SetPriority { channel, priority });
+                    self.tell_owner(&node, Input::SetPriority { channel, priority });
                 }
             }
             Event::LegAnswers(leg) => {
                 if let Some(l) = self.legs.get_mut(&leg) {
                     l.answered = true;
                     let (node, reservation) = (l.node.clone(), l.reservation);
-                    self.to_owner(&node, Input::LegAnswered { reservation });
+                    self.tell_owner(&node, Input::LegAnswered { reservation });
                 }
             }
             Event::LegBusy(leg) => {
                 if let Some(l) = self.legs.remove(&leg) {
                     let failed = Input::LegFailed { reservation: l.reservation, miss: Miss::Busy };
-                    self.to_owner(&l.node, failed);
+                    self.tell_owner(&l.node, failed);
                 }
             }
             Event::TalkEnds { leg, agent_hangs_up } => self.talk_ends(&leg, agent_hangs_up),
@@ -378,7 +378,7 @@ impl World {
             priority,
             max_wait: None,
         };
-        self.to_owner(&node, Input::CallerArrived(arrival));
+        self.tell_owner(&node, Input::CallerArrived(arrival));
         // Poisson arrivals, with an occasional burst of callers at once.
         let mean = self.params.arrival_mean.as_millis() as f64;
         let gap = if self.rng.chance(0.02) { 0 } else { self.rng.exponential(mean) as u64 };
@@ -390,10 +390,10 @@ impl World {
         let (reservation, channel, node) = (l.reservation, l.channel.clone(), l.node.clone());
         if agent_hangs_up {
             self.legs.remove(leg);
-            self.to_owner(&node, Input::LegHungUp { reservation });
+            self.tell_owner(&node, Input::LegHungUp { reservation });
         } else if self.callers.contains_key(&channel) {
             self.end_caller(&channel, "CONTINUE");
-            self.to_owner(&node, Input::CallerHungUp { channel });
+            self.tell_owner(&node, Input::CallerHungUp { channel });
         }
     }
 
