@@ -79,6 +79,13 @@ impl PhoneBook {
         self.phones.get_mut(endpoint).map(|p| change(&mut p.script)).is_some()
     }
 
+    /// Whether `endpoint` exists and `node` can reach it (a channel can be allocated).
+    pub(crate) fn reachable(&self, endpoint: &str, node: usize) -> bool {
+        self.phones.get(endpoint).is_some_and(|p| {
+            !p.script.unreachable && p.script.nodes.as_ref().is_none_or(|n| n.contains(&node))
+        })
+    }
+
     /// Decides what dialing `endpoint` from `node` does, and counts the call on the phone.
     pub(crate) fn dial(&mut self, endpoint: &str, node: usize, rng: &mut SimRng) -> Reach {
         let Some(phone) = self.phones.get_mut(endpoint) else { return Reach::Unreachable };

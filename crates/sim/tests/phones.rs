@@ -298,3 +298,34 @@ async fn endpoint_subscribers_see_state_changes() {
     assert_eq!(ari.delete("/applications/q/subscription", &sub).await.0, 200);
     assert_eq!(ari.delete("/applications/q/subscription", &sub).await.0, 409);
 }
+
+#[tokio::test]
+async fn a_created_leg_rings_the_phone_only_when_dialed() {
+    let sim = one_node().await;
+    sim.set_phone(PhoneScript::answering("PJSIP/5001", 0, 10_000));
+    let node = sim.node(0).unwrap();
+    let ari = Ari::new(node);
+    let mut ev = Events::connect(node, "q").await;
+    ari.post(
+        "/channels/create",
+        &[("endpoint", "PJSIP/5001"), ("app", "q"), ("channelId", "idle")],
+    )
+    .await;
+    // The phone knows nothing of the undialed leg: an originate reaches it.
+    ari.post("/channels", &[("endpoint", "PJSIP/5001"), ("app", "q"), ("channelId", "busy-now")])
+        .await;
+    ev.until(is("StasisStart", "busy-now")).await;
+    ari.delete("/channels/busy-now", &[]).await;
+    // Unregistered between create and dial: the dial fails at once.
+    sim.set_unreachable("PJSIP/5001", true);
+    ari.post("/channels/idle/dial", &[]).await;
+    let got = ev.until(is("ChannelDestroyed", "idle")).await;
+    let dials: Vec<&str> = got
+        .iter()
+        .filter(|e| e["type"] == "Dial")
+        .map(|e| e["dialstatus"].as_str().unwrap())
+        .collect();
+    assert_eq!(dials, vec!["", "CHANUNAVAIL"]);
+    assert_eq!(got.last().unwrap()["cause"], 20);
+    assert!(sim.truth().rings().iter().all(|r| !r.while_busy));
+}

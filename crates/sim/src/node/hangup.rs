@@ -140,7 +140,7 @@ impl NodeState {
             self.emit_destroyed(now, peer, cause, false);
         }
         self.emit_destroyed(now, id, cause, app_dial);
-        if let Role::Outgoing { phone: Some(phone), .. } = &role {
+        if let Role::Outgoing { phone: Some(phone), on_phone: true, .. } = &role {
             self.world.phones().release(phone);
         }
         self.mark_ring(now, id, RingResult::NotAnswered);
@@ -228,7 +228,7 @@ impl NodeState {
             .channels
             .values()
             .filter_map(|c| match &c.role {
-                Role::Outgoing { phone: Some(p), .. } => Some(p.clone()),
+                Role::Outgoing { phone: Some(p), on_phone: true, .. } => Some(p.clone()),
                 _ => None,
             })
             .collect();

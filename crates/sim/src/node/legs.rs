@@ -38,10 +38,11 @@ struct Route {
     local: bool,
     phone: Option<String>,
     while_busy: bool,
+    on_phone: bool,
 }
 
 impl NodeState {
-    fn route(&mut self, endpoint: &str) -> Result<Route, AriError> {
+    fn route(&mut self, endpoint: &str, start: Start) -> Result<Route, AriError> {
         let Some((tech, resource)) = endpoint.split_once('/') else {
             return Err(AriError::bad_request("Invalid endpoint"));
         };
@@ -70,12 +71,21 @@ impl NodeState {
                 local: true,
                 phone: None,
                 while_busy: false,
+                on_phone: false,
             });
         }
-        let reach = self.world.phones().dial(endpoint, self.index, &mut self.rng);
-        let Reach::Far { far, while_busy } = reach else {
-            // Real Asterisk cannot allocate a channel to an unregistered endpoint.
-            return Err(AriError::new(500, "Allocation failed"));
+        // Real Asterisk cannot allocate a channel to an unregistered endpoint.
+        let unallocated = || AriError::new(500, "Allocation failed");
+        let (far, while_busy, on_phone) = if start == Start::Originated {
+            match self.world.phones().dial(endpoint, self.index, &mut self.rng) {
+                Reach::Far { far, while_busy } => (far, while_busy, true),
+                Reach::Unreachable => return Err(unallocated()),
+            }
+        } else if self.world.phones().reachable(endpoint, self.index) {
+            // A created leg rings the phone only on `/dial`, where its behaviour is drawn.
+            (FarEnd::Unavailable, false, false)
+        } else {
+            return Err(unallocated());
         };
         let name = format!("{endpoint}-{}", self.local_suffix());
         Ok(Route {
@@ -87,6 +97,7 @@ impl NodeState {
             local: false,
             phone: Some(endpoint.to_owned()),
             while_busy,
+            on_phone,
         })
     }
 
@@ -114,7 +125,7 @@ impl NodeState {
             return Err(AriError::conflict("Channel with given unique ID already exists"));
         }
         self.check_ids(&[&id, &peer_id])?;
-        let route = self.route(&spec.endpoint)?;
+        let route = self.route(&spec.endpoint, start)?;
         let cid = spec.caller_id.clone().unwrap_or_default();
         let app_data = std::iter::once(spec.app.as_str())
             .chain(spec.app_args.iter().map(String::as_str))
@@ -147,6 +158,7 @@ impl NodeState {
                 endpoint: spec.endpoint.clone(),
                 phone: route.phone.clone(),
                 while_busy: route.while_busy,
+                on_phone: route.on_phone,
             },
             start,
             peer: route.local.then(|| peer_id.clone()),
@@ -263,8 +275,24 @@ impl NodeState {
         Ok(())
     }
 
+    /// A created leg to a phone rings it now: draw what the phone does and count the call.
+    fn ring_phone(&mut self, id: &str) {
+        let Some(chan) = self.channels.get(id) else { return };
+        let Role::Outgoing { phone: Some(phone), on_phone: false, .. } = &chan.role else { return };
+        let reach = self.world.phones().dial(phone, self.index, &mut self.rng);
+        let Some(Role::Outgoing { far, while_busy, on_phone, .. }) =
+            self.channels.get_mut(id).map(|c| &mut c.role)
+        else {
+            return;
+        };
+        if let Reach::Far { far: drawn, while_busy: busy } = reach {
+            (*far, *while_busy, *on_phone) = (drawn, busy, true);
+        }
+    }
+
     /// Starts ringing the far end of a leg and schedules what it will do.
     fn start_dial(&mut self, now: Now, id: &str, timeout: Option<Duration>) {
+        self.ring_phone(id);
         let Some(chan) = self.channels.get_mut(id) else { return };
         chan.dialed = true;
         let serial = chan.serial;
@@ -302,6 +330,16 @@ impl NodeState {
                 self.emit_dial(now, id, "BUSY", final_dialstring);
                 self.mark_ring(now, id, RingResult::Busy);
                 self.at(now, hold, Step::FarHangup { leg: id.to_owned(), serial, cause: 17 });
+            }
+            // Unregistered since the leg was created: the dial fails at once.
+            FarEnd::Unavailable => {
+                self.emit_dial(now, id, "CHANUNAVAIL", final_dialstring);
+                self.at(
+                    now,
+                    Duration::ZERO,
+                    Step::FarHangup { leg: id.to_owned(), serial, cause: 20 },
+                );
+                return;
             }
             FarEnd::Missing => {}
         }

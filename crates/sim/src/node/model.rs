@@ -40,6 +40,8 @@ pub(crate) enum FarEnd {
     Busy { hold: Duration },
     /// The extension does not exist: the Local `;2` half cannot start.
     Missing,
+    /// The phone became unreachable between `/channels/create` and `/dial`.
+    Unavailable,
 }
 
 /// Who drives a channel besides the ARI application.
@@ -55,8 +57,11 @@ pub(crate) enum Role {
         dialstring: String,
         endpoint: String,
         phone: Option<String>,
-        /// The phone already had a call when this leg was made.
+        /// The phone already had a call when this leg rang it.
         while_busy: bool,
+        /// Counted among the phone's calls: set when the phone is rung (a created leg rings
+        /// only on `/dial`; until then the phone knows nothing of it).
+        on_phone: bool,
     },
     /// The `;2` half of an outgoing Local pair, running the target's dialplan.
     LocalPeer,

@@ -195,7 +195,7 @@ impl Harness {
                 .st
                 .channels
                 .values()
-                .filter(|c| matches!(&c.role, Role::Outgoing { phone: Some(p), .. } if p == phone))
+                .filter(|c| matches!(&c.role, Role::Outgoing { phone: Some(p), on_phone: true, .. } if p == phone))
                 .count() as u32;
             let counted = self.st.world.phones().active(phone);
             if live != counted {
