@@ -27,6 +27,9 @@ pub struct RestFaults {
     pub fail_status: Option<u16>,
     /// Only requests whose path contains this text are affected (`None`: all).
     pub path_contains: Option<String>,
+    /// New event WebSocket upgrades hang unanswered (Asterisk issue #2170: a registration
+    /// left hung blocks every new connection for the app until restart).
+    pub hang_websocket_upgrades: bool,
 }
 
 /// One incarnation of a node: created on start and on restore, dropped on kill.

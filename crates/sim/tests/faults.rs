@@ -133,6 +133,22 @@ async fn rest_faults_delay_and_fail() {
 }
 
 #[tokio::test]
+async fn hung_websocket_upgrades() {
+    let sim = one_node().await;
+    let node = sim.node(0).unwrap();
+    node.set_rest_faults(RestFaults { hang_websocket_upgrades: true, ..RestFaults::default() });
+    let attempt = tokio_tungstenite::connect_async(node.events_url("q"));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), attempt).await.is_err(),
+        "upgrade hangs"
+    );
+    assert_eq!(Ari::new(node).get("/asterisk/ping", &[]).await.0, 200, "REST still answers");
+    node.set_rest_faults(RestFaults::default());
+    let _ev = Events::connect(node, "q").await;
+    assert!(node.has_consumer("q"));
+}
+
+#[tokio::test]
 async fn paused_delivery_holds_events_in_order() {
     let sim = one_node().await;
     let node = sim.node(0).unwrap();

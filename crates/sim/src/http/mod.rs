@@ -70,6 +70,11 @@ async fn guard(State(shared): Node, req: Request, next: Next) -> Response {
     }
     let faults = shared.faults();
     let path = req.uri().path().to_owned();
+    if faults.hang_websocket_upgrades && path.ends_with("/events") {
+        // Never answered; the connection holds a session until the client gives up.
+        shared.kill.cancelled().await;
+        return AriError::new(503, "node is down").into_response();
+    }
     let hit = faults.path_contains.as_ref().is_none_or(|p| path.contains(p.as_str()));
     if hit && !path.ends_with("/events") {
         if !faults.delay.is_zero() {
