@@ -20,6 +20,9 @@ pub enum Input {
     CallerHungUp { channel: String },
     /// The caller pressed a key.
     CallerDtmf { channel: String, digit: char },
+    /// A playback on the caller's channel finished (Asterisk does not resume music on hold by
+    /// itself after a play).
+    PlaybackFinished { channel: String },
     /// The caller's position, answering [`Command::QueryPosition`].
     Position { call: CallId, position: Option<u32> },
     /// An agent leg was answered.
@@ -71,10 +74,12 @@ pub enum Command {
     QueryPosition { call: CallId },
     /// Act on a caller's channel.
     Channel { node: NodeId, channel: String, action: ChannelAction },
-    /// Create and dial an agent leg on `node` (channel id `leg`), in the Stasis app.
+    /// Create and dial an agent leg on `node` (channel id `leg`), in the Stasis app, for the
+    /// caller's `channel`.
     Dial {
         node: NodeId,
         leg: String,
+        channel: String,
         reservation: ReservationId,
         endpoint: String,
         caller_id: String,

@@ -28,7 +28,7 @@ impl Engine {
             return self.release(&offer, Miss::Unreachable);
         };
         let leg = format!("{}-r{}", offer.call, offer.reservation.0);
-        let caller_id = c.caller_id.clone();
+        let (caller_id, channel) = (c.caller_id.clone(), c.channel.clone());
         let strategy = c.queue.strategy;
         let delay = c.queue.ring_progressively_delay;
         self.legs.insert(
@@ -44,6 +44,7 @@ impl Engine {
         self.commands.push_back(Command::Dial {
             node,
             leg,
+            channel,
             reservation: offer.reservation,
             endpoint,
             caller_id,

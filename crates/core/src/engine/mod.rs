@@ -129,6 +129,15 @@ impl Engine {
                 }
             }
             Input::Position { call, position } => self.announce_position(&call, position),
+            Input::PlaybackFinished { channel } => {
+                let Some(call) = self.by_channel.get(&channel).cloned() else { return };
+                let on_hold = self.callers.get(&call).filter(|c| {
+                    c.phase == Phase::Waiting && c.queue.answer == crate::config::AnswerMode::Answer
+                });
+                if let Some(class) = on_hold.map(|c| c.queue.music_class.clone()) {
+                    self.channel(&call, ChannelAction::StartMoh(class));
+                }
+            }
             Input::LegAnswered { reservation } => self.leg_answered(reservation),
             Input::LegFailed { reservation, miss } => self.leg_failed(reservation, miss),
             Input::LegHungUp { reservation } => self.leg_hung_up(reservation),
