@@ -16,6 +16,7 @@
 
 pub mod conformance;
 mod memory;
+mod redis;
 
 use std::future::Future;
 use std::time::Duration;
@@ -26,6 +27,7 @@ use starq_core::shared::{Reply, Request};
 use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, QueueId, Time};
 use thiserror::Error;
 
+pub use self::redis::{RedisOptions, RedisStore};
 pub use memory::MemoryStore;
 
 /// Why a store operation failed. Each variant is a different reaction for the caller.
@@ -114,7 +116,7 @@ pub struct QueueView {
 
 /// State shared between starq instances. All methods are atomic; a failed call changes nothing.
 ///
-/// Implementations: [`MemoryStore`] (one process), the Redis store (many instances).
+/// Implementations: [`MemoryStore`] (one process), [`RedisStore`] (many instances).
 pub trait Store: Send + Sync + 'static {
     /// Installs or updates queue and agent configuration, keeping the runtime state (waiting
     /// callers, logged-in agents, counters) of those that remain.

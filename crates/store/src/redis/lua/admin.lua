@@ -1,0 +1,351 @@
+-- starq store library, part 3: agent actions, the apply entry point, configuration, views,
+-- node leases, durable timers, the journal, and the registration of every function.
+
+function R.agent(_, a)
+  local ag, draw, action = a[1], a[2], a[3]
+  local st = agent_state(ag)
+  if st == nil then return { 'invalid', 'agent', ag } end
+  local key = k_agent(ag)
+  local has_queue, q = a[4] == '1', a[5]
+  if action == 'login' then
+    if st.st ~= 'out' then return { 'invalid', 'logged_in', ag } end
+    rc('HSET', key, 'st', 'idle', 'li', n2s(NOW), 'mi', '0')
+    journal('login', 'agent', ag)
+  elseif action == 'logout' then
+    if st.st == 'out' then return { 'invalid', 'not_logged_in', ag } end
+    if st.st == 'res' or st.st == 'call' then return { 'invalid', 'on_call', ag } end
+    rc('HSET', key, 'st', 'out')
+    rc('HDEL', key, 'pa')
+    rc('DEL', k_paused(ag))
+    journal('logout', 'agent', ag, 'session', since(NOW, tonumber(st.li)))
+  elseif action == 'pause' then
+    local reason = a[6]
+    if has_queue then
+      if not rc('ZSCORE', k_members(ag), q) then return { 'invalid', 'not_member', ag, q } end
+      rc('HSET', k_paused(ag), q, reason)
+      journal('paused', 'agent', ag, 'queue', q, 'reason', reason, 'auto', '0')
+    else
+      rc('HSET', key, 'pa', reason)
+      journal('paused', 'agent', ag, 'reason', reason, 'auto', '0')
+    end
+  elseif action == 'unpause' then
+    if has_queue then
+      rc('HDEL', k_paused(ag), q)
+      journal('unpaused', 'agent', ag, 'queue', q)
+    else
+      rc('HDEL', key, 'pa')
+      rc('DEL', k_paused(ag))
+      journal('unpaused', 'agent', ag)
+    end
+    rc('HSET', key, 'mi', '0')
+  elseif action == 'penalty' then
+    if not rc('ZSCORE', k_members(ag), q) then return { 'invalid', 'not_member', ag, q } end
+    rc('HSET', k_member(ag, q), 'p', a[6])
+    journal('penalty', 'agent', ag, 'queue', q, 'penalty', a[6])
+  elseif action == 'reach' then
+    rc('HSET', key, 'rc', a[6])
+    journal('reach', 'agent', ag, 'reachable', a[6])
+  else
+    return redis.error_reply('starq: unknown agent action ' .. tostring(action))
+  end
+  refresh_agent(ag, draw)
+  check_leave_empty(ag)
+  match_agent(ag)
+  -- A login or logout can cross a queue's `penaltymemberslimit`: once penalties are ignored,
+  -- agents outside waiting callers' windows may take them.
+  for _, mq in ipairs(rc('ZRANGE', k_members(ag), 0, -1)) do fill_if_penalties_ignored(mq) end
+  return { 'done' }
+end
+
+local JOURNAL_CAP = 1048576
+-- Clock floors (epochs, journal seqs) count in thousandths of a millisecond, capped so that
+-- they stay exact in doubles (2^43 ms is the year 2248).
+local CLOCK_CAP = 8796093022208
+
+local function setup(keys, now)
+  P = string.sub(keys[1], 1, -2)
+  NOW = now or 0
+  J, N, QC = {}, {}, {}
+end
+
+-- The node's current epoch is the fence's: no newer tenure began since it was issued.
+local function fence_holds(node, epoch)
+  return (rc('HGET', k_lease(node), 'epoch') or '0') == epoch
+end
+
+local function append_journal()
+  if #J == 0 then return end
+  local seq = tonumber(rc('HGET', k_site(), 'jseq') or '')
+  if seq == nil then
+    -- No counter: a fresh site, or Redis lost writes. Restart above the clock and above what
+    -- the stream still holds, so a seq is never handed out twice (reporters dedupe on it).
+    seq = math.min(NOW, CLOCK_CAP) * 1000
+    local last = rc('XREVRANGE', k_journal(), '+', '-', 'COUNT', 1)[1]
+    if last then seq = math.max(seq, tonumber(string.match(last[1], '^(%d+)'))) end
+  end
+  for _, e in ipairs(J) do
+    seq = seq + 1
+    rc('XADD', k_journal(), 'MAXLEN', '~', JOURNAL_CAP, n2s(seq) .. '-0', 't', n2s(NOW), 'e',
+      unpack(e))
+  end
+  rc('HSET', k_site(), 'jseq', n2s(seq))
+end
+
+-- ARGV: kind, now, has fence (1/0), node, epoch, then the request's own fields.
+local function apply(keys, args)
+  setup(keys, tonumber(args[2]))
+  local handler = R[args[1]]
+  if handler == nil then return redis.error_reply('starq: unknown request ' .. args[1]) end
+  if args[3] == '1' and not fence_holds(args[4], args[5]) then return { { 'fenced' }, {} } end
+  local rest = {}
+  for i = 6, #args do rest[#rest + 1] = args[i] end
+  local verdict = handler(args[4], rest)
+  append_journal()
+  return { verdict, N }
+end
+
+local QFIELDS = { 'strategy', 'weight', 'autofill', 'ring', 'retry', 'wrapup', 'ap_scope',
+  'ap_after', 'ap_busy', 'ap_unav', 'maxlen', 'je', 'le', 'pml' }
+
+-- ARGV: queue count, per queue its id and QFIELDS; agent count, per agent id, wrap-up ('' for
+-- the queue's), membership count, then (queue, penalty) pairs.
+local function configure(keys, args)
+  setup(keys, 0)
+  local i = 1
+  local function take()
+    i = i + 1
+    return args[i - 1]
+  end
+  for _ = 1, tonumber(take()) do
+    local q = take()
+    local fv = {}
+    for _, f in ipairs(QFIELDS) do
+      fv[#fv + 1] = f
+      fv[#fv + 1] = take()
+    end
+    rc('HSET', k_qc(q), unpack(fv))
+  end
+  -- Member order per queue follows the order agents are configured in.
+  local next_order = {}
+  for _ = 1, tonumber(take()) do
+    local ag, wu, nm = take(), take(), tonumber(take())
+    local key = k_agent(ag)
+    if rc('EXISTS', key) == 0 then rc('HSET', key, 'st', 'out', 'rc', '1', 'li', '0', 'mi', '0') end
+    if wu == '' then rc('HDEL', key, 'wu') else rc('HSET', key, 'wu', wu) end
+    local keep = {}
+    for _ = 1, nm do
+      local q, p = take(), take()
+      local order = next_order[q] or 0
+      next_order[q] = order + 1
+      keep[q] = true
+      local mk = k_member(ag, q)
+      -- A remaining member keeps its counters (last call end, calls taken).
+      if rc('EXISTS', mk) == 0 then rc('HSET', mk, 'l', '0', 'c', '0') end
+      rc('HSET', mk, 'p', p, 'o', n2s(order))
+      rc('ZADD', k_members(ag), 0, q)
+    end
+    for _, q in ipairs(rc('ZRANGE', k_members(ag), 0, -1)) do
+      if not keep[q] then
+        rc('ZREM', k_members(ag), q)
+        rc('DEL', k_member(ag, q))
+      end
+    end
+    refresh_agent(ag, '0')
+  end
+  return 'OK'
+end
+
+-- === views ===
+
+local function agent_view(keys, args)
+  setup(keys)
+  local ag = args[1]
+  local st = agent_state(ag)
+  if st == nil then return false end
+  local arg = ''
+  if st.st == 'res' then arg = rc('HGET', k_res(st.sr), 'call') or ''
+  elseif st.st == 'call' then arg = st.sc
+  elseif st.st == 'rest' then arg = st.su end
+  return { st.st, arg, st.sw or '0', st.rc, rc('HGETALL', k_paused(ag)), st.pa or false }
+end
+
+local function queue_view(keys, args)
+  setup(keys)
+  local q = args[1]
+  if rc('EXISTS', k_qc(q)) == 0 then return false end
+  return { rc('ZCARD', k_present(q)), counter(q, 'nw'), counter(q, 'nl'), counter(q, 'na') }
+end
+
+local function position(keys, args)
+  setup(keys)
+  local c = caller(args[1])
+  if c == nil or c.st == 'c' then return false end
+  return position_of(c.q, c.mb)
+end
+
+-- === node leases ===
+--
+-- Epochs never go backwards, even when Redis lost the lease (restart without persistence,
+-- failover to a replica that missed the last writes, or the GC expiry below): a new tenure's
+-- epoch is max(previous + 1, now_ms * 1000). The clock carries epochs forward when the previous
+-- one is gone, and the factor 1000 leaves room for a thousand takeovers per millisecond before
+-- the clock is the bound. This assumes instance clocks agree to well within the time Redis
+-- takes to recover; NTP gives milliseconds, a restart takes seconds.
+
+local LEASE_GC = 86400000
+
+-- ARGV: node, owner, now, ttl. Returns {epoch, expires} or nil when someone else holds it.
+local function acquire(keys, args)
+  setup(keys, tonumber(args[3]))
+  local node, owner, ttl = args[1], args[2], tonumber(args[4])
+  local key = k_lease(node)
+  local l = hash(key)
+  local epoch
+  if l and tonumber(l.expires) > NOW then
+    if l.owner ~= owner then return false end
+    epoch = l.epoch
+  else
+    local prev = l and tonumber(l.epoch) or 0
+    epoch = n2s(math.max(prev + 1, math.min(NOW, CLOCK_CAP) * 1000))
+  end
+  local expires = n2s(NOW + ttl)
+  rc('HSET', key, 'owner', owner, 'epoch', epoch, 'expires', expires)
+  -- Garbage collection only: the clock floor keeps epochs increasing once the key is gone.
+  rc('PEXPIRE', key, ttl + LEASE_GC)
+  return { epoch, expires }
+end
+
+-- ARGV: node, owner, epoch, now, ttl. Returns the new expiry, or nil when the lease is lost.
+local function renew(keys, args)
+  setup(keys, tonumber(args[4]))
+  local key = k_lease(args[1])
+  local l = hash(key)
+  if not l or l.owner ~= args[2] or l.epoch ~= args[3] or tonumber(l.expires) <= NOW then
+    return false
+  end
+  local expires = n2s(NOW + tonumber(args[5]))
+  rc('HSET', key, 'expires', expires)
+  rc('PEXPIRE', key, tonumber(args[5]) + LEASE_GC)
+  return expires
+end
+
+-- ARGV: node, owner, epoch. The epoch stays, so this tenure's late writes still fail.
+local function release(keys, args)
+  setup(keys)
+  local key = k_lease(args[1])
+  local l = hash(key)
+  if l and l.owner == args[2] and l.epoch == args[3] then rc('HSET', key, 'expires', '0') end
+  return 'OK'
+end
+
+-- === durable timers: a sorted set per node, by (due, key) ===
+
+-- ARGV: op, node, epoch, then per op: schedule key due | cancel key | claim now limit.
+local function timers(keys, args)
+  setup(keys)
+  local op, node = args[1], args[2]
+  if not fence_holds(node, args[3]) then return { 'fenced' } end
+  local key = k_timers(node)
+  if op == 'schedule' then
+    rc('ZADD', key, args[5], args[4])
+  elseif op == 'cancel' then
+    rc('ZREM', key, args[4])
+  else
+    local limit = tonumber(args[5])
+    if limit <= 0 then return { 'ok', {} } end
+    local due = rc('ZRANGEBYSCORE', key, '-inf', args[4], 'WITHSCORES', 'LIMIT', 0, limit)
+    for i = 1, #due, 2 do rc('ZREM', key, due[i]) end
+    return { 'ok', due }
+  end
+  return { 'ok', {} }
+end
+
+-- === journal: a stream read through one consumer group per reader ===
+
+local CONSUMER = 'starq'
+
+local function ensure_group(g, start)
+  if rc('HEXISTS', k_jgroups(), g) == 1 then return end
+  -- BUSYGROUP (the group outlived its bookkeeping) is fine: it exists.
+  redis.pcall('XGROUP', 'CREATE', k_journal(), g, start, 'MKSTREAM')
+  rc('HSET', k_jgroups(), g, '0')
+end
+
+-- ARGV: group, limit. Unacknowledged records first (delivered again), then new ones.
+local function read_journal(keys, args)
+  setup(keys)
+  local g, limit = args[1], tonumber(args[2])
+  ensure_group(g, '0')
+  local out = {}
+  for _, from in ipairs({ '0', '>' }) do
+    if #out < limit then
+      local r = rc('XREADGROUP', 'GROUP', g, CONSUMER, 'COUNT', limit - #out, 'STREAMS',
+        k_journal(), from)
+      if r and r[1] then
+        for _, e in ipairs(r[1][2]) do
+          if e[2] then out[#out + 1] = e end -- trimmed records come back without fields
+        end
+      end
+    end
+  end
+  return out
+end
+
+local function id_seq(id) return tonumber(string.match(id, '^(%d+)')) end
+
+-- ARGV: group, seq. Acknowledges every record up to seq, then drops what every group has.
+local function ack_journal(keys, args)
+  setup(keys)
+  local g, seq_s = args[1], args[2]
+  local seq = tonumber(seq_s)
+  local stream = k_journal()
+  ensure_group(g, seq_s .. '-0')
+  while true do
+    local pending = rc('XPENDING', stream, g, '-', seq_s .. '-0', 100)
+    if #pending == 0 then break end
+    local ids = {}
+    for _, p in ipairs(pending) do ids[#ids + 1] = p[1] end
+    rc('XACK', stream, g, unpack(ids))
+    if #pending < 100 then break end
+  end
+  for _, info in ipairs(rc('XINFO', 'GROUPS', stream)) do
+    local f = {}
+    for i = 1, #info, 2 do f[info[i]] = info[i + 1] end
+    if f.name == g and id_seq(f['last-delivered-id']) < seq then
+      rc('XGROUP', 'SETID', stream, g, seq_s .. '-0')
+    end
+  end
+  local acked = math.max(tonumber(rc('HGET', k_jgroups(), g) or '0'), seq)
+  rc('HSET', k_jgroups(), g, n2s(acked))
+  local floor
+  for _, v in ipairs(rc('HVALS', k_jgroups())) do
+    local n = tonumber(v)
+    if floor == nil or n < floor then floor = n end
+  end
+  if floor and floor > 0 then rc('XTRIM', stream, 'MINID', n2s(floor + 1) .. '-0') end
+  return 'OK'
+end
+
+-- === registration ===
+
+local function reg(name, callback, read_only)
+  redis.register_function({ function_name = FN .. name, callback = callback,
+    flags = read_only and { 'no-writes' } or {} })
+end
+
+reg('apply', apply)
+reg('configure', configure)
+reg('agent', agent_view, true)
+reg('queue', queue_view, true)
+reg('position', position, true)
+reg('acquire', acquire)
+reg('renew', renew)
+reg('release', release)
+reg('timers', timers)
+reg('jread', read_journal)
+reg('jack', ack_journal)
+-- For tests and the benchmark: the Lua score of one agent, and the cheapest possible call.
+reg('score', function(_, a)
+  return n2s(score(a[1], tonumber(a[2]), tonumber(a[3]), tonumber(a[4]), tonumber(a[5]), a[6]))
+end, true)
+reg('noop', function() return 1 end, true)

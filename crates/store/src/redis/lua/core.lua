@@ -1,0 +1,364 @@
+-- starq store library, part 1: keys, encodings and the indexes every request reads.
+--
+-- The Rust side prepends `#!lua name=<library>` and `local FN = '<prefix>'`, where both carry
+-- a hash of this source, so two starq versions can share one Redis during an upgrade.
+--
+-- Conventions that keep results identical to MemoryStore:
+--   * Numbers become strings only through n2s (Lua's own conversion keeps 14 digits).
+--   * Orderings that decide anything live in sorted sets (members compare bytewise, like Rust
+--     strings) or compare numbers; never Lua's `<` on strings, which follows the locale.
+--   * Every key of a site starts with the site's prefix, which carries one hash tag.
+
+local function rc(...) return redis.call(...) end
+local P       -- the site's key prefix, e.g. `starq:{main}:`
+local NOW     -- the request's time (ms)
+local J, N    -- the request's journal events and notices, in order
+local QC      -- queue configurations read during this call
+
+local MINSTD = 2147483647
+local SCORE_LIMIT = 9007199254740992 -- 2^53: scores stay exact as sorted-set scores
+local RINGALL_MAX = 32
+local UNREACHABLE_RETRY = 5000
+
+local function n2s(x) return string.format('%.0f', x) end
+local function pad(x, w) return string.format('%0' .. w .. '.0f', x) end
+
+-- === keys ===
+local function k_site() return P .. 's' end
+local function k_qc(q) return P .. 'qc:' .. q end              -- queue configuration
+local function k_qr(q) return P .. 'qr:' .. q end              -- queue counters, rr cursor
+local function k_present(q) return P .. 'qp:' .. q end         -- callers not yet connected
+local function k_windows(q) return P .. 'qw:' .. q end         -- windows with waiting callers
+local function k_waiting(q, wk) return P .. 'qwc:' .. wk .. ':' .. q end
+local function k_tiers(q) return P .. 'qt:' .. q end           -- tiers with available agents
+local function k_avail(q, p) return P .. 'qa:' .. pad(p, 10) .. ':' .. q end
+local function k_counts(q) return P .. 'qn:' .. q end          -- member counts per tier, class
+local function k_ctiers(q) return P .. 'qnt:' .. q end         -- tiers with logged-in members
+local function k_agent(a) return P .. 'a:' .. a end
+local function k_paused(a) return P .. 'ap:' .. a end          -- per-queue pause reasons
+local function k_members(a) return P .. 'am:' .. a end         -- the agent's queues (lex)
+local function k_member(a, q) return P .. 'm:' .. #a .. ':' .. a .. ':' .. q end
+local function k_indexed(a) return P .. 'ai:' .. a end         -- queue -> "penalty score"
+local function k_counted(a) return P .. 'ac:' .. a end         -- queue -> "penalty class"
+local function k_caller(c) return P .. 'c:' .. c end
+local function k_creserv(c) return P .. 'cr:' .. c end         -- the caller's reservations
+local function k_res(r) return P .. 'r:' .. r end
+local function k_lease(n) return P .. 'l:' .. n end
+local function k_timers(n) return P .. 't:' .. n end
+local function k_journal() return P .. 'j' end
+local function k_jgroups() return P .. 'jg' end
+
+local function hash(key)
+  local raw = rc('HGETALL', key)
+  if #raw == 0 then return nil end
+  local t = {}
+  for i = 1, #raw, 2 do t[raw[i]] = raw[i + 1] end
+  return t
+end
+
+-- Bytewise string order, as Rust compares ids.
+local function bytes_lt(a, b)
+  if a == b then return false end
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
+-- === strategies: Strategy::score and agent_draw of starq-core, in doubles exact below 2^53 ===
+
+-- The request's u64 draw arrives as decimal digits; reduced modulo 2^31-1 digit by digit.
+local function draw_mod(draw)
+  local d = 0
+  for i = 1, #draw do d = (d * 10 + (string.byte(draw, i) - 48)) % MINSTD end
+  return d
+end
+
+local function agent_draw(draw, order)
+  local x = (draw_mod(draw) + order * 7919) % MINSTD
+  if x == 0 then x = 1 end
+  for _ = 1, 2 do x = (x * 48271) % MINSTD end
+  return x
+end
+
+local SELECTION = {
+  ringall = 'all', rrmemory = 'rr', rrordered = 'rr', wrandom = 'across',
+  leastrecent = 'low', fewestcalls = 'low', linear = 'low', random = 'low',
+  ['ring-progressively'] = 'low',
+}
+
+local function score(strategy, order, penalty, last, calls, draw)
+  local s
+  if strategy == 'leastrecent' then s = last
+  elseif strategy == 'fewestcalls' then s = calls
+  elseif strategy == 'random' then s = agent_draw(draw, order)
+  elseif strategy == 'wrandom' then s = agent_draw(draw, order) % ((penalty + 1) * 1000)
+  else s = order end
+  return s % SCORE_LIMIT
+end
+
+-- === queues ===
+
+local function qcfg(q)
+  local c = QC[q]
+  if c ~= nil then return c end
+  c = hash(k_qc(q)) or false
+  if c then
+    for _, f in ipairs({ 'weight', 'ring', 'retry', 'wrapup', 'ap_after', 'maxlen', 'je', 'le',
+      'pml' }) do c[f] = tonumber(c[f]) end
+    c.autofill = c.autofill == '1'
+    c.ap_busy = c.ap_busy == '1'
+    c.ap_unav = c.ap_unav == '1'
+    c.sel = SELECTION[c.strategy] or 'low'
+  end
+  QC[q] = c
+  return c
+end
+
+local function counter(q, f) return tonumber(rc('HGET', k_qr(q), f) or '0') end
+
+local function penalties_ignored(q)
+  local limit = qcfg(q).pml
+  return limit > 0 and counter(q, 'nl') <= limit
+end
+
+-- Empty-rule classes (agent.rs): status 0 idle, 1 reserved, 2 on call, 3 wrap-up,
+-- 4 unreachable, 5 retry; +6 when paused in the queue.
+local COND = { paused = 1, penalty = 2, inuse = 4, ringing = 8, unavailable = 16, wrapup = 128 }
+local CLASS_COND = { [1] = COND.ringing, [2] = COND.inuse, [3] = COND.wrapup, [4] = COND.unavailable }
+
+local function class_counts(class, ex)
+  if class >= 6 and bit.band(ex, COND.paused) ~= 0 then return false end
+  local c = CLASS_COND[class % 6]
+  return c == nil or bit.band(ex, c) == 0
+end
+
+local CLASS_FIELDS = {}
+
+-- nil: not empty; true: no member logged in; false: members, none counting as available.
+local function empty_verdict(q, ex, wmin, wmax)
+  if ex == 0 then return nil end
+  if counter(q, 'nl') == 0 then return true end
+  local lo, hi = '-inf', '+inf'
+  if bit.band(ex, COND.penalty) ~= 0 and not penalties_ignored(q) then
+    lo, hi = n2s(wmin), n2s(wmax)
+  end
+  for _, p in ipairs(rc('ZRANGEBYSCORE', k_ctiers(q), lo, hi)) do
+    for class = 0, 11 do CLASS_FIELDS[class + 1] = p .. ':' .. class end
+    local counts = rc('HMGET', k_counts(q), unpack(CLASS_FIELDS))
+    for class = 0, 11 do
+      if tonumber(counts[class + 1] or '0') > 0 and class_counts(class, ex) then return nil end
+    end
+  end
+  return false
+end
+
+-- === waiting callers: a sorted set per (queue, window), ranked like `index::Rank` ===
+-- score = -priority; member = entry time (16 digits) .. seq (16 digits) .. call id.
+
+local function wkey(wmin, wmax) return pad(wmin, 10) .. ':' .. pad(wmax, 10) end
+
+local function rank_of(member, sc)
+  return { sc = tonumber(sc), en = tonumber(string.sub(member, 1, 16)),
+    sq = tonumber(string.sub(member, 17, 32)), call = string.sub(member, 33), mb = member }
+end
+
+-- Ranks are unique: seq is per site.
+local function rank_lt(a, b)
+  if a.sc ~= b.sc then return a.sc < b.sc end
+  if a.en ~= b.en then return a.en < b.en end
+  return a.sq < b.sq
+end
+
+local function waiting_insert(q, wmin, wmax, sc, member)
+  local wk = wkey(wmin, wmax)
+  if rc('ZADD', k_waiting(q, wk), n2s(sc), member) == 1 then
+    rc('HINCRBY', k_qr(q), 'nw', 1)
+  end
+  rc('ZADD', k_windows(q), 0, wk)
+end
+
+local function waiting_remove(q, wmin, wmax, member)
+  local wk = wkey(wmin, wmax)
+  local key = k_waiting(q, wk)
+  if rc('ZREM', key, member) == 1 then rc('HINCRBY', k_qr(q), 'nw', -1) end
+  if rc('ZCARD', key) == 0 then rc('ZREM', k_windows(q), wk) end
+end
+
+local function window_of(wk)
+  return tonumber(string.sub(wk, 1, 10)), tonumber(string.sub(wk, 12, 21))
+end
+
+-- The best-ranked waiting caller whose window admits `penalty` (any window if nil).
+local function best_for(q, penalty)
+  local best
+  for _, wk in ipairs(rc('ZRANGE', k_windows(q), 0, -1)) do
+    local wmin, wmax = window_of(wk)
+    if penalty == nil or (wmin <= penalty and penalty <= wmax) then
+      local head = rc('ZRANGE', k_waiting(q, wk), 0, 0, 'WITHSCORES')
+      if #head > 0 then
+        local r = rank_of(head[1], head[2])
+        if best == nil or rank_lt(r, best) then best = r end
+      end
+    end
+  end
+  return best
+end
+
+local function head_of(q)
+  local head = rc('ZRANGE', k_present(q), 0, 0, 'WITHSCORES')
+  if #head == 0 then return nil end
+  return rank_of(head[1], head[2])
+end
+
+local function position_of(q, member)
+  return rc('ZRANK', k_present(q), member) + 1
+end
+
+-- === available agents: a sorted set per (queue, tier) by (score, agent id) ===
+
+local function entry_lt(a, b)
+  if a.s ~= b.s then return a.s < b.s end
+  return bytes_lt(a.id, b.id)
+end
+
+local function min_entry(list)
+  local best
+  for _, e in ipairs(list) do
+    if best == nil or entry_lt(e, best) then best = e end
+  end
+  return best
+end
+
+local function entries(raw)
+  local out = {}
+  for i = 1, #raw, 2 do out[#out + 1] = { id = raw[i], s = tonumber(raw[i + 1]) } end
+  return out
+end
+
+-- index::Available::select: the agents `sel` picks for a caller with window (wmin, wmax), or
+-- across every tier when wmin is nil (penalties ignored).
+local function select_agents(q, sel, wmin, wmax, cursor)
+  local tiers
+  local tiered = wmin ~= nil and sel ~= 'across'
+  if wmin == nil then
+    tiers = rc('ZRANGE', k_tiers(q), 0, -1)
+  elseif tiered then
+    tiers = rc('ZRANGEBYSCORE', k_tiers(q), n2s(wmin), n2s(wmax), 'LIMIT', 0, 1)
+  else
+    tiers = rc('ZRANGEBYSCORE', k_tiers(q), n2s(wmin), n2s(wmax))
+  end
+  local firsts, picked = {}, {}
+  for _, p in ipairs(tiers) do
+    local key = k_avail(q, tonumber(p))
+    if sel == 'all' then
+      for _, e in ipairs(entries(rc('ZRANGE', key, 0, RINGALL_MAX - 1, 'WITHSCORES'))) do
+        picked[#picked + 1] = e
+      end
+    else
+      local first = entries(rc('ZRANGE', key, 0, 0, 'WITHSCORES'))[1]
+      if first then firsts[#firsts + 1] = first end
+      if sel == 'rr' and cursor ~= nil then
+        local after = rc('ZRANGEBYSCORE', key, n2s(cursor + 1), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+        local e = entries(after)[1]
+        if e then picked[#picked + 1] = e end
+      end
+    end
+  end
+  if sel == 'all' then
+    table.sort(picked, entry_lt)
+    while #picked > RINGALL_MAX do table.remove(picked) end
+    return picked
+  end
+  local best
+  if sel == 'rr' and cursor ~= nil then best = min_entry(picked) end
+  best = best or min_entry(firsts)
+  return best and { best } or {}
+end
+
+-- === agents ===
+
+local function agent_state(a) return hash(k_agent(a)) end
+
+local function paused_in(a, st, q)
+  return st.pa ~= nil or rc('HEXISTS', k_paused(a), q) == 1
+end
+
+-- agent.rs AgentState::class_in: nil when logged out.
+local function class_in(a, st, q)
+  if st.st == 'out' then return nil end
+  local c
+  if st.rc ~= '1' then c = 4
+  elseif st.st == 'idle' then c = 0
+  elseif st.st == 'res' then c = 1
+  elseif st.st == 'call' then c = 2
+  elseif st.sw == '1' then c = 3
+  else c = 5 end
+  if paused_in(a, st, q) then c = c + 6 end
+  return c
+end
+
+local function count(q, p, class, delta)
+  local key = k_counts(q)
+  rc('HINCRBY', key, p .. ':' .. class, delta)
+  local total = rc('HINCRBY', key, p, delta)
+  if total == 0 then
+    rc('ZREM', k_ctiers(q), p)
+  else
+    rc('ZADD', k_ctiers(q), p, p)
+  end
+  rc('HINCRBY', k_qr(q), 'nl', delta)
+  if class < 6 and class ~= 4 then rc('HINCRBY', k_qr(q), 'ns', delta) end
+end
+
+-- board.rs refresh_agent: re-derives the agent's places in every queue's availability index
+-- and counters from its state, so the indexes cannot drift.
+local function refresh_agent(a, draw)
+  local ix = rc('HGETALL', k_indexed(a))
+  for i = 1, #ix, 2 do
+    local q, p = ix[i], tonumber(string.match(ix[i + 1], '^(%d+)'))
+    local key = k_avail(q, p)
+    rc('ZREM', key, a)
+    if rc('ZCARD', key) == 0 then rc('ZREM', k_tiers(q), n2s(p)) end
+    rc('HINCRBY', k_qr(q), 'na', -1)
+  end
+  rc('DEL', k_indexed(a))
+  local ct = rc('HGETALL', k_counted(a))
+  for i = 1, #ct, 2 do
+    local p, class = string.match(ct[i + 1], '^(%d+) (%d+)$')
+    count(ct[i], p, tonumber(class), -1)
+  end
+  rc('DEL', k_counted(a))
+  local st = agent_state(a)
+  for _, q in ipairs(rc('ZRANGE', k_members(a), 0, -1)) do
+    local cfg = qcfg(q)
+    if cfg then
+      local m = rc('HMGET', k_member(a, q), 'p', 'o', 'l', 'c')
+      local p = tonumber(m[1])
+      local class = class_in(a, st, q)
+      if class ~= nil then
+        count(q, m[1], class, 1)
+        rc('HSET', k_counted(a), q, m[1] .. ' ' .. class)
+      end
+      if st.st == 'idle' and st.rc == '1' and (class or 0) < 6 then
+        local s = score(cfg.strategy, tonumber(m[2]), p, tonumber(m[3]), tonumber(m[4]), draw)
+        rc('ZADD', k_avail(q, p), n2s(s), a)
+        rc('ZADD', k_tiers(q), m[1], m[1])
+        rc('HINCRBY', k_qr(q), 'na', 1)
+        rc('HSET', k_indexed(a), q, m[1] .. ' ' .. n2s(s))
+      end
+    end
+  end
+end
+
+-- === effects ===
+
+local function journal(kind, ...) J[#J + 1] = { kind, ... } end
+
+local function notice(kind, rid, call, node, q, a)
+  N[#N + 1] = { kind, n2s(rid), call, node, q, a, n2s(qcfg(q).ring) }
+end
+
+local function since(later, earlier) return n2s(math.max(0, later - earlier)) end

@@ -1,0 +1,384 @@
+-- starq store library, part 2: the routing requests, step by step as memory/board.rs does them
+-- (same order of journal events and notices). Function names follow board.rs.
+
+local match_agent, match_caller, match_head, cancel_reservation
+
+local function caller(c)
+  local t = hash(k_caller(c))
+  if t == nil then return nil end
+  for _, f in ipairs({ 'sc', 'en', 'sq', 'wmin', 'wmax', 'op', 'since' }) do
+    t[f] = tonumber(t[f])
+  end
+  return t
+end
+
+local function set_status(a, status, fields)
+  rc('HSET', k_agent(a), 'st', status, unpack(fields or {}))
+end
+
+local check_leave_empty, leave_if_empty -- defined below (mutual recursion)
+
+local function reserve(call, a)
+  local rid = rc('HINCRBY', k_site(), 'res', 1)
+  local c = caller(call)
+  local q = c.q
+  if c.st == 'w' then
+    waiting_remove(q, c.wmin, c.wmax, c.mb)
+    rc('HSET', k_caller(call), 'st', 'o')
+  end
+  rc('ZADD', k_creserv(call), rid, rid)
+  rc('HSET', k_res(rid), 'call', call, 'agent', a, 'q', q, 'created', n2s(NOW))
+  set_status(a, 'res', { 'sr', rid })
+  refresh_agent(a, '0')
+  journal('offered', 'call', call, 'queue', q, 'agent', a, 'res', n2s(rid))
+  notice('O', rid, call, c.node, q, a)
+  check_leave_empty(a)
+end
+
+-- Reserves the agent(s) the queue's strategy selects for `call`; whether any was reserved.
+local function offer_to_best(call)
+  local c = caller(call)
+  local q = c.q
+  local cfg = qcfg(q)
+  local wmin, wmax
+  if not penalties_ignored(q) then wmin, wmax = c.wmin, c.wmax end
+  local cursor = tonumber(rc('HGET', k_qr(q), 'rr') or '')
+  local chosen = select_agents(q, cfg.sel, wmin, wmax, cursor)
+  if #chosen == 0 then return false end
+  rc('HSET', k_qr(q), 'rr', n2s(chosen[#chosen].s))
+  for _, e in ipairs(chosen) do reserve(call, e.id) end
+  return true
+end
+
+match_caller = function(call)
+  -- The caller may have left already, made to by matching earlier in the same request.
+  local c = caller(call)
+  if c == nil or c.st ~= 'w' then return end
+  if not qcfg(c.q).autofill then
+    local head = head_of(c.q)
+    if head == nil or head.mb ~= c.mb then return end
+  end
+  offer_to_best(call)
+end
+
+match_head = function(q)
+  if qcfg(q).autofill then return end
+  local head = head_of(q)
+  if head then match_caller(head.call) end
+end
+
+-- A newly available agent takes the best caller across its queues: weight, then rank.
+match_agent = function(a)
+  local best, best_weight
+  local ix = rc('HGETALL', k_indexed(a))
+  for i = 1, #ix, 2 do
+    local q = ix[i]
+    local p = tonumber(string.match(ix[i + 1], '^(%d+)'))
+    local cfg = qcfg(q)
+    local ignored = penalties_ignored(q)
+    local cand
+    if cfg.autofill then
+      cand = best_for(q, (not ignored) and p or nil)
+    else
+      local head = head_of(q)
+      if head then
+        local c = caller(head.call)
+        if c.st == 'w' and (ignored or (c.wmin <= p and p <= c.wmax)) then cand = head end
+      end
+    end
+    if cand and (best == nil or cfg.weight > best_weight
+        or (cfg.weight == best_weight and rank_lt(cand, best))) then
+      best, best_weight = cand, cfg.weight
+    end
+  end
+  if best == nil then return end
+  local q = rc('HGET', k_caller(best.call), 'q')
+  local indexed = rc('HGET', k_indexed(a), q)
+  if indexed then
+    rc('HSET', k_qr(q), 'rr', string.match(indexed, ' (%d+)$'))
+  end
+  reserve(best.call, a)
+end
+
+-- Ends a reservation the agent is not to blame for; the agent is free again at once.
+cancel_reservation = function(rid, node)
+  local res = hash(k_res(rid))
+  if res == nil then return end
+  rc('DEL', k_res(rid))
+  rc('ZREM', k_creserv(res.call), rid)
+  journal('cancelled', 'call', res.call, 'queue', res.q, 'agent', res.agent,
+    'rang', since(NOW, tonumber(res.created)))
+  notice('C', tonumber(rid), res.call, node, res.q, res.agent)
+  set_status(res.agent, 'idle')
+  refresh_agent(res.agent, '0')
+  match_agent(res.agent)
+end
+
+-- Removes a caller that is not connected: cancels its offers and lets the next become head.
+local function remove_waiting_caller(call)
+  local c = caller(call)
+  rc('DEL', k_caller(call))
+  rc('ZREM', k_present(c.q), c.mb)
+  if c.st == 'w' then waiting_remove(c.q, c.wmin, c.wmax, c.mb) end
+  local rids = rc('ZRANGE', k_creserv(call), 0, -1)
+  rc('DEL', k_creserv(call))
+  for _, rid in ipairs(rids) do cancel_reservation(rid, c.node) end
+  match_head(c.q)
+  return c
+end
+
+leave_if_empty = function(q)
+  local cfg = qcfg(q)
+  if not cfg or cfg.le == 0 then return end
+  local leaving = {}
+  for _, wk in ipairs(rc('ZRANGE', k_windows(q), 0, -1)) do
+    local wmin, wmax = window_of(wk)
+    local empty = empty_verdict(q, cfg.le, wmin, wmax)
+    if empty ~= nil then
+      local outcome = empty and 'leaveempty' or 'leaveunavail'
+      for _, m in ipairs(rc('ZRANGE', k_waiting(q, wk), 0, -1)) do
+        leaving[#leaving + 1] = { string.sub(m, 33), outcome }
+      end
+    end
+  end
+  for _, l in ipairs(leaving) do
+    local call, outcome = l[1], l[2]
+    -- Matching set off by an earlier eviction may already have taken this caller.
+    local c = caller(call)
+    if c and c.st == 'w' then
+      local position = position_of(q, c.mb)
+      remove_waiting_caller(call)
+      journal('left', 'call', call, 'queue', q, 'out', outcome, 'pos', n2s(position),
+        'opos', n2s(c.op), 'hold', since(NOW, c.en))
+      N[#N + 1] = { 'E', call, c.node, q, outcome }
+    end
+  end
+end
+
+check_leave_empty = function(a)
+  for _, q in ipairs(rc('ZRANGE', k_members(a), 0, -1)) do leave_if_empty(q) end
+end
+
+local function requeue_if_unoffered(call)
+  local c = caller(call)
+  if c == nil or c.st ~= 'o' or rc('ZCARD', k_creserv(call)) > 0 then return false end
+  rc('HSET', k_caller(call), 'st', 'w')
+  waiting_insert(c.q, c.wmin, c.wmax, c.sc, c.mb)
+  return true
+end
+
+local function end_call_for_agent(a, q, draw)
+  local cfg = qcfg(q)
+  if rc('ZSCORE', k_members(a), q) then
+    rc('HINCRBY', k_member(a, q), 'c', 1)
+    rc('HSET', k_member(a, q), 'l', n2s(NOW))
+  end
+  local wrapup = tonumber(rc('HGET', k_agent(a), 'wu') or '') or cfg.wrapup
+  if wrapup == 0 then
+    set_status(a, 'idle')
+  else
+    set_status(a, 'rest', { 'su', n2s(NOW + wrapup), 'sw', '1' })
+  end
+  refresh_agent(a, draw)
+  match_agent(a)
+end
+
+-- While penalties are ignored in `q`, offers waiting callers, best first, to its agents.
+local function fill_if_penalties_ignored(q)
+  if not qcfg(q) then return end
+  while penalties_ignored(q) do
+    if counter(q, 'na') == 0 then return end
+    local head = best_for(q, nil)
+    if head == nil then return end
+    match_caller(head.call)
+    local c = caller(head.call)
+    if c and c.st == 'w' then return end -- not matchable now (autofill=no, not the head)
+  end
+end
+
+-- === requests ===
+
+local R = {}
+
+function R.enq(node, a)
+  local call, q, cid, prio, wmin, wmax = a[1], a[2], a[3], tonumber(a[4]), tonumber(a[5]),
+      tonumber(a[6])
+  if rc('EXISTS', k_caller(call)) == 1 then return { 'invalid', 'queued', call } end
+  local cfg = qcfg(q)
+  if not cfg then return { 'invalid', 'queue', q } end
+  local refusal
+  if cfg.maxlen >= 0 and rc('ZCARD', k_present(q)) >= cfg.maxlen then
+    refusal = 'full'
+  else
+    local empty = empty_verdict(q, cfg.je, wmin, wmax)
+    if empty ~= nil then refusal = empty and 'joinempty' or 'joinunavail' end
+  end
+  if refusal then
+    journal('refused', 'call', call, 'queue', q, 'node', node, 'cid', cid, 'out', refusal)
+    return { 'refused', refusal }
+  end
+  local seq = rc('HINCRBY', k_site(), 'rank', 1)
+  local member = pad(NOW, 16) .. pad(seq, 16) .. call
+  rc('ZADD', k_present(q), n2s(-prio), member)
+  waiting_insert(q, wmin, wmax, -prio, member)
+  local position = position_of(q, member)
+  local serving = counter(q, 'ns')
+  rc('HSET', k_caller(call), 'q', q, 'node', node, 'sc', n2s(-prio), 'en', n2s(NOW),
+    'sq', n2s(seq), 'mb', member, 'wmin', n2s(wmin), 'wmax', n2s(wmax), 'op', n2s(position),
+    'st', 'w')
+  journal('entered', 'call', call, 'queue', q, 'node', node, 'cid', cid, 'pos', n2s(position))
+  match_caller(call)
+  return { 'joined', position, serving }
+end
+
+function R.win(_, a)
+  local call, wmin, wmax = a[1], tonumber(a[2]), tonumber(a[3])
+  local c = caller(call)
+  if c == nil then return { 'stale' } end
+  rc('HSET', k_caller(call), 'wmin', n2s(wmin), 'wmax', n2s(wmax))
+  if c.st == 'w' then
+    waiting_remove(c.q, c.wmin, c.wmax, c.mb)
+    waiting_insert(c.q, wmin, wmax, c.sc, c.mb)
+    match_caller(call)
+  end
+  return { 'done' }
+end
+
+function R.prio(_, a)
+  local call, prio = a[1], tonumber(a[2])
+  local c = caller(call)
+  if c == nil or c.st == 'c' then return { 'stale' } end
+  local seq = rc('HINCRBY', k_site(), 'rank', 1)
+  local member = pad(c.en, 16) .. pad(seq, 16) .. call
+  rc('ZREM', k_present(c.q), c.mb)
+  rc('ZADD', k_present(c.q), n2s(-prio), member)
+  if c.st == 'w' then
+    waiting_remove(c.q, c.wmin, c.wmax, c.mb)
+    waiting_insert(c.q, c.wmin, c.wmax, -prio, member)
+  end
+  rc('HSET', k_caller(call), 'sc', n2s(-prio), 'sq', n2s(seq), 'mb', member)
+  match_caller(call)
+  -- Under `autofill=no` another caller may have become the head.
+  match_head(c.q)
+  return { 'done' }
+end
+
+function R.leave(_, a)
+  local call, outcome = a[1], a[2]
+  local c = caller(call)
+  if c == nil then return { 'stale' } end
+  if c.st == 'c' then
+    -- A connected call lost (node gone, drain): the agent is freed as after a hangup.
+    rc('DEL', k_caller(call), k_creserv(call))
+    end_call_for_agent(c.agent, c.q, '0')
+    journal('left', 'call', call, 'queue', c.q, 'out', outcome, 'pos', '0', 'opos', n2s(c.op),
+      'hold', since(c.since, c.en))
+    return { 'done' }
+  end
+  local position = position_of(c.q, c.mb)
+  remove_waiting_caller(call)
+  journal('left', 'call', call, 'queue', c.q, 'out', outcome, 'pos', n2s(position),
+    'opos', n2s(c.op), 'hold', since(NOW, c.en))
+  return { 'done' }
+end
+
+function R.ans(_, a)
+  local rid = a[1]
+  local res = hash(k_res(rid))
+  if res == nil then return { 'stale' } end
+  rc('DEL', k_res(rid))
+  local call = res.call
+  rc('ZREM', k_creserv(call), rid)
+  local c = caller(call)
+  rc('HSET', k_caller(call), 'st', 'c', 'agent', res.agent, 'since', n2s(NOW))
+  local others = rc('ZRANGE', k_creserv(call), 0, -1)
+  rc('DEL', k_creserv(call))
+  rc('ZREM', k_present(res.q), c.mb)
+  set_status(res.agent, 'call', { 'sc', call, 'mi', '0' })
+  refresh_agent(res.agent, '0')
+  journal('connected', 'call', call, 'queue', res.q, 'agent', res.agent, 'res', rid,
+    'hold', since(NOW, c.en), 'rang', since(NOW, tonumber(res.created)))
+  for _, other in ipairs(others) do cancel_reservation(other, c.node) end
+  check_leave_empty(res.agent)
+  match_head(res.q)
+  return { 'confirmed', res.agent }
+end
+
+local COUNTS = { noanswer = true, busy = 'ap_busy', unreachable = 'ap_unav', failed = false }
+
+function R.miss(_, a)
+  local rid, miss, draw = a[1], a[2], a[3]
+  local res = hash(k_res(rid))
+  if res == nil then return { 'stale' } end
+  rc('DEL', k_res(rid))
+  rc('ZREM', k_creserv(res.call), rid)
+  local cfg = qcfg(res.q)
+  local ag = res.agent
+  journal('missed', 'call', res.call, 'queue', res.q, 'agent', ag, 'miss', miss,
+    'rang', since(NOW, tonumber(res.created)))
+  local counts = COUNTS[miss]
+  if type(counts) == 'string' then counts = cfg[counts] end
+  local misses = tonumber(rc('HGET', k_agent(ag), 'mi') or '0')
+  if counts then
+    misses = misses + 1
+    rc('HSET', k_agent(ag), 'mi', n2s(misses))
+  end
+  if cfg.ap_scope ~= '' and counts and misses >= cfg.ap_after then
+    rc('HSET', k_agent(ag), 'mi', '0')
+    if cfg.ap_scope == 'queue' then
+      rc('HSET', k_paused(ag), res.q, 'auto')
+      journal('paused', 'agent', ag, 'queue', res.q, 'reason', 'auto', 'auto', '1')
+    else
+      rc('HSET', k_agent(ag), 'pa', 'auto')
+      journal('paused', 'agent', ag, 'reason', 'auto', 'auto', '1')
+    end
+  end
+  local rest
+  if miss == 'unreachable' then rest = math.max(cfg.retry, UNREACHABLE_RETRY)
+  elseif miss ~= 'failed' then rest = cfg.retry end
+  if rest and rest > 0 then
+    set_status(ag, 'rest', { 'su', n2s(NOW + rest), 'sw', '0' })
+  else
+    set_status(ag, 'idle')
+  end
+  refresh_agent(ag, draw)
+  -- The caller waits again before anyone is matched, so that an agent freed here picks the
+  -- best caller, this one included, and the caller only then looks for an agent.
+  local requeued = requeue_if_unoffered(res.call)
+  check_leave_empty(ag)
+  match_agent(ag)
+  if requeued then
+    match_caller(res.call)
+    -- A caller nobody can take may have to leave now.
+    leave_if_empty(res.q)
+  end
+  return { 'done' }
+end
+
+function R.ext(_, a)
+  local c = caller(a[1])
+  if c == nil or c.st ~= 'o' then return { 'stale' } end
+  offer_to_best(a[1])
+  return { 'done' }
+end
+
+function R.hang(_, a)
+  local call, by, draw = a[1], a[2], a[3]
+  local c = caller(call)
+  if c == nil or c.st ~= 'c' then return { 'stale' } end
+  rc('DEL', k_caller(call), k_creserv(call))
+  end_call_for_agent(c.agent, c.q, draw)
+  journal('completed', 'call', call, 'queue', c.q, 'agent', c.agent, 'by', by,
+    'hold', since(c.since, c.en), 'talk', since(NOW, c.since), 'opos', n2s(c.op))
+  return { 'done' }
+end
+
+function R.ready(_, a)
+  local ag, draw = a[1], a[2]
+  local st = agent_state(ag)
+  if st == nil or st.st ~= 'rest' or tonumber(st.su) > NOW then return { 'stale' } end
+  set_status(ag, 'idle')
+  refresh_agent(ag, draw)
+  match_agent(ag)
+  return { 'done' }
+end

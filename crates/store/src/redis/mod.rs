@@ -1,0 +1,341 @@
+//! [`RedisStore`]: the shared state in Redis, for any number of starq instances.
+//!
+//! Every operation is one `FCALL` of a function in the starq Lua library (`lua/*.lua`), so each
+//! is atomic: the routing steps of `memory/board.rs`, on the same orderings kept as sorted sets,
+//! with the journal appended to a stream inside the same call. This module owns the connection,
+//! loading the library (again, when Redis lost it), the per-call timeout and the mapping of
+//! Redis failures to [`StoreError`]s; `codec` owns the wire format.
+//!
+//! Keys: every key of a site starts with `starq:{site}:`, so one site lives in one hash slot and
+//! the store runs unchanged on Redis Cluster (one site per shard) or behind Sentinel. The
+//! functions name only the site's key and derive the others from it, all in the same slot.
+
+mod codec;
+
+use std::time::Duration;
+
+use ::redis::aio::ConnectionManager;
+use ::redis::{Client, Cmd, Value};
+use starq_core::config::{AgentConfig, QueueConfig};
+use starq_core::journal::JournalEntry;
+use starq_core::shared::{Reply, Request};
+use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, QueueId, Time};
+
+use crate::{AgentView, Lease, QueueView, Store, StoreError};
+
+/// The library's source, in load order (the parts share one Lua chunk).
+const LUA_PARTS: [&str; 3] =
+    [include_str!("lua/core.lua"), include_str!("lua/routing.lua"), include_str!("lua/admin.lua")];
+
+/// Settings of a [`RedisStore`].
+#[derive(Clone, Debug)]
+pub struct RedisOptions {
+    /// Redis URL, e.g. `redis://127.0.0.1:6379/0`.
+    pub url: String,
+    /// The site (call center): the hash tag of every key.
+    pub site: String,
+    /// How long one call may take before it fails as [`StoreError::Unavailable`]. Short: while
+    /// Redis is away the engine must learn it at once and keep callers on hold.
+    pub call_timeout: Duration,
+}
+
+impl RedisOptions {
+    /// Options with a 500 ms call timeout.
+    pub fn new(url: impl Into<String>, site: impl Into<String>) -> Self {
+        RedisOptions {
+            url: url.into(),
+            site: site.into(),
+            call_timeout: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The Redis store. Cloning shares the connection (requests are pipelined over it).
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    site_key: String,
+    library: Library,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore").field("site_key", &self.site_key).finish_non_exhaustive()
+    }
+}
+
+/// The library text and the names it registers, versioned by a hash of the source so that two
+/// starq versions never call each other's functions.
+#[derive(Clone, Debug)]
+struct Library {
+    prefix: String,
+    code: String,
+}
+
+impl Library {
+    fn new() -> Self {
+        let source: String = LUA_PARTS.concat();
+        let version = fnv1a(source.as_bytes());
+        let prefix = format!("starq_{version:016x}_");
+        let code = format!("#!lua name=starq_{version:016x}\nlocal FN = '{prefix}'\n{source}");
+        Library { prefix, code }
+    }
+
+    fn function(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// Maps a Redis failure to what the caller does about it.
+fn store_error(e: &redis::RedisError) -> StoreError {
+    if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal() {
+        return StoreError::Unavailable(e.to_string());
+    }
+    match e.code() {
+        // Redis is up but not serving (loading its data, a replica cut off, a script stuck).
+        Some("LOADING" | "MASTERDOWN" | "BUSY" | "TRYAGAIN" | "CLUSTERDOWN" | "READONLY") => {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Protocol(e.to_string()),
+    }
+}
+
+fn function_missing(e: &redis::RedisError) -> bool {
+    e.to_string().contains("Function not found")
+}
+
+impl RedisStore {
+    /// Connects, and loads the Lua library. Fails with [`StoreError::Unavailable`] when Redis
+    /// cannot be reached within the call timeout.
+    pub async fn connect(options: RedisOptions) -> Result<Self, StoreError> {
+        let client = Client::open(options.url.as_str())
+            .map_err(|e| StoreError::Protocol(format!("redis url {:?}: {e}", options.url)))?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.call_timeout))
+            .set_response_timeout(Some(options.call_timeout))
+            // Reconnecting happens in the background; a request never waits for it.
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let connect = ConnectionManager::new_with_config(client, config);
+        let conn = tokio::time::timeout(options.call_timeout, connect)
+            .await
+            .map_err(|_| StoreError::Unavailable("connect timed out".to_owned()))?
+            .map_err(|e| store_error(&e))?;
+        let store = RedisStore {
+            conn,
+            site_key: format!("starq:{{{}}}:s", options.site),
+            library: Library::new(),
+            timeout: options.call_timeout,
+        };
+        store.load_library().await?;
+        Ok(store)
+    }
+
+    /// Loads (or replaces) the library. Done at connect and whenever Redis lost it.
+    async fn load_library(&self) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("FUNCTION");
+        cmd.arg("LOAD").arg("REPLACE").arg(&self.library.code);
+        self.send(&cmd).await.map(drop).map_err(|e| store_error(&e))
+    }
+
+    async fn send(&self, cmd: &Cmd) -> Result<Value, redis::RedisError> {
+        let mut conn = self.conn.clone();
+        match tokio::time::timeout(self.timeout, cmd.query_async::<Value>(&mut conn)).await {
+            Ok(result) => result,
+            Err(_) => Err(redis::RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "redis call timed out",
+            ))),
+        }
+    }
+
+    /// Calls one library function on the site; reloads the library once if Redis lost it (a
+    /// restart without persistence, a failover to a replica without it).
+    async fn fcall(&self, name: &str, args: &[String]) -> Result<Value, StoreError> {
+        let mut cmd = redis::cmd("FCALL");
+        cmd.arg(self.library.function(name)).arg(1).arg(&self.site_key).arg(args);
+        match self.send(&cmd).await {
+            Ok(v) => Ok(v),
+            Err(e) if function_missing(&e) => {
+                self.load_library().await?;
+                self.send(&cmd).await.map_err(|e| store_error(&e))
+            }
+            Err(e) => Err(store_error(&e)),
+        }
+    }
+
+    /// A connection-level round trip through the cheapest library function: the Redis ceiling
+    /// the benchmark compares decisions with.
+    pub async fn noop(&self) -> Result<(), StoreError> {
+        self.fcall("noop", &[]).await.map(drop)
+    }
+
+    /// The strategy score the Lua library computes for an agent: what the store's indexes sort
+    /// by. Exposed so tests can check it against `Strategy::score`.
+    pub async fn lua_score(
+        &self,
+        strategy: starq_core::strategy::Strategy,
+        stats: &starq_core::strategy::AgentStats,
+    ) -> Result<u64, StoreError> {
+        let args = [
+            strategy.as_str().to_owned(),
+            stats.order.to_string(),
+            stats.penalty.to_string(),
+            stats.last_call_end.0.to_string(),
+            stats.calls_taken.to_string(),
+            stats.draw.to_string(),
+        ];
+        codec::number(&self.fcall("score", &args).await?)
+    }
+
+    /// The name of the library currently loaded by this version (for operations and tests).
+    pub fn library_name(&self) -> String {
+        self.library.prefix.trim_end_matches('_').to_owned()
+    }
+
+    fn fence_args(fence: &Fence) -> [String; 2] {
+        [fence.node.to_string(), fence.epoch.0.to_string()]
+    }
+
+    fn fenced(fence: &Fence) -> StoreError {
+        StoreError::Fenced { node: fence.node.clone(), epoch: fence.epoch }
+    }
+
+    async fn timers(&self, op: &str, fence: &Fence, rest: &[String]) -> Result<Value, StoreError> {
+        let [node, epoch] = Self::fence_args(fence);
+        let mut args = vec![op.to_owned(), node, epoch];
+        args.extend_from_slice(rest);
+        let v = self.fcall("timers", &args).await?;
+        let items = codec::array(&v)?;
+        match items.first().map(codec::text).transpose()?.as_deref() {
+            Some("ok") => Ok(items.get(1).cloned().unwrap_or(Value::Nil)),
+            Some("fenced") => Err(Self::fenced(fence)),
+            _ => Err(StoreError::Protocol(format!("timers reply {v:?}"))),
+        }
+    }
+
+    fn lease_from(node: &NodeId, owner: &str, v: &Value) -> Result<Option<Lease>, StoreError> {
+        if *v == Value::Nil {
+            return Ok(None);
+        }
+        let items = codec::array(v)?;
+        let [epoch, expires] = items else {
+            return Err(StoreError::Protocol(format!("lease reply {v:?}")));
+        };
+        Ok(Some(Lease {
+            node: node.clone(),
+            owner: owner.to_owned(),
+            epoch: Epoch(codec::number(epoch)?),
+            expires: Time(codec::number(expires)?),
+        }))
+    }
+}
+
+impl Store for RedisStore {
+    async fn configure(
+        &self,
+        queues: &[QueueConfig],
+        agents: &[AgentConfig],
+    ) -> Result<(), StoreError> {
+        self.fcall("configure", &codec::configure_args(queues, agents)).await.map(drop)
+    }
+
+    async fn apply(&self, request: Request) -> Result<Reply, StoreError> {
+        codec::reply(&self.fcall("apply", &codec::request_args(&request)).await?)
+    }
+
+    async fn position(&self, call: &CallId) -> Result<Option<u32>, StoreError> {
+        match self.fcall("position", &[call.to_string()]).await? {
+            Value::Nil => Ok(None),
+            v => codec::number(&v).map(Some),
+        }
+    }
+
+    async fn agent(&self, agent: &AgentId) -> Result<Option<AgentView>, StoreError> {
+        codec::agent_view(&self.fcall("agent", &[agent.to_string()]).await?)
+    }
+
+    async fn queue(&self, queue: &QueueId) -> Result<Option<QueueView>, StoreError> {
+        codec::queue_view(&self.fcall("queue", &[queue.to_string()]).await?)
+    }
+
+    async fn acquire_lease(
+        &self,
+        node: &NodeId,
+        owner: &str,
+        now: Time,
+        ttl: Duration,
+    ) -> Result<Option<Lease>, StoreError> {
+        let args =
+            [node.to_string(), owner.to_owned(), now.0.to_string(), ttl.as_millis().to_string()];
+        Self::lease_from(node, owner, &self.fcall("acquire", &args).await?)
+    }
+
+    async fn renew_lease(
+        &self,
+        lease: &Lease,
+        now: Time,
+        ttl: Duration,
+    ) -> Result<Option<Lease>, StoreError> {
+        let args = [
+            lease.node.to_string(),
+            lease.owner.clone(),
+            lease.epoch.0.to_string(),
+            now.0.to_string(),
+            ttl.as_millis().to_string(),
+        ];
+        match self.fcall("renew", &args).await? {
+            Value::Nil => Ok(None),
+            v => Ok(Some(Lease { expires: Time(codec::number(&v)?), ..lease.clone() })),
+        }
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
+        let args = [lease.node.to_string(), lease.owner.clone(), lease.epoch.0.to_string()];
+        self.fcall("release", &args).await.map(drop)
+    }
+
+    async fn schedule_timer(&self, fence: &Fence, key: &str, due: Time) -> Result<(), StoreError> {
+        self.timers("schedule", fence, &[key.to_owned(), due.0.to_string()]).await.map(drop)
+    }
+
+    async fn cancel_timer(&self, fence: &Fence, key: &str) -> Result<(), StoreError> {
+        self.timers("cancel", fence, &[key.to_owned()]).await.map(drop)
+    }
+
+    async fn claim_due_timers(
+        &self,
+        fence: &Fence,
+        now: Time,
+        limit: usize,
+    ) -> Result<Vec<(String, Time)>, StoreError> {
+        let v = self.timers("claim", fence, &[now.0.to_string(), limit.to_string()]).await?;
+        codec::array(&v)?
+            .chunks(2)
+            .map(|pair| match pair {
+                [key, due] => Ok((codec::text(key)?, Time(codec::number(due)?))),
+                _ => Err(StoreError::Protocol(format!("timer reply {v:?}"))),
+            })
+            .collect()
+    }
+
+    async fn read_journal(
+        &self,
+        group: &str,
+        limit: usize,
+    ) -> Result<Vec<JournalEntry>, StoreError> {
+        let v = self.fcall("jread", &[group.to_owned(), limit.to_string()]).await?;
+        codec::array(&v)?.iter().map(codec::journal_entry).collect()
+    }
+
+    async fn ack_journal(&self, group: &str, seq: u64) -> Result<(), StoreError> {
+        self.fcall("jack", &[group.to_owned(), seq.to_string()]).await.map(drop)
+    }
+}

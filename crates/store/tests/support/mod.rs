@@ -1,0 +1,149 @@
+//! A private `redis-server` for one test: its own ephemeral port and temporary directory, never
+//! the shared server on 6379. Killed (and its directory removed) when dropped, so tests can also
+//! stop and restart it on purpose.
+
+#![allow(dead_code, unreachable_pub)] // each test binary uses a different part
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use starq_store::{RedisOptions, RedisStore};
+
+/// A `redis-server` process owned by the test.
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    /// Whether the server keeps its data across restarts (append-only file).
+    persistent: bool,
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh site name, so every store built by a test starts empty.
+pub fn fresh_site() -> String {
+    format!("t{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+impl RedisServer {
+    /// Starts a server that keeps its data in an append-only file across restarts.
+    pub fn start() -> Self {
+        Self::start_with(true)
+    }
+
+    /// Starts a server; without persistence a restart loses everything (functions included).
+    pub fn start_with(persistent: bool) -> Self {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("starq-redis-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut server = RedisServer { child: None, port: free_port(), dir, persistent };
+        server.launch();
+        server
+    }
+
+    /// The URL to connect to.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A store on a fresh site of this server.
+    pub async fn store(&self) -> RedisStore {
+        self.store_on(&fresh_site()).await
+    }
+
+    /// A store (its own connection) on the given site.
+    pub async fn store_on(&self, site: &str) -> RedisStore {
+        RedisStore::connect(RedisOptions::new(self.url(), site)).await.expect("connect to redis")
+    }
+
+    fn launch(&mut self) {
+        let appendonly = if self.persistent { "yes" } else { "no" };
+        let child = Command::new(redis_server())
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", appendonly, "--appendfsync", "always"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args([
+                "--daemonize",
+                "no",
+                "--protected-mode",
+                "yes",
+                "--enable-debug-command",
+                "local",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server (scripts/test installs it)");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    fn wait_ready(&self) {
+        for _ in 0..500 {
+            if self.ping() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("redis-server on port {} did not come up", self.port);
+    }
+
+    fn ping(&self) -> bool {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else { return false };
+        let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+        if s.write_all(b"PING\r\n").is_err() {
+            return false;
+        }
+        let mut buf = [0u8; 7];
+        s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    }
+
+    /// Sends one inline command and returns the first line of the answer.
+    pub fn command(&self, line: &str) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        s.write_all(format!("{line}\r\n").as_bytes()).expect("write");
+        let mut out = Vec::new();
+        let mut byte = [0u8; 1];
+        while s.read_exact(&mut byte).is_ok() && byte[0] != b'\n' {
+            out.push(byte[0]);
+        }
+        String::from_utf8_lossy(&out).trim_end().to_owned()
+    }
+
+    /// Kills the server (like a crash: no shutdown save).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and directory.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn redis_server() -> String {
+    std::env::var("STARQ_REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_owned())
+}
+
+/// An ephemeral port the kernel just handed out (free, barring a race with another process).
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local addr").port()
+}
