@@ -29,7 +29,8 @@ impl Now {
     /// The same reading moved `delay` forward (used to stamp timer-driven events).
     pub fn after(self, delay: Duration) -> Self {
         let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
-        Self { mono: self.mono + delay, wall_ms: self.wall_ms.saturating_add(ms) }
+        let mono = self.mono.checked_add(delay).unwrap_or(self.mono);
+        Self { mono, wall_ms: self.wall_ms.saturating_add(ms) }
     }
 
     /// This reading as Asterisk formats dates: `2026-11-22T12:12:31.281+0000`.

@@ -59,6 +59,13 @@ async fn bad_requests_get_asterisk_statuses() {
     assert_eq!(ari.post("/bridges", &[("type", "weird")]).await.0, 400);
     assert_eq!(ari.get("/no/such/thing", &[]).await.0, 404);
     assert_eq!(ari.post_json("/channels", &json!([1, 2])).await.0, 400);
+    // Absurd numbers are refused or clamped, never a crash.
+    let huge = [("endpoint", "Local/1@noanswer"), ("app", "q"), ("timeout", "99999999999999999")];
+    assert_eq!(ari.post("/channels", &huge).await.0, 200);
+    let overflow =
+        [("endpoint", "Local/1@noanswer"), ("app", "q"), ("timeout", "999999999999999999999")];
+    assert_eq!(ari.post("/channels", &overflow).await.0, 400);
+    assert_eq!(ari.get("/asterisk/ping", &[]).await.0, 200, "the node is still up");
     // An originated leg that has not answered is not in Stasis yet.
     let ring = [("endpoint", "Local/1@noanswer"), ("app", "q"), ("channelId", "r1")];
     assert_eq!(ari.post("/channels", &ring).await.0, 200);

@@ -133,7 +133,8 @@ impl MediaCatalog {
             "recording" => self.default_sound,
             _ => return None,
         };
-        Some(base.mul_f64(self.scale.max(0.0)))
+        let secs = base.as_secs_f64() * self.scale.max(0.0);
+        Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX))
     }
 }
 

@@ -22,6 +22,9 @@ use crate::rng::SimRng;
 use crate::truth::Truth;
 use crate::wire::{self, Envelope, Event};
 
+/// The longest delay a timer is armed for.
+const CENTURY: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 /// What every node shares: the ground truth, the agent phones, and the world's start time.
 #[derive(Debug)]
 pub(crate) struct World {
@@ -175,7 +178,9 @@ impl NodeState {
     /// Schedules `step` to run `after` from `now`.
     pub(crate) fn at(&mut self, now: Now, after: Duration, step: Step) {
         let seq = self.serial();
-        self.timers.insert((now.mono + after, seq), step);
+        // A client may ask for an absurd timeout; past a century it never fires anyway.
+        let at = now.mono.checked_add(after.min(CENTURY)).unwrap_or(now.mono);
+        self.timers.insert((at, seq), step);
     }
 
     /// The earliest pending timer.
