@@ -1,0 +1,275 @@
+//! The driver: one task owns the core engine and runs it over every node this instance owns.
+//!
+//! It waits on, in this order of preference: shutdown, node events, results the executors feed
+//! back, API inputs, and the core's one deadline (`poll_timeout`). After each input it drains
+//! the core's commands: store requests are applied in order and their replies handed straight
+//! back; ARI commands go to the node's executor queue; channel bookkeeping is updated before
+//! the command leaves, so a late event about a channel starq let go of is not acted on.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use starq_ari::{ConnectionState, EventStreamConfig, StreamItem, connect_events};
+use starq_core::engine::{ChannelAction, Command, Engine, Input};
+use starq_core::{NodeId, Time};
+use starq_store::{Lease, Store};
+use tokio::sync::mpsc;
+
+use crate::execute::{self, AriCommand};
+use crate::translate::{Channels, Step};
+use crate::{EngineError, NodeSpec, Settings};
+
+/// Events from all nodes, tagged with their node; bounded, read promptly.
+pub(crate) const EVENT_BUFFER: usize = 4096;
+/// ARI commands queued per node before the driver waits for its executor.
+const COMMAND_BUFFER: usize = 4096;
+/// Results fed back by executors, and API inputs, waiting for the driver.
+pub(crate) const INPUT_BUFFER: usize = 1024;
+
+struct NodeRuntime {
+    commands: mpsc::Sender<AriCommand>,
+    lease: Lease,
+    stream: starq_ari::EventStreamHandle,
+}
+
+/// The running shell: the engine, the store, and a runtime per node.
+pub(crate) struct Driver<S> {
+    engine: Engine,
+    store: Arc<S>,
+    channels: Channels,
+    nodes: BTreeMap<NodeId, NodeRuntime>,
+    settings: Settings,
+    last_now: Time,
+}
+
+/// Wall-clock time for the core, never going backwards. The one place the shell reads a clock.
+#[allow(clippy::disallowed_methods)]
+fn wall_clock(last: Time) -> Time {
+    let since_epoch =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Time(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)).max(last)
+}
+
+impl<S: Store> Driver<S> {
+    pub(crate) async fn start(
+        store: Arc<S>,
+        engine: Engine,
+        nodes: Vec<NodeSpec>,
+        settings: Settings,
+        events: mpsc::Sender<(NodeId, StreamItem)>,
+        feedback: mpsc::Sender<Input>,
+    ) -> Result<Self, EngineError> {
+        let mut driver = Driver {
+            engine,
+            store,
+            channels: Channels::default(),
+            nodes: BTreeMap::new(),
+            settings,
+            last_now: Time::ZERO,
+        };
+        for spec in nodes {
+            driver.own_node(spec, events.clone(), feedback.clone()).await?;
+        }
+        Ok(driver)
+    }
+
+    fn now(&mut self) -> Time {
+        self.last_now = wall_clock(self.last_now);
+        self.last_now
+    }
+
+    /// Takes the node's lease, connects its event stream and starts its executor.
+    async fn own_node(
+        &mut self,
+        spec: NodeSpec,
+        events: mpsc::Sender<(NodeId, StreamItem)>,
+        feedback: mpsc::Sender<Input>,
+    ) -> Result<(), EngineError> {
+        let now = self.now();
+        let lease = self
+            .store
+            .acquire_lease(&spec.id, &self.settings.instance, now, self.settings.lease_ttl)
+            .await?
+            .ok_or_else(|| EngineError::NodeTaken(spec.id.clone()))?;
+        let client = starq_ari::AriClient::new(&spec.ari, starq_ari::RestLimits::default())?;
+        let (mut stream, handle) =
+            connect_events(EventStreamConfig::new(spec.ari.clone(), self.settings.seed))?;
+        let node = spec.id.clone();
+        tokio::spawn(async move {
+            while let Some(item) = stream.recv().await {
+                if events.send((node.clone(), item)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let (tx, rx) = mpsc::channel(COMMAND_BUFFER);
+        tokio::spawn(execute::run(client, spec.id.to_string(), rx, feedback));
+        self.engine.handle(now, Input::NodeOwned { fence: lease.fence() });
+        self.nodes.insert(spec.id, NodeRuntime { commands: tx, lease, stream: handle });
+        Ok(())
+    }
+
+    /// Runs until `shutdown` completes.
+    pub(crate) async fn run(
+        mut self,
+        mut events: mpsc::Receiver<(NodeId, StreamItem)>,
+        mut feedback: mpsc::Receiver<Input>,
+        mut api: mpsc::Receiver<Input>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), EngineError> {
+        tokio::pin!(shutdown);
+        let renew_every = self.settings.lease_ttl / 3;
+        let mut renew = tokio::time::interval(renew_every);
+        loop {
+            let now = self.now();
+            let sleep =
+                self.engine.poll_timeout().map_or(Duration::from_secs(3600), |t| t.since(now));
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                Some((node, item)) = events.recv() => self.on_stream(&node, item),
+                Some(input) = feedback.recv() => {
+                    let now = self.now();
+                    self.engine.handle(now, input);
+                }
+                Some(input) = api.recv() => {
+                    let now = self.now();
+                    self.engine.handle(now, input);
+                }
+                () = tokio::time::sleep(sleep) => {
+                    let now = self.now();
+                    self.engine.handle_timeout(now);
+                }
+                _ = renew.tick() => self.renew_leases().await,
+            }
+            self.drain().await?;
+        }
+        self.release_nodes().await;
+        Ok(())
+    }
+
+    fn on_stream(&mut self, node: &NodeId, item: StreamItem) {
+        match item {
+            StreamItem::Event(event) => {
+                for step in self.channels.translate(node, &event) {
+                    match step {
+                        Step::Input(input) => {
+                            let now = self.now();
+                            self.engine.handle(now, input);
+                        }
+                        Step::Refuse { channel, reason } => {
+                            tracing::warn!(%node, %channel, %reason, "caller refused: bad Stasis arguments");
+                            self.send(node, AriCommand::Refuse { channel });
+                        }
+                        Step::DeleteBridge(bridge) => {
+                            self.send(node, AriCommand::DeleteBridge(bridge))
+                        }
+                    }
+                }
+            }
+            StreamItem::DecodeError(error) => {
+                tracing::warn!(%node, %error, "undecodable ARI event skipped")
+            }
+            StreamItem::Lost { dropped } => {
+                tracing::error!(%node, dropped, "ARI events lost: consumer fell behind")
+            }
+            StreamItem::Replaced => {
+                tracing::error!(%node, "another consumer took the ARI app over")
+            }
+            StreamItem::State(ConnectionState::Connected) => {
+                tracing::info!(%node, "ARI events connected")
+            }
+            StreamItem::State(state) => tracing::info!(%node, ?state, "ARI event stream"),
+        }
+    }
+
+    /// Carries out the core's commands until it has none.
+    async fn drain(&mut self) -> Result<(), EngineError> {
+        while let Some(command) = self.engine.poll_command() {
+            match command {
+                Command::Store(request) => {
+                    let reply = self.store.apply(request).await?;
+                    let now = self.now();
+                    self.engine.handle(now, Input::Reply(reply));
+                }
+                Command::QueryPosition { call } => {
+                    let position = self.store.position(&call).await?;
+                    let now = self.now();
+                    self.engine.handle(now, Input::Position { call, position });
+                }
+                Command::Channel { node, channel, action } => {
+                    if matches!(action, ChannelAction::Continue { .. } | ChannelAction::Hangup)
+                        && let Some(bridge) = self.channels.caller_released(&channel)
+                    {
+                        self.send(&node, AriCommand::DeleteBridge(bridge));
+                    }
+                    self.send(&node, AriCommand::Channel { channel, action });
+                }
+                Command::Dial { node, leg, channel, reservation, endpoint, timeout, .. } => {
+                    self.channels.leg_created(&leg, reservation);
+                    self.send(
+                        &node,
+                        AriCommand::Dial { leg, channel, reservation, endpoint, timeout },
+                    );
+                }
+                Command::Bridge { node, channel, leg } => {
+                    let bridge = format!("{channel}-bridge");
+                    self.channels.bridged(&channel, &bridge);
+                    self.send(&node, AriCommand::Bridge { bridge, channel, leg });
+                }
+                Command::HangupLeg { node, leg, reason } => {
+                    self.channels.leg_released(&leg);
+                    self.send(&node, AriCommand::HangupLeg { leg, reason });
+                }
+                Command::Route(notices) => {
+                    // One instance owns every node it knows; a notice for another node means a
+                    // caller of an instance that is gone: the new owner's reconcile repairs it.
+                    tracing::warn!(
+                        count = notices.len(),
+                        "notices for nodes this instance does not own"
+                    );
+                }
+                Command::NodeFenced { node } => {
+                    tracing::error!(%node, "lost the node's lease to another instance: stopping for it");
+                    if let Some(runtime) = self.nodes.remove(&node) {
+                        runtime.stream.shutdown().await;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn send(&self, node: &NodeId, command: AriCommand) {
+        let Some(runtime) = self.nodes.get(node) else {
+            tracing::warn!(%node, ?command, "command for a node this instance does not own");
+            return;
+        };
+        if let Err(error) = runtime.commands.try_send(command) {
+            tracing::error!(%node, %error, "ARI command queue full: command dropped");
+        }
+    }
+
+    async fn renew_leases(&mut self) {
+        let now = self.now();
+        let ttl = self.settings.lease_ttl;
+        for (node, runtime) in &mut self.nodes {
+            match self.store.renew_lease(&runtime.lease, now, ttl).await {
+                Ok(Some(lease)) => runtime.lease = lease,
+                Ok(None) => tracing::error!(%node, "node lease lost"),
+                Err(error) => tracing::warn!(%node, %error, "node lease not renewed"),
+            }
+        }
+    }
+
+    async fn release_nodes(&mut self) {
+        for (node, runtime) in std::mem::take(&mut self.nodes) {
+            runtime.stream.shutdown().await;
+            if let Err(error) = self.store.release_lease(&runtime.lease).await {
+                tracing::warn!(%node, %error, "node lease not released");
+            }
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! From the core to ARI: one node's commands, carried out in order by that node's executor
+//! task, so the driver never waits on Asterisk. A failure that changes what the core believes
+//! (an agent leg that could not be made) comes back as an input; the rest is logged.
+
+use std::time::Duration;
+
+use starq_ari::rest::{BridgeFeature, CreateChannel, DialplanTarget, HangupReason};
+use starq_ari::{AriClient, AriError};
+use starq_core::ReservationId;
+use starq_core::engine::{ChannelAction, Input, LegHangup};
+use starq_core::shared::Miss;
+use tokio::sync::mpsc;
+
+/// One ARI action for a node.
+#[derive(Clone, Debug)]
+pub(crate) enum AriCommand {
+    /// Act on a caller's channel.
+    Channel { channel: String, action: ChannelAction },
+    /// Create an agent leg in the app and dial it for the caller.
+    Dial {
+        leg: String,
+        channel: String,
+        reservation: ReservationId,
+        endpoint: String,
+        timeout: Duration,
+    },
+    /// Bridge the caller with the answered leg.
+    Bridge { bridge: String, channel: String, leg: String },
+    /// Hang a leg up.
+    HangupLeg { leg: String, reason: LegHangup },
+    /// Delete a bridge starq made.
+    DeleteBridge(String),
+    /// Send back to the dialplan a caller whose arguments were wrong.
+    Refuse { channel: String },
+}
+
+/// Carries out `commands` in order against one node until the sender closes.
+pub(crate) async fn run(
+    client: AriClient,
+    node: String,
+    mut commands: mpsc::Receiver<AriCommand>,
+    feedback: mpsc::Sender<Input>,
+) {
+    let mut playbacks = 0u64;
+    while let Some(command) = commands.recv().await {
+        let failed = match &command {
+            AriCommand::Dial { reservation, .. } => Some(*reservation),
+            _ => None,
+        };
+        if let Err(error) = execute(&client, &command, &mut playbacks).await {
+            tracing::warn!(%node, ?command, %error, "ARI command failed");
+            if let Some(reservation) = failed {
+                let miss = match error {
+                    // Asterisk refused the endpoint: the phone cannot be reached from here.
+                    AriError::BadRequest { .. }
+                    | AriError::NotFound { .. }
+                    | AriError::InvalidState { .. } => Miss::Unreachable,
+                    _ => Miss::Failed,
+                };
+                if feedback.send(Input::LegFailed { reservation, miss }).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn execute(
+    client: &AriClient,
+    command: &AriCommand,
+    playbacks: &mut u64,
+) -> Result<(), AriError> {
+    match command {
+        AriCommand::Channel { channel, action } => {
+            channel_action(client, channel, action, playbacks).await
+        }
+        AriCommand::Dial { leg, channel, endpoint, timeout, .. } => {
+            let create = CreateChannel {
+                endpoint: endpoint.clone(),
+                app: client.app().to_owned(),
+                app_args: Some("leg".to_owned()),
+                channel_id: Some(leg.clone()),
+                originator: Some(channel.clone()),
+                ..CreateChannel::default()
+            };
+            client.create_channel(&create).await?;
+            let secs = i32::try_from(timeout.as_secs().max(1)).unwrap_or(i32::MAX);
+            client.dial(leg, Some(channel), Some(secs)).await
+        }
+        AriCommand::Bridge { bridge, channel, leg } => {
+            client
+                .create_bridge(bridge, &[BridgeFeature::Mixing, BridgeFeature::DtmfEvents], None)
+                .await?;
+            client.add_channels(bridge, &[channel.as_str(), leg.as_str()], None).await
+        }
+        AriCommand::HangupLeg { leg, reason } => {
+            let reason = match reason {
+                LegHangup::AnsweredElsewhere => HangupReason::AnsweredElsewhere,
+                LegHangup::Timeout => HangupReason::NoAnswer,
+                LegHangup::Cancelled | LegHangup::Normal => HangupReason::Normal,
+            };
+            ignore_gone(client.hangup(leg, Some(reason)).await)
+        }
+        AriCommand::DeleteBridge(bridge) => ignore_gone(client.delete_bridge(bridge).await),
+        AriCommand::Refuse { channel } => {
+            client.set_variable(channel, "STARQ_OUTCOME", "ERROR", None).await?;
+            client.continue_in_dialplan(channel, &DialplanTarget::default()).await
+        }
+    }
+}
+
+async fn channel_action(
+    client: &AriClient,
+    channel: &str,
+    action: &ChannelAction,
+    playbacks: &mut u64,
+) -> Result<(), AriError> {
+    match action {
+        ChannelAction::Answer => client.answer(channel).await,
+        ChannelAction::Ring => client.ring(channel).await,
+        ChannelAction::StartMoh(class) => client.moh_start(channel, Some(class)).await,
+        ChannelAction::StopMoh => ignore_gone(client.moh_stop(channel).await),
+        ChannelAction::Play(media) => {
+            *playbacks += 1;
+            let id = format!("{channel}-p{playbacks}");
+            client.play(channel, &id, media, None).await.map(drop)
+        }
+        ChannelAction::Continue { destination, status } => {
+            client.set_variable(channel, "STARQ_OUTCOME", status, None).await?;
+            let target =
+                destination.as_ref().map_or_else(DialplanTarget::default, |d| DialplanTarget {
+                    context: Some(d.context.clone()),
+                    extension: Some(d.extension.clone()),
+                    priority: i32::try_from(d.priority).ok(),
+                    label: None,
+                });
+            client.continue_in_dialplan(channel, &target).await
+        }
+        ChannelAction::Hangup => {
+            ignore_gone(client.hangup(channel, Some(HangupReason::Normal)).await)
+        }
+    }
+}
+
+/// Hanging up or stopping something already gone is the goal reached, not a failure.
+fn ignore_gone(result: Result<(), AriError>) -> Result<(), AriError> {
+    match result {
+        Err(AriError::NotFound { .. }) => Ok(()),
+        other => other,
+    }
+}

@@ -1,0 +1,100 @@
+//! # starq-engine: the shell around the routing core
+//!
+//! Everything that touches the outside world for one starq instance: the event stream and REST
+//! client of every node it owns (through `starq-ari`), the shared store (a [`Store`]), and one
+//! timer. The decisions are the core's ([`starq_core::engine::Engine`]); this crate carries
+//! inputs in and commands out, and holds no state the store does not also hold except what
+//! Asterisk itself can tell again (which channel is a caller, which an agent leg).
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`args`] | the `Stasis(starq,queue=…)` arguments, parsed strictly |
+//! | [`translate`] | ARI events → core inputs; which channel is what |
+//! | `execute` | core commands → ARI requests, one ordered executor per node |
+//! | `driver` | the loop: events, feedback, API inputs, the core's deadline, leases |
+
+#![forbid(unsafe_code)]
+
+pub mod args;
+mod driver;
+mod execute;
+pub mod translate;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use starq_core::NodeId;
+use starq_core::config::{AgentConfig, QueueConfig};
+use starq_core::engine::{Engine, Input};
+use starq_store::{Store, StoreError};
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+/// One Asterisk node to own.
+#[derive(Clone, Debug)]
+pub struct NodeSpec {
+    /// The node's name in starq.
+    pub id: NodeId,
+    /// How to reach its ARI.
+    pub ari: starq_ari::NodeConfig,
+}
+
+/// Instance settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// This instance's name in node leases.
+    pub instance: String,
+    /// How long a node lease lasts unless renewed (renewed every third of it).
+    pub lease_ttl: Duration,
+    /// Seed of the core's random draws and the reconnect jitter.
+    pub seed: u64,
+}
+
+/// Why the shell stopped or could not start.
+#[derive(Debug, Error)]
+pub enum EngineError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A node's ARI settings are invalid.
+    #[error(transparent)]
+    AriConfig(#[from] starq_ari::ConfigError),
+    /// Another instance holds the node's lease.
+    #[error("node {0} is owned by another instance")]
+    NodeTaken(NodeId),
+}
+
+/// Sends API inputs (agent login, pause, priority, withdraw) to a running shell.
+#[derive(Clone, Debug)]
+pub struct ShellHandle {
+    api: mpsc::Sender<Input>,
+}
+
+impl ShellHandle {
+    /// Hands an input to the engine; `false` if the shell has stopped.
+    pub async fn send(&self, input: Input) -> bool {
+        self.api.send(input).await.is_ok()
+    }
+}
+
+/// Starts the shell over `nodes` and returns a handle and the task running it until
+/// `shutdown` completes.
+pub async fn start<S: Store>(
+    store: Arc<S>,
+    queues: Vec<QueueConfig>,
+    agents: Vec<AgentConfig>,
+    nodes: Vec<NodeSpec>,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(ShellHandle, tokio::task::JoinHandle<Result<(), EngineError>>), EngineError> {
+    store.configure(&queues, &agents).await?;
+    let engine = Engine::new(&queues, &agents, settings.seed);
+    let (events_tx, events_rx) = mpsc::channel(driver::EVENT_BUFFER);
+    let (feedback_tx, feedback_rx) = mpsc::channel(driver::INPUT_BUFFER);
+    let (api_tx, api_rx) = mpsc::channel(driver::INPUT_BUFFER);
+    let driver =
+        driver::Driver::start(store, engine, nodes, settings, events_tx, feedback_tx).await?;
+    let task = tokio::spawn(driver.run(events_rx, feedback_rx, api_rx, shutdown));
+    Ok((ShellHandle { api: api_tx }, task))
+}

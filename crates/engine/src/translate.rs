@@ -1,0 +1,182 @@
+//! From ARI to the core: which channel is a caller and which an agent leg, and what each event
+//! means for them. Pure: the shell feeds events in and gets core inputs out.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use starq_ari::Event;
+use starq_ari::model::DialStatus;
+use starq_core::engine::{Arrival, Input};
+use starq_core::shared::Miss;
+use starq_core::{NodeId, ReservationId};
+
+use crate::args;
+
+/// What an ARI event asks of the shell.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Hand this input to the core.
+    Input(Input),
+    /// A caller whose `Stasis()` arguments are wrong: send it back to the dialplan with this
+    /// reason (and log it); it never waits in a queue.
+    Refuse {
+        /// The caller's channel.
+        channel: String,
+        /// What was wrong with its arguments.
+        reason: String,
+    },
+    /// A bridge starq made is no longer needed.
+    DeleteBridge(String),
+}
+
+/// The channels the shell handles: callers in a queue, agent legs it created, bridges it made.
+/// Kept in step with the commands the shell carries out, so that an event about a channel
+/// starq already let go of (a caller it continued, a leg it hung up) is not acted on twice.
+#[derive(Debug, Default)]
+pub struct Channels {
+    callers: BTreeSet<String>,
+    legs: BTreeMap<String, Leg>,
+    /// Caller channel → its bridge.
+    bridges: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Leg {
+    reservation: ReservationId,
+    answered: bool,
+}
+
+impl Channels {
+    /// A leg is being created for a reservation.
+    pub fn leg_created(&mut self, leg: &str, reservation: ReservationId) {
+        self.legs.insert(leg.to_owned(), Leg { reservation, answered: false });
+    }
+
+    /// starq hangs a leg up: its later events are not news.
+    pub fn leg_released(&mut self, leg: &str) {
+        self.legs.remove(leg);
+    }
+
+    /// starq sends a caller on (continue, hang-up): its later events are not news.
+    pub fn caller_released(&mut self, channel: &str) -> Option<String> {
+        self.callers.remove(channel);
+        self.bridges.remove(channel)
+    }
+
+    /// A caller and a leg are bridged in `bridge`.
+    pub fn bridged(&mut self, channel: &str, bridge: &str) {
+        self.bridges.insert(channel.to_owned(), bridge.to_owned());
+    }
+
+    /// Callers and legs the shell follows.
+    pub fn len(&self) -> usize {
+        self.callers.len() + self.legs.len()
+    }
+
+    /// Whether the shell follows no channel.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Translates one event of `node`.
+    pub fn translate(&mut self, node: &NodeId, event: &Event) -> Vec<Step> {
+        match event {
+            Event::StasisStart(e) => {
+                let id = &e.channel.id;
+                if self.legs.contains_key(id) {
+                    return Vec::new(); // Our own leg entering the app.
+                }
+                match args::parse(&e.args) {
+                    Ok(a) => {
+                        self.callers.insert(id.clone());
+                        vec![Step::Input(Input::CallerArrived(Arrival {
+                            node: node.clone(),
+                            channel: id.clone(),
+                            queue: a.queue,
+                            caller_id: e.channel.caller.number.clone(),
+                            priority: a.priority,
+                            max_wait: a.max_wait,
+                        }))]
+                    }
+                    Err(err) => vec![Step::Refuse { channel: id.clone(), reason: err.to_string() }],
+                }
+            }
+            // A caller leaves Stasis by hanging up (when starq sends it on, it is released first).
+            // Legs are judged on ChannelDestroyed, which carries the cause.
+            Event::StasisEnd(e) => self.caller_gone(&e.channel.id),
+            Event::ChannelDestroyed(e) => {
+                let id = &e.channel.id;
+                match self.legs.remove(id) {
+                    Some(leg) if leg.answered => {
+                        vec![Step::Input(Input::LegHungUp { reservation: leg.reservation })]
+                    }
+                    Some(leg) => vec![Step::Input(Input::LegFailed {
+                        reservation: leg.reservation,
+                        miss: miss_for_cause(e.cause),
+                    })],
+                    None => self.caller_gone(id),
+                }
+            }
+            Event::Dial(e) if e.dialstatus == DialStatus::Answer => {
+                match self.legs.get_mut(&e.peer.id) {
+                    Some(leg) if !leg.answered => {
+                        leg.answered = true;
+                        vec![Step::Input(Input::LegAnswered { reservation: leg.reservation })]
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            Event::ChannelDtmfReceived(e) if self.callers.contains(&e.channel.id) => {
+                match e.digit.chars().next() {
+                    Some(digit) => vec![Step::Input(Input::CallerDtmf {
+                        channel: e.channel.id.clone(),
+                        digit,
+                    })],
+                    None => Vec::new(),
+                }
+            }
+            Event::PlaybackFinished(e) => match e.playback.target_uri.strip_prefix("channel:") {
+                Some(channel) if self.callers.contains(channel) => {
+                    vec![Step::Input(Input::PlaybackFinished { channel: channel.to_owned() })]
+                }
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+
+    fn caller_gone(&mut self, channel: &str) -> Vec<Step> {
+        if !self.callers.remove(channel) {
+            return Vec::new();
+        }
+        let mut steps = vec![Step::Input(Input::CallerHungUp { channel: channel.to_owned() })];
+        if let Some(bridge) = self.bridges.remove(channel) {
+            steps.push(Step::DeleteBridge(bridge));
+        }
+        steps
+    }
+}
+
+/// What an unanswered leg's hangup cause (Q.850) says about the agent.
+pub fn miss_for_cause(cause: i32) -> Miss {
+    match cause {
+        17 => Miss::Busy,
+        // No user responding, no answer, call rejected, or the phone hung up while ringing.
+        16 | 18 | 19 | 21 => Miss::NoAnswer,
+        // Everything else: unallocated, no route, absent, out of order, congestion, failure.
+        _ => Miss::Unreachable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_map_to_misses() {
+        assert_eq!(miss_for_cause(17), Miss::Busy);
+        assert_eq!(miss_for_cause(19), Miss::NoAnswer);
+        assert_eq!(miss_for_cause(16), Miss::NoAnswer);
+        assert_eq!(miss_for_cause(0), Miss::Unreachable, "missing extension, as recorded");
+        assert_eq!(miss_for_cause(34), Miss::Unreachable);
+    }
+}
