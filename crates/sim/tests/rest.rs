@@ -58,6 +58,8 @@ async fn bad_requests_get_asterisk_statuses() {
     assert_eq!(ari.delete("/channels/x", &[("reason", "sleepy")]).await.0, 400);
     assert_eq!(ari.post("/bridges", &[("type", "weird")]).await.0, 400);
     assert_eq!(ari.get("/no/such/thing", &[]).await.0, 404);
+    let (status, body) = ari.delete("/asterisk/ping", &[]).await;
+    assert_eq!((status, body["message"].as_str()), (405, Some("Method Not Allowed")));
     assert_eq!(ari.post_json("/channels", &json!([1, 2])).await.0, 400);
     // Absurd numbers are refused or clamped, never a crash.
     let huge = [("endpoint", "Local/1@noanswer"), ("app", "q"), ("timeout", "99999999999999999")];

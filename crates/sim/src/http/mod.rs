@@ -53,6 +53,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .merge(channels::routes())
         .merge(bridges::routes())
         .fallback(|| async { AriError::not_found("Resource not found") })
+        .method_not_allowed_fallback(|| async { AriError::new(405, "Method Not Allowed") })
         .layer(middleware::from_fn_with_state(shared.clone(), guard));
     Router::new().nest("/ari", ari).with_state(shared)
 }
