@@ -74,6 +74,8 @@
 //!   `/continue` to any target runs `Wait(continue_wait)` then `Hangup()`.
 //! - A mixing bridge without `dtmf_events` holding two channels does not pass DTMF to the
 //!   app (native bridging), as with RTP channels.
+//! - The ground truth keeps every record in memory (a few hundred bytes per caller and per
+//!   ring): fine for tests and demos; a very long `starq sim` run grows with its traffic.
 //! - Not simulated: recordings, snoop, device states, `subscribeAll`, event filters, bridge
 //!   variables, per-call outbound WebSockets.
 #![forbid(unsafe_code)]

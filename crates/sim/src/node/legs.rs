@@ -172,21 +172,7 @@ impl NodeState {
                 .then(|| (spec.app.clone(), spec.app_args.clone())),
         };
         if route.local {
-            // Originate subscribes the app to both halves; create only to the one it made.
-            let subs =
-                if start == Start::Originated { leg.subs.clone() } else { Default::default() };
-            let mut peer = leg.clone();
-            peer.id = peer_id;
-            peer.name = format!("{};2", route.name);
-            peer.state = ChanState::Ring;
-            peer.dialplan.app_name = String::new();
-            peer.dialplan.app_data = String::new();
-            peer.subs = subs;
-            peer.role = Role::LocalPeer;
-            peer.peer = Some(id.clone());
-            peer.serial = self.serial();
-            peer.vars = BTreeMap::new();
-            self.insert_channel(peer);
+            self.insert_local_peer(&leg, peer_id, &route.name, start);
         }
         self.insert_channel(leg);
         if let Some(phone) = &route.phone {
@@ -198,6 +184,25 @@ impl NodeState {
             self.links.leg_caller.insert(id.clone(), caller);
         }
         Ok(id)
+    }
+
+    /// The `;2` half of a Local leg, running the target's dialplan.
+    fn insert_local_peer(&mut self, leg: &Chan, peer_id: String, name: &str, start: Start) {
+        let mut peer = leg.clone();
+        peer.id = peer_id;
+        peer.name = format!("{name};2");
+        peer.state = ChanState::Ring;
+        peer.dialplan.app_name = String::new();
+        peer.dialplan.app_data = String::new();
+        // Originate subscribes the app to both halves; create only to the one it made.
+        if start != Start::Originated {
+            peer.subs.clear();
+        }
+        peer.role = Role::LocalPeer;
+        peer.peer = Some(leg.id.clone());
+        peer.serial = self.serial();
+        peer.vars = BTreeMap::new();
+        self.insert_channel(peer);
     }
 
     /// `POST /channels/create`: the leg is in Stasis at once and waits for `/dial`.
