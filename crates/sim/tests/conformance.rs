@@ -64,6 +64,7 @@ async fn sample_01_basic_bridge() {
     got.extend(ev.drain(QUIET).await);
     let recorded = sample_events("01_basic_bridge.json");
     assert_same(&recorded, &got, &["caller-100;2", "agent-1001", "agent-1001-2"]);
+    common::assert_only(&got, &["caller-100;2", "agent-1001", "agent-1001-2"]);
     assert_eq!(types(&got).last().map(String::as_str), Some("BridgeDestroyed"));
     assert!(got.iter().all(|e| e["asterisk_id"] == node.asterisk_id() && e["application"] == "q"));
     let truth = sim.truth();
@@ -89,6 +90,7 @@ async fn sample_02_second_websocket_takes_the_app_over() {
     assert_eq!(types(&got1), types(&want1));
     let want2: Vec<Value> = recorded["ws2_second_connection"].as_array().unwrap().clone();
     assert_same(&want2, &got2, &["c200;2"]);
+    common::assert_only(&got2, &["c200;2"]);
     // The last consumer leaves: the next call fails back to the dialplan.
     ws2.close();
     common::eventually("the app loses its consumer", || !node.has_consumer("q")).await;
@@ -134,6 +136,7 @@ async fn sample_03_websocket_drop_keeps_channels_and_replays_nothing() {
     got.extend(ev.drain(QUIET).await);
     let first = sample_events("03_ws_disconnect_first_connection.json");
     assert_same(&first, &got, &["c300;2", "c301;2", "a1003", "a1003-2"]);
+    common::assert_only(&got, &["c300;2", "c301;2", "a1003", "a1003-2"]);
 
     ev.close();
     common::eventually("the app loses its consumer", || !node.has_consumer("q")).await;
@@ -156,6 +159,7 @@ async fn sample_03_websocket_drop_keeps_channels_and_replays_nothing() {
     let after = ev.drain(QUIET).await;
     let recorded = sample_events("03_ws_disconnect_after_reconnect.json");
     assert_same(&recorded, &after, &["c300;2", "c301;2", "a1003", "a1003-2"]);
+    common::assert_only(&after, &["c300;2", "c301;2", "a1003", "a1003-2"]);
     assert_eq!(types(&after).last().map(String::as_str), Some("BridgeDestroyed"));
 }
 
@@ -194,6 +198,7 @@ async fn sample_04a_continue() {
         }
     }
     assert_same(&recorded, &got, &["c400;2", "c401;2", "a1004", "a1004-2"]);
+    common::assert_only(&got, &["c400;2", "c401;2", "a1004", "a1004-2"]);
     assert_eq!(ari.post("/channels/nope/continue", &[]).await.0, 404);
     let truth = sim.truth();
     let outcome = truth.caller(c400.caller).unwrap().outcome.clone();
@@ -255,6 +260,7 @@ async fn sample_04b_create_dial_answer_busy_timeout_cancel() {
     got.extend(ev.until(|e| e["type"] == "BridgeDestroyed").await);
     let recorded = sample_events("04b_create_dial.json");
     assert_same(&recorded, &got, &["c500;2", "a1005", "a1006", "a1007", "a1008"]);
+    common::assert_only(&got, &["c500;2", "a1005", "a1006", "a1007", "a1008"]);
     assert_eq!(ari.post("/channels/a1005/dial", &[]).await.0, 404);
 }
 

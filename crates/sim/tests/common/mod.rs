@@ -307,6 +307,16 @@ pub fn assert_same(recorded: &[Value], got: &[Value], ids: &[&str]) {
     }
 }
 
+/// Asserts we raised events only about `ids` (nothing about channels the recording never
+/// showed, such as a caller's handset half).
+pub fn assert_only(got: &[Value], ids: &[&str]) {
+    for e in got {
+        if let Some(id) = subject(e) {
+            assert!(ids.contains(&id), "unexpected event about {id}: {}", signature(e));
+        }
+    }
+}
+
 /// The events of a sample file that holds either a list or `{"events": [...]}`.
 pub fn sample_events(name: &str) -> Vec<Value> {
     let v = sample(name);
