@@ -108,6 +108,8 @@ async fn sample_02_second_websocket_takes_the_app_over() {
     assert_eq!(types(&got3), vec!["ApplicationReplaced"]);
     assert_eq!(got3[0]["application"], "q");
     assert!(ws4.drain(QUIET).await.is_empty());
+    let mut twice = Events::connect(node, "dup,dup").await;
+    assert!(twice.drain(QUIET).await.is_empty(), "a repeated app name does not replace itself");
     assert_eq!(ari.get("/applications/qx", &[]).await.0, 200);
     ws1.close();
 }

@@ -26,10 +26,13 @@ pub(super) async fn events(
     RawQuery(q): RawQuery,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let apps = match Params::parse(q.as_deref(), b"") {
+    let mut apps = match Params::parse(q.as_deref(), b"") {
         Ok(p) => p.list("app"),
         Err(e) => return e.into_response(),
     };
+    // `app=q,q` must not make the connection replace itself.
+    let mut seen = std::collections::BTreeSet::new();
+    apps.retain(|a| seen.insert(a.clone()));
     if apps.is_empty() {
         return AriError::bad_request("Missing param 'app'").into_response();
     }
