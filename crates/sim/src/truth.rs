@@ -15,9 +15,9 @@ pub enum Outcome {
     StasisFailed,
     /// The caller hung up before being connected to anyone.
     Abandoned,
-    /// The caller hung up while connected.
+    /// The caller hung up while connected, the agent still there (COMPLETECALLER).
     CallerHungUp,
-    /// The agent side hung up while connected.
+    /// The agent hung up first; the caller's channel ended after (COMPLETEAGENT).
     AgentHungUp,
     /// The application hung the caller up (`DELETE /channels/{id}`), with this cause.
     HungUpByApp {
@@ -90,6 +90,9 @@ pub struct CallerRecord {
     pub connected_ms: Option<u64>,
     /// Which agent endpoint.
     pub agent: Option<String>,
+    /// When that agent's leg ended while the caller was still on the line (the agent hung up
+    /// first: `agent_hung_up`, queue_log's COMPLETEAGENT).
+    pub agent_left_ms: Option<u64>,
     /// When the call ended for the caller (hangup or leaving Stasis to the dialplan).
     pub ended_ms: Option<u64>,
     /// How it ended.

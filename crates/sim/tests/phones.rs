@@ -61,11 +61,13 @@ async fn phone_rings_answers_talks_and_hangs_up() {
             "ChannelDestroyed",
         ]
     );
-    ari.delete("/channels/c1%3B2", &[]).await;
+    // The agent hung up first; the caller hangs up after: still the agent's doing.
+    node.caller_hangup("c1;2").unwrap();
     ev.until(is("StasisEnd", "c1;2")).await;
     let truth = sim.truth();
     let rec = truth.caller(placed.caller).unwrap();
     assert_eq!(rec.agent.as_deref(), Some("PJSIP/1001"));
+    assert!(rec.agent_left_ms.unwrap() <= rec.ended_ms.unwrap());
     assert_eq!(rec.rang.len(), 1);
     assert_eq!(rec.outcome, Some(Outcome::AgentHungUp));
     let ring = &truth.rings()[0];
@@ -328,4 +330,30 @@ async fn a_created_leg_rings_the_phone_only_when_dialed() {
     assert_eq!(dials, vec!["", "CHANUNAVAIL"]);
     assert_eq!(got.last().unwrap()["cause"], 20);
     assert!(sim.truth().rings().iter().all(|r| !r.while_busy));
+}
+
+#[tokio::test]
+async fn caller_hanging_up_first_is_caller_hung_up() {
+    let sim = one_node().await;
+    sim.set_phone(PhoneScript::answering("PJSIP/6001", 0, 10_000));
+    let node = sim.node(0).unwrap();
+    let ari = Ari::new(node);
+    let mut ev = Events::connect(node, "q").await;
+    let placed = node.place_call(&call("k1")).unwrap();
+    ev.until(is("StasisStart", "k1;2")).await;
+    ari.post("/channels/create", &[("endpoint", "PJSIP/6001"), ("app", "q"), ("channelId", "ag")])
+        .await;
+    ari.post("/channels/ag/dial", &[("caller", "k1;2")]).await;
+    ev.until(|e| e["type"] == "Dial" && e["dialstatus"] == "ANSWER").await;
+    ari.post("/bridges", &[("bridgeId", "kb")]).await;
+    ari.post("/bridges/kb/addChannel", &[("channel", "k1;2,ag")]).await;
+    node.caller_hangup("k1;2").unwrap();
+    ev.until(is("StasisEnd", "k1;2")).await;
+    ari.delete("/channels/ag", &[]).await;
+    ev.until(is("ChannelDestroyed", "ag")).await;
+    let truth = sim.truth();
+    let rec = truth.caller(placed.caller).unwrap();
+    assert_eq!(rec.outcome, Some(Outcome::CallerHungUp));
+    assert_eq!(rec.agent_left_ms, None);
+    assert!(rec.connected_ms.is_some());
 }

@@ -202,6 +202,7 @@ impl NodeState {
             rang: Vec::new(),
             connected_ms: None,
             agent: None,
+            agent_left_ms: None,
             ended_ms: None,
             outcome: None,
         };

@@ -171,11 +171,24 @@ impl NodeState {
         });
     }
 
+    /// Closes a leg's ring record; if that leg was the agent a caller is connected to, the
+    /// caller's record notes that the agent left first.
     fn end_ring(&mut self, now: Now, id: &str) {
         let Some(index) = self.links.rings.remove(id) else { return };
         let ms = self.ms(now);
-        if let Some(ring) = self.world.truth().ring_mut(index) {
-            ring.ended_ms = Some(ms);
+        let mut truth = self.world.truth();
+        let Some(ring) = truth.ring_mut(index) else { return };
+        ring.ended_ms = Some(ms);
+        let (answered, caller, agent) =
+            (ring.result == RingResult::Answered, ring.caller, ring.agent.clone());
+        if let Some(rec) = caller.and_then(|c| truth.caller_mut(c))
+            && answered
+            && rec.outcome.is_none()
+            && rec.connected_ms.is_some()
+            && rec.agent.as_ref() == Some(&agent)
+            && rec.agent_left_ms.is_none()
+        {
+            rec.agent_left_ms = Some(ms);
         }
     }
 
@@ -186,10 +199,13 @@ impl NodeState {
         let ms = self.ms(now);
         let mut truth = self.world.truth();
         let connected = truth.caller(caller).is_some_and(|r| r.connected_ms.is_some());
+        // Who ended the conversation: the agent if their leg went first.
+        let agent_left = truth.caller(caller).is_some_and(|r| r.agent_left_ms.is_some());
         let outcome = match how {
+            Hangup::Far(_) if connected && agent_left => Outcome::AgentHungUp,
             Hangup::Far(_) if connected => Outcome::CallerHungUp,
             Hangup::Far(_) => Outcome::Abandoned,
-            Hangup::Rest(_) if connected && !agent_present => Outcome::AgentHungUp,
+            Hangup::Rest(_) if connected && (agent_left || !agent_present) => Outcome::AgentHungUp,
             Hangup::Rest(c) | Hangup::Silent(c) => Outcome::HungUpByApp { cause: c },
             Hangup::Timeout => Outcome::HungUpByApp { cause: 19 },
         };
