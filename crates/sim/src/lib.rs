@@ -45,8 +45,9 @@
 //!   (subscribers get `EndpointStateChange`).
 //! - **Ground truth**: [`Sim::truth`] ([`truth::Truth`]: per caller — entered, Stasis status,
 //!   MOH starts and time, ringback, announcements heard, keys, agents rung, connected when and
-//!   to whom, whether the agent hung up first, ended when and how; per agent ring — node, leg, busy-at-ring, result, answered,
-//!   ended, caller) and [`Sim::dump_truth`] (JSON lines, `"record": "caller" | "agent_ring"`).
+//!   to whom, whether the agent hung up first, ended when and how; per agent ring — node,
+//!   leg, busy-at-ring, result, answered, ended, caller) and [`Sim::dump_truth`] (JSON
+//!   lines, `"record": "caller" | "agent_ring"`).
 //! - **Traffic**: [`traffic::run_traffic`] with a [`traffic::TrafficProfile`] (per queue:
 //!   Poisson rate, bursts, 24-hour curve compressed into `day_length_s`, patience, talk
 //!   limit, DTMF, nodes). `starq sim` is [`cli::SimArgs`] + [`cli::run`].
