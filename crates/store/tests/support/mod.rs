@@ -50,6 +50,11 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// A store on a fresh site of this server.
     pub async fn store(&self) -> RedisStore {
         self.store_on(&fresh_site()).await
