@@ -77,7 +77,8 @@ pub async fn run(args: SimArgs, shutdown: impl Future<Output = ()>) -> anyhow::R
     };
     let sim = Sim::start(cfg).await?;
     for n in sim.nodes() {
-        tracing::info!(node = n.index(), url = %n.base_url(), asterisk_id = n.asterisk_id(), "node up");
+        let url = n.base_url();
+        tracing::info!(node = n.index(), %url, asterisk_id = n.asterisk_id(), "node up");
         println!("node {} {} asterisk_id={}", n.index(), n.base_url(), n.asterisk_id());
     }
     let stop = CancellationToken::new();

@@ -40,8 +40,9 @@
 //!   (connections reset, port closed, every channel gone, callers `node_lost`) and
 //!   [`restore`](server::NodeHandle::restore) (same port and id, empty),
 //!   [`set_rest_faults`](server::NodeHandle::set_rest_faults) (delay, failure status, path
-//!   filter, hung WebSocket upgrades as in Asterisk issue #2170), [`pause_events`](server::NodeHandle::pause_events) (held, then flushed in
-//!   order), and phone changes through [`Sim::update_phone`] / [`Sim::set_unreachable`]
+//!   filter, hung WebSocket upgrades as in Asterisk issue #2170),
+//!   [`pause_events`](server::NodeHandle::pause_events) (held, then flushed in order), and
+//!   phone changes through [`Sim::update_phone`] / [`Sim::set_unreachable`]
 //!   (subscribers get `EndpointStateChange`).
 //! - **Ground truth**: [`Sim::truth`] ([`truth::Truth`]: per caller — entered, Stasis status,
 //!   MOH starts and time, ringback, announcements heard, keys, agents rung, connected when and

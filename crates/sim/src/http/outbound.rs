@@ -108,7 +108,8 @@ async fn pump(
             () = kill.cancelled() => return,
             msg = rx.recv() => {
                 let Some(text) = msg else { return };
-                let sent = tokio::time::timeout(timeout, sink.send(Message::Text(text.into()))).await;
+                let frame = sink.send(Message::Text(text.into()));
+                let sent = tokio::time::timeout(timeout, frame).await;
                 if !matches!(sent, Ok(Ok(()))) {
                     return;
                 }

@@ -286,18 +286,27 @@ impl NodeState {
         scripts
             .into_iter()
             .map(|p| {
-                let (tech, resource) = p.endpoint.split_once('/').unwrap_or(("PJSIP", p.endpoint.as_str()));
-                let online = !p.unreachable && p.nodes.as_ref().is_none_or(|n| n.contains(&self.index));
+                let (tech, resource) =
+                    p.endpoint.split_once('/').unwrap_or(("PJSIP", p.endpoint.as_str()));
+                let reaches = p.nodes.as_ref().is_none_or(|n| n.contains(&self.index));
+                let online = !p.unreachable && reaches;
+                let ours = |c: &&super::model::Chan| {
+                    matches!(&c.role, Role::Outgoing { phone: Some(ph), .. } if *ph == p.endpoint)
+                };
                 let channel_ids = self
                     .channels
                     .values()
-                    .filter(|c| matches!(&c.role, Role::Outgoing { phone: Some(ph), .. } if *ph == p.endpoint))
+                    .filter(ours)
                     .map(|c| c.id.clone())
                     .collect();
                 wire::Endpoint {
                     technology: tech.to_owned(),
                     resource: resource.to_owned(),
-                    state: Some(if online { wire::EndpointState::Online } else { wire::EndpointState::Offline }),
+                    state: Some(if online {
+                        wire::EndpointState::Online
+                    } else {
+                        wire::EndpointState::Offline
+                    }),
                     channel_ids,
                 }
             })

@@ -195,7 +195,10 @@ impl Harness {
                 .st
                 .channels
                 .values()
-                .filter(|c| matches!(&c.role, Role::Outgoing { phone: Some(p), on_phone: true, .. } if p == phone))
+                .filter(|c| match &c.role {
+                    Role::Outgoing { phone: Some(p), on_phone: true, .. } => p == phone,
+                    _ => false,
+                })
                 .count() as u32;
             let counted = self.st.world.phones().active(phone);
             if live != counted {
