@@ -8,8 +8,8 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use starq_ari::{ConnectionState, EventStreamConfig, StreamItem, connect_events};
 use starq_core::engine::{ChannelAction, Command, Engine, Input};
@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::execute::{self, AriCommand};
 use crate::translate::{Channels, Step};
-use crate::{EngineError, NodeSpec, Settings};
+use crate::{DispatchLatency, EngineError, NodeSpec, Settings};
 
 /// Events from all nodes, tagged with their node; bounded, read promptly.
 pub(crate) const EVENT_BUFFER: usize = 4096;
@@ -27,6 +27,14 @@ pub(crate) const EVENT_BUFFER: usize = 4096;
 const COMMAND_BUFFER: usize = 4096;
 /// Results fed back by executors, and API inputs, waiting for the driver.
 pub(crate) const INPUT_BUFFER: usize = 1024;
+
+/// What woke the driver.
+enum Wake {
+    Stream(NodeId, StreamItem),
+    Input(Input),
+    Timer,
+    Renew,
+}
 
 struct NodeRuntime {
     commands: mpsc::Sender<AriCommand>,
@@ -42,6 +50,9 @@ pub(crate) struct Driver<S> {
     nodes: BTreeMap<NodeId, NodeRuntime>,
     settings: Settings,
     last_now: Time,
+    /// When the input being handled arrived: dispatch latency runs from there to a Dial.
+    received: Instant,
+    latency: Arc<Mutex<DispatchLatency>>,
 }
 
 /// Wall-clock time for the core, never going backwards. The one place the shell reads a clock.
@@ -60,6 +71,7 @@ impl<S: Store> Driver<S> {
         settings: Settings,
         events: mpsc::Sender<(NodeId, StreamItem)>,
         feedback: mpsc::Sender<Input>,
+        latency: Arc<Mutex<DispatchLatency>>,
     ) -> Result<Self, EngineError> {
         let mut driver = Driver {
             engine,
@@ -68,6 +80,8 @@ impl<S: Store> Driver<S> {
             nodes: BTreeMap::new(),
             settings,
             last_now: Time::ZERO,
+            received: Instant::now(),
+            latency,
         };
         for spec in nodes {
             driver.own_node(spec, events.clone(), feedback.clone()).await?;
@@ -126,23 +140,28 @@ impl<S: Store> Driver<S> {
             let now = self.now();
             let sleep =
                 self.engine.poll_timeout().map_or(Duration::from_secs(3600), |t| t.since(now));
-            tokio::select! {
+            let wake = tokio::select! {
                 biased;
                 () = &mut shutdown => break,
-                Some((node, item)) = events.recv() => self.on_stream(&node, item),
-                Some(input) = feedback.recv() => {
+                Some((node, item)) = events.recv() => Wake::Stream(node, item),
+                Some(input) = feedback.recv() => Wake::Input(input),
+                Some(input) = api.recv() => Wake::Input(input),
+                () = tokio::time::sleep(sleep) => Wake::Timer,
+                _ = renew.tick() => Wake::Renew,
+            };
+            // Dispatch latency runs from here: the input is in hand.
+            self.received = Instant::now();
+            match wake {
+                Wake::Stream(node, item) => self.on_stream(&node, item),
+                Wake::Input(input) => {
                     let now = self.now();
                     self.engine.handle(now, input);
                 }
-                Some(input) = api.recv() => {
-                    let now = self.now();
-                    self.engine.handle(now, input);
-                }
-                () = tokio::time::sleep(sleep) => {
+                Wake::Timer => {
                     let now = self.now();
                     self.engine.handle_timeout(now);
                 }
-                _ = renew.tick() => self.renew_leases().await,
+                Wake::Renew => self.renew_leases().await,
             }
             self.drain().await?;
         }
@@ -208,6 +227,7 @@ impl<S: Store> Driver<S> {
                     self.send(&node, AriCommand::Channel { channel, action });
                 }
                 Command::Dial { node, leg, channel, reservation, endpoint, timeout, .. } => {
+                    self.record_dispatch();
                     self.channels.leg_created(&leg, reservation);
                     self.send(
                         &node,
@@ -240,6 +260,11 @@ impl<S: Store> Driver<S> {
             }
         }
         Ok(())
+    }
+
+    fn record_dispatch(&self) {
+        let elapsed = self.received.elapsed();
+        self.latency.lock().unwrap_or_else(|p| p.into_inner()).record(elapsed);
     }
 
     fn send(&self, node: &NodeId, command: AriCommand) {

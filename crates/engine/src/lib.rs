@@ -9,6 +9,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`args`] | the `Stasis(starq,queue=…)` arguments, parsed strictly |
+//! | [`config`] | `starq.toml`, validated into typed settings |
 //! | [`translate`] | ARI events → core inputs; which channel is what |
 //! | `execute` | core commands → ARI requests, one ordered executor per node |
 //! | `driver` | the loop: events, feedback, API inputs, the core's deadline, leases |
@@ -16,12 +17,14 @@
 #![forbid(unsafe_code)]
 
 pub mod args;
+pub mod config;
 mod driver;
 mod execute;
 pub mod translate;
 
+use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use starq_core::NodeId;
@@ -65,16 +68,51 @@ pub enum EngineError {
     NodeTaken(NodeId),
 }
 
-/// Sends API inputs (agent login, pause, priority, withdraw) to a running shell.
+/// Sends API inputs (agent login, pause, priority, withdraw) to a running shell, and reads
+/// its figures.
 #[derive(Clone, Debug)]
 pub struct ShellHandle {
     api: mpsc::Sender<Input>,
+    latency: Arc<Mutex<DispatchLatency>>,
 }
 
 impl ShellHandle {
     /// Hands an input to the engine; `false` if the shell has stopped.
     pub async fn send(&self, input: Input) -> bool {
         self.api.send(input).await.is_ok()
+    }
+
+    /// Dispatch latency so far: (p50, p99, agent legs dialled).
+    pub fn dispatch_latency(&self) -> Option<(Duration, Duration, u64)> {
+        self.latency.lock().unwrap_or_else(|p| p.into_inner()).percentiles()
+    }
+}
+
+/// Dispatch latency: from the input that made an offer possible (a caller arriving, an agent
+/// freed) reaching the shell, to the agent leg's request leaving for Asterisk. The most recent
+/// samples are kept.
+#[derive(Debug, Default)]
+pub struct DispatchLatency {
+    recent: VecDeque<Duration>,
+    total: u64,
+}
+
+impl DispatchLatency {
+    const KEPT: usize = 100_000;
+
+    fn record(&mut self, sample: Duration) {
+        if self.recent.len() == Self::KEPT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(sample);
+        self.total += 1;
+    }
+
+    fn percentiles(&self) -> Option<(Duration, Duration, u64)> {
+        let mut sorted: Vec<Duration> = self.recent.iter().copied().collect();
+        sorted.sort_unstable();
+        let at = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
+        (!sorted.is_empty()).then(|| (at(0.5), at(0.99), self.total))
     }
 }
 
@@ -93,8 +131,11 @@ pub async fn start<S: Store>(
     let (events_tx, events_rx) = mpsc::channel(driver::EVENT_BUFFER);
     let (feedback_tx, feedback_rx) = mpsc::channel(driver::INPUT_BUFFER);
     let (api_tx, api_rx) = mpsc::channel(driver::INPUT_BUFFER);
+    let latency = Arc::new(Mutex::new(DispatchLatency::default()));
+    let shared = Arc::clone(&latency);
     let driver =
-        driver::Driver::start(store, engine, nodes, settings, events_tx, feedback_tx).await?;
+        driver::Driver::start(store, engine, nodes, settings, events_tx, feedback_tx, shared)
+            .await?;
     let task = tokio::spawn(driver.run(events_rx, feedback_rx, api_rx, shutdown));
-    Ok((ShellHandle { api: api_tx }, task))
+    Ok((ShellHandle { api: api_tx, latency }, task))
 }

@@ -1,72 +1,146 @@
-//! `starq`: the command line. It parses arguments and hands over to the crates that do the
-//! work; it holds no logic of its own.
+//! `starq`: the command line. It parses arguments, sets up logging and hands over to the
+//! crates that do the work.
 
 #![forbid(unsafe_code)]
 
-use std::time::Duration;
+mod demo;
 
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use starq_engine::config::{self, StoreChoice};
+use starq_store::MemoryStore;
 
 /// A distributed call-center queue for Asterisk.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, global = true)]
+    log_json: bool,
     #[command(subcommand)]
     command: Cmd,
 }
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Run a demonstration call center and print what happened.
-    ///
-    /// Today this drives the routing core and the embedded store through a seeded, simulated
-    /// day of traffic. The full demo over real ARI against simulated Asterisk nodes arrives
-    /// with the engine (see the README).
-    Demo {
-        /// Seed of the simulated world.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Agents.
-        #[arg(long, default_value_t = 8)]
-        agents: usize,
-        /// Simulated minutes of traffic.
-        #[arg(long, default_value_t = 60)]
-        minutes: u64,
-        /// Mean seconds between callers.
-        #[arg(long, default_value_t = 4)]
-        every: u64,
+    /// Run a call center on simulated Asterisk nodes, with live figures (needs nothing installed).
+    Demo(demo::DemoArgs),
+    /// Serve the queues of a configuration file.
+    Serve {
+        /// The configuration (see docs/starq.example.toml).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Check a configuration file and say what it holds, or what is wrong with it.
+    CheckConfig {
+        /// The configuration file.
+        file: PathBuf,
     },
     /// Run simulated Asterisk nodes speaking ARI (for development and load tests).
     Sim(starq_sim::cli::SimArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
-        Cmd::Demo { seed, agents, minutes, every } => {
-            let params = starq_dst::world::Params {
-                seed,
-                queues: 2,
-                agents,
-                busy: Duration::from_secs(minutes * 60),
-                arrival_mean: Duration::from_secs(every),
-            };
-            println!(
-                "starq demo: core simulation, seed {seed}, {agents} agents, {minutes} simulated minutes"
-            );
-            let summary = starq_dst::world::World::new(params).run();
-            println!("callers arrived   {:>8}", summary.arrived);
-            println!("connected         {:>8}", summary.connected);
-            for (status, n) in &summary.outcomes {
-                println!("  {status:<15} {n:>8}");
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_json, matches!(cli.command, Cmd::Demo(_)));
+    let result = match cli.command {
+        Cmd::CheckConfig { file } => check_config(&file),
+        Cmd::Serve { config } => runtime().and_then(|rt| rt.block_on(serve(&config))),
+        Cmd::Demo(args) => runtime().and_then(|rt| rt.block_on(demo::run(args))),
+        Cmd::Sim(args) => runtime().and_then(|rt| rt.block_on(starq_sim::cli::run(args, ctrl_c()))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("starq: {error:#}");
+            // 64 (EX_USAGE) for configuration mistakes, as sysexits has it.
+            if error.downcast_ref::<config::ConfigError>().is_some() {
+                ExitCode::from(64)
+            } else {
+                ExitCode::FAILURE
             }
-            println!("simulation steps  {:>8} (invariants checked after each)", summary.steps);
-            Ok(())
-        }
-        Cmd::Sim(args) => {
-            let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(starq_sim::cli::run(args, async {
-                let _ = tokio::signal::ctrl_c().await;
-            }))
         }
     }
+}
+
+fn init_logging(json: bool, quiet: bool) {
+    let default = if quiet { "warn" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().context("cannot start the async runtime")
+}
+
+async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
+    let config = config::load(file)?;
+    println!("{}: ok", file.display());
+    println!(
+        "  instance {} (lease {} s)",
+        config.settings.instance,
+        config.settings.lease_ttl.as_secs()
+    );
+    match &config.store {
+        StoreChoice::Embedded => println!("  store: embedded (one instance)"),
+        StoreChoice::Redis { site, .. } => println!("  store: Redis, site {site}"),
+    }
+    for node in &config.nodes {
+        println!("  node {} at {} (app {})", node.id, node.ari.ari_url, node.ari.app);
+    }
+    for queue in &config.queues {
+        let members = config
+            .agents
+            .iter()
+            .filter(|a| a.memberships.iter().any(|m| m.queue == queue.id))
+            .count();
+        println!("  queue {}: {}, {} agents", queue.id, queue.strategy, members);
+    }
+    println!("  {} agents", config.agents.len());
+    Ok(())
+}
+
+async fn serve(path: &std::path::Path) -> anyhow::Result<()> {
+    let config = config::load(path)?;
+    let store = match &config.store {
+        StoreChoice::Embedded => Arc::new(MemoryStore::new()),
+        StoreChoice::Redis { .. } => anyhow::bail!(
+            "{}: store.redis_url: the Redis store is not built in yet; remove it to use the embedded store",
+            path.display()
+        ),
+    };
+    tracing::info!(
+        nodes = config.nodes.len(),
+        queues = config.queues.len(),
+        agents = config.agents.len(),
+        "starting"
+    );
+    let (_shell, task) = starq_engine::start(
+        store,
+        config.queues,
+        config.agents,
+        config.nodes,
+        config.settings,
+        ctrl_c(),
+    )
+    .await?;
+    task.await.context("the engine task failed")??;
+    tracing::info!("stopped");
+    Ok(())
 }
