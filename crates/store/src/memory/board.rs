@@ -266,15 +266,16 @@ impl Board {
             let (queue, hold, original_position) =
                 (c.queue.clone(), since.since(c.entered), c.original_position);
             self.callers.remove(call);
-            self.end_call_for_agent(&agent, &queue, now, 0, fx);
+            // The call's end is recorded before the agent, freed, may be offered the next one.
             fx.journal.push(JournalEvent::Left {
                 call: call.clone(),
-                queue,
+                queue: queue.clone(),
                 outcome,
                 position: 0,
                 original_position,
                 hold,
             });
+            self.end_call_for_agent(&agent, &queue, now, 0, fx);
             return Verdict::Done;
         }
         let position = position_of(&self.queues[&c.queue], &c.rank);
@@ -426,16 +427,17 @@ impl Board {
             return Verdict::Stale;
         };
         let c = self.callers.remove(call).expect("checked above");
-        self.end_call_for_agent(&agent, &c.queue, now, draw, fx);
+        // The call's end is recorded before the agent, freed, may be offered the next one.
         fx.journal.push(JournalEvent::Completed {
             call: call.clone(),
-            queue: c.queue,
-            agent,
+            queue: c.queue.clone(),
+            agent: agent.clone(),
             by,
             hold: since.since(c.entered),
             talk: now.since(since),
             original_position: c.original_position,
         });
+        self.end_call_for_agent(&agent, &c.queue, now, draw, fx);
         Verdict::Done
     }
 

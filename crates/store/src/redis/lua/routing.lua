@@ -270,9 +270,10 @@ function R.leave(_, a)
   if c.st == 'c' then
     -- A connected call lost (node gone, drain): the agent is freed as after a hangup.
     rc('DEL', k_caller(call), k_creserv(call))
-    end_call_for_agent(c.agent, c.q, '0')
+    -- The call's end is recorded before the agent, freed, may be offered the next one.
     journal('left', 'call', call, 'queue', c.q, 'out', outcome, 'pos', '0', 'opos', n2s(c.op),
       'hold', since(c.since, c.en))
+    end_call_for_agent(c.agent, c.q, '0')
     return { 'done' }
   end
   local position = position_of(c.q, c.mb)
@@ -367,9 +368,9 @@ function R.hang(_, a)
   local c = caller(call)
   if c == nil or c.st ~= 'c' then return { 'stale' } end
   rc('DEL', k_caller(call), k_creserv(call))
-  end_call_for_agent(c.agent, c.q, draw)
   journal('completed', 'call', call, 'queue', c.q, 'agent', c.agent, 'by', by,
     'hold', since(c.since, c.en), 'talk', since(NOW, c.since), 'opos', n2s(c.op))
+  end_call_for_agent(c.agent, c.q, draw)
   return { 'done' }
 end
 
