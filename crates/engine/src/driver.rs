@@ -17,7 +17,7 @@ use starq_core::{NodeId, Time};
 use starq_store::{Lease, Store};
 use tokio::sync::mpsc;
 
-use crate::execute::{self, AriCommand};
+use crate::execute::{self, AriCommand, Feedback};
 use crate::translate::{Channels, Step};
 use crate::{DispatchLatency, EngineError, NodeSpec, Settings};
 
@@ -32,14 +32,20 @@ pub(crate) const INPUT_BUFFER: usize = 1024;
 enum Wake {
     Stream(NodeId, StreamItem),
     Input(Input),
+    Feedback(Feedback),
     Timer,
     Renew,
 }
 
 struct NodeRuntime {
+    client: starq_ari::AriClient,
     commands: mpsc::Sender<AriCommand>,
     lease: Lease,
     stream: starq_ari::EventStreamHandle,
+    /// Since when the event stream is down, if it is.
+    down_since: Option<Instant>,
+    /// The core was told the node is down (its calls ended); it must be owned anew on return.
+    reported_down: bool,
 }
 
 /// The running shell: the engine, the store, and a runtime per node.
@@ -53,6 +59,7 @@ pub(crate) struct Driver<S> {
     /// When the input being handled arrived: dispatch latency runs from there to a Dial.
     received: Instant,
     latency: Arc<Mutex<DispatchLatency>>,
+    feedback: mpsc::Sender<Feedback>,
 }
 
 /// Wall-clock time for the core, never going backwards. The one place the shell reads a clock.
@@ -70,7 +77,7 @@ impl<S: Store> Driver<S> {
         nodes: Vec<NodeSpec>,
         settings: Settings,
         events: mpsc::Sender<(NodeId, StreamItem)>,
-        feedback: mpsc::Sender<Input>,
+        feedback: mpsc::Sender<Feedback>,
         latency: Arc<Mutex<DispatchLatency>>,
     ) -> Result<Self, EngineError> {
         let mut driver = Driver {
@@ -82,9 +89,10 @@ impl<S: Store> Driver<S> {
             last_now: Time::ZERO,
             received: Instant::now(),
             latency,
+            feedback,
         };
         for spec in nodes {
-            driver.own_node(spec, events.clone(), feedback.clone()).await?;
+            driver.own_node(spec, events.clone()).await?;
         }
         Ok(driver)
     }
@@ -99,7 +107,6 @@ impl<S: Store> Driver<S> {
         &mut self,
         spec: NodeSpec,
         events: mpsc::Sender<(NodeId, StreamItem)>,
-        feedback: mpsc::Sender<Input>,
     ) -> Result<(), EngineError> {
         let now = self.now();
         let lease = self
@@ -119,9 +126,17 @@ impl<S: Store> Driver<S> {
             }
         });
         let (tx, rx) = mpsc::channel(COMMAND_BUFFER);
-        tokio::spawn(execute::run(client, spec.id.to_string(), rx, feedback));
+        tokio::spawn(execute::run(client.clone(), spec.id.to_string(), rx, self.feedback.clone()));
         self.engine.handle(now, Input::NodeOwned { fence: lease.fence() });
-        self.nodes.insert(spec.id, NodeRuntime { commands: tx, lease, stream: handle });
+        let runtime = NodeRuntime {
+            client,
+            commands: tx,
+            lease,
+            stream: handle,
+            down_since: None,
+            reported_down: false,
+        };
+        self.nodes.insert(spec.id, runtime);
         Ok(())
     }
 
@@ -129,7 +144,7 @@ impl<S: Store> Driver<S> {
     pub(crate) async fn run(
         mut self,
         mut events: mpsc::Receiver<(NodeId, StreamItem)>,
-        mut feedback: mpsc::Receiver<Input>,
+        mut feedback: mpsc::Receiver<Feedback>,
         mut api: mpsc::Receiver<Input>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), EngineError> {
@@ -144,7 +159,7 @@ impl<S: Store> Driver<S> {
                 biased;
                 () = &mut shutdown => break,
                 Some((node, item)) = events.recv() => Wake::Stream(node, item),
-                Some(input) = feedback.recv() => Wake::Input(input),
+                Some(feedback) = feedback.recv() => Wake::Feedback(feedback),
                 Some(input) = api.recv() => Wake::Input(input),
                 () = tokio::time::sleep(sleep) => Wake::Timer,
                 _ = renew.tick() => Wake::Renew,
@@ -153,15 +168,25 @@ impl<S: Store> Driver<S> {
             self.received = Instant::now();
             match wake {
                 Wake::Stream(node, item) => self.on_stream(&node, item),
-                Wake::Input(input) => {
+                Wake::Input(input) | Wake::Feedback(Feedback::Input(input)) => {
                     let now = self.now();
                     self.engine.handle(now, input);
+                }
+                Wake::Feedback(Feedback::Present { node, channels, bridges }) => {
+                    let steps = self.channels.reconcile(&node, &channels, &bridges);
+                    if !steps.is_empty() {
+                        tracing::info!(%node, missed = steps.len(), "reconciled after reconnect");
+                    }
+                    self.apply_steps(&node, steps);
                 }
                 Wake::Timer => {
                     let now = self.now();
                     self.engine.handle_timeout(now);
                 }
-                Wake::Renew => self.renew_leases().await,
+                Wake::Renew => {
+                    self.renew_leases().await;
+                    self.report_dead_nodes();
+                }
             }
             self.drain().await?;
         }
@@ -172,35 +197,88 @@ impl<S: Store> Driver<S> {
     fn on_stream(&mut self, node: &NodeId, item: StreamItem) {
         match item {
             StreamItem::Event(event) => {
-                for step in self.channels.translate(node, &event) {
-                    match step {
-                        Step::Input(input) => {
-                            let now = self.now();
-                            self.engine.handle(now, input);
-                        }
-                        Step::Refuse { channel, reason } => {
-                            tracing::warn!(%node, %channel, %reason, "caller refused: bad Stasis arguments");
-                            self.send(node, AriCommand::Refuse { channel });
-                        }
-                        Step::DeleteBridge(bridge) => {
-                            self.send(node, AriCommand::DeleteBridge(bridge))
-                        }
-                    }
-                }
+                let steps = self.channels.translate(node, &event);
+                self.apply_steps(node, steps);
             }
             StreamItem::DecodeError(error) => {
                 tracing::warn!(%node, %error, "undecodable ARI event skipped")
             }
             StreamItem::Lost { dropped } => {
-                tracing::error!(%node, dropped, "ARI events lost: consumer fell behind")
+                tracing::error!(%node, dropped, "ARI events lost: consumer fell behind; reconciling");
+                self.reconcile(node);
             }
             StreamItem::Replaced => {
                 tracing::error!(%node, "another consumer took the ARI app over")
             }
             StreamItem::State(ConnectionState::Connected) => {
-                tracing::info!(%node, "ARI events connected")
+                tracing::info!(%node, "ARI events connected");
+                if let Some(runtime) = self.nodes.get_mut(node) {
+                    runtime.down_since = None;
+                    if std::mem::take(&mut runtime.reported_down) {
+                        tracing::info!(%node, "node is back");
+                        let fence = runtime.lease.fence();
+                        let now = self.now();
+                        self.engine.handle(now, Input::NodeOwned { fence });
+                    }
+                }
+                self.reconcile(node);
             }
-            StreamItem::State(state) => tracing::info!(%node, ?state, "ARI event stream"),
+            StreamItem::State(state) => {
+                if let ConnectionState::Disconnected { .. } = state
+                    && let Some(runtime) = self.nodes.get_mut(node)
+                {
+                    runtime.down_since.get_or_insert_with(Instant::now);
+                }
+                tracing::warn!(%node, ?state, "ARI event stream");
+            }
+        }
+    }
+
+    fn apply_steps(&mut self, node: &NodeId, steps: Vec<Step>) {
+        for step in steps {
+            match step {
+                Step::Input(input) => {
+                    let now = self.now();
+                    self.engine.handle(now, input);
+                }
+                Step::Refuse { channel, reason } => {
+                    tracing::warn!(%node, %channel, %reason, "caller refused: bad Stasis arguments");
+                    self.send(node, AriCommand::Refuse { channel });
+                }
+                Step::DeleteBridge(bridge) => self.send(node, AriCommand::DeleteBridge(bridge)),
+            }
+        }
+    }
+
+    /// Asks the node what its app holds; the answer comes back as feedback.
+    fn reconcile(&self, node: &NodeId) {
+        if let Some(runtime) = self.nodes.get(node) {
+            tokio::spawn(execute::fetch_present(
+                runtime.client.clone(),
+                node.clone(),
+                self.feedback.clone(),
+            ));
+        }
+    }
+
+    /// A node whose event stream stayed down past `node_down_after` is lost: its calls end
+    /// (node-lost) and its agents are freed; it is owned anew when it comes back.
+    fn report_dead_nodes(&mut self) {
+        let limit = self.settings.node_down_after;
+        let dead: Vec<NodeId> = self
+            .nodes
+            .iter()
+            .filter(|(_, r)| !r.reported_down && r.down_since.is_some_and(|t| t.elapsed() >= limit))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for node in dead {
+            tracing::error!(%node, "node lost: its calls end and its agents are released");
+            if let Some(runtime) = self.nodes.get_mut(&node) {
+                runtime.reported_down = true;
+            }
+            let now = self.now();
+            self.engine.handle(now, Input::NodeDown { node: node.clone() });
+            self.channels.forget_node(&node);
         }
     }
 
@@ -228,7 +306,7 @@ impl<S: Store> Driver<S> {
                 }
                 Command::Dial { node, leg, channel, reservation, endpoint, timeout, .. } => {
                     self.record_dispatch();
-                    self.channels.leg_created(&leg, reservation);
+                    self.channels.leg_created(&node, &leg, reservation);
                     self.send(
                         &node,
                         AriCommand::Dial { leg, channel, reservation, endpoint, timeout },

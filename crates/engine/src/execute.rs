@@ -2,13 +2,14 @@
 //! task, so the driver never waits on Asterisk. A failure that changes what the core believes
 //! (an agent leg that could not be made) comes back as an input; the rest is logged.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use starq_ari::rest::{BridgeFeature, CreateChannel, DialplanTarget, HangupReason};
 use starq_ari::{AriClient, AriError};
-use starq_core::ReservationId;
 use starq_core::engine::{ChannelAction, Input, LegHangup};
 use starq_core::shared::Miss;
+use starq_core::{NodeId, ReservationId};
 use tokio::sync::mpsc;
 
 /// One ARI action for a node.
@@ -34,12 +35,37 @@ pub(crate) enum AriCommand {
     Refuse { channel: String },
 }
 
+/// What executors and helper tasks report back to the driver.
+#[derive(Debug)]
+pub(crate) enum Feedback {
+    /// An input for the core (e.g. a leg that could not be created).
+    Input(Input),
+    /// The channels and bridges a node's app holds now, for reconciliation.
+    Present { node: NodeId, channels: BTreeSet<String>, bridges: BTreeSet<String> },
+}
+
+/// Asks the node what its app holds and reports it (after every (re)connect).
+pub(crate) async fn fetch_present(
+    client: AriClient,
+    node: NodeId,
+    feedback: mpsc::Sender<Feedback>,
+) {
+    match client.get_application().await {
+        Ok(app) => {
+            let channels = app.channel_ids.into_iter().collect();
+            let bridges = app.bridge_ids.into_iter().collect();
+            let _ = feedback.send(Feedback::Present { node, channels, bridges }).await;
+        }
+        Err(error) => tracing::warn!(%node, %error, "cannot list the app's channels to reconcile"),
+    }
+}
+
 /// Carries out `commands` in order against one node until the sender closes.
 pub(crate) async fn run(
     client: AriClient,
     node: String,
     mut commands: mpsc::Receiver<AriCommand>,
-    feedback: mpsc::Sender<Input>,
+    feedback: mpsc::Sender<Feedback>,
 ) {
     let mut playbacks = 0u64;
     while let Some(command) = commands.recv().await {
@@ -57,7 +83,11 @@ pub(crate) async fn run(
                     | AriError::InvalidState { .. } => Miss::Unreachable,
                     _ => Miss::Failed,
                 };
-                if feedback.send(Input::LegFailed { reservation, miss }).await.is_err() {
+                if feedback
+                    .send(Feedback::Input(Input::LegFailed { reservation, miss }))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }

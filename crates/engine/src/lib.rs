@@ -52,6 +52,9 @@ pub struct Settings {
     pub lease_ttl: Duration,
     /// Seed of the core's random draws and the reconnect jitter.
     pub seed: u64,
+    /// A node whose event stream stays down this long is lost: its calls end, its agents are
+    /// released (checked on every lease renewal).
+    pub node_down_after: Duration,
 }
 
 /// Why the shell stopped or could not start.

@@ -33,22 +33,24 @@ pub enum Step {
 /// starq already let go of (a caller it continued, a leg it hung up) is not acted on twice.
 #[derive(Debug, Default)]
 pub struct Channels {
-    callers: BTreeSet<String>,
+    /// Caller channel → its node.
+    callers: BTreeMap<String, NodeId>,
     legs: BTreeMap<String, Leg>,
     /// Caller channel → its bridge.
     bridges: BTreeMap<String, String>,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Leg {
+    node: NodeId,
     reservation: ReservationId,
     answered: bool,
 }
 
 impl Channels {
-    /// A leg is being created for a reservation.
-    pub fn leg_created(&mut self, leg: &str, reservation: ReservationId) {
-        self.legs.insert(leg.to_owned(), Leg { reservation, answered: false });
+    /// A leg is being created on `node` for a reservation.
+    pub fn leg_created(&mut self, node: &NodeId, leg: &str, reservation: ReservationId) {
+        self.legs.insert(leg.to_owned(), Leg { node: node.clone(), reservation, answered: false });
     }
 
     /// starq hangs a leg up: its later events are not news.
@@ -87,7 +89,7 @@ impl Channels {
                 }
                 match args::parse(&e.args) {
                     Ok(a) => {
-                        self.callers.insert(id.clone());
+                        self.callers.insert(id.clone(), node.clone());
                         vec![Step::Input(Input::CallerArrived(Arrival {
                             node: node.clone(),
                             channel: id.clone(),
@@ -125,7 +127,7 @@ impl Channels {
                     _ => Vec::new(),
                 }
             }
-            Event::ChannelDtmfReceived(e) if self.callers.contains(&e.channel.id) => {
+            Event::ChannelDtmfReceived(e) if self.callers.contains_key(&e.channel.id) => {
                 match e.digit.chars().next() {
                     Some(digit) => vec![Step::Input(Input::CallerDtmf {
                         channel: e.channel.id.clone(),
@@ -135,7 +137,7 @@ impl Channels {
                 }
             }
             Event::PlaybackFinished(e) => match e.playback.target_uri.strip_prefix("channel:") {
-                Some(channel) if self.callers.contains(channel) => {
+                Some(channel) if self.callers.contains_key(channel) => {
                     vec![Step::Input(Input::PlaybackFinished { channel: channel.to_owned() })]
                 }
                 _ => Vec::new(),
@@ -144,8 +146,58 @@ impl Channels {
         }
     }
 
+    /// Compares what starq follows on `node` with the channels and bridges Asterisk still has in
+    /// the app (after a reconnect: nothing missed is replayed), and says what was missed.
+    pub fn reconcile(
+        &mut self,
+        node: &NodeId,
+        channels: &BTreeSet<String>,
+        bridges: &BTreeSet<String>,
+    ) -> Vec<Step> {
+        let mut steps = Vec::new();
+        let gone_callers: Vec<String> = self
+            .callers
+            .iter()
+            .filter(|(id, n)| *n == node && !channels.contains(*id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for caller in gone_callers {
+            steps.extend(self.caller_gone(&caller));
+        }
+        let gone_legs: Vec<String> = self
+            .legs
+            .iter()
+            .filter(|(id, l)| &l.node == node && !channels.contains(*id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in gone_legs {
+            let leg = self.legs.remove(&id).expect("listed");
+            steps.push(Step::Input(if leg.answered {
+                Input::LegHungUp { reservation: leg.reservation }
+            } else {
+                Input::LegFailed { reservation: leg.reservation, miss: Miss::Failed }
+            }));
+        }
+        let ours: BTreeSet<&String> = self.bridges.values().collect();
+        steps.extend(
+            bridges.iter().filter(|b| !ours.contains(b)).map(|b| Step::DeleteBridge(b.clone())),
+        );
+        steps
+    }
+
+    /// Forgets every caller and leg of a node that is gone (their calls ended with it).
+    pub fn forget_node(&mut self, node: &NodeId) {
+        let callers: Vec<String> =
+            self.callers.iter().filter(|(_, n)| *n == node).map(|(c, _)| c.clone()).collect();
+        for caller in callers {
+            self.callers.remove(&caller);
+            self.bridges.remove(&caller);
+        }
+        self.legs.retain(|_, leg| &leg.node != node);
+    }
+
     fn caller_gone(&mut self, channel: &str) -> Vec<Step> {
-        if !self.callers.remove(channel) {
+        if self.callers.remove(channel).is_none() {
             return Vec::new();
         }
         let mut steps = vec![Step::Input(Input::CallerHungUp { channel: channel.to_owned() })];

@@ -1,21 +1,26 @@
 //! End to end over real HTTP and WebSocket: the shell with the memory store against simulated
-//! Asterisk nodes. The simulator's ground truth must agree with what starq journaled.
+//! Asterisk nodes, one scenario per feature. The simulator's ground truth (what callers and
+//! phones experienced) must agree with what starq journaled.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use starq_ari::{Credentials, NodeConfig};
-use starq_core::config::{AgentConfig, Contact, Membership, QueueConfig};
+use starq_core::config::{
+    AgentConfig, AutoPause, AutoPauseScope, Contact, Destination, EmptyConditions, MemberCondition,
+    Membership, Overflow, QueueConfig,
+};
 use starq_core::engine::Input;
 use starq_core::journal::JournalEvent;
 use starq_core::shared::AgentAction;
+use starq_core::strategy::Strategy;
 use starq_core::{NodeId, Outcome};
 use starq_engine::{NodeSpec, Settings, ShellHandle};
-use starq_sim::CallSpec;
 use starq_sim::phones::PhoneScript;
-use starq_sim::truth::Outcome as Truth;
-use starq_sim::{Sim, SimConfig};
-use starq_store::{MemoryStore, Store};
+use starq_sim::rng::Dist;
+use starq_sim::truth::{CallerRecord, Outcome as Truth, RingResult};
+use starq_sim::{CallSpec, Sim, SimConfig};
+use starq_store::{AgentStatus, MemoryStore, Store};
 use tokio::sync::oneshot;
 
 struct Site {
@@ -26,33 +31,62 @@ struct Site {
     task: tokio::task::JoinHandle<Result<(), starq_engine::EngineError>>,
 }
 
-fn agent(id: &str, endpoint: &str) -> AgentConfig {
+fn agent(id: &str, queue: &str, contacts: &[(&str, &[&str])]) -> AgentConfig {
     let mut a = AgentConfig::new(id);
-    a.memberships.push(Membership { queue: "support".into(), penalty: 0 });
-    a.contacts.push(Contact { endpoint: endpoint.into(), nodes: Vec::new() });
+    a.memberships.push(Membership { queue: queue.into(), penalty: 0 });
+    for (endpoint, nodes) in contacts {
+        a.contacts.push(Contact {
+            endpoint: endpoint.to_string(),
+            nodes: nodes.iter().copied().map(NodeId::new).collect(),
+        });
+    }
     a
 }
 
-async fn site(queue: QueueConfig, agents: Vec<AgentConfig>, phones: Vec<PhoneScript>) -> Site {
-    let mut cfg = SimConfig::local(1, 7);
+fn queue(name: &str) -> QueueConfig {
+    let mut q = QueueConfig::new(name);
+    q.ring_timeout = Duration::from_secs(2);
+    q.retry = Duration::ZERO;
+    q
+}
+
+async fn site(
+    nodes: usize,
+    queues: Vec<QueueConfig>,
+    agents: Vec<AgentConfig>,
+    phones: Vec<PhoneScript>,
+) -> Site {
+    let mut cfg = SimConfig::local(nodes, 7);
     cfg.phones = phones;
+    cfg.node.continue_wait = Duration::from_millis(200);
+    cfg.node.media.scale = 0.05;
     let sim = Sim::start(cfg).await.expect("simulator starts");
-    let node = sim.node(0).expect("one node").clone();
-    let (user, pass) = node.credentials();
-    let spec = NodeSpec {
-        id: NodeId::new("pbx1"),
-        ari: NodeConfig {
-            ari_url: node.base_url(),
-            credentials: Credentials::new(user, pass),
-            app: "starq".into(),
-        },
-    };
+    let specs = sim
+        .nodes()
+        .iter()
+        .map(|node| {
+            let (user, pass) = node.credentials();
+            NodeSpec {
+                id: NodeId::new(format!("node{}", node.index())),
+                ari: NodeConfig {
+                    ari_url: node.base_url(),
+                    credentials: Credentials::new(user, pass),
+                    app: "starq".into(),
+                },
+            }
+        })
+        .collect();
     let store = Arc::new(MemoryStore::new());
-    let settings = Settings { instance: "test".into(), lease_ttl: Duration::from_secs(3), seed: 1 };
+    let settings = Settings {
+        instance: "test".into(),
+        lease_ttl: Duration::from_millis(900),
+        seed: 1,
+        node_down_after: Duration::from_millis(500),
+    };
     let (stop, stopped) = oneshot::channel::<()>();
     let ids: Vec<_> = agents.iter().map(|a| a.id.clone()).collect();
     let (shell, task) =
-        starq_engine::start(Arc::clone(&store), vec![queue], agents, vec![spec], settings, async {
+        starq_engine::start(Arc::clone(&store), queues, agents, specs, settings, async {
             let _ = stopped.await;
         })
         .await
@@ -60,12 +94,14 @@ async fn site(queue: QueueConfig, agents: Vec<AgentConfig>, phones: Vec<PhoneScr
     for agent in ids {
         assert!(shell.send(Input::Agent { agent, action: AgentAction::Login }).await);
     }
-    eventually("starq holds the app", || node.has_consumer("starq")).await;
+    for node in sim.nodes() {
+        eventually("starq holds the app", || node.has_consumer("starq")).await;
+    }
     Site { sim, store, shell, stop: Some(stop), task }
 }
 
 async fn eventually(what: &str, check: impl Fn() -> bool) {
-    for _ in 0..500 {
+    for _ in 0..800 {
         if check() {
             return;
         }
@@ -74,49 +110,87 @@ async fn eventually(what: &str, check: impl Fn() -> bool) {
     panic!("timed out waiting until {what}");
 }
 
+/// Polls a memory-store future, which never waits, from synchronous code.
+fn now_or_never<F: std::future::Future>(future: F) -> F::Output {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::pin!(future).poll(&mut cx) {
+        std::task::Poll::Ready(out) => out,
+        std::task::Poll::Pending => unreachable!("the memory store answers at once"),
+    }
+}
+
 impl Site {
-    fn call(&self, args: &[&str], patience: Option<Duration>) {
+    fn call(&self, node: usize, args: &[&str], script: impl FnOnce(&mut CallSpec)) -> String {
         let mut spec = CallSpec::new("starq", args, "5551000");
-        spec.patience = patience;
-        self.sim.node(0).expect("node").place_call(&spec).expect("call placed");
+        script(&mut spec);
+        let placed = self.sim.node(node).expect("node").place_call(&spec).expect("call placed");
+        placed.channel_id
     }
 
-    async fn all_ended(&self) {
+    async fn all_ended(&self) -> Vec<CallerRecord> {
         eventually("every caller has ended", || {
             self.sim.truth().callers().all(|c| c.outcome.is_some())
         })
         .await;
+        self.sim.truth().callers().cloned().collect()
     }
 
-    async fn journal(&self) -> Vec<JournalEvent> {
-        let entries = self.store.read_journal("test", 10_000).await.expect("journal");
+    fn journal(&self) -> Vec<JournalEvent> {
+        let entries = now_or_never(self.store.read_journal("test", 10_000)).expect("journal");
         entries.into_iter().map(|e| e.event).collect()
+    }
+
+    fn left(&self) -> Vec<Outcome> {
+        self.journal()
+            .into_iter()
+            .filter_map(|e| match e {
+                JournalEvent::Left { outcome, .. } | JournalEvent::Refused { outcome, .. } => {
+                    Some(outcome)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn agent_status(&self, agent: &str) -> AgentStatus {
+        now_or_never(self.store.agent(&agent.into())).expect("store").expect("known agent").status
     }
 
     async fn stop(mut self) {
         let _ = self.stop.take().expect("running").send(());
         self.task.await.expect("no panic").expect("clean stop");
-        for node in self.sim.nodes() {
+        for node in self.sim.nodes().iter().filter(|n| n.is_alive()) {
             node.check_invariants().expect("simulated node invariants");
         }
+    }
+}
+
+fn continued_to(caller: &CallerRecord) -> Option<(String, String, i64)> {
+    match &caller.outcome {
+        Some(Truth::Continued { context, exten, priority }) => {
+            Some((context.clone(), exten.clone(), *priority))
+        }
+        _ => None,
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_is_answered_queued_connected_and_completed() {
     let phone = PhoneScript::answering("PJSIP/alice", 50, 300);
-    let site =
-        site(QueueConfig::new("support"), vec![agent("alice", "PJSIP/alice")], vec![phone]).await;
-    site.call(&["queue=support"], None);
-    site.all_ended().await;
-    let truth = site.sim.truth();
-    let caller = truth.callers().next().expect("one caller");
-    assert!(caller.moh_starts >= 1, "the caller heard music on hold: {caller:?}");
-    assert_eq!(caller.agent.as_deref(), Some("PJSIP/alice"));
-    assert_eq!(caller.outcome, Some(Truth::AgentHungUp));
-    let journal = site.journal().await;
-    let completed = journal.iter().find_map(|e| match e {
-        JournalEvent::Completed { agent, talk, .. } => Some((agent.clone(), *talk)),
+    let site = site(
+        1,
+        vec![queue("support")],
+        vec![agent("alice", "support", &[("PJSIP/alice", &[])])],
+        vec![phone],
+    )
+    .await;
+    site.call(0, &["queue=support"], |_| {});
+    let callers = site.all_ended().await;
+    assert!(callers[0].moh_starts >= 1, "the caller heard music on hold: {:?}", callers[0]);
+    assert_eq!(callers[0].agent.as_deref(), Some("PJSIP/alice"));
+    assert_eq!(callers[0].outcome, Some(Truth::AgentHungUp));
+    let completed = site.journal().into_iter().find_map(|e| match e {
+        JournalEvent::Completed { agent, talk, .. } => Some((agent, talk)),
         _ => None,
     });
     let (agent, talk) = completed.expect("starq journaled the completed call");
@@ -126,53 +200,195 @@ async fn a_caller_is_answered_queued_connected_and_completed() {
     assert!(
         site.shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Logout }).await
     );
-    eventually("alice is logged out", || {
-        let view =
-            futures_lite_poll(site.store.agent(&"alice".into())).expect("store").expect("known");
-        view.status == starq_store::AgentStatus::LoggedOut
-    })
-    .await;
+    eventually("alice is logged out", || site.agent_status("alice") == AgentStatus::LoggedOut)
+        .await;
     site.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_arguments_and_unknown_queues_go_back_to_the_dialplan() {
-    let site = site(QueueConfig::new("support"), vec![], vec![]).await;
-    site.call(&["queue=nope"], None);
-    site.call(&["queue=support", "prio=3"], None);
-    site.all_ended().await;
-    for caller in site.sim.truth().callers() {
-        assert!(matches!(caller.outcome, Some(Truth::Continued { .. })), "{caller:?}");
+    let site = site(1, vec![queue("support")], vec![], vec![]).await;
+    site.call(0, &["queue=nope"], |_| {});
+    site.call(0, &["queue=support", "prio=3"], |_| {});
+    for caller in site.all_ended().await {
+        assert!(continued_to(&caller).is_some(), "{caller:?}");
     }
-    assert!(site.journal().await.is_empty(), "neither entered a queue");
+    assert!(site.journal().is_empty(), "neither entered a queue");
     site.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_who_hangs_up_while_waiting_is_an_abandon() {
-    let site = site(QueueConfig::new("support"), vec![], vec![]).await;
-    site.call(&["queue=support"], Some(Duration::from_millis(300)));
-    site.all_ended().await;
-    assert_eq!(
-        site.sim.truth().callers().next().and_then(|c| c.outcome.clone()),
-        Some(Truth::Abandoned)
-    );
-    eventually("starq journals the abandon", || {
-        futures_lite_poll(site.journal())
-            .iter()
-            .any(|e| matches!(e, JournalEvent::Left { outcome: Outcome::Abandoned, .. }))
-    })
-    .await;
+    let site = site(1, vec![queue("support")], vec![], vec![]).await;
+    site.call(0, &["queue=support"], |c| c.patience = Some(Duration::from_millis(300)));
+    let callers = site.all_ended().await;
+    assert_eq!(callers[0].outcome, Some(Truth::Abandoned));
+    eventually("starq journals the abandon", || site.left() == [Outcome::Abandoned]).await;
     site.stop().await;
 }
 
-/// Reads the journal synchronously from inside `eventually` (the memory store never waits).
-fn futures_lite_poll<F: std::future::Future>(future: F) -> F::Output {
-    let waker = std::task::Waker::noop();
-    let mut cx = std::task::Context::from_waker(waker);
-    let mut future = std::pin::pin!(future);
-    match future.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(out) => out,
-        std::task::Poll::Pending => unreachable!("the memory store answers at once"),
-    }
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_moves_the_caller_to_the_backup_queue_then_to_voicemail() {
+    let mut main = queue("main");
+    main.max_wait = Some(Duration::from_secs(1));
+    main.on_timeout = Overflow::Queue("backup".into());
+    let mut backup = queue("backup");
+    backup.max_wait = Some(Duration::from_secs(1));
+    backup.on_timeout = Overflow::Dialplan(Some(Destination {
+        context: "voicemail".into(),
+        extension: "100".into(),
+        priority: 1,
+    }));
+    let site = site(1, vec![main, backup], vec![], vec![]).await;
+    site.call(0, &["queue=main"], |_| {});
+    let callers = site.all_ended().await;
+    assert_eq!(continued_to(&callers[0]), Some(("voicemail".into(), "100".into(), 1)));
+    assert_eq!(
+        site.left(),
+        [Outcome::Timeout, Outcome::Timeout],
+        "one timeout per queue of the chain"
+    );
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exit_key_continues_in_the_exit_context() {
+    let mut q = queue("support");
+    q.exit_context = Some("exits".into());
+    let site = site(1, vec![q], vec![], vec![]).await;
+    site.call(0, &["queue=support"], |c| c.dtmf = vec![(Duration::from_millis(300), '5')]);
+    let callers = site.all_ended().await;
+    assert_eq!(continued_to(&callers[0]), Some(("exits".into(), "5".into(), 1)));
+    assert_eq!(site.left(), [Outcome::ExitWithKey('5')]);
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_queue_refuses_callers_when_told_to() {
+    let mut q = queue("support");
+    q.join_empty = EmptyConditions::of(&[MemberCondition::Paused]);
+    let site = site(1, vec![q], vec![], vec![]).await;
+    site.call(0, &["queue=support"], |_| {});
+    let callers = site.all_ended().await;
+    assert!(continued_to(&callers[0]).is_some(), "{:?}", callers[0]);
+    assert_eq!(site.left(), [Outcome::JoinEmpty]);
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ringall_connects_the_first_to_answer_and_stops_the_others() {
+    let mut q = queue("sales");
+    q.strategy = Strategy::RingAll;
+    let fast = PhoneScript::answering("PJSIP/fast", 100, 400);
+    let slow = PhoneScript::answering("PJSIP/slow", 1_500, 400);
+    let agents = vec![
+        agent("fast", "sales", &[("PJSIP/fast", &[])]),
+        agent("slow", "sales", &[("PJSIP/slow", &[])]),
+    ];
+    let site = site(1, vec![q], agents, vec![fast, slow]).await;
+    site.call(0, &["queue=sales"], |_| {});
+    let callers = site.all_ended().await;
+    assert_eq!(callers[0].agent.as_deref(), Some("PJSIP/fast"));
+    let truth = site.sim.truth();
+    let slow_ring = truth.rings().iter().find(|r| r.agent == "PJSIP/slow").expect("slow rang too");
+    assert_eq!(
+        slow_ring.result,
+        RingResult::NotAnswered,
+        "the slow phone stopped ringing unanswered"
+    );
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_is_reached_through_the_account_on_the_callers_node() {
+    let mut main_only = PhoneScript::answering("PJSIP/alice-main", 50, 300);
+    main_only.nodes = Some([0].into());
+    let mut backup_only = PhoneScript::answering("PJSIP/alice-backup", 50, 300);
+    backup_only.nodes = Some([1].into());
+    let alice = agent(
+        "alice",
+        "support",
+        &[("PJSIP/alice-main", &["node0"]), ("PJSIP/alice-backup", &["node1"])],
+    );
+    let site = site(2, vec![queue("support")], vec![alice], vec![main_only, backup_only]).await;
+    site.call(1, &["queue=support"], |_| {});
+    let callers = site.all_ended().await;
+    assert_eq!(
+        callers[0].agent.as_deref(),
+        Some("PJSIP/alice-backup"),
+        "rung through the backup server"
+    );
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_who_does_not_answer_is_auto_paused() {
+    let mut q = queue("support");
+    q.ring_timeout = Duration::from_secs(1);
+    q.max_wait = Some(Duration::from_secs(3));
+    q.autopause = AutoPause {
+        scope: Some(AutoPauseScope::AllQueues),
+        after_misses: 1,
+        on_busy: false,
+        on_unavailable: false,
+    };
+    let mut deaf = PhoneScript::answering("PJSIP/deaf", 0, 0);
+    deaf.answer_probability = 0.0;
+    let site =
+        site(1, vec![q], vec![agent("deaf", "support", &[("PJSIP/deaf", &[])])], vec![deaf]).await;
+    site.call(0, &["queue=support"], |_| {});
+    let callers = site.all_ended().await;
+    assert!(continued_to(&callers[0]).is_some(), "timed out to the dialplan: {:?}", callers[0]);
+    let paused =
+        site.journal().into_iter().any(|e| matches!(e, JournalEvent::Paused { auto: true, .. }));
+    assert!(paused, "auto-pause journaled");
+    let view = now_or_never(site.store.agent(&"deaf".into())).expect("store").expect("known");
+    assert_eq!(view.paused_all.as_deref(), Some("auto"));
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_a_node_ends_its_calls_and_frees_its_agents() {
+    let phone = PhoneScript {
+        talk_time: Dist::fixed(60_000),
+        ..PhoneScript::answering("PJSIP/alice", 50, 0)
+    };
+    let mut q = queue("support");
+    q.wrapup = Duration::ZERO;
+    let site =
+        site(1, vec![q], vec![agent("alice", "support", &[("PJSIP/alice", &[])])], vec![phone])
+            .await;
+    site.call(0, &["queue=support"], |_| {});
+    eventually("alice is on the call", || {
+        matches!(site.agent_status("alice"), AgentStatus::OnCall(_))
+    })
+    .await;
+    site.sim.node(0).expect("node").kill();
+    eventually("starq declares the node lost", || site.left() == [Outcome::NodeLost]).await;
+    assert_eq!(
+        site.agent_status("alice"),
+        AgentStatus::Available,
+        "alice is free for calls elsewhere"
+    );
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hangup_missed_during_a_websocket_drop_is_found_by_reconciling() {
+    let site = site(1, vec![queue("support")], vec![], vec![]).await;
+    let channel = site.call(0, &["queue=support"], |_| {});
+    eventually("the caller waits", || {
+        now_or_never(site.store.position(&channel.as_str().into())).ok().flatten() == Some(1)
+    })
+    .await;
+    let node = site.sim.node(0).expect("node").clone();
+    node.pause_events(true);
+    node.drop_websockets();
+    node.caller_hangup(&channel).expect("hang up");
+    node.pause_events(false);
+    eventually("the abandon is journaled after the reconnect", || {
+        site.left() == [Outcome::Abandoned]
+    })
+    .await;
+    site.stop().await;
 }

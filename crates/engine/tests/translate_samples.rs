@@ -35,7 +35,7 @@ fn recorded_create_and_dial_legs_become_answers_and_misses() {
     let node = NodeId::new("pbx1");
     let mut channels = Channels::default();
     for (i, leg) in ["a1005", "a1006", "a1007", "a1008"].iter().enumerate() {
-        channels.leg_created(leg, ReservationId(i as u64 + 1));
+        channels.leg_created(&node, leg, ReservationId(i as u64 + 1));
     }
     let mut inputs = Vec::new();
     let mut refused = Vec::new();

@@ -168,7 +168,12 @@ fn nodes(sim: &Sim) -> Vec<NodeSpec> {
 }
 
 fn settings(seed: u64) -> Settings {
-    Settings { instance: "demo".into(), lease_ttl: Duration::from_secs(3), seed }
+    Settings {
+        instance: "demo".into(),
+        lease_ttl: Duration::from_secs(3),
+        seed,
+        node_down_after: Duration::from_secs(5),
+    }
 }
 
 /// Figures over the callers the simulator saw.

@@ -138,6 +138,7 @@ pub fn parse(
         instance: raw.instance.name.clone().unwrap_or_else(|| "starq".into()),
         lease_ttl: Duration::from_secs(raw.instance.lease_ttl_secs.unwrap_or(3).max(1)),
         seed: raw.instance.seed.unwrap_or(1),
+        node_down_after: Duration::from_secs(raw.instance.node_down_after_secs.unwrap_or(5).max(1)),
     };
     Ok(Config { settings, store, nodes, queues, agents })
 }

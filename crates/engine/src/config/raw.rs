@@ -26,6 +26,7 @@ pub(super) struct Instance {
     pub(super) name: Option<String>,
     pub(super) lease_ttl_secs: Option<u64>,
     pub(super) seed: Option<u64>,
+    pub(super) node_down_after_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
