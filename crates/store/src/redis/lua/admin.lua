@@ -63,6 +63,7 @@ local JOURNAL_CAP = 1048576
 local CLOCK_CAP = 8796093022208
 
 local function setup(keys, now)
+  rc = redis.call
   P = string.sub(keys[1], 1, -2)
   NOW = now or 0
   J, N, QC = {}, {}, {}

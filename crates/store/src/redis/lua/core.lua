@@ -9,7 +9,7 @@
 --     strings) or compare numbers; never Lua's `<` on strings, which follows the locale.
 --   * Every key of a site starts with the site's prefix, which carries one hash tag.
 
-local function rc(...) return redis.call(...) end
+local rc -- redis.call, bound when a function runs (the library loads without it)
 local P       -- the site's key prefix, e.g. `starq:{main}:`
 local NOW     -- the request's time (ms)
 local J, N    -- the request's journal events and notices, in order
@@ -300,55 +300,89 @@ local function class_in(a, st, q)
   return c
 end
 
-local function count(q, p, class, delta)
-  local key = k_counts(q)
-  rc('HINCRBY', key, p .. ':' .. class, delta)
-  local total = rc('HINCRBY', key, p, delta)
-  if total == 0 then
-    rc('ZREM', k_ctiers(q), p)
-  else
-    rc('ZADD', k_ctiers(q), p, p)
+local function serving(class) return class < 6 and class ~= 4 end
+
+-- Moves one member between counters: from (p0, c0) to (p1, c1), either side nil for none.
+-- Unchanged totals are left alone: most changes move an agent between classes of one tier.
+local function move_count(q, p0, c0, p1, c1)
+  local key, qr = k_counts(q), k_qr(q)
+  if p0 then rc('HINCRBY', key, p0 .. ':' .. c0, -1) end
+  if p1 then rc('HINCRBY', key, p1 .. ':' .. c1, 1) end
+  if p0 ~= p1 then
+    if p0 and rc('HINCRBY', key, p0, -1) == 0 then rc('ZREM', k_ctiers(q), p0) end
+    if p1 and rc('HINCRBY', key, p1, 1) == 1 then rc('ZADD', k_ctiers(q), p1, p1) end
   end
-  rc('HINCRBY', k_qr(q), 'nl', delta)
-  if class < 6 and class ~= 4 then rc('HINCRBY', k_qr(q), 'ns', delta) end
+  local dl = (p1 and 1 or 0) - (p0 and 1 or 0)
+  if dl ~= 0 then rc('HINCRBY', qr, 'nl', dl) end
+  local ds = ((p1 and serving(c1)) and 1 or 0) - ((p0 and serving(c0)) and 1 or 0)
+  if ds ~= 0 then rc('HINCRBY', qr, 'ns', ds) end
+end
+
+local function unindex(a, q, p)
+  local key = k_avail(q, p)
+  rc('ZREM', key, a)
+  if rc('ZCARD', key) == 0 then rc('ZREM', k_tiers(q), n2s(p)) end
+  rc('HINCRBY', k_qr(q), 'na', -1)
 end
 
 -- board.rs refresh_agent: re-derives the agent's places in every queue's availability index
--- and counters from its state, so the indexes cannot drift.
+-- and counters from its state, so the indexes cannot drift. Places that stay the same are not
+-- touched (same result, fewer writes).
 local function refresh_agent(a, draw)
-  local ix = rc('HGETALL', k_indexed(a))
-  for i = 1, #ix, 2 do
-    local q, p = ix[i], tonumber(string.match(ix[i + 1], '^(%d+)'))
-    local key = k_avail(q, p)
-    rc('ZREM', key, a)
-    if rc('ZCARD', key) == 0 then rc('ZREM', k_tiers(q), n2s(p)) end
-    rc('HINCRBY', k_qr(q), 'na', -1)
-  end
-  rc('DEL', k_indexed(a))
-  local ct = rc('HGETALL', k_counted(a))
-  for i = 1, #ct, 2 do
-    local p, class = string.match(ct[i + 1], '^(%d+) (%d+)$')
-    count(ct[i], p, tonumber(class), -1)
-  end
-  rc('DEL', k_counted(a))
   local st = agent_state(a)
+  local want_ix, want_ct = {}, {}
   for _, q in ipairs(rc('ZRANGE', k_members(a), 0, -1)) do
     local cfg = qcfg(q)
     if cfg then
       local m = rc('HMGET', k_member(a, q), 'p', 'o', 'l', 'c')
-      local p = tonumber(m[1])
       local class = class_in(a, st, q)
-      if class ~= nil then
-        count(q, m[1], class, 1)
-        rc('HSET', k_counted(a), q, m[1] .. ' ' .. class)
-      end
+      if class ~= nil then want_ct[q] = { m[1], class } end
       if st.st == 'idle' and st.rc == '1' and (class or 0) < 6 then
+        local p = tonumber(m[1])
         local s = score(cfg.strategy, tonumber(m[2]), p, tonumber(m[3]), tonumber(m[4]), draw)
-        rc('ZADD', k_avail(q, p), n2s(s), a)
-        rc('ZADD', k_tiers(q), m[1], m[1])
-        rc('HINCRBY', k_qr(q), 'na', 1)
-        rc('HSET', k_indexed(a), q, m[1] .. ' ' .. n2s(s))
+        want_ix[q] = { p, m[1] .. ' ' .. n2s(s), s }
       end
+    end
+  end
+  local ix = rc('HGETALL', k_indexed(a))
+  local kept = {}
+  for i = 1, #ix, 2 do
+    local q, v = ix[i], ix[i + 1]
+    if want_ix[q] and want_ix[q][2] == v then
+      kept[q] = true
+    else
+      unindex(a, q, tonumber(string.match(v, '^(%d+)')))
+      rc('HDEL', k_indexed(a), q)
+    end
+  end
+  for q, w in pairs(want_ix) do
+    if not kept[q] then
+      rc('ZADD', k_avail(q, w[1]), n2s(w[3]), a)
+      rc('ZADD', k_tiers(q), n2s(w[1]), n2s(w[1]))
+      rc('HINCRBY', k_qr(q), 'na', 1)
+      rc('HSET', k_indexed(a), q, w[2])
+    end
+  end
+  local ct = rc('HGETALL', k_counted(a))
+  local had = {}
+  for i = 1, #ct, 2 do
+    local p, class = string.match(ct[i + 1], '^(%d+) (%d+)$')
+    had[ct[i]] = { p, tonumber(class) }
+  end
+  for q, h in pairs(had) do
+    local w = want_ct[q]
+    if w == nil then
+      move_count(q, h[1], h[2], nil, nil)
+      rc('HDEL', k_counted(a), q)
+    elseif w[1] ~= h[1] or w[2] ~= h[2] then
+      move_count(q, h[1], h[2], w[1], w[2])
+      rc('HSET', k_counted(a), q, w[1] .. ' ' .. w[2])
+    end
+  end
+  for q, w in pairs(want_ct) do
+    if had[q] == nil then
+      move_count(q, nil, nil, w[1], w[2])
+      rc('HSET', k_counted(a), q, w[1] .. ' ' .. w[2])
     end
   end
 end
