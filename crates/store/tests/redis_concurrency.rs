@@ -35,7 +35,7 @@ async fn work(store: &RedisStore, fence: &Fence, first: Vec<Notice>, seed: &mut 
         *seed =
             seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         let now = Time(2_000_000 + (*seed >> 50));
-        if (*seed >> 33) % 3 == 0 {
+        if (*seed >> 33).is_multiple_of(3) {
             let r = Request::Missed {
                 fence: fence.clone(),
                 reservation: o.reservation,
