@@ -53,7 +53,7 @@ function R.agent(_, a)
   match_agent(ag)
   -- A login or logout can cross a queue's `penaltymemberslimit`: once penalties are ignored,
   -- agents outside waiting callers' windows may take them.
-  for _, mq in ipairs(rc('ZRANGE', k_members(ag), 0, -1)) do fill_if_penalties_ignored(mq) end
+  for _, mq in ipairs(members_of(ag)) do fill_if_penalties_ignored(mq) end
   return { 'done' }
 end
 
@@ -66,7 +66,7 @@ local function setup(keys, now)
   rc = redis.call
   P = string.sub(keys[1], 1, -2)
   NOW = now or 0
-  J, N, QC = {}, {}, {}
+  J, N, QC, CC, MC = {}, {}, {}, {}, {}
 end
 
 -- The node's current epoch is the fence's: no newer tenure began since it was issued.
@@ -76,20 +76,22 @@ end
 
 local function append_journal()
   if #J == 0 then return end
-  local seq = tonumber(rc('HGET', k_site(), 'jseq') or '')
-  if seq == nil then
-    -- No counter: a fresh site, or Redis lost writes. Restart above the clock and above what
-    -- the stream still holds, so a seq is never handed out twice (reporters dedupe on it).
-    seq = math.min(NOW, CLOCK_CAP) * 1000
-    local last = rc('XREVRANGE', k_journal(), '+', '-', 'COUNT', 1)[1]
-    if last then seq = math.max(seq, tonumber(string.match(last[1], '^(%d+)'))) end
+  local last = rc('HINCRBY', k_site(), 'jseq', #J)
+  if last == #J then
+    -- No counter before: a fresh site, or Redis lost writes. Restart above the clock and above
+    -- what the stream still holds, so a seq is never handed out twice (reporters dedupe on it).
+    local floor = math.min(NOW, CLOCK_CAP) * 1000
+    local newest = rc('XREVRANGE', k_journal(), '+', '-', 'COUNT', 1)[1]
+    if newest then floor = math.max(floor, tonumber(string.match(newest[1], '^(%d+)'))) end
+    last = floor + #J
+    rc('HSET', k_site(), 'jseq', n2s(last))
   end
+  local seq = last - #J
   for _, e in ipairs(J) do
     seq = seq + 1
     rc('XADD', k_journal(), 'MAXLEN', '~', JOURNAL_CAP, n2s(seq) .. '-0', 't', n2s(NOW), 'e',
       unpack(e))
   end
-  rc('HSET', k_site(), 'jseq', n2s(seq))
 end
 
 -- ARGV: kind, now, has fence (1/0), node, epoch, then the request's own fields.
@@ -151,6 +153,7 @@ local function configure(keys, args)
         rc('DEL', k_member(ag, q))
       end
     end
+    MC[ag] = nil -- its queues just changed
     refresh_agent(ag, '0')
   end
   return 'OK'

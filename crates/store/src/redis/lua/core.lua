@@ -14,6 +14,8 @@ local P       -- the site's key prefix, e.g. `starq:{main}:`
 local NOW     -- the request's time (ms)
 local J, N    -- the request's journal events and notices, in order
 local QC      -- queue configurations read during this call
+local CC      -- callers read during this call (routing.lua)
+local MC      -- agents' member queues read during this call
 
 local MINSTD = 2147483647
 local SCORE_LIMIT = 9007199254740992 -- 2^53: scores stay exact as sorted-set scores
@@ -282,6 +284,16 @@ end
 
 local function agent_state(a) return hash(k_agent(a)) end
 
+-- The agent's queues, in queue order. Only `configure` changes them, never a request.
+local function members_of(a)
+  local m = MC[a]
+  if m == nil then
+    m = rc('ZRANGE', k_members(a), 0, -1)
+    MC[a] = m
+  end
+  return m
+end
+
 local function paused_in(a, st, q)
   return st.pa ~= nil or rc('HEXISTS', k_paused(a), q) == 1
 end
@@ -331,7 +343,7 @@ end
 local function refresh_agent(a, draw)
   local st = agent_state(a)
   local want_ix, want_ct = {}, {}
-  for _, q in ipairs(rc('ZRANGE', k_members(a), 0, -1)) do
+  for _, q in ipairs(members_of(a)) do
     local cfg = qcfg(q)
     if cfg then
       local m = rc('HMGET', k_member(a, q), 'p', 'o', 'l', 'c')

@@ -3,13 +3,37 @@
 
 local match_agent, match_caller, match_head, cancel_reservation
 
-local function caller(c)
-  local t = hash(k_caller(c))
-  if t == nil then return nil end
-  for _, f in ipairs({ 'sc', 'en', 'sq', 'wmin', 'wmax', 'op', 'since' }) do
-    t[f] = tonumber(t[f])
+local CALLER_NUMBERS = { sc = true, en = true, sq = true, wmin = true, wmax = true, op = true,
+  since = true }
+
+-- Callers are read through a cache that lives for one function call (CC, reset by setup) and
+-- is written through, so a request reads each caller's hash once.
+local function caller(call)
+  local t = CC[call]
+  if t ~= nil then return t or nil end
+  t = hash(k_caller(call))
+  if t then
+    for f in pairs(CALLER_NUMBERS) do t[f] = tonumber(t[f]) end
   end
+  CC[call] = t or false
   return t
+end
+
+-- Sets fields (name, value pairs of strings) of a caller's hash, and of its cached copy.
+local function caller_set(call, ...)
+  rc('HSET', k_caller(call), ...)
+  local t = CC[call]
+  if t then
+    local kv = { ... }
+    for i = 1, #kv, 2 do
+      t[kv[i]] = CALLER_NUMBERS[kv[i]] and tonumber(kv[i + 1]) or kv[i + 1]
+    end
+  end
+end
+
+local function caller_del(call)
+  rc('DEL', k_caller(call), k_creserv(call))
+  CC[call] = false
 end
 
 local function set_status(a, status, fields)
@@ -24,7 +48,7 @@ local function reserve(call, a)
   local q = c.q
   if c.st == 'w' then
     waiting_remove(q, c.wmin, c.wmax, c.mb)
-    rc('HSET', k_caller(call), 'st', 'o')
+    caller_set(call, 'st', 'o')
   end
   rc('ZADD', k_creserv(call), rid, rid)
   rc('HSET', k_res(rid), 'call', call, 'agent', a, 'q', q, 'created', n2s(NOW))
@@ -92,7 +116,7 @@ match_agent = function(a)
     end
   end
   if best == nil then return end
-  local q = rc('HGET', k_caller(best.call), 'q')
+  local q = caller(best.call).q
   local indexed = rc('HGET', k_indexed(a), q)
   if indexed then
     rc('HSET', k_qr(q), 'rr', string.match(indexed, ' (%d+)$'))
@@ -117,11 +141,10 @@ end
 -- Removes a caller that is not connected: cancels its offers and lets the next become head.
 local function remove_waiting_caller(call)
   local c = caller(call)
-  rc('DEL', k_caller(call))
+  local rids = rc('ZRANGE', k_creserv(call), 0, -1)
+  caller_del(call)
   rc('ZREM', k_present(c.q), c.mb)
   if c.st == 'w' then waiting_remove(c.q, c.wmin, c.wmax, c.mb) end
-  local rids = rc('ZRANGE', k_creserv(call), 0, -1)
-  rc('DEL', k_creserv(call))
   for _, rid in ipairs(rids) do cancel_reservation(rid, c.node) end
   match_head(c.q)
   return c
@@ -156,13 +179,13 @@ leave_if_empty = function(q)
 end
 
 check_leave_empty = function(a)
-  for _, q in ipairs(rc('ZRANGE', k_members(a), 0, -1)) do leave_if_empty(q) end
+  for _, q in ipairs(members_of(a)) do leave_if_empty(q) end
 end
 
 local function requeue_if_unoffered(call)
   local c = caller(call)
   if c == nil or c.st ~= 'o' or rc('ZCARD', k_creserv(call)) > 0 then return false end
-  rc('HSET', k_caller(call), 'st', 'w')
+  caller_set(call, 'st', 'w')
   waiting_insert(c.q, c.wmin, c.wmax, c.sc, c.mb)
   return true
 end
@@ -226,6 +249,7 @@ function R.enq(node, a)
   rc('HSET', k_caller(call), 'q', q, 'node', node, 'sc', n2s(-prio), 'en', n2s(NOW),
     'sq', n2s(seq), 'mb', member, 'wmin', n2s(wmin), 'wmax', n2s(wmax), 'op', n2s(position),
     'st', 'w')
+  CC[call] = nil
   journal('entered', 'call', call, 'queue', q, 'node', node, 'cid', cid, 'pos', n2s(position))
   match_caller(call)
   return { 'joined', position, serving }
@@ -235,9 +259,10 @@ function R.win(_, a)
   local call, wmin, wmax = a[1], tonumber(a[2]), tonumber(a[3])
   local c = caller(call)
   if c == nil then return { 'stale' } end
-  rc('HSET', k_caller(call), 'wmin', n2s(wmin), 'wmax', n2s(wmax))
+  local old_min, old_max = c.wmin, c.wmax
+  caller_set(call, 'wmin', n2s(wmin), 'wmax', n2s(wmax))
   if c.st == 'w' then
-    waiting_remove(c.q, c.wmin, c.wmax, c.mb)
+    waiting_remove(c.q, old_min, old_max, c.mb)
     waiting_insert(c.q, wmin, wmax, c.sc, c.mb)
     match_caller(call)
   end
@@ -256,7 +281,7 @@ function R.prio(_, a)
     waiting_remove(c.q, c.wmin, c.wmax, c.mb)
     waiting_insert(c.q, c.wmin, c.wmax, -prio, member)
   end
-  rc('HSET', k_caller(call), 'sc', n2s(-prio), 'sq', n2s(seq), 'mb', member)
+  caller_set(call, 'sc', n2s(-prio), 'sq', n2s(seq), 'mb', member)
   match_caller(call)
   -- Under `autofill=no` another caller may have become the head.
   match_head(c.q)
@@ -269,7 +294,7 @@ function R.leave(_, a)
   if c == nil then return { 'stale' } end
   if c.st == 'c' then
     -- A connected call lost (node gone, drain): the agent is freed as after a hangup.
-    rc('DEL', k_caller(call), k_creserv(call))
+    caller_del(call)
     -- The call's end is recorded before the agent, freed, may be offered the next one.
     journal('left', 'call', call, 'queue', c.q, 'out', outcome, 'pos', '0', 'opos', n2s(c.op),
       'hold', since(c.since, c.en))
@@ -291,7 +316,7 @@ function R.ans(_, a)
   local call = res.call
   rc('ZREM', k_creserv(call), rid)
   local c = caller(call)
-  rc('HSET', k_caller(call), 'st', 'c', 'agent', res.agent, 'since', n2s(NOW))
+  caller_set(call, 'st', 'c', 'agent', res.agent, 'since', n2s(NOW))
   local others = rc('ZRANGE', k_creserv(call), 0, -1)
   rc('DEL', k_creserv(call))
   rc('ZREM', k_present(res.q), c.mb)
@@ -367,7 +392,7 @@ function R.hang(_, a)
   local call, by, draw = a[1], a[2], a[3]
   local c = caller(call)
   if c == nil or c.st ~= 'c' then return { 'stale' } end
-  rc('DEL', k_caller(call), k_creserv(call))
+  caller_del(call)
   journal('completed', 'call', call, 'queue', c.q, 'agent', c.agent, 'by', by,
     'hold', since(c.since, c.en), 'talk', since(NOW, c.since), 'opos', n2s(c.op))
   end_call_for_agent(c.agent, c.q, draw)
