@@ -127,7 +127,8 @@ async fn run(
             let store = b.stores[t % CONNECTIONS].clone();
             let mut latencies = Vec::new();
             let period = rate.map(|r| Duration::from_secs_f64(tasks as f64 / r));
-            let mut next = std::time::Instant::now();
+            // Paced tasks start staggered, so the load is spread evenly over each period.
+            let mut next = start + period.map_or(Duration::ZERO, |p| p * t as u32 / tasks as u32);
             while std::time::Instant::now() < deadline {
                 if let Some(p) = period {
                     next += p;
