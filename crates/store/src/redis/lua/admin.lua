@@ -66,7 +66,7 @@ local function setup(keys, now)
   rc = redis.call
   P = string.sub(keys[1], 1, -2)
   NOW = now or 0
-  J, N, QC, CC, MC = {}, {}, {}, {}, {}
+  J, N, QC, CC, MC, QR = {}, {}, {}, {}, {}, {}
 end
 
 -- The node's current epoch is the fence's: no newer tenure began since it was issued.
@@ -103,6 +103,7 @@ local function apply(keys, args)
   local rest = {}
   for i = 6, #args do rest[#rest + 1] = args[i] end
   local verdict = handler(args[4], rest)
+  flush_counters()
   append_journal()
   return { verdict, N }
 end
@@ -156,6 +157,7 @@ local function configure(keys, args)
     MC[ag] = nil -- its queues just changed
     refresh_agent(ag, '0')
   end
+  flush_counters()
   return 'OK'
 end
 

@@ -16,6 +16,7 @@ local J, N    -- the request's journal events and notices, in order
 local QC      -- queue configurations read during this call
 local CC      -- callers read during this call (routing.lua)
 local MC      -- agents' member queues read during this call
+local QR      -- queue counters read during this call, written back once at its end
 
 local MINSTD = 2147483647
 local SCORE_LIMIT = 9007199254740992 -- 2^53: scores stay exact as sorted-set scores
@@ -34,7 +35,6 @@ local function k_windows(q) return P .. 'qw:' .. q end         -- windows with w
 local function k_waiting(q, wk) return P .. 'qwc:' .. wk .. ':' .. q end
 local function k_tiers(q) return P .. 'qt:' .. q end           -- tiers with available agents
 local function k_avail(q, p) return P .. 'qa:' .. pad(p, 10) .. ':' .. q end
-local function k_counts(q) return P .. 'qn:' .. q end          -- member counts per tier, class
 local function k_ctiers(q) return P .. 'qnt:' .. q end         -- tiers with logged-in members
 local function k_agent(a) return P .. 'a:' .. a end
 local function k_paused(a) return P .. 'ap:' .. a end          -- per-queue pause reasons
@@ -119,7 +119,48 @@ local function qcfg(q)
   return c
 end
 
-local function counter(q, f) return tonumber(rc('HGET', k_qr(q), f) or '0') end
+-- A queue's counters (one hash: waiting `nw`, available `na`, logged in `nl`, serving `ns`,
+-- the round-robin cursor `rr`, and member counts per tier `p` and per tier and class `p:c`).
+-- Read once per call, changed in Lua, written back by flush_counters: one command each way
+-- instead of one per change.
+local function counters(q)
+  local c = QR[q]
+  if c == nil then
+    c = { v = {}, dirty = {} }
+    local raw = rc('HGETALL', k_qr(q))
+    for i = 1, #raw, 2 do c.v[raw[i]] = raw[i + 1] end
+    QR[q] = c
+  end
+  return c
+end
+
+local function field(q, f) return counters(q).v[f] end
+
+local function set_field(q, f, value)
+  local c = counters(q)
+  c.v[f] = value
+  c.dirty[f] = true
+end
+
+local function counter(q, f) return tonumber(field(q, f) or '0') end
+
+local function bump(q, f, delta)
+  local n = counter(q, f) + delta
+  set_field(q, f, n2s(n))
+  return n
+end
+
+local function flush_counters()
+  for q, c in pairs(QR) do
+    local args = {}
+    for f in pairs(c.dirty) do
+      args[#args + 1] = f
+      args[#args + 1] = c.v[f]
+    end
+    if #args > 0 then rc('HSET', k_qr(q), unpack(args)) end
+  end
+  QR = {}
+end
 
 local function penalties_ignored(q)
   local limit = qcfg(q).pml
@@ -137,8 +178,6 @@ local function class_counts(class, ex)
   return c == nil or bit.band(ex, c) == 0
 end
 
-local CLASS_FIELDS = {}
-
 -- nil: not empty; true: no member logged in; false: members, none counting as available.
 local function empty_verdict(q, ex, wmin, wmax)
   if ex == 0 then return nil end
@@ -148,10 +187,8 @@ local function empty_verdict(q, ex, wmin, wmax)
     lo, hi = n2s(wmin), n2s(wmax)
   end
   for _, p in ipairs(rc('ZRANGEBYSCORE', k_ctiers(q), lo, hi)) do
-    for class = 0, 11 do CLASS_FIELDS[class + 1] = p .. ':' .. class end
-    local counts = rc('HMGET', k_counts(q), unpack(CLASS_FIELDS))
     for class = 0, 11 do
-      if tonumber(counts[class + 1] or '0') > 0 and class_counts(class, ex) then return nil end
+      if counter(q, p .. ':' .. class) > 0 and class_counts(class, ex) then return nil end
     end
   end
   return false
@@ -176,16 +213,14 @@ end
 
 local function waiting_insert(q, wmin, wmax, sc, member)
   local wk = wkey(wmin, wmax)
-  if rc('ZADD', k_waiting(q, wk), n2s(sc), member) == 1 then
-    rc('HINCRBY', k_qr(q), 'nw', 1)
-  end
+  if rc('ZADD', k_waiting(q, wk), n2s(sc), member) == 1 then bump(q, 'nw', 1) end
   rc('ZADD', k_windows(q), 0, wk)
 end
 
 local function waiting_remove(q, wmin, wmax, member)
   local wk = wkey(wmin, wmax)
   local key = k_waiting(q, wk)
-  if rc('ZREM', key, member) == 1 then rc('HINCRBY', k_qr(q), 'nw', -1) end
+  if rc('ZREM', key, member) == 1 then bump(q, 'nw', -1) end
   if rc('ZCARD', key) == 0 then rc('ZREM', k_windows(q), wk) end
 end
 
@@ -317,24 +352,23 @@ local function serving(class) return class < 6 and class ~= 4 end
 -- Moves one member between counters: from (p0, c0) to (p1, c1), either side nil for none.
 -- Unchanged totals are left alone: most changes move an agent between classes of one tier.
 local function move_count(q, p0, c0, p1, c1)
-  local key, qr = k_counts(q), k_qr(q)
-  if p0 then rc('HINCRBY', key, p0 .. ':' .. c0, -1) end
-  if p1 then rc('HINCRBY', key, p1 .. ':' .. c1, 1) end
+  if p0 then bump(q, p0 .. ':' .. c0, -1) end
+  if p1 then bump(q, p1 .. ':' .. c1, 1) end
   if p0 ~= p1 then
-    if p0 and rc('HINCRBY', key, p0, -1) == 0 then rc('ZREM', k_ctiers(q), p0) end
-    if p1 and rc('HINCRBY', key, p1, 1) == 1 then rc('ZADD', k_ctiers(q), p1, p1) end
+    if p0 and bump(q, p0, -1) == 0 then rc('ZREM', k_ctiers(q), p0) end
+    if p1 and bump(q, p1, 1) == 1 then rc('ZADD', k_ctiers(q), p1, p1) end
   end
   local dl = (p1 and 1 or 0) - (p0 and 1 or 0)
-  if dl ~= 0 then rc('HINCRBY', qr, 'nl', dl) end
+  if dl ~= 0 then bump(q, 'nl', dl) end
   local ds = ((p1 and serving(c1)) and 1 or 0) - ((p0 and serving(c0)) and 1 or 0)
-  if ds ~= 0 then rc('HINCRBY', qr, 'ns', ds) end
+  if ds ~= 0 then bump(q, 'ns', ds) end
 end
 
 local function unindex(a, q, p)
   local key = k_avail(q, p)
   rc('ZREM', key, a)
   if rc('ZCARD', key) == 0 then rc('ZREM', k_tiers(q), n2s(p)) end
-  rc('HINCRBY', k_qr(q), 'na', -1)
+  bump(q, 'na', -1)
 end
 
 -- board.rs refresh_agent: re-derives the agent's places in every queue's availability index
@@ -371,7 +405,7 @@ local function refresh_agent(a, draw)
     if not kept[q] then
       rc('ZADD', k_avail(q, w[1]), n2s(w[3]), a)
       rc('ZADD', k_tiers(q), n2s(w[1]), n2s(w[1]))
-      rc('HINCRBY', k_qr(q), 'na', 1)
+      bump(q, 'na', 1)
       rc('HSET', k_indexed(a), q, w[2])
     end
   end

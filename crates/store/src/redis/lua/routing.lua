@@ -66,10 +66,10 @@ local function offer_to_best(call)
   local cfg = qcfg(q)
   local wmin, wmax
   if not penalties_ignored(q) then wmin, wmax = c.wmin, c.wmax end
-  local cursor = tonumber(rc('HGET', k_qr(q), 'rr') or '')
+  local cursor = tonumber(field(q, 'rr') or '')
   local chosen = select_agents(q, cfg.sel, wmin, wmax, cursor)
   if #chosen == 0 then return false end
-  rc('HSET', k_qr(q), 'rr', n2s(chosen[#chosen].s))
+  set_field(q, 'rr', n2s(chosen[#chosen].s))
   for _, e in ipairs(chosen) do reserve(call, e.id) end
   return true
 end
@@ -119,7 +119,7 @@ match_agent = function(a)
   local q = caller(best.call).q
   local indexed = rc('HGET', k_indexed(a), q)
   if indexed then
-    rc('HSET', k_qr(q), 'rr', string.match(indexed, ' (%d+)$'))
+    set_field(q, 'rr', string.match(indexed, ' (%d+)$'))
   end
   reserve(best.call, a)
 end
