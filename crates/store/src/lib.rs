@@ -6,8 +6,9 @@
 //! and the journal every change appends to.
 //!
 //! [`MemoryStore`] is the reference implementation and the embedded default for a single box;
-//! the Redis implementation must behave identically, which [`conformance`] checks: every store
-//! runs the same suite.
+//! [`RedisStore`] (Redis Functions, for many instances) must behave identically, which
+//! [`conformance`] checks: every store runs the same suite, and a differential test drives
+//! both with the same random requests.
 //!
 //! The store holds no routing policy beyond what atomicity needs: strategies are scores and
 //! selection rules from `starq_core::strategy`.
@@ -33,8 +34,10 @@ pub use memory::MemoryStore;
 /// Why a store operation failed. Each variant is a different reaction for the caller.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum StoreError {
-    /// The store cannot be reached right now; nothing was changed. Retry later, and meanwhile
-    /// route nothing (callers stay on hold in Asterisk).
+    /// The store cannot be reached right now. Retry later, and meanwhile route nothing
+    /// (callers stay on hold in Asterisk). Nothing was changed, with one exception: a call that
+    /// timed out on a slow Redis may still be applied, whole, when Redis gets to it; retrying
+    /// the request is safe (it then answers `Stale` or `Invalid`).
     #[error("store unavailable: {0}")]
     Unavailable(String),
     /// The operation carried a node epoch older than the node's current lease: the caller lost

@@ -9,6 +9,23 @@
 //! Keys: every key of a site starts with `starq:{site}:`, so one site lives in one hash slot and
 //! the store runs unchanged on Redis Cluster (one site per shard) or behind Sentinel. The
 //! functions name only the site's key and derive the others from it, all in the same slot.
+//!
+//! Data model (details in `lua/core.lua`): callers not yet connected in a sorted set per queue
+//! (score −priority, member entry time · seq · call id, so `ZRANK` is the position), waiting
+//! callers in a sorted set per (queue, penalty window), available agents in a sorted set per
+//! (queue, penalty tier) scored by the strategy, counters per queue, hashes for agents, callers
+//! and reservations. Every function is O(log n) or O(size of its result); times come in as
+//! arguments; no `KEYS`/`SCAN`; TTLs (leases only) collect garbage and never decide anything.
+//!
+//! Fencing: a new lease tenure's epoch is `max(previous + 1, now_ms × 1000)`, so epochs keep
+//! increasing even when Redis lost the lease (restart without persistence, failover to a replica
+//! that missed writes): the clock carries them forward. Journal seqs restart the same way when
+//! their counter is lost. Both assume instance clocks agree to well within a Redis recovery.
+//!
+//! Atomicity: a function runs alone, and its journal records are written by the same call.
+//! Redis does not roll back a function that fails half-way, so the functions validate before
+//! they write and treat the stored state as trusted; the differential test is what keeps them
+//! equal to `MemoryStore`.
 
 mod codec;
 
