@@ -24,9 +24,11 @@ enum Op {
         group: usize,
         limit: usize,
     },
-    /// Acknowledges up to the n-th record of the group's last read.
+    /// Acknowledges, for `group`, up to the n-th record of `from`'s last read: its own
+    /// (`from == group`), or records `group` was never given, possibly before it ever read.
     Ack {
         group: usize,
+        from: usize,
         nth: usize,
     },
 }
@@ -35,7 +37,9 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         2 => (1usize..5).prop_map(Op::Produce),
         3 => (0..GROUPS.len(), 0usize..6).prop_map(|(group, limit)| Op::Read { group, limit }),
-        2 => (0..GROUPS.len(), 0usize..6).prop_map(|(group, nth)| Op::Ack { group, nth }),
+        2 => (0..GROUPS.len(), 0usize..6).prop_map(|(group, nth)| Op::Ack { group, from: group, nth }),
+        1 => (0..GROUPS.len(), 0..GROUPS.len(), 0usize..6)
+            .prop_map(|(group, from, nth)| Op::Ack { group, from, nth }),
     ]
 }
 
@@ -84,9 +88,9 @@ async fn run_case(server: &RedisServer, ops: &[Op]) -> Result<(), TestCaseError>
                 memory.last_read[group] = m;
                 redis.last_read[group] = r;
             }
-            Op::Ack { group, nth } => {
+            Op::Ack { group, from, nth } => {
                 let (Some(m), Some(r)) =
-                    (memory.last_read[group].get(nth), redis.last_read[group].get(nth))
+                    (memory.last_read[from].get(nth), redis.last_read[from].get(nth))
                 else {
                     continue;
                 };
