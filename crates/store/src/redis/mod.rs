@@ -92,7 +92,13 @@ struct Library {
 
 impl Library {
     fn new() -> Self {
-        let source: String = LUA_PARTS.concat();
+        // The core's constants the functions apply, so the two can never drift apart.
+        let constants = format!(
+            "local RINGALL_MAX = {}\nlocal UNREACHABLE_RETRY = {}\n",
+            starq_core::strategy::RINGALL_MAX_AGENTS,
+            starq_core::shared::UNREACHABLE_RETRY.as_millis()
+        );
+        let source = format!("{constants}{}", LUA_PARTS.concat());
         let version = fnv1a(source.as_bytes());
         let prefix = format!("starq_{version:016x}_");
         let code = format!("#!lua name=starq_{version:016x}\nlocal FN = '{prefix}'\n{source}");

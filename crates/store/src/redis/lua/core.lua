@@ -1,7 +1,8 @@
 -- starq store library, part 1: keys, encodings and the indexes every request reads.
 --
 -- The Rust side prepends `#!lua name=<library>` and `local FN = '<prefix>'`, where both carry
--- a hash of this source, so two starq versions can share one Redis during an upgrade.
+-- a hash of the whole text, so two starq versions can share one Redis during an upgrade, and
+-- the constants shared with starq-core (RINGALL_MAX, UNREACHABLE_RETRY).
 --
 -- Conventions that keep results identical to MemoryStore:
 --   * Numbers become strings only through n2s (Lua's own conversion keeps 14 digits).
@@ -20,8 +21,7 @@ local QR      -- queue counters read during this call, written back once at its 
 
 local MINSTD = 2147483647
 local SCORE_LIMIT = 9007199254740992 -- 2^53: scores stay exact as sorted-set scores
-local RINGALL_MAX = 32
-local UNREACHABLE_RETRY = 5000
+-- RINGALL_MAX and UNREACHABLE_RETRY (ms) come from starq-core's constants, in the header.
 
 local function n2s(x) return string.format('%.0f', x) end
 local function pad(x, w) return string.format('%0' .. w .. '.0f', x) end
