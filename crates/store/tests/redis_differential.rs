@@ -272,13 +272,17 @@ async fn run_case(
 ) -> Result<(), TestCaseError> {
     let memory = MemoryStore::new();
     let redis = server.store().await;
-    let node = NodeId::new("n1");
+    // Two nodes: callers of both share the queues; each request acts for one of them.
     let ttl = Duration::from_secs(1_000_000);
-    // Acquired at time 0 both stores hand out epoch 1.
-    let m_lease = memory.acquire_lease(&node, "i", Time(0), ttl).await.unwrap().unwrap();
-    let r_lease = redis.acquire_lease(&node, "i", Time(0), ttl).await.unwrap().unwrap();
-    prop_assert_eq!(m_lease.epoch, r_lease.epoch);
-    let fence = m_lease.fence();
+    let mut fences = Vec::new();
+    for name in ["n1", "n2"] {
+        let node = NodeId::new(name);
+        // Acquired at time 0 both stores hand out epoch 1.
+        let m_lease = memory.acquire_lease(&node, "i", Time(0), ttl).await.unwrap().unwrap();
+        let r_lease = redis.acquire_lease(&node, "i", Time(0), ttl).await.unwrap().unwrap();
+        prop_assert_eq!(m_lease.epoch, r_lease.epoch);
+        fences.push(m_lease.fence());
+    }
     memory.configure(&world.queues, &world.agents).await.unwrap();
     redis.configure(&world.queues, &world.agents).await.unwrap();
     let mut now = Time(1_700_000_000_000);
@@ -296,7 +300,7 @@ async fn run_case(
         if let Op::Agent { action: AgentAction::SetPenalty { .. }, .. } = op {
             penalty_changed = true;
         }
-        let Some(req) = request(op, &fence, now) else {
+        let Some(req) = request(op, &fences[step % 2], now) else {
             // `configure` cannot offer (it has no reply): resetting a penalty changed at run
             // time could leave a caller waiting beside an agent who may take it, which
             // MemoryStore asserts never happens. Reported; not exercised here.
