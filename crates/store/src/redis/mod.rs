@@ -44,6 +44,9 @@ use crate::{AgentView, Lease, QueueView, Store, StoreError};
 const LUA_PARTS: [&str; 3] =
     [include_str!("lua/core.lua"), include_str!("lua/routing.lua"), include_str!("lua/admin.lua")];
 
+/// How long `configure` may take: it writes every agent of the site in one atomic call.
+const CONFIGURE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Settings of a [`RedisStore`].
 #[derive(Clone, Debug)]
 pub struct RedisOptions {
@@ -169,8 +172,12 @@ impl RedisStore {
     }
 
     async fn send(&self, cmd: &Cmd) -> Result<Value, redis::RedisError> {
+        self.send_within(cmd, self.timeout).await
+    }
+
+    async fn send_within(&self, cmd: &Cmd, timeout: Duration) -> Result<Value, redis::RedisError> {
         let mut conn = self.conn.clone();
-        match tokio::time::timeout(self.timeout, cmd.query_async::<Value>(&mut conn)).await {
+        match tokio::time::timeout(timeout, cmd.query_async::<Value>(&mut conn)).await {
             Ok(result) => result,
             Err(_) => Err(redis::RedisError::from(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
@@ -182,13 +189,22 @@ impl RedisStore {
     /// Calls one library function on the site; reloads the library once if Redis lost it (a
     /// restart without persistence, a failover to a replica without it).
     async fn fcall(&self, name: &str, args: &[String]) -> Result<Value, StoreError> {
+        self.fcall_within(name, args, self.timeout).await
+    }
+
+    async fn fcall_within(
+        &self,
+        name: &str,
+        args: &[String],
+        timeout: Duration,
+    ) -> Result<Value, StoreError> {
         let mut cmd = redis::cmd("FCALL");
         cmd.arg(self.library.function(name)).arg(1).arg(&self.site_key).arg(args);
-        match self.send(&cmd).await {
+        match self.send_within(&cmd, timeout).await {
             Ok(v) => Ok(v),
             Err(e) if function_missing(&e) => {
                 self.load_library().await?;
-                self.send(&cmd).await.map_err(|e| store_error(&e))
+                self.send_within(&cmd, timeout).await.map_err(|e| store_error(&e))
             }
             Err(e) => Err(store_error(&e)),
         }
@@ -267,7 +283,11 @@ impl Store for RedisStore {
         queues: &[QueueConfig],
         agents: &[AgentConfig],
     ) -> Result<(), StoreError> {
-        self.fcall("configure", &codec::configure_args(queues, agents)).await.map(drop)
+        // Not on the call path, and proportional to the site: tens of milliseconds per thousand
+        // agents, so it gets more than a routing call's timeout.
+        let timeout = self.timeout.max(CONFIGURE_TIMEOUT);
+        let args = codec::configure_args(queues, agents);
+        self.fcall_within("configure", &args, timeout).await.map(drop)
     }
 
     async fn apply(&self, request: Request) -> Result<Reply, StoreError> {
