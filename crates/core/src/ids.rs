@@ -68,6 +68,18 @@ name_id!(
     CallId
 );
 
+impl CallId {
+    /// The caller id of a channel's stay in the `step`-th queue of its failover chain (0 for the
+    /// queue it entered first): `<node>~<channel>`, then `<node>~<channel>-q<step>`. The node is
+    /// part of it because Asterisk channel ids are unique on one server only.
+    pub fn of_channel(node: &NodeId, channel: &str, step: u32) -> CallId {
+        match step {
+            0 => CallId::new(format!("{node}~{channel}")),
+            n => CallId::new(format!("{node}~{channel}-q{n}")),
+        }
+    }
+}
+
 /// A reservation: one offer of one call to one agent. Unique per store, never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -113,7 +113,7 @@ impl Bench {
     /// One round: hang-up, decision, answer, bridge, new caller.
     fn round(&mut self) {
         let channel = self.connected.pop_front().expect("steady state has calls");
-        self.input(Input::CallerHungUp { channel });
+        self.input(Input::CallerHungUp { node: NodeId::new("n1"), channel });
         self.answer_all();
         self.arrive();
     }

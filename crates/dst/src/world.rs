@@ -299,18 +299,24 @@ impl World {
             Event::Abandon(channel) => {
                 if let Some(node) = self.waiting_node(&channel) {
                     self.end_caller(&channel, "ABANDONED");
-                    self.tell_owner(&node, Input::CallerHungUp { channel });
+                    self.tell_owner(&node, Input::CallerHungUp { node: node.clone(), channel });
                 }
             }
             Event::Dtmf(channel, digit) => {
                 if let Some(node) = self.callers.get(&channel).map(|c| c.node.clone()) {
-                    self.tell_owner(&node, Input::CallerDtmf { channel, digit });
+                    self.tell_owner(
+                        &node,
+                        Input::CallerDtmf { node: node.clone(), channel, digit },
+                    );
                 }
             }
             Event::Reprioritize(channel) => {
                 if let Some(node) = self.callers.get(&channel).map(|c| c.node.clone()) {
                     let priority = self.rng.below(10) as i32;
-                    self.tell_owner(&node, Input::SetPriority { channel, priority });
+                    self.tell_owner(
+                        &node,
+                        Input::SetPriority { node: node.clone(), channel, priority },
+                    );
                 }
             }
             Event::LegAnswers(leg) => {
@@ -393,7 +399,7 @@ impl World {
             self.tell_owner(&node, Input::LegHungUp { reservation });
         } else if self.callers.contains_key(&channel) {
             self.end_caller(&channel, "CONTINUE");
-            self.tell_owner(&node, Input::CallerHungUp { channel });
+            self.tell_owner(&node, Input::CallerHungUp { node: node.clone(), channel });
         }
     }
 
@@ -464,13 +470,13 @@ impl World {
                     );
                 }
             },
-            Command::Dial { node, leg, reservation, endpoint, .. } => {
+            Command::Dial { node, leg, channel, reservation, endpoint, .. } => {
                 assert_eq!(
                     self.owner(&node),
                     engine,
                     "engine {engine} dials on {node}, not its node"
                 );
-                self.dial(node, leg, reservation, &endpoint)
+                self.dial(node, leg, channel, reservation, &endpoint)
             }
             Command::Bridge { channel, leg, .. } => {
                 let l =
@@ -506,7 +512,14 @@ impl World {
     }
 
     /// The phone rings: the agent's phone model decides what happens.
-    fn dial(&mut self, node: NodeId, leg: String, reservation: ReservationId, endpoint: &str) {
+    fn dial(
+        &mut self,
+        node: NodeId,
+        leg: String,
+        channel: String,
+        reservation: ReservationId,
+        endpoint: &str,
+    ) {
         let index: usize =
             endpoint.trim_start_matches("PJSIP/").parse().expect("endpoint of a simulated agent");
         let agent = self.agents[index].clone();
@@ -518,9 +531,6 @@ impl World {
         );
         let phone = &self.phones[index];
         let (busy, answer, delay) = (phone.busy, phone.answer, phone.delay_ms);
-        let channel = leg.split("-r").next().expect("leg id starts with the call").to_owned();
-        let channel =
-            channel.split("-q").next().expect("call id starts with the channel").to_owned();
         self.legs
             .insert(leg.clone(), SimLeg { node, reservation, agent, channel, answered: false });
         if self.rng.chance(busy) {

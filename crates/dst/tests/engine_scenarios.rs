@@ -141,7 +141,7 @@ fn a_caller_is_answered_held_rung_through_bridged_and_completed() {
         matches!(&out[1], Command::Channel { action: ChannelAction::StartMoh(class), .. } if class == "default")
     );
     assert!(
-        matches!(&out[2], Command::Dial { leg, endpoint, .. } if leg == &format!("ch1-r{}", dials[0].0.0) && endpoint == "PJSIP/alice")
+        matches!(&out[2], Command::Dial { leg, endpoint, .. } if leg == &format!("main~ch1-r{}", dials[0].0.0) && endpoint == "PJSIP/alice")
     );
     h.input(Input::LegAnswered { reservation: dials[0].0 });
     let out = h.take();
@@ -237,7 +237,8 @@ fn timeout_moves_the_caller_to_the_next_queue_then_to_voicemail() {
     assert!(continued(&h.take()).is_empty());
     h.wait(21);
     assert!(continued(&h.take()).is_empty(), "moved to backup, not out");
-    assert_eq!(h.store.position_now(&"ch1-q1".into()), Some(1));
+    let backup_step = starq_core::CallId::of_channel(&NodeId::new("main"), "ch1", 1);
+    assert_eq!(h.store.position_now(&backup_step), Some(1));
     h.wait(41);
     assert_eq!(continued(&h.take()), [("ch1".to_owned(), Some(voicemail), "TIMEOUT")]);
 }
@@ -249,7 +250,7 @@ fn an_exit_key_continues_in_the_exit_context() {
     let mut h = Harness::new(&[q], &[]);
     h.arrive("ch1", "s");
     h.take();
-    h.input(Input::CallerDtmf { channel: "ch1".into(), digit: '5' });
+    h.input(Input::CallerDtmf { node: NodeId::new("main"), channel: "ch1".into(), digit: '5' });
     let dest = Destination { context: "exits".into(), extension: "5".into(), priority: 1 };
     assert_eq!(continued(&h.take()), [("ch1".to_owned(), Some(dest), "EXITWITHKEY")]);
 }
@@ -287,7 +288,7 @@ fn announcements_say_position_and_estimated_wait() {
     h.arrive("ch3", "s");
     h.wait(120);
     h.take();
-    h.input(Input::CallerHungUp { channel: "ch0".into() });
+    h.input(Input::CallerHungUp { node: NodeId::new("main"), channel: "ch0".into() });
     let r = h.dials()[0].0;
     h.input(Input::LegAnswered { reservation: r });
     h.take();

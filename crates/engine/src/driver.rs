@@ -298,7 +298,7 @@ impl<S: Store> Driver<S> {
                 }
                 Command::Channel { node, channel, action } => {
                     if matches!(action, ChannelAction::Continue { .. } | ChannelAction::Hangup)
-                        && let Some(bridge) = self.channels.caller_released(&channel)
+                        && let Some(bridge) = self.channels.caller_released(&node, &channel)
                     {
                         self.send(&node, AriCommand::DeleteBridge(bridge));
                     }
@@ -314,7 +314,7 @@ impl<S: Store> Driver<S> {
                 }
                 Command::Bridge { node, channel, leg } => {
                     let bridge = format!("{channel}-bridge");
-                    self.channels.bridged(&channel, &bridge);
+                    self.channels.bridged(&node, &channel, &bridge);
                     self.send(&node, AriCommand::Bridge { bridge, channel, leg });
                 }
                 Command::HangupLeg { node, leg, reason } => {

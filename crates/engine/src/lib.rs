@@ -89,6 +89,13 @@ impl ShellHandle {
     pub fn dispatch_latency(&self) -> Option<(Duration, Duration, u64)> {
         self.latency.lock().unwrap_or_else(|p| p.into_inner()).percentiles()
     }
+
+    /// Dispatch latency since the last call of this method, then starts afresh (for
+    /// measurements in steps).
+    pub fn take_dispatch_latency(&self) -> Option<(Duration, Duration, u64)> {
+        let mut latency = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut *latency).percentiles()
+    }
 }
 
 /// Dispatch latency: from the input that made an offer possible (a caller arriving, an agent

@@ -33,11 +33,12 @@ pub enum Step {
 /// starq already let go of (a caller it continued, a leg it hung up) is not acted on twice.
 #[derive(Debug, Default)]
 pub struct Channels {
-    /// Caller channel → its node.
-    callers: BTreeMap<String, NodeId>,
+    /// Callers, by node and channel id (channel ids are unique on one server only).
+    callers: BTreeSet<(NodeId, String)>,
+    /// Legs by channel id: starq names them, unique cluster-wide.
     legs: BTreeMap<String, Leg>,
-    /// Caller channel → its bridge.
-    bridges: BTreeMap<String, String>,
+    /// A caller's bridge.
+    bridges: BTreeMap<(NodeId, String), String>,
 }
 
 #[derive(Clone, Debug)]
@@ -58,15 +59,17 @@ impl Channels {
         self.legs.remove(leg);
     }
 
-    /// starq sends a caller on (continue, hang-up): its later events are not news.
-    pub fn caller_released(&mut self, channel: &str) -> Option<String> {
-        self.callers.remove(channel);
-        self.bridges.remove(channel)
+    /// starq sends a caller on (continue, hang-up): its later events are not news. Returns
+    /// the caller's bridge, now to be deleted.
+    pub fn caller_released(&mut self, node: &NodeId, channel: &str) -> Option<String> {
+        let key = (node.clone(), channel.to_owned());
+        self.callers.remove(&key);
+        self.bridges.remove(&key)
     }
 
     /// A caller and a leg are bridged in `bridge`.
-    pub fn bridged(&mut self, channel: &str, bridge: &str) {
-        self.bridges.insert(channel.to_owned(), bridge.to_owned());
+    pub fn bridged(&mut self, node: &NodeId, channel: &str, bridge: &str) {
+        self.bridges.insert((node.clone(), channel.to_owned()), bridge.to_owned());
     }
 
     /// Callers and legs the shell follows.
@@ -89,7 +92,7 @@ impl Channels {
                 }
                 match args::parse(&e.args) {
                     Ok(a) => {
-                        self.callers.insert(id.clone(), node.clone());
+                        self.callers.insert((node.clone(), id.clone()));
                         vec![Step::Input(Input::CallerArrived(Arrival {
                             node: node.clone(),
                             channel: id.clone(),
@@ -104,7 +107,7 @@ impl Channels {
             }
             // A caller leaves Stasis by hanging up (when starq sends it on, it is released first).
             // Legs are judged on ChannelDestroyed, which carries the cause.
-            Event::StasisEnd(e) => self.caller_gone(&e.channel.id),
+            Event::StasisEnd(e) => self.caller_gone(node, &e.channel.id),
             Event::ChannelDestroyed(e) => {
                 let id = &e.channel.id;
                 match self.legs.remove(id) {
@@ -115,7 +118,7 @@ impl Channels {
                         reservation: leg.reservation,
                         miss: miss_for_cause(e.cause),
                     })],
-                    None => self.caller_gone(id),
+                    None => self.caller_gone(node, id),
                 }
             }
             Event::Dial(e) if e.dialstatus == DialStatus::Answer => {
@@ -127,9 +130,10 @@ impl Channels {
                     _ => Vec::new(),
                 }
             }
-            Event::ChannelDtmfReceived(e) if self.callers.contains_key(&e.channel.id) => {
+            Event::ChannelDtmfReceived(e) if self.is_caller(node, &e.channel.id) => {
                 match e.digit.chars().next() {
                     Some(digit) => vec![Step::Input(Input::CallerDtmf {
+                        node: node.clone(),
                         channel: e.channel.id.clone(),
                         digit,
                     })],
@@ -137,8 +141,11 @@ impl Channels {
                 }
             }
             Event::PlaybackFinished(e) => match e.playback.target_uri.strip_prefix("channel:") {
-                Some(channel) if self.callers.contains_key(channel) => {
-                    vec![Step::Input(Input::PlaybackFinished { channel: channel.to_owned() })]
+                Some(channel) if self.is_caller(node, channel) => {
+                    vec![Step::Input(Input::PlaybackFinished {
+                        node: node.clone(),
+                        channel: channel.to_owned(),
+                    })]
                 }
                 _ => Vec::new(),
             },
@@ -158,11 +165,11 @@ impl Channels {
         let gone_callers: Vec<String> = self
             .callers
             .iter()
-            .filter(|(id, n)| *n == node && !channels.contains(*id))
-            .map(|(id, _)| id.clone())
+            .filter(|(n, id)| n == node && !channels.contains(id))
+            .map(|(_, id)| id.clone())
             .collect();
         for caller in gone_callers {
-            steps.extend(self.caller_gone(&caller));
+            steps.extend(self.caller_gone(node, &caller));
         }
         let gone_legs: Vec<String> = self
             .legs
@@ -178,7 +185,8 @@ impl Channels {
                 Input::LegFailed { reservation: leg.reservation, miss: Miss::Failed }
             }));
         }
-        let ours: BTreeSet<&String> = self.bridges.values().collect();
+        let ours: BTreeSet<&String> =
+            self.bridges.iter().filter(|((n, _), _)| n == node).map(|(_, b)| b).collect();
         steps.extend(
             bridges.iter().filter(|b| !ours.contains(b)).map(|b| Step::DeleteBridge(b.clone())),
         );
@@ -187,21 +195,25 @@ impl Channels {
 
     /// Forgets every caller and leg of a node that is gone (their calls ended with it).
     pub fn forget_node(&mut self, node: &NodeId) {
-        let callers: Vec<String> =
-            self.callers.iter().filter(|(_, n)| *n == node).map(|(c, _)| c.clone()).collect();
-        for caller in callers {
-            self.callers.remove(&caller);
-            self.bridges.remove(&caller);
-        }
+        self.callers.retain(|(n, _)| n != node);
+        self.bridges.retain(|(n, _), _| n != node);
         self.legs.retain(|_, leg| &leg.node != node);
     }
 
-    fn caller_gone(&mut self, channel: &str) -> Vec<Step> {
-        if self.callers.remove(channel).is_none() {
+    fn is_caller(&self, node: &NodeId, channel: &str) -> bool {
+        self.callers.contains(&(node.clone(), channel.to_owned()))
+    }
+
+    fn caller_gone(&mut self, node: &NodeId, channel: &str) -> Vec<Step> {
+        let key = (node.clone(), channel.to_owned());
+        if !self.callers.remove(&key) {
             return Vec::new();
         }
-        let mut steps = vec![Step::Input(Input::CallerHungUp { channel: channel.to_owned() })];
-        if let Some(bridge) = self.bridges.remove(channel) {
+        let mut steps = vec![Step::Input(Input::CallerHungUp {
+            node: node.clone(),
+            channel: channel.to_owned(),
+        })];
+        if let Some(bridge) = self.bridges.remove(&key) {
             steps.push(Step::DeleteBridge(bridge));
         }
         steps

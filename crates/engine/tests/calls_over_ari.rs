@@ -377,8 +377,9 @@ async fn losing_a_node_ends_its_calls_and_frees_its_agents() {
 async fn a_hangup_missed_during_a_websocket_drop_is_found_by_reconciling() {
     let site = site(1, vec![queue("support")], vec![], vec![]).await;
     let channel = site.call(0, &["queue=support"], |_| {});
+    let call = starq_core::CallId::of_channel(&NodeId::new("node0"), &channel, 0);
     eventually("the caller waits", || {
-        now_or_never(site.store.position(&channel.as_str().into())).ok().flatten() == Some(1)
+        now_or_never(site.store.position(&call)).ok().flatten() == Some(1)
     })
     .await;
     let node = site.sim.node(0).expect("node").clone();
@@ -390,5 +391,28 @@ async fn a_hangup_missed_during_a_websocket_drop_is_found_by_reconciling() {
         site.left() == [Outcome::Abandoned]
     })
     .await;
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_channel_id_on_two_nodes_is_two_callers() {
+    let phones = vec![
+        PhoneScript::answering("PJSIP/a", 50, 300),
+        PhoneScript::answering("PJSIP/b", 50, 300),
+    ];
+    let agents = vec![
+        agent("a", "support", &[("PJSIP/a", &[])]),
+        agent("b", "support", &[("PJSIP/b", &[])]),
+    ];
+    let site = site(2, vec![queue("support")], agents, phones).await;
+    let first = site.call(0, &["queue=support"], |_| {});
+    let second = site.call(1, &["queue=support"], |_| {});
+    // Asterisk servers without `systemname` number their channels alike.
+    assert_eq!(first, second, "the simulated nodes give both callers the same channel id");
+    let callers = site.all_ended().await;
+    assert!(callers.iter().all(|c| c.outcome == Some(Truth::AgentHungUp)), "{callers:?}");
+    let completed =
+        site.journal().into_iter().filter(|e| matches!(e, JournalEvent::Completed { .. })).count();
+    assert_eq!(completed, 2);
     site.stop().await;
 }

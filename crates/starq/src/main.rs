@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bench;
 mod demo;
 
 use std::path::PathBuf;
@@ -40,17 +41,20 @@ enum Cmd {
         /// The configuration file.
         file: PathBuf,
     },
+    /// Measure dispatch latency, throughput and CPU under a load ramp on simulated nodes.
+    Bench(bench::BenchArgs),
     /// Run simulated Asterisk nodes speaking ARI (for development and load tests).
     Sim(starq_sim::cli::SimArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_json, matches!(cli.command, Cmd::Demo(_)));
+    init_logging(cli.log_json, matches!(cli.command, Cmd::Demo(_) | Cmd::Bench(_)));
     let result = match cli.command {
         Cmd::CheckConfig { file } => check_config(&file),
         Cmd::Serve { config } => runtime().and_then(|rt| rt.block_on(serve(&config))),
         Cmd::Demo(args) => runtime().and_then(|rt| rt.block_on(demo::run(args))),
+        Cmd::Bench(args) => bench::run(args),
         Cmd::Sim(args) => runtime().and_then(|rt| rt.block_on(starq_sim::cli::run(args, ctrl_c()))),
     };
     match result {

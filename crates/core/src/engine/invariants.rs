@@ -37,7 +37,7 @@ impl Engine {
         assert_eq!(self.by_channel.len(), self.callers.len(), "channel map out of sync");
         for (call, c) in &self.callers {
             assert_eq!(
-                self.by_channel.get(&c.channel),
+                self.by_channel.get(&(c.node.clone(), c.channel.clone())),
                 Some(call),
                 "channel {} not mapped to {call}",
                 c.channel

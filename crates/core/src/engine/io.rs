@@ -7,6 +7,9 @@ use crate::ids::{AgentId, CallId, Fence, NodeId, QueueId, ReservationId};
 use crate::shared::{AgentAction, Miss, Notice, Reply, Request};
 
 /// An input to the engine. Every input is handled with the time it happened at.
+///
+/// A caller's channel is named by its node and its channel id together: Asterisk channel ids
+/// are unique on one server only (two servers without `systemname` produce the same ids).
 #[allow(missing_docs)] // variant fields are named for what they hold
 #[derive(Clone, Debug, PartialEq)]
 pub enum Input {
@@ -17,12 +20,12 @@ pub enum Input {
     /// A caller entered `Stasis(starq,queue=…)` on a node this engine owns.
     CallerArrived(Arrival),
     /// The caller's channel hung up.
-    CallerHungUp { channel: String },
+    CallerHungUp { node: NodeId, channel: String },
     /// The caller pressed a key.
-    CallerDtmf { channel: String, digit: char },
+    CallerDtmf { node: NodeId, channel: String, digit: char },
     /// A playback on the caller's channel finished (Asterisk does not resume music on hold by
     /// itself after a play).
-    PlaybackFinished { channel: String },
+    PlaybackFinished { node: NodeId, channel: String },
     /// The caller's position, answering [`Command::QueryPosition`].
     Position { call: CallId, position: Option<u32> },
     /// An agent leg was answered.
@@ -38,9 +41,9 @@ pub enum Input {
     /// An agent-facing action (API).
     Agent { agent: AgentId, action: AgentAction },
     /// Change a waiting caller's priority (API).
-    SetPriority { channel: String, priority: i32 },
+    SetPriority { node: NodeId, channel: String, priority: i32 },
     /// Withdraw a waiting caller to the dialplan (API).
-    Withdraw { channel: String },
+    Withdraw { node: NodeId, channel: String },
     /// Stop taking new callers: new arrivals go back to the dialplan at once.
     Drain,
 }

@@ -51,8 +51,8 @@ pub struct Engine {
     agents: BTreeMap<AgentId, Arc<AgentConfig>>,
     nodes: BTreeMap<NodeId, Fence>,
     callers: BTreeMap<CallId, Caller>,
-    /// The current caller of each channel (a failover step gives a channel a new caller).
-    by_channel: BTreeMap<String, CallId>,
+    /// The current caller of each (node, channel) (a failover step gives a channel a new caller).
+    by_channel: BTreeMap<(NodeId, String), CallId>,
     legs: BTreeMap<ReservationId, Leg>,
     timers: TimerTable,
     pending: VecDeque<Pending>,
@@ -118,19 +118,19 @@ impl Engine {
             Input::NodeOwned { fence } => _ = self.nodes.insert(fence.node.clone(), fence),
             Input::NodeDown { node } => self.node_down(&node),
             Input::CallerArrived(arrival) => self.caller_arrived(arrival),
-            Input::CallerHungUp { channel } => {
-                if let Some(call) = self.by_channel.get(&channel).cloned() {
+            Input::CallerHungUp { node, channel } => {
+                if let Some(call) = self.by_channel.get(&(node, channel)).cloned() {
                     self.caller_hung_up(&call);
                 }
             }
-            Input::CallerDtmf { channel, digit } => {
-                if let Some(call) = self.by_channel.get(&channel).cloned() {
+            Input::CallerDtmf { node, channel, digit } => {
+                if let Some(call) = self.by_channel.get(&(node, channel)).cloned() {
                     self.caller_dtmf(&call, digit);
                 }
             }
             Input::Position { call, position } => self.announce_position(&call, position),
-            Input::PlaybackFinished { channel } => {
-                let Some(call) = self.by_channel.get(&channel).cloned() else { return };
+            Input::PlaybackFinished { node, channel } => {
+                let Some(call) = self.by_channel.get(&(node, channel)).cloned() else { return };
                 let on_hold = self.callers.get(&call).filter(|c| {
                     c.phase == Phase::Waiting && c.queue.answer == crate::config::AnswerMode::Answer
                 });
@@ -147,8 +147,8 @@ impl Engine {
                 let draw = self.rng.next_u64();
                 self.request(Pending::Other, Request::Agent { agent, action, now, draw });
             }
-            Input::SetPriority { channel, priority } => {
-                let Some(call) = self.by_channel.get(&channel).cloned() else { return };
+            Input::SetPriority { node, channel, priority } => {
+                let Some(call) = self.by_channel.get(&(node, channel)).cloned() else { return };
                 if let Some(fence) = self.live_fence(&call) {
                     self.request(
                         Pending::Other,
@@ -156,8 +156,8 @@ impl Engine {
                     );
                 }
             }
-            Input::Withdraw { channel } => {
-                if let Some(call) = self.by_channel.get(&channel).cloned() {
+            Input::Withdraw { node, channel } => {
+                if let Some(call) = self.by_channel.get(&(node, channel)).cloned() {
                     self.leave(&call, Outcome::Withdrawn);
                 }
             }
@@ -205,7 +205,7 @@ impl Engine {
         let Some(fence) = self.nodes.get(&a.node).cloned() else {
             return refuse(self, "NODENOTOWNED");
         };
-        let call = CallId::new(&a.channel);
+        let call = CallId::of_channel(&a.node, &a.channel, 0);
         if self.callers.contains_key(&call) {
             return; // A duplicate StasisStart (replayed after reconnect) changes nothing.
         }
@@ -226,7 +226,7 @@ impl Engine {
         first: bool,
     ) {
         let now = self.now;
-        self.by_channel.insert(channel.clone(), call.clone());
+        self.by_channel.insert((fence.node.clone(), channel.clone()), call.clone());
         let caller =
             Caller::new(channel, fence.node.clone(), Arc::clone(queue), caller_id.clone(), now);
         self.callers.insert(call.clone(), caller);
@@ -356,7 +356,7 @@ impl Engine {
             && let Some(fence) = self.nodes.get(&self.callers[call].node).cloned()
         {
             let c = self.drop_caller(call).expect("exists");
-            let next_call = CallId::new(format!("{}-q{}", c.channel, c.step + 1));
+            let next_call = CallId::of_channel(&c.node, &c.channel, c.step + 1);
             self.enter(next_call.clone(), c.channel, c.caller_id, 0, None, &next, fence, false);
             if let Some(n) = self.callers.get_mut(&next_call) {
                 n.step = c.step + 1;
@@ -390,8 +390,9 @@ impl Engine {
 
     fn drop_caller(&mut self, call: &CallId) -> Option<Caller> {
         let c = self.callers.remove(call)?;
-        if self.by_channel.get(&c.channel) == Some(call) {
-            self.by_channel.remove(&c.channel);
+        let key = (c.node.clone(), c.channel.clone());
+        if self.by_channel.get(&key) == Some(call) {
+            self.by_channel.remove(&key);
         }
         Some(c)
     }
