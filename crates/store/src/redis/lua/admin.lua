@@ -66,7 +66,7 @@ local function setup(keys, now)
   rc = redis.call
   P = string.sub(keys[1], 1, -2)
   NOW = now or 0
-  J, N, QC, CC, MC, QR = {}, {}, {}, {}, {}, {}
+  J, N, QC, CC, MC, QR, IX = {}, {}, {}, {}, {}, {}, {}
 end
 
 -- The node's current epoch is the fence's: no newer tenure began since it was issued.

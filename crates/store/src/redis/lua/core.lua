@@ -18,6 +18,7 @@ local QC      -- queue configurations read during this call
 local CC      -- callers read during this call (routing.lua)
 local MC      -- agents' member queues read during this call
 local QR      -- queue counters read during this call, written back once at its end
+local IX      -- agents' places in the availability indexes, as refresh_agent left them
 
 local MINSTD = 2147483647
 local SCORE_LIMIT = 9007199254740992 -- 2^53: scores stay exact as sorted-set scores
@@ -391,6 +392,9 @@ local function refresh_agent(a, draw)
     end
   end
   local ix = rc('HGETALL', k_indexed(a))
+  local places = {}
+  for q, w in pairs(want_ix) do places[q] = w[2] end
+  IX[a] = places
   local kept = {}
   for i = 1, #ix, 2 do
     local q, v = ix[i], ix[i + 1]
@@ -431,6 +435,19 @@ local function refresh_agent(a, draw)
       rc('HSET', k_counted(a), q, w[1] .. ' ' .. w[2])
     end
   end
+end
+
+-- The agent's places (queue -> "penalty score"): as this call's last refresh left them, or
+-- as stored.
+local function indexed_places(a)
+  local places = IX[a]
+  if places == nil then
+    places = {}
+    local raw = rc('HGETALL', k_indexed(a))
+    for i = 1, #raw, 2 do places[raw[i]] = raw[i + 1] end
+    IX[a] = places
+  end
+  return places
 end
 
 -- === effects ===

@@ -94,10 +94,10 @@ end
 -- A newly available agent takes the best caller across its queues: weight, then rank.
 match_agent = function(a)
   local best, best_weight
-  local ix = rc('HGETALL', k_indexed(a))
-  for i = 1, #ix, 2 do
-    local q = ix[i]
-    local p = tonumber(string.match(ix[i + 1], '^(%d+)'))
+  local ix = indexed_places(a)
+  -- Any order: candidates never tie (a caller's rank is unique on the site).
+  for q, place in pairs(ix) do
+    local p = tonumber(string.match(place, '^(%d+)'))
     local cfg = qcfg(q)
     local ignored = penalties_ignored(q)
     local cand
@@ -117,7 +117,7 @@ match_agent = function(a)
   end
   if best == nil then return end
   local q = caller(best.call).q
-  local indexed = rc('HGET', k_indexed(a), q)
+  local indexed = ix[q]
   if indexed then
     set_field(q, 'rr', string.match(indexed, ' (%d+)$'))
   end
@@ -129,7 +129,7 @@ cancel_reservation = function(rid, node)
   local res = hash(k_res(rid))
   if res == nil then return end
   rc('DEL', k_res(rid))
-  rc('ZREM', k_creserv(res.call), rid)
+  if caller(res.call) then rc('ZREM', k_creserv(res.call), rid) end
   journal('cancelled', 'call', res.call, 'queue', res.q, 'agent', res.agent,
     'rang', since(NOW, tonumber(res.created)))
   notice('C', tonumber(rid), res.call, node, res.q, res.agent)
