@@ -21,7 +21,7 @@ use starq_sim::rng::Dist;
 use starq_sim::traffic::{QueueLoad, TrafficProfile, run_traffic};
 use starq_sim::truth::{CallerRecord, Outcome as Truth};
 use starq_sim::{Sim, SimConfig};
-use starq_store::{MemoryStore, Store};
+use starq_store::{MemoryStore, RedisOptions, RedisStore, Store};
 use tokio_util::sync::CancellationToken;
 
 /// Options of `starq demo`.
@@ -39,7 +39,8 @@ pub(crate) struct DemoArgs {
     /// Seed of the simulated callers and phones.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Keep shared state in Redis at this URL instead of the embedded store.
+    /// Keep shared state in Redis at this URL (e.g. redis://127.0.0.1:6379) instead of the
+    /// embedded store.
     #[arg(long)]
     redis: Option<String>,
 }
@@ -48,17 +49,25 @@ const QUEUE: &str = "support";
 const SERVICE_LEVEL: Duration = Duration::from_secs(20);
 
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    if args.redis.is_some() {
-        anyhow::bail!(
-            "--redis: the Redis store is not built in yet; run without it for the embedded store"
-        );
+    match args.redis.clone() {
+        None => run_on(args, Arc::new(MemoryStore::new()), "embedded store").await,
+        Some(url) => {
+            // A fresh site per run, so an earlier demo's state never mixes in.
+            let site = format!("demo-{}", std::process::id());
+            let store = RedisStore::connect(RedisOptions::new(url.clone(), site))
+                .await
+                .with_context(|| format!("--redis {url}: cannot use Redis"))?;
+            run_on(args, Arc::new(store), "Redis store").await
+        }
     }
+}
+
+async fn run_on<S: Store>(args: DemoArgs, store: Arc<S>, store_name: &str) -> anyhow::Result<()> {
     anyhow::ensure!(args.agents > 0, "--agents must be at least 1");
     anyhow::ensure!(args.rate > 0.0 && args.rate.is_finite(), "--rate must be a positive number");
     let mut cfg = SimConfig::local(2, args.seed);
     cfg.phones = (0..args.agents).map(phone).collect();
     let sim = Sim::start(cfg).await.context("cannot start the simulated nodes")?;
-    let store = Arc::new(MemoryStore::new());
     let stop_engine = CancellationToken::new();
     let (shell, task) = {
         let stop = stop_engine.clone();
@@ -80,7 +89,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .await;
     }
     println!(
-        "starq demo: 2 simulated Asterisk nodes, {} agents, {:.1} callers/s for {} s, embedded store",
+        "starq demo: 2 simulated Asterisk nodes, {} agents, {:.1} callers/s for {} s, {store_name}",
         args.agents, args.rate, args.duration
     );
     let stop_traffic = CancellationToken::new();
@@ -214,7 +223,7 @@ fn percent(part: usize, whole: usize) -> f64 {
 }
 
 /// Prints one line of live figures; returns how many callers are still in the system.
-async fn live_line(second: u64, sim: &Sim, store: &MemoryStore, shell: &ShellHandle) -> usize {
+async fn live_line<S: Store>(second: u64, sim: &Sim, store: &S, shell: &ShellHandle) -> usize {
     let truth = sim.truth();
     let callers: Vec<CallerRecord> = truth.callers().cloned().collect();
     let f = figures(&callers);
@@ -238,10 +247,10 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-async fn summary(sim: &Sim, store: &MemoryStore, shell: &ShellHandle) -> anyhow::Result<()> {
+async fn summary<S: Store>(sim: &Sim, store: &S, shell: &ShellHandle) -> anyhow::Result<()> {
     let callers: Vec<CallerRecord> = sim.truth().callers().cloned().collect();
     let f = figures(&callers);
-    let journal = store.read_journal("demo", usize::MAX).await?;
+    let journal = store.read_journal("demo", 1_000_000).await?;
     let journaled_completions =
         journal.iter().filter(|e| matches!(e.event, JournalEvent::Completed { .. })).count();
     let journaled_abandons = journal

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use starq_engine::config::{self, StoreChoice};
-use starq_store::MemoryStore;
+use starq_store::{MemoryStore, RedisOptions, RedisStore, Store};
 
 /// A distributed call-center queue for Asterisk.
 #[derive(Debug, Parser)]
@@ -122,13 +122,20 @@ fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
 
 async fn serve(path: &std::path::Path) -> anyhow::Result<()> {
     let config = config::load(path)?;
-    let store = match &config.store {
-        StoreChoice::Embedded => Arc::new(MemoryStore::new()),
-        StoreChoice::Redis { .. } => anyhow::bail!(
-            "{}: store.redis_url: the Redis store is not built in yet; remove it to use the embedded store",
-            path.display()
-        ),
-    };
+    match &config.store {
+        StoreChoice::Embedded => serve_on(Arc::new(MemoryStore::new()), config).await,
+        StoreChoice::Redis { url, site } => {
+            let store = RedisStore::connect(RedisOptions::new(url.clone(), site.clone()))
+                .await
+                .with_context(|| {
+                    format!("{}: store.redis_url: cannot use Redis", path.display())
+                })?;
+            serve_on(Arc::new(store), config).await
+        }
+    }
+}
+
+async fn serve_on<S: Store>(store: Arc<S>, config: config::Config) -> anyhow::Result<()> {
     tracing::info!(
         nodes = config.nodes.len(),
         queues = config.queues.len(),

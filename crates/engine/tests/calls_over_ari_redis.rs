@@ -1,0 +1,116 @@
+//! End to end with the Redis store: the same engine over ARI against the simulator, with shared
+//! state in a private `redis-server` (started on an ephemeral port for this test binary).
+
+#[path = "../../store/tests/support/mod.rs"]
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use starq_ari::{Credentials, NodeConfig};
+use starq_core::config::{AgentConfig, Contact, Membership, QueueConfig};
+use starq_core::engine::Input;
+use starq_core::journal::JournalEvent;
+use starq_core::shared::AgentAction;
+use starq_core::{NodeId, Outcome};
+use starq_engine::{NodeSpec, Settings};
+use starq_sim::phones::PhoneScript;
+use starq_sim::truth::Outcome as Truth;
+use starq_sim::{CallSpec, Sim, SimConfig};
+use starq_store::{RedisStore, Store};
+use tokio::sync::oneshot;
+
+async fn journal(store: &RedisStore) -> Vec<JournalEvent> {
+    store
+        .read_journal("test", 10_000)
+        .await
+        .expect("journal")
+        .into_iter()
+        .map(|e| e.event)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_complete_and_abandon_with_state_in_redis() {
+    let redis = support::RedisServer::start_with(false);
+    let store = Arc::new(redis.store().await);
+    let mut cfg = SimConfig::local(1, 3);
+    cfg.phones = vec![PhoneScript::answering("PJSIP/alice", 50, 300)];
+    let sim = Sim::start(cfg).await.expect("simulator starts");
+    let node = sim.node(0).expect("node").clone();
+    let (user, pass) = node.credentials();
+    let spec = NodeSpec {
+        id: NodeId::new("node0"),
+        ari: NodeConfig {
+            ari_url: node.base_url(),
+            credentials: Credentials::new(user, pass),
+            app: "starq".into(),
+        },
+    };
+    let mut alice = AgentConfig::new("alice");
+    alice.memberships.push(Membership { queue: "support".into(), penalty: 0 });
+    alice.contacts.push(Contact { endpoint: "PJSIP/alice".into(), nodes: Vec::new() });
+    let mut queue = QueueConfig::new("support");
+    queue.ring_timeout = Duration::from_secs(2);
+    let settings = Settings {
+        instance: "redis-test".into(),
+        lease_ttl: Duration::from_secs(3),
+        seed: 5,
+        node_down_after: Duration::from_secs(2),
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (shell, task) = starq_engine::start(
+        Arc::clone(&store),
+        vec![queue],
+        vec![alice],
+        vec![spec],
+        settings,
+        async {
+            let _ = stopped.await;
+        },
+    )
+    .await
+    .expect("shell starts over Redis");
+    shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await;
+    for _ in 0..300 {
+        if node.has_consumer("starq") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // One caller is served; a second, arriving while alice talks, gives up.
+    node.place_call(&CallSpec::new("starq", &["queue=support"], "5551")).expect("placed");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let mut impatient = CallSpec::new("starq", &["queue=support"], "5552");
+    impatient.patience = Some(Duration::from_millis(150));
+    node.place_call(&impatient).expect("placed");
+    for _ in 0..500 {
+        if sim.truth().callers().count() == 2 && sim.truth().callers().all(|c| c.outcome.is_some())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let outcomes: Vec<_> = sim.truth().callers().map(|c| c.outcome.clone()).collect();
+    assert_eq!(outcomes, [Some(Truth::AgentHungUp), Some(Truth::Abandoned)]);
+    let mut events = Vec::new();
+    for _ in 0..300 {
+        events = journal(&store).await;
+        let done = events.iter().any(|e| matches!(e, JournalEvent::Completed { .. }))
+            && events
+                .iter()
+                .any(|e| matches!(e, JournalEvent::Left { outcome: Outcome::Abandoned, .. }));
+        if done {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(events.iter().any(|e| matches!(e, JournalEvent::Completed { .. })), "{events:?}");
+    assert!(
+        events.iter().any(|e| matches!(e, JournalEvent::Left { outcome: Outcome::Abandoned, .. })),
+        "{events:?}"
+    );
+    let _ = stop.send(());
+    task.await.expect("no panic").expect("clean stop");
+    node.check_invariants().expect("simulated node invariants");
+}
