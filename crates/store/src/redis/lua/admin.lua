@@ -5,17 +5,15 @@ function R.agent(_, a)
   local ag, draw, action = a[1], a[2], a[3]
   local st = agent_state(ag)
   if st == nil then return { 'invalid', 'agent', ag } end
-  local key = k_agent(ag)
   local has_queue, q = a[4] == '1', a[5]
   if action == 'login' then
     if st.st ~= 'out' then return { 'invalid', 'logged_in', ag } end
-    rc('HSET', key, 'st', 'idle', 'li', n2s(NOW), 'mi', '0')
+    agent_set(ag, 'st', 'idle', 'li', n2s(NOW), 'mi', '0')
     journal('login', 'agent', ag)
   elseif action == 'logout' then
     if st.st == 'out' then return { 'invalid', 'not_logged_in', ag } end
     if st.st == 'res' or st.st == 'call' then return { 'invalid', 'on_call', ag } end
-    rc('HSET', key, 'st', 'out')
-    rc('HDEL', key, 'pa')
+    agent_set(ag, 'st', 'out', 'pa', false)
     rc('DEL', k_paused(ag))
     journal('logout', 'agent', ag, 'session', since(NOW, tonumber(st.li)))
   elseif action == 'pause' then
@@ -25,7 +23,7 @@ function R.agent(_, a)
       rc('HSET', k_paused(ag), q, reason)
       journal('paused', 'agent', ag, 'queue', q, 'reason', reason, 'auto', '0')
     else
-      rc('HSET', key, 'pa', reason)
+      agent_set(ag, 'pa', reason)
       journal('paused', 'agent', ag, 'reason', reason, 'auto', '0')
     end
   elseif action == 'unpause' then
@@ -33,17 +31,17 @@ function R.agent(_, a)
       rc('HDEL', k_paused(ag), q)
       journal('unpaused', 'agent', ag, 'queue', q)
     else
-      rc('HDEL', key, 'pa')
+      agent_set(ag, 'pa', false)
       rc('DEL', k_paused(ag))
       journal('unpaused', 'agent', ag)
     end
-    rc('HSET', key, 'mi', '0')
+    agent_set(ag, 'mi', '0')
   elseif action == 'penalty' then
     if not rc('ZSCORE', k_members(ag), q) then return { 'invalid', 'not_member', ag, q } end
     rc('HSET', k_member(ag, q), 'p', a[6])
     journal('penalty', 'agent', ag, 'queue', q, 'penalty', a[6])
   elseif action == 'reach' then
-    rc('HSET', key, 'rc', a[6])
+    agent_set(ag, 'rc', a[6])
     journal('reach', 'agent', ag, 'reachable', a[6])
   else
     return redis.error_reply('starq: unknown agent action ' .. tostring(action))
@@ -66,7 +64,7 @@ local function setup(keys, now)
   rc = redis.call
   P = string.sub(keys[1], 1, -2)
   NOW = now or 0
-  J, N, QC, CC, MC, QR, IX = {}, {}, {}, {}, {}, {}, {}
+  J, N, QC, CC, MC, QR, IX, AC = {}, {}, {}, {}, {}, {}, {}, {}
 end
 
 -- The node's current epoch is the fence's: no newer tenure began since it was issued.
@@ -154,7 +152,7 @@ local function configure(keys, args)
         rc('DEL', k_member(ag, q))
       end
     end
-    MC[ag] = nil -- its queues just changed
+    MC[ag], AC[ag] = nil, nil -- its queues and settings just changed
     refresh_agent(ag, '0')
   end
   flush_counters()

@@ -19,6 +19,7 @@ local CC      -- callers read during this call (routing.lua)
 local MC      -- agents' member queues read during this call
 local QR      -- queue counters read during this call, written back once at its end
 local IX      -- agents' places in the availability indexes, as refresh_agent left them
+local AC      -- agents' hashes read during this call
 
 local MINSTD = 2147483647
 local SCORE_LIMIT = 9007199254740992 -- 2^53: scores stay exact as sorted-set scores
@@ -318,7 +319,36 @@ end
 
 -- === agents ===
 
-local function agent_state(a) return hash(k_agent(a)) end
+-- Agents' hashes are read through a cache that lives for one function call (AC, reset by
+-- setup) and is written through by agent_set.
+local function agent_state(a)
+  local t = AC[a]
+  if t ~= nil then return t or nil end
+  t = hash(k_agent(a))
+  AC[a] = t or false
+  return t
+end
+
+-- Sets fields (name, value pairs) of an agent's hash and of its cached copy; a value of false
+-- deletes the field.
+local function agent_set(a, ...)
+  local kv = { ... }
+  local set, del = {}, {}
+  for i = 1, #kv, 2 do
+    if kv[i + 1] == false then
+      del[#del + 1] = kv[i]
+    else
+      set[#set + 1] = kv[i]
+      set[#set + 1] = kv[i + 1]
+    end
+  end
+  if #set > 0 then rc('HSET', k_agent(a), unpack(set)) end
+  if #del > 0 then rc('HDEL', k_agent(a), unpack(del)) end
+  local t = AC[a]
+  if t then
+    for i = 1, #kv, 2 do t[kv[i]] = kv[i + 1] or nil end
+  end
+end
 
 -- The agent's queues, in queue order. Only `configure` changes them, never a request.
 local function members_of(a)

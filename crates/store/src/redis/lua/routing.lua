@@ -37,7 +37,7 @@ local function caller_del(call)
 end
 
 local function set_status(a, status, fields)
-  rc('HSET', k_agent(a), 'st', status, unpack(fields or {}))
+  agent_set(a, 'st', status, unpack(fields or {}))
 end
 
 local check_leave_empty, leave_if_empty -- defined below (mutual recursion)
@@ -196,7 +196,7 @@ local function end_call_for_agent(a, q, draw)
     rc('HINCRBY', k_member(a, q), 'c', 1)
     rc('HSET', k_member(a, q), 'l', n2s(NOW))
   end
-  local wrapup = tonumber(rc('HGET', k_agent(a), 'wu') or '') or cfg.wrapup
+  local wrapup = tonumber(agent_state(a).wu or '') or cfg.wrapup
   if wrapup == 0 then
     set_status(a, 'idle')
   else
@@ -344,18 +344,18 @@ function R.miss(_, a)
     'rang', since(NOW, tonumber(res.created)))
   local counts = COUNTS[miss]
   if type(counts) == 'string' then counts = cfg[counts] end
-  local misses = tonumber(rc('HGET', k_agent(ag), 'mi') or '0')
+  local misses = tonumber(agent_state(ag).mi or '0')
   if counts then
     misses = misses + 1
-    rc('HSET', k_agent(ag), 'mi', n2s(misses))
+    agent_set(ag, 'mi', n2s(misses))
   end
   if cfg.ap_scope ~= '' and counts and misses >= cfg.ap_after then
-    rc('HSET', k_agent(ag), 'mi', '0')
+    agent_set(ag, 'mi', '0')
     if cfg.ap_scope == 'queue' then
       rc('HSET', k_paused(ag), res.q, 'auto')
       journal('paused', 'agent', ag, 'queue', res.q, 'reason', 'auto', 'auto', '1')
     else
-      rc('HSET', k_agent(ag), 'pa', 'auto')
+      agent_set(ag, 'pa', 'auto')
       journal('paused', 'agent', ag, 'reason', 'auto', 'auto', '1')
     end
   end
