@@ -42,8 +42,9 @@ local function k_agent(a) return P .. 'a:' .. a end
 local function k_paused(a) return P .. 'ap:' .. a end          -- per-queue pause reasons
 local function k_members(a) return P .. 'am:' .. a end         -- the agent's queues (lex)
 local function k_member(a, q) return P .. 'm:' .. #a .. ':' .. a .. ':' .. q end
-local function k_indexed(a) return P .. 'ai:' .. a end         -- queue -> "penalty score"
-local function k_counted(a) return P .. 'ac:' .. a end         -- queue -> "penalty class"
+-- The agent's places: field 'i' .. queue -> "penalty score" in the availability index,
+-- 'c' .. queue -> "penalty class" in the member counters.
+local function k_places(a) return P .. 'ax:' .. a end
 local function k_caller(c) return P .. 'c:' .. c end
 local function k_creserv(c) return P .. 'cr:' .. c end         -- the caller's reservations
 local function k_res(r) return P .. 'r:' .. r end
@@ -421,50 +422,57 @@ local function refresh_agent(a, draw)
       end
     end
   end
-  local ix = rc('HGETALL', k_indexed(a))
+  local ix, had = {}, {}
+  local raw = rc('HGETALL', k_places(a))
+  for i = 1, #raw, 2 do
+    local kind, q = string.sub(raw[i], 1, 1), string.sub(raw[i], 2)
+    if kind == 'i' then
+      ix[q] = raw[i + 1]
+    else
+      local p, class = string.match(raw[i + 1], '^(%d+) (%d+)$')
+      had[q] = { p, tonumber(class) }
+    end
+  end
   local places = {}
   for q, w in pairs(want_ix) do places[q] = w[2] end
   IX[a] = places
-  local kept = {}
-  for i = 1, #ix, 2 do
-    local q, v = ix[i], ix[i + 1]
-    if want_ix[q] and want_ix[q][2] == v then
-      kept[q] = true
-    else
+  local set, del = {}, {}
+  local function put(f, v)
+    set[#set + 1] = f
+    set[#set + 1] = v
+  end
+  for q, v in pairs(ix) do
+    if not (want_ix[q] and want_ix[q][2] == v) then
       unindex(a, q, tonumber(string.match(v, '^(%d+)')))
-      rc('HDEL', k_indexed(a), q)
+      if not want_ix[q] then del[#del + 1] = 'i' .. q end
     end
   end
   for q, w in pairs(want_ix) do
-    if not kept[q] then
+    if ix[q] ~= w[2] then
       rc('ZADD', k_avail(q, w[1]), n2s(w[3]), a)
       rc('ZADD', k_tiers(q), n2s(w[1]), n2s(w[1]))
       bump(q, 'na', 1)
-      rc('HSET', k_indexed(a), q, w[2])
+      put('i' .. q, w[2])
     end
-  end
-  local ct = rc('HGETALL', k_counted(a))
-  local had = {}
-  for i = 1, #ct, 2 do
-    local p, class = string.match(ct[i + 1], '^(%d+) (%d+)$')
-    had[ct[i]] = { p, tonumber(class) }
   end
   for q, h in pairs(had) do
     local w = want_ct[q]
     if w == nil then
       move_count(q, h[1], h[2], nil, nil)
-      rc('HDEL', k_counted(a), q)
+      del[#del + 1] = 'c' .. q
     elseif w[1] ~= h[1] or w[2] ~= h[2] then
       move_count(q, h[1], h[2], w[1], w[2])
-      rc('HSET', k_counted(a), q, w[1] .. ' ' .. w[2])
+      put('c' .. q, w[1] .. ' ' .. w[2])
     end
   end
   for q, w in pairs(want_ct) do
     if had[q] == nil then
       move_count(q, nil, nil, w[1], w[2])
-      rc('HSET', k_counted(a), q, w[1] .. ' ' .. w[2])
+      put('c' .. q, w[1] .. ' ' .. w[2])
     end
   end
+  if #set > 0 then rc('HSET', k_places(a), unpack(set)) end
+  if #del > 0 then rc('HDEL', k_places(a), unpack(del)) end
 end
 
 -- The agent's places (queue -> "penalty score"): as this call's last refresh left them, or
@@ -473,8 +481,10 @@ local function indexed_places(a)
   local places = IX[a]
   if places == nil then
     places = {}
-    local raw = rc('HGETALL', k_indexed(a))
-    for i = 1, #raw, 2 do places[raw[i]] = raw[i + 1] end
+    local raw = rc('HGETALL', k_places(a))
+    for i = 1, #raw, 2 do
+      if string.sub(raw[i], 1, 1) == 'i' then places[string.sub(raw[i], 2)] = raw[i + 1] end
+    end
     IX[a] = places
   end
   return places

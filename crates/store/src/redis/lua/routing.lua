@@ -246,10 +246,9 @@ function R.enq(node, a)
   waiting_insert(q, wmin, wmax, -prio, member)
   local position = position_of(q, member)
   local serving = counter(q, 'ns')
-  rc('HSET', k_caller(call), 'q', q, 'node', node, 'sc', n2s(-prio), 'en', n2s(NOW),
-    'sq', n2s(seq), 'mb', member, 'wmin', n2s(wmin), 'wmax', n2s(wmax), 'op', n2s(position),
-    'st', 'w')
-  CC[call] = nil
+  CC[call] = {} -- a new caller: its cached copy is exactly what caller_set writes
+  caller_set(call, 'q', q, 'node', node, 'sc', n2s(-prio), 'en', n2s(NOW), 'sq', n2s(seq),
+    'mb', member, 'wmin', n2s(wmin), 'wmax', n2s(wmax), 'op', n2s(position), 'st', 'w')
   journal('entered', 'call', call, 'queue', q, 'node', node, 'cid', cid, 'pos', n2s(position))
   match_caller(call)
   return { 'joined', position, serving }
