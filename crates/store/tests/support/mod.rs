@@ -121,6 +121,27 @@ impl RedisServer {
         String::from_utf8_lossy(&out).trim_end().to_owned()
     }
 
+    /// Redis CPU per `FCALL` (µs) since the last `CONFIG RESETSTAT`, from `INFO commandstats`.
+    pub fn fcall_usec(&self) -> Option<f64> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        s.write_all(b"INFO commandstats\r\n").ok()?;
+        // A bulk string: `$<len>\r\n<text>\r\n`.
+        let mut header = Vec::new();
+        let mut byte = [0u8; 1];
+        while s.read_exact(&mut byte).is_ok() && byte[0] != b'\n' {
+            header.push(byte[0]);
+        }
+        let len: usize =
+            String::from_utf8_lossy(&header).trim().trim_start_matches('$').parse().ok()?;
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).ok()?;
+        let text = String::from_utf8_lossy(&body);
+        let line = text.lines().find(|l| l.starts_with("cmdstat_fcall:"))?;
+        let field = line.split(',').find_map(|f| f.strip_prefix("usec_per_call="))?;
+        field.parse().ok()
+    }
+
     /// Kills the server (like a crash: no shutdown save).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
