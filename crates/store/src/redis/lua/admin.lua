@@ -85,10 +85,15 @@ local function append_journal()
     rc('HSET', k_site(), 'jseq', n2s(last))
   end
   local seq = last - #J
-  for _, e in ipairs(J) do
+  local key, t = k_journal(), n2s(NOW)
+  for i, e in ipairs(J) do
     seq = seq + 1
-    rc('XADD', k_journal(), 'MAXLEN', '~', JOURNAL_CAP, n2s(seq) .. '-0', 't', n2s(NOW), 'e',
-      unpack(e))
+    if i < #J then
+      rc('XADD', key, n2s(seq) .. '-0', 't', t, 'e', unpack(e))
+    else
+      -- Trimming once per call is enough for a cap that is approximate anyway.
+      rc('XADD', key, 'MAXLEN', '~', JOURNAL_CAP, n2s(seq) .. '-0', 't', t, 'e', unpack(e))
+    end
   end
 end
 
@@ -125,6 +130,11 @@ local function configure(keys, args)
       fv[#fv + 1] = f
       fv[#fv + 1] = take()
     end
+    -- 'v' packs the values (none holds a newline), the key qcfg memoizes the parsed form by.
+    local values = {}
+    for j = 2, #fv, 2 do values[#values + 1] = fv[j] end
+    fv[#fv + 1] = 'v'
+    fv[#fv + 1] = table.concat(values, '\n')
     rc('HSET', k_qc(q), unpack(fv))
   end
   -- Member order per queue follows the order agents are configured in.
@@ -152,6 +162,7 @@ local function configure(keys, args)
         rc('DEL', k_member(ag, q))
       end
     end
+    rc('HSET', key, 'ms', pack_members(rc('ZRANGE', k_members(ag), 0, -1)))
     MC[ag], AC[ag] = nil, nil -- its queues and settings just changed
     refresh_agent(ag, '0')
   end

@@ -47,7 +47,11 @@ local function reserve(call, a)
   local c = caller(call)
   local q = c.q
   if c.st == 'w' then
-    waiting_remove(q, c.wmin, c.wmax, c.mb)
+    if c.unlisted then
+      c.unlisted = nil -- a new caller taken at once: never written to its waiting set
+    else
+      waiting_remove(q, c.wmin, c.wmax, c.mb)
+    end
     caller_set(call, 'st', 'o')
   end
   rc('ZADD', k_creserv(call), rid, rid)
@@ -243,14 +247,22 @@ function R.enq(node, a)
   local seq = rc('HINCRBY', k_site(), 'rank', 1)
   local member = pad(NOW, 16) .. pad(seq, 16) .. call
   rc('ZADD', k_present(q), n2s(-prio), member)
-  waiting_insert(q, wmin, wmax, -prio, member)
   local position = position_of(q, member)
   local serving = counter(q, 'ns')
-  CC[call] = {} -- a new caller: its cached copy is exactly what caller_set writes
+  local c = {} -- a new caller: its cached copy is exactly what caller_set writes
+  CC[call] = c
   caller_set(call, 'q', q, 'node', node, 'sc', n2s(-prio), 'en', n2s(NOW), 'sq', n2s(seq),
     'mb', member, 'wmin', n2s(wmin), 'wmax', n2s(wmax), 'op', n2s(position), 'st', 'w')
   journal('entered', 'call', call, 'queue', q, 'node', node, 'cid', cid, 'pos', n2s(position))
+  -- The caller waits, but enters its waiting set only if no agent takes it now: nothing reads
+  -- the waiting sets before reserve() takes it (and skips removing it), and a caller taken at
+  -- once would be written and removed again for nothing.
+  c.unlisted = true
   match_caller(call)
+  if c.unlisted then
+    c.unlisted = nil
+    waiting_insert(q, wmin, wmax, -prio, member)
+  end
   return { 'joined', position, serving }
 end
 
