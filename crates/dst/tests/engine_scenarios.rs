@@ -340,3 +340,20 @@ fn losing_the_node_ends_its_calls_and_frees_their_agents() {
     assert!(view.contains("status: Available"), "{view}");
     assert!(h.take().is_empty(), "nothing is sent to a dead node");
 }
+
+#[test]
+fn draining_refuses_new_callers_and_still_serves_those_waiting() {
+    let q = QueueConfig::new("s");
+    let mut h = Harness::new(&[q], &[agent("a", "s", &[("PJSIP/a", &[])])]);
+    h.input(Input::Agent {
+        agent: "a".into(),
+        action: AgentAction::Pause { queue: None, reason: "x".into() },
+    });
+    h.arrive("ch1", "s");
+    h.take();
+    h.input(Input::Drain);
+    h.arrive("ch2", "s");
+    assert_eq!(continued(&h.take()), [("ch2".to_owned(), None, "DRAINED")]);
+    h.input(Input::Agent { agent: "a".into(), action: AgentAction::Unpause { queue: None } });
+    assert_eq!(h.dials().len(), 1, "the caller already waiting is still served during the grace");
+}

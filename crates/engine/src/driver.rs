@@ -30,6 +30,7 @@ pub(crate) const INPUT_BUFFER: usize = 1024;
 
 /// What woke the driver.
 enum Wake {
+    Shutdown,
     Stream(NodeId, StreamItem),
     Input(Input),
     Feedback(Feedback),
@@ -151,13 +152,22 @@ impl<S: Store> Driver<S> {
         tokio::pin!(shutdown);
         let renew_every = self.settings.lease_ttl / 3;
         let mut renew = tokio::time::interval(renew_every);
+        let mut drain_until: Option<tokio::time::Instant> = None;
         loop {
+            if let Some(deadline) = drain_until
+                && (self.engine.legs_ringing() == 0 || tokio::time::Instant::now() >= deadline)
+            {
+                break;
+            }
             let now = self.now();
-            let sleep =
+            let mut sleep =
                 self.engine.poll_timeout().map_or(Duration::from_secs(3600), |t| t.since(now));
+            if let Some(deadline) = drain_until {
+                sleep = sleep.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+            }
             let wake = tokio::select! {
                 biased;
-                () = &mut shutdown => break,
+                () = &mut shutdown, if drain_until.is_none() => Wake::Shutdown,
                 Some((node, item)) = events.recv() => Wake::Stream(node, item),
                 Some(feedback) = feedback.recv() => Wake::Feedback(feedback),
                 Some(input) = api.recv() => Wake::Input(input),
@@ -167,6 +177,15 @@ impl<S: Store> Driver<S> {
             // Dispatch latency runs from here: the input is in hand.
             self.received = Instant::now();
             match wake {
+                Wake::Shutdown => {
+                    // Stop taking callers, let ringing legs finish (answered ones get
+                    // bridged) within the grace, then go: waiting callers stay in Asterisk for
+                    // the instances that remain.
+                    tracing::info!(ringing = self.engine.legs_ringing(), "draining");
+                    let now = self.now();
+                    self.engine.handle(now, Input::Drain);
+                    drain_until = Some(tokio::time::Instant::now() + self.settings.drain_grace);
+                }
                 Wake::Stream(node, item) => self.on_stream(&node, item),
                 Wake::Input(input) | Wake::Feedback(Feedback::Input(input)) => {
                     let now = self.now();

@@ -55,6 +55,9 @@ pub struct Settings {
     /// A node whose event stream stays down this long is lost: its calls end, its agents are
     /// released (checked on every lease renewal).
     pub node_down_after: Duration,
+    /// On shutdown, how long ringing agent legs may go on ringing (an answer is still bridged)
+    /// before the instance leaves anyway.
+    pub drain_grace: Duration,
 }
 
 /// Why the shell stopped or could not start.

@@ -82,6 +82,7 @@ async fn site(
         lease_ttl: Duration::from_millis(900),
         seed: 1,
         node_down_after: Duration::from_millis(500),
+        drain_grace: Duration::from_secs(2),
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let ids: Vec<_> = agents.iter().map(|a| a.id.clone()).collect();
@@ -156,12 +157,15 @@ impl Site {
         now_or_never(self.store.agent(&agent.into())).expect("store").expect("known agent").status
     }
 
-    async fn stop(mut self) {
+    /// Stops starq (drain, leases released) and checks the nodes; the simulator and the store
+    /// stay for inspection.
+    async fn stop(mut self) -> (Sim, Arc<MemoryStore>) {
         let _ = self.stop.take().expect("running").send(());
         self.task.await.expect("no panic").expect("clean stop");
         for node in self.sim.nodes().iter().filter(|n| n.is_alive()) {
             node.check_invariants().expect("simulated node invariants");
         }
+        (self.sim, self.store)
     }
 }
 
@@ -415,4 +419,29 @@ async fn the_same_channel_id_on_two_nodes_is_two_callers() {
         site.journal().into_iter().filter(|e| matches!(e, JournalEvent::Completed { .. })).count();
     assert_eq!(completed, 2);
     site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_leaves_waiting_callers_in_asterisk_and_frees_the_node() {
+    let site = site(1, vec![queue("support")], vec![], vec![]).await;
+    let channel = site.call(0, &["queue=support"], |_| {});
+    let call = starq_core::CallId::of_channel(&NodeId::new("node0"), &channel, 0);
+    eventually("the caller waits", || {
+        now_or_never(site.store.position(&call)).ok().flatten() == Some(1)
+    })
+    .await;
+    let (sim, store) = site.stop().await;
+    let caller = sim.truth().callers().next().cloned().expect("the caller");
+    assert_eq!(
+        caller.outcome, None,
+        "still in Asterisk, on hold, for the next instance: {caller:?}"
+    );
+    let ttl = Duration::from_secs(3);
+    let taken = now_or_never(store.acquire_lease(
+        &NodeId::new("node0"),
+        "next-instance",
+        starq_core::Time(1),
+        ttl,
+    ));
+    assert!(taken.expect("store").is_some(), "the lease was given up at once");
 }

@@ -57,6 +57,7 @@ async fn calls_complete_and_abandon_with_state_in_redis() {
         lease_ttl: Duration::from_secs(3),
         seed: 5,
         node_down_after: Duration::from_secs(2),
+        drain_grace: Duration::from_secs(2),
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let (shell, task) = starq_engine::start(

@@ -78,6 +78,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
             lease_ttl: Duration::from_secs(3),
             seed: 1,
             node_down_after: Duration::from_secs(5),
+            drain_grace: Duration::from_secs(2),
         };
         starq_engine::start(
             store,

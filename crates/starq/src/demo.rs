@@ -182,6 +182,7 @@ fn settings(seed: u64) -> Settings {
         lease_ttl: Duration::from_secs(3),
         seed,
         node_down_after: Duration::from_secs(5),
+        drain_grace: Duration::from_secs(2),
     }
 }
 

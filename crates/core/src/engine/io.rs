@@ -44,7 +44,9 @@ pub enum Input {
     SetPriority { node: NodeId, channel: String, priority: i32 },
     /// Withdraw a waiting caller to the dialplan (API).
     Withdraw { node: NodeId, channel: String },
-    /// Stop taking new callers: new arrivals go back to the dialplan at once.
+    /// Stop taking new callers: new arrivals go back to the dialplan at once. Callers already
+    /// waiting are still offered to agents while the shell's grace period lasts (giving an offer
+    /// back instead would only have the store offer the same caller to the same agent again).
     Drain,
 }
 

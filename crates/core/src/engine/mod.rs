@@ -98,6 +98,11 @@ impl Engine {
         self.callers.len()
     }
 
+    /// Agent legs ringing (offered, not yet answered).
+    pub fn legs_ringing(&self) -> usize {
+        self.legs.values().filter(|l| !l.answered).count()
+    }
+
     /// Store requests sent whose replies have not come back.
     pub fn requests_in_flight(&self) -> usize {
         self.pending.len()

@@ -139,6 +139,7 @@ pub fn parse(
         lease_ttl: Duration::from_secs(raw.instance.lease_ttl_secs.unwrap_or(3).max(1)),
         seed: raw.instance.seed.unwrap_or(1),
         node_down_after: Duration::from_secs(raw.instance.node_down_after_secs.unwrap_or(5).max(1)),
+        drain_grace: Duration::from_secs(raw.instance.drain_grace_secs.unwrap_or(10)),
     };
     Ok(Config { settings, store, nodes, queues, agents })
 }

@@ -27,6 +27,7 @@ pub(super) struct Instance {
     pub(super) lease_ttl_secs: Option<u64>,
     pub(super) seed: Option<u64>,
     pub(super) node_down_after_secs: Option<u64>,
+    pub(super) drain_grace_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
