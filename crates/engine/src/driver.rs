@@ -127,7 +127,14 @@ impl<S: Store> Driver<S> {
             }
         });
         let (tx, rx) = mpsc::channel(COMMAND_BUFFER);
-        tokio::spawn(execute::run(client.clone(), spec.id.to_string(), rx, self.feedback.clone()));
+        let rate = self.settings.originates_per_sec;
+        tokio::spawn(execute::run(
+            client.clone(),
+            spec.id.to_string(),
+            rx,
+            self.feedback.clone(),
+            rate,
+        ));
         self.engine.handle(now, Input::NodeOwned { fence: lease.fence() });
         let runtime = NodeRuntime {
             client,

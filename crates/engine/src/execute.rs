@@ -2,7 +2,7 @@
 //! task, so the driver never waits on Asterisk. A failure that changes what the core believes
 //! (an agent leg that could not be made) comes back as an input; the rest is logged.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
 
 use starq_ari::rest::{BridgeFeature, CreateChannel, DialplanTarget, HangupReason};
@@ -60,39 +60,72 @@ pub(crate) async fn fetch_present(
     }
 }
 
-/// Carries out `commands` in order against one node until the sender closes.
+/// Carries out `commands` in order against one node until the sender closes, creating at most
+/// `originates_per_sec` agent legs a second. Only leg creation waits for its slot: bridging,
+/// music and hang-ups go out at once, and a leg hung up before its slot is never created.
 pub(crate) async fn run(
     client: AriClient,
     node: String,
     mut commands: mpsc::Receiver<AriCommand>,
     feedback: mpsc::Sender<Feedback>,
+    originates_per_sec: u32,
 ) {
     let mut playbacks = 0u64;
-    while let Some(command) = commands.recv().await {
-        let failed = match &command {
-            AriCommand::Dial { reservation, .. } => Some(*reservation),
-            _ => None,
-        };
-        if let Err(error) = execute(&client, &command, &mut playbacks).await {
-            tracing::warn!(%node, ?command, %error, "ARI command failed");
-            if let Some(reservation) = failed {
-                let miss = match error {
-                    // Asterisk refused the endpoint: the phone cannot be reached from here.
-                    AriError::BadRequest { .. }
-                    | AriError::NotFound { .. }
-                    | AriError::InvalidState { .. } => Miss::Unreachable,
-                    _ => Miss::Failed,
-                };
-                if feedback
-                    .send(Feedback::Input(Input::LegFailed { reservation, miss }))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
+    let gap = Duration::from_secs(1) / originates_per_sec.max(1);
+    let mut next_slot = tokio::time::Instant::now();
+    let mut paced: VecDeque<AriCommand> = VecDeque::new();
+    loop {
+        let command = tokio::select! {
+            biased;
+            () = tokio::time::sleep_until(next_slot), if !paced.is_empty() => {
+                next_slot = tokio::time::Instant::now() + gap;
+                paced.pop_front().expect("not empty")
             }
+            command = commands.recv() => match command {
+                Some(AriCommand::Dial { .. }) if !paced.is_empty() || tokio::time::Instant::now() < next_slot => {
+                    paced.push_back(command.expect("matched"));
+                    continue;
+                }
+                Some(command @ AriCommand::Dial { .. }) => {
+                    next_slot = tokio::time::Instant::now() + gap;
+                    command
+                }
+                Some(command) => command,
+                None => return,
+            },
+        };
+        if let AriCommand::HangupLeg { leg, .. } = &command {
+            paced.retain(|queued| !matches!(queued, AriCommand::Dial { leg: l, .. } if l == leg));
+        }
+        if !report(&client, &node, &command, &feedback, &mut playbacks).await {
+            return;
         }
     }
+}
+
+/// Executes one command; a failed leg creation goes back to the core. `false` once the driver
+/// is gone.
+async fn report(
+    client: &AriClient,
+    node: &str,
+    command: &AriCommand,
+    feedback: &mpsc::Sender<Feedback>,
+    playbacks: &mut u64,
+) -> bool {
+    let Err(error) = execute(client, command, playbacks).await else { return true };
+    tracing::warn!(%node, ?command, %error, "ARI command failed");
+    let AriCommand::Dial { reservation, .. } = command else { return true };
+    let miss = match error {
+        // Asterisk refused the endpoint: the phone cannot be reached from here.
+        AriError::BadRequest { .. } | AriError::NotFound { .. } | AriError::InvalidState { .. } => {
+            Miss::Unreachable
+        }
+        _ => Miss::Failed,
+    };
+    feedback
+        .send(Feedback::Input(Input::LegFailed { reservation: *reservation, miss }))
+        .await
+        .is_ok()
 }
 
 async fn execute(

@@ -58,6 +58,23 @@ pub struct Settings {
     /// On shutdown, how long ringing agent legs may go on ringing (an answer is still bridged)
     /// before the instance leaves anyway.
     pub drain_grace: Duration,
+    /// Most agent legs created per second on one node: a burst of offers (a queue's worth of
+    /// agents logging in at once) reaches Asterisk as a steady flow, not a spike.
+    pub originates_per_sec: u32,
+}
+
+impl Settings {
+    /// Settings with the defaults of `starq.toml`.
+    pub fn new(instance: impl Into<String>) -> Self {
+        Settings {
+            instance: instance.into(),
+            lease_ttl: Duration::from_secs(3),
+            seed: 1,
+            node_down_after: Duration::from_secs(5),
+            drain_grace: Duration::from_secs(10),
+            originates_per_sec: 200,
+        }
+    }
 }
 
 /// Why the shell stopped or could not start.

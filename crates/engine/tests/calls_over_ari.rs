@@ -50,11 +50,30 @@ fn queue(name: &str) -> QueueConfig {
     q
 }
 
+fn settings() -> Settings {
+    Settings {
+        lease_ttl: Duration::from_millis(900),
+        node_down_after: Duration::from_millis(500),
+        drain_grace: Duration::from_secs(2),
+        ..Settings::new("test")
+    }
+}
+
 async fn site(
     nodes: usize,
     queues: Vec<QueueConfig>,
     agents: Vec<AgentConfig>,
     phones: Vec<PhoneScript>,
+) -> Site {
+    site_with(nodes, queues, agents, phones, settings()).await
+}
+
+async fn site_with(
+    nodes: usize,
+    queues: Vec<QueueConfig>,
+    agents: Vec<AgentConfig>,
+    phones: Vec<PhoneScript>,
+    settings: Settings,
 ) -> Site {
     let mut cfg = SimConfig::local(nodes, 7);
     cfg.phones = phones;
@@ -77,13 +96,6 @@ async fn site(
         })
         .collect();
     let store = Arc::new(MemoryStore::new());
-    let settings = Settings {
-        instance: "test".into(),
-        lease_ttl: Duration::from_millis(900),
-        seed: 1,
-        node_down_after: Duration::from_millis(500),
-        drain_grace: Duration::from_secs(2),
-    };
     let (stop, stopped) = oneshot::channel::<()>();
     let ids: Vec<_> = agents.iter().map(|a| a.id.clone()).collect();
     let (shell, task) =
@@ -444,4 +456,57 @@ async fn shutdown_leaves_waiting_callers_in_asterisk_and_frees_the_node() {
         ttl,
     ));
     assert!(taken.expect("store").is_some(), "the lease was given up at once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_legs_are_paced_per_node() {
+    // Phones answer after a second: by then every leg has had its slot.
+    let phones: Vec<PhoneScript> =
+        (0..4).map(|i| PhoneScript::answering(format!("PJSIP/p{i}"), 1_000, 200)).collect();
+    let agents: Vec<AgentConfig> = (0..4)
+        .map(|i| agent(&format!("p{i}"), "support", &[(format!("PJSIP/p{i}").as_str(), &[])]))
+        .collect();
+    let mut q = queue("support");
+    q.strategy = Strategy::RingAll;
+    let site =
+        site_with(1, vec![q], agents, phones, Settings { originates_per_sec: 4, ..settings() })
+            .await;
+    site.call(0, &["queue=support"], |_| {});
+    let callers = site.all_ended().await;
+    assert_eq!(callers[0].outcome, Some(Truth::AgentHungUp));
+    let mut rang: Vec<u64> = site.sim.truth().rings().iter().map(|r| r.at_ms).collect();
+    rang.sort_unstable();
+    // Ringall offers all four at once; at 4 legs a second they reach Asterisk 250 ms apart.
+    assert_eq!(rang.len(), 4, "{rang:?}");
+    for pair in rang.windows(2) {
+        assert!(pair[1] - pair[0] >= 200, "legs 250 ms apart: {rang:?}");
+    }
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paced_leg_no_longer_needed_is_never_created() {
+    let phones: Vec<PhoneScript> =
+        (0..4).map(|i| PhoneScript::answering(format!("PJSIP/p{i}"), 50, 200)).collect();
+    let agents: Vec<AgentConfig> = (0..4)
+        .map(|i| agent(&format!("p{i}"), "support", &[(format!("PJSIP/p{i}").as_str(), &[])]))
+        .collect();
+    let mut q = queue("support");
+    q.strategy = Strategy::RingAll;
+    let site =
+        site_with(1, vec![q], agents, phones, Settings { originates_per_sec: 4, ..settings() })
+            .await;
+    site.call(0, &["queue=support"], |_| {});
+    let callers = site.all_ended().await;
+    assert_eq!(
+        callers[0].outcome,
+        Some(Truth::AgentHungUp),
+        "bridged at once, not behind paced legs"
+    );
+    assert_eq!(
+        site.sim.truth().rings().len(),
+        1,
+        "the first phone answered before the others' slots"
+    );
+    site.stop().await;
 }

@@ -53,11 +53,10 @@ async fn calls_complete_and_abandon_with_state_in_redis() {
     let mut queue = QueueConfig::new("support");
     queue.ring_timeout = Duration::from_secs(2);
     let settings = Settings {
-        instance: "redis-test".into(),
-        lease_ttl: Duration::from_secs(3),
         seed: 5,
         node_down_after: Duration::from_secs(2),
         drain_grace: Duration::from_secs(2),
+        ..Settings::new("redis-test")
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let (shell, task) = starq_engine::start(

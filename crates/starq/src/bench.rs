@@ -74,11 +74,9 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         let stop = stop.clone();
         let store = Arc::new(MemoryStore::new());
         let settings = Settings {
-            instance: "bench".into(),
-            lease_ttl: Duration::from_secs(3),
-            seed: 1,
-            node_down_after: Duration::from_secs(5),
+            originates_per_sec: 1_000,
             drain_grace: Duration::from_secs(2),
+            ..Settings::new("bench")
         };
         starq_engine::start(
             store,

@@ -178,11 +178,10 @@ fn nodes(sim: &Sim) -> Vec<NodeSpec> {
 
 fn settings(seed: u64) -> Settings {
     Settings {
-        instance: "demo".into(),
-        lease_ttl: Duration::from_secs(3),
         seed,
         node_down_after: Duration::from_secs(5),
         drain_grace: Duration::from_secs(2),
+        ..Settings::new("demo")
     }
 }
 

@@ -140,6 +140,7 @@ pub fn parse(
         seed: raw.instance.seed.unwrap_or(1),
         node_down_after: Duration::from_secs(raw.instance.node_down_after_secs.unwrap_or(5).max(1)),
         drain_grace: Duration::from_secs(raw.instance.drain_grace_secs.unwrap_or(10)),
+        originates_per_sec: raw.instance.originates_per_sec.unwrap_or(200).max(1),
     };
     Ok(Config { settings, store, nodes, queues, agents })
 }

@@ -28,6 +28,7 @@ pub(super) struct Instance {
     pub(super) seed: Option<u64>,
     pub(super) node_down_after_secs: Option<u64>,
     pub(super) drain_grace_secs: Option<u64>,
+    pub(super) originates_per_sec: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
