@@ -51,6 +51,7 @@ where
         leaving_cancels_offers_and_frees_agents,
         leave_when_empty_evicts_waiting_callers,
         heavier_queues_are_served_first,
+        a_new_configuration_applies_at_once,
         without_autofill_only_the_head_rings,
         pauses_apply_per_queue_or_everywhere,
         stale_epochs_are_fenced,
@@ -539,6 +540,36 @@ async fn heavier_queues_are_served_first<S: Store>(mut s: Site<S>) {
     s.enqueue("heavy", "q2", 0, Window::ANY).await;
     let r = s.login("a1").await;
     assert_eq!(offers(&r)[0].call.as_str(), "heavy");
+}
+
+/// Configuring a running site again: the next requests see the new queue settings and the new
+/// memberships (the Redis store keeps parsed configurations between calls).
+async fn a_new_configuration_applies_at_once<S: Store>(mut s: Site<S>) {
+    let mut q2 = queue("q2", Strategy::Linear);
+    q2.ring_timeout = Duration::from_secs(5);
+    let q1 = queue("q1", Strategy::Linear);
+    s.setup(&[q1.clone(), q2.clone()], &[agent("a1", &[("q1", 0), ("q2", 0)])]).await;
+    s.login("a1").await;
+    let r = s.enqueue("c0", "q2", 0, Window::ANY).await;
+    assert_eq!(offers(&r)[0].ring_timeout, Duration::from_secs(5), "{r:?}");
+    let leave = Request::Leave {
+        fence: s.fence.clone(),
+        call: "c0".into(),
+        outcome: Outcome::Abandoned,
+        now: s.now,
+    };
+    s.apply(leave).await;
+    q2.ring_timeout = Duration::from_secs(7);
+    s.setup(&[q1, q2], &[agent("a1", &[("q2", 0)])]).await;
+    let r = s.enqueue("c1", "q1", 0, Window::ANY).await;
+    assert!(offers(&r).is_empty(), "a1 left q1: {r:?}");
+    let r = s.enqueue("c2", "q2", 0, Window::ANY).await;
+    let offered = offers(&r);
+    assert_eq!(offered.len(), 1, "a1 is still in q2: {r:?}");
+    assert_eq!(
+        (offered[0].agent.as_str(), offered[0].ring_timeout),
+        ("a1", Duration::from_secs(7))
+    );
 }
 
 async fn without_autofill_only_the_head_rings<S: Store>(mut s: Site<S>) {
