@@ -223,6 +223,9 @@ impl<S: Store> Driver<S> {
     fn on_stream(&mut self, node: &NodeId, item: StreamItem) {
         match item {
             StreamItem::Event(event) => {
+                let call = event.channel().map(|c| c.id.clone()).unwrap_or_default();
+                let _span = tracing::debug_span!("event", %node, %call, kind = event.event_type())
+                    .entered();
                 let steps = self.channels.translate(node, &event);
                 self.apply_steps(node, steps);
             }
@@ -250,12 +253,14 @@ impl<S: Store> Driver<S> {
                 self.reconcile(node);
             }
             StreamItem::State(state) => {
-                if let ConnectionState::Disconnected { .. } = state
-                    && let Some(runtime) = self.nodes.get_mut(node)
-                {
-                    runtime.down_since.get_or_insert_with(Instant::now);
+                if let ConnectionState::Disconnected { .. } = state {
+                    if let Some(runtime) = self.nodes.get_mut(node) {
+                        runtime.down_since.get_or_insert_with(Instant::now);
+                    }
+                    tracing::warn!(%node, ?state, "ARI event stream down");
+                } else {
+                    tracing::info!(%node, ?state, "ARI event stream");
                 }
-                tracing::warn!(%node, ?state, "ARI event stream");
             }
         }
     }
@@ -330,13 +335,14 @@ impl<S: Store> Driver<S> {
                     }
                     self.send(&node, AriCommand::Channel { channel, action });
                 }
-                Command::Dial { node, leg, channel, reservation, endpoint, timeout, .. } => {
+                Command::Dial {
+                    node, leg, channel, agent, reservation, endpoint, timeout, ..
+                } => {
                     self.record_dispatch();
                     self.channels.leg_created(&node, &leg, reservation);
-                    self.send(
-                        &node,
-                        AriCommand::Dial { leg, channel, reservation, endpoint, timeout },
-                    );
+                    let dial =
+                        AriCommand::Dial { leg, channel, agent, reservation, endpoint, timeout };
+                    self.send(&node, dial);
                 }
                 Command::Bridge { node, channel, leg } => {
                     let bridge = format!("{channel}-bridge");

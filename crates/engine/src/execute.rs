@@ -9,8 +9,9 @@ use starq_ari::rest::{BridgeFeature, CreateChannel, DialplanTarget, HangupReason
 use starq_ari::{AriClient, AriError};
 use starq_core::engine::{ChannelAction, Input, LegHangup};
 use starq_core::shared::Miss;
-use starq_core::{NodeId, ReservationId};
+use starq_core::{AgentId, NodeId, ReservationId};
 use tokio::sync::mpsc;
+use tracing::Instrument as _;
 
 /// One ARI action for a node.
 #[derive(Clone, Debug)]
@@ -21,6 +22,7 @@ pub(crate) enum AriCommand {
     Dial {
         leg: String,
         channel: String,
+        agent: AgentId,
         reservation: ReservationId,
         endpoint: String,
         timeout: Duration,
@@ -112,8 +114,23 @@ async fn report(
     feedback: &mpsc::Sender<Feedback>,
     playbacks: &mut u64,
 ) -> bool {
-    let Err(error) = execute(client, command, playbacks).await else { return true };
-    tracing::warn!(%node, ?command, %error, "ARI command failed");
+    // Every request is logged within a span naming the node, the call and, for legs, the agent.
+    let span = match command {
+        AriCommand::Dial { channel, leg, agent, .. } => {
+            tracing::info_span!("ari", %node, call = %channel, %leg, %agent)
+        }
+        AriCommand::Channel { channel, .. }
+        | AriCommand::Refuse { channel }
+        | AriCommand::Bridge { channel, .. } => {
+            tracing::info_span!("ari", %node, call = %channel)
+        }
+        AriCommand::HangupLeg { leg, .. } => tracing::info_span!("ari", %node, %leg),
+        AriCommand::DeleteBridge(bridge) => tracing::info_span!("ari", %node, %bridge),
+    };
+    let result = execute(client, command, playbacks).instrument(span.clone()).await;
+    let _entered = span.enter();
+    let Err(error) = result else { return true };
+    tracing::warn!(?command, %error, "ARI command failed");
     let AriCommand::Dial { reservation, .. } = command else { return true };
     let miss = match error {
         // Asterisk refused the endpoint: the phone cannot be reached from here.

@@ -85,6 +85,7 @@ pub enum Command {
         node: NodeId,
         leg: String,
         channel: String,
+        agent: AgentId,
         reservation: ReservationId,
         endpoint: String,
         caller_id: String,

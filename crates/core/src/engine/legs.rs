@@ -45,6 +45,7 @@ impl Engine {
             node,
             leg,
             channel,
+            agent: offer.agent.clone(),
             reservation: offer.reservation,
             endpoint,
             caller_id,
