@@ -510,3 +510,126 @@ async fn a_paced_leg_no_longer_needed_is_never_created() {
     );
     site.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_sends_the_next_caller_back() {
+    let mut q = queue("support");
+    q.max_len = Some(1);
+    let site = site(1, vec![q], vec![], vec![]).await;
+    site.call(0, &["queue=support"], |c| c.patience = Some(Duration::from_millis(800)));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    site.call(0, &["queue=support"], |_| {});
+    let callers = site.all_ended().await;
+    assert!(continued_to(&callers[1]).is_some(), "the second caller went back: {:?}", callers[1]);
+    assert_eq!(site.left(), [Outcome::Full, Outcome::Abandoned]);
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_callers_leave_when_the_last_agent_pauses() {
+    let mut q = queue("support");
+    q.leave_empty = EmptyConditions::of(&[MemberCondition::Paused]);
+    q.retry = Duration::from_secs(10);
+    let busy = PhoneScript { busy: true, ..PhoneScript::answering("PJSIP/bob", 0, 0) };
+    let site =
+        site(1, vec![q], vec![agent("bob", "support", &[("PJSIP/bob", &[])])], vec![busy]).await;
+    site.call(0, &["queue=support"], |_| {});
+    eventually("bob's phone was busy", || {
+        site.journal().iter().any(|e| matches!(e, JournalEvent::Missed { .. }))
+    })
+    .await;
+    let pause = AgentAction::Pause { queue: None, reason: "lunch".into() };
+    assert!(site.shell.send(Input::Agent { agent: "bob".into(), action: pause }).await);
+    let callers = site.all_ended().await;
+    assert!(continued_to(&callers[0]).is_some(), "{:?}", callers[0]);
+    assert_eq!(site.left(), [Outcome::LeaveUnavail]);
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_who_hangs_up_during_the_call_completes_it() {
+    let phone = PhoneScript {
+        talk_time: Dist::fixed(60_000),
+        ..PhoneScript::answering("PJSIP/alice", 50, 0)
+    };
+    let mut q = queue("support");
+    q.wrapup = Duration::ZERO;
+    let site =
+        site(1, vec![q], vec![agent("alice", "support", &[("PJSIP/alice", &[])])], vec![phone])
+            .await;
+    site.call(0, &["queue=support"], |c| c.hangup_after = Some(Duration::from_millis(600)));
+    let callers = site.all_ended().await;
+    assert_eq!(callers[0].outcome, Some(Truth::CallerHungUp));
+    eventually("the completion is journaled", || {
+        site.journal().iter().any(|e| {
+            matches!(e, JournalEvent::Completed { by: starq_core::shared::Party::Caller, .. })
+        })
+    })
+    .await;
+    eventually("alice is free again", || site.agent_status("alice") == AgentStatus::Available)
+        .await;
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_strategy_routes_calls_end_to_end() {
+    for strategy in Strategy::ALL {
+        let mut q = queue("support");
+        q.strategy = strategy;
+        let phones = vec![
+            PhoneScript::answering("PJSIP/a", 50, 150),
+            PhoneScript::answering("PJSIP/b", 50, 150),
+        ];
+        let agents = vec![
+            agent("a", "support", &[("PJSIP/a", &[])]),
+            agent("b", "support", &[("PJSIP/b", &[])]),
+        ];
+        let site = site(1, vec![q], agents, phones).await;
+        site.call(0, &["queue=support"], |_| {});
+        site.call(0, &["queue=support"], |_| {});
+        let callers = site.all_ended().await;
+        assert!(
+            callers.iter().all(|c| c.outcome == Some(Truth::AgentHungUp)),
+            "{strategy}: {callers:?}"
+        );
+        site.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrap_up_holds_the_agent_between_calls() {
+    let mut q = queue("support");
+    q.wrapup = Duration::from_secs(1);
+    let phone = PhoneScript::answering("PJSIP/alice", 50, 200);
+    let site =
+        site(1, vec![q], vec![agent("alice", "support", &[("PJSIP/alice", &[])])], vec![phone])
+            .await;
+    site.call(0, &["queue=support"], |_| {});
+    site.call(0, &["queue=support"], |_| {});
+    let callers = site.all_ended().await;
+    let first_end = callers[0].ended_ms.expect("ended");
+    let second_connect = callers[1].connected_ms.expect("the second caller was answered");
+    assert!(
+        second_connect >= first_end + 900,
+        "wrap-up of 1 s: ended {first_end}, next at {second_connect}"
+    );
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_penalty_rule_brings_a_higher_tier_in_after_its_time() {
+    let mut q = queue("support");
+    q.rule = starq_core::config::PenaltyRule::new(vec![
+        "0,0".parse().expect("step"),
+        "1,5".parse().expect("step"),
+    ]);
+    let mut senior = agent("senior", "support", &[("PJSIP/senior", &[])]);
+    senior.memberships[0].penalty = 2;
+    let phone = PhoneScript::answering("PJSIP/senior", 50, 200);
+    let site = site(1, vec![q], vec![senior], vec![phone]).await;
+    site.call(0, &["queue=support"], |_| {});
+    let callers = site.all_ended().await;
+    let waited = callers[0].connected_ms.expect("answered") - callers[0].entered_ms;
+    assert!(waited >= 900, "penalty 2 is out of reach for the first second, waited {waited} ms");
+    site.stop().await;
+}

@@ -25,7 +25,8 @@ fn events(file: &str) -> Option<Vec<Event>> {
     };
     let text = std::fs::read_to_string(dir.join(file)).expect("readable sample");
     let json: serde_json::Value = serde_json::from_str(&text).expect("sample is JSON");
-    let list = json["events"].as_array().expect("events").clone();
+    // Samples are either a list of events or an object holding one under "events".
+    let list = json.get("events").unwrap_or(&json).as_array().expect("a list of events").clone();
     Some(list.into_iter().map(|e| decode_value(e).expect("recorded events decode")).collect())
 }
 
@@ -66,4 +67,27 @@ fn recorded_create_and_dial_legs_become_answers_and_misses() {
     assert!(refused[0].1.contains("inbound"), "{refused:?}");
     assert!(refused[1].1.contains("no queue"), "{refused:?}");
     assert!(channels.is_empty());
+}
+
+#[test]
+fn events_about_channels_starq_does_not_follow_change_nothing() {
+    let Some(events) = events("01_basic_bridge.json") else { return };
+    let node = NodeId::new("pbx1");
+    let mut channels = Channels::default();
+    // A recording made by another application: every channel in it is a stranger to starq,
+    // except callers entering Stasis (refused here: their arguments are not starq's).
+    for event in &events {
+        for step in channels.translate(&node, event) {
+            assert!(
+                matches!(step, Step::Refuse { .. }),
+                "unexpected {step:?} for {}",
+                event.event_type()
+            );
+        }
+    }
+    let unknown = starq_ari::model::decode_event(
+        r#"{"type":"SomethingNew","application":"starq","extra":1}"#,
+    )
+    .expect("unknown types decode");
+    assert!(channels.translate(&node, &unknown).is_empty());
 }
