@@ -633,3 +633,27 @@ async fn a_penalty_rule_brings_a_higher_tier_in_after_its_time() {
     assert!(waited >= 900, "penalty 2 is out of reach for the first second, waited {waited} ms");
     site.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_who_hangs_up_while_an_agent_rings_is_an_abandon_and_the_ring_stops() {
+    let mut q = queue("support");
+    q.ring_timeout = Duration::from_secs(5);
+    let slow = PhoneScript::answering("PJSIP/alice", 3_000, 200);
+    let site =
+        site(1, vec![q], vec![agent("alice", "support", &[("PJSIP/alice", &[])])], vec![slow])
+            .await;
+    site.call(0, &["queue=support"], |c| c.patience = Some(Duration::from_millis(500)));
+    let callers = site.all_ended().await;
+    assert_eq!(callers[0].outcome, Some(Truth::Abandoned));
+    eventually("the abandon is journaled", || site.left() == [Outcome::Abandoned]).await;
+    eventually("the agent's phone stopped ringing", || {
+        site.sim
+            .truth()
+            .rings()
+            .iter()
+            .all(|r| r.result == RingResult::NotAnswered && r.ended_ms.is_some())
+    })
+    .await;
+    eventually("alice is free", || site.agent_status("alice") == AgentStatus::Available).await;
+    site.stop().await;
+}
