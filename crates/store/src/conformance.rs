@@ -52,6 +52,7 @@ where
         leave_when_empty_evicts_waiting_callers,
         heavier_queues_are_served_first,
         a_new_configuration_applies_at_once,
+        reconfiguring_offers_what_became_matchable,
         without_autofill_only_the_head_rings,
         pauses_apply_per_queue_or_everywhere,
         stale_epochs_are_fenced,
@@ -570,6 +571,37 @@ async fn a_new_configuration_applies_at_once<S: Store>(mut s: Site<S>) {
         (offered[0].agent.as_str(), offered[0].ring_timeout),
         ("a1", Duration::from_secs(7))
     );
+}
+
+/// A reload that lowers a penalty (or adds a membership) lets an idle agent take a waiting
+/// caller: `reconfigure` offers it at once, journaled, and a later request finds a consistent
+/// state. Agents with nothing to take are left alone.
+async fn reconfiguring_offers_what_became_matchable<S: Store>(mut s: Site<S>) {
+    let q1 = queue("q1", Strategy::Linear);
+    let q2 = queue("q2", Strategy::Linear);
+    let agents = [agent("a1", &[("q1", 5)]), agent("a2", &[("q2", 0)])];
+    s.setup(&[q1.clone(), q2.clone()], &agents).await;
+    s.login("a1").await;
+    s.login("a2").await;
+    let r = s.enqueue("c1", "q1", 0, Window { min: 0, max: 0 }).await;
+    assert!(offers(&r).is_empty(), "penalty 5 is outside the window: {r:?}");
+    let t = s.tick(1);
+    let agents = [agent("a1", &[("q1", 0)]), agent("a2", &[("q2", 0)])];
+    let notices = s.store.reconfigure(&[q1, q2], &agents, t).await.expect("reconfigure");
+    let offered: Vec<(&str, &str)> = notices
+        .iter()
+        .filter_map(|n| if let Notice::Offer(o) = n { Some(o) } else { None })
+        .map(|o| (o.call.as_str(), o.agent.as_str()))
+        .collect();
+    assert_eq!(offered, [("c1", "a1")], "{notices:?}");
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(s.status("a1").await, AgentStatus::Reserved(CallId::new("c1")));
+    assert_eq!(s.status("a2").await, AgentStatus::Available);
+    let offered_in_journal =
+        s.journal().await.into_iter().filter(|e| matches!(e, JournalEvent::Offered { .. })).count();
+    assert_eq!(offered_in_journal, 1);
+    let r = s.enqueue("c2", "q2", 0, Window::ANY).await;
+    assert_eq!(offered_agents(&r), ["a2"]);
 }
 
 async fn without_autofill_only_the_head_rings<S: Store>(mut s: Site<S>) {

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use starq_core::config::{AgentConfig, QueueConfig};
 use starq_core::journal::JournalEntry;
-use starq_core::shared::{Reply, Request};
+use starq_core::shared::{Notice, Reply, Request};
 use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, QueueId, Time};
 use thiserror::Error;
 
@@ -122,12 +122,25 @@ pub struct QueueView {
 /// Implementations: [`MemoryStore`] (one process), [`RedisStore`] (many instances).
 pub trait Store: Send + Sync + 'static {
     /// Installs or updates queue and agent configuration, keeping the runtime state (waiting
-    /// callers, logged-in agents, counters) of those that remain.
+    /// callers, logged-in agents, counters) of those that remain. It offers nothing: on a site
+    /// with callers waiting, use [`reconfigure`](Store::reconfigure).
     fn configure(
         &self,
         queues: &[QueueConfig],
         agents: &[AgentConfig],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// [`configure`](Store::configure) on a running site, then offers waiting callers to the
+    /// agents the new configuration lets take them (a lowered penalty, a new membership, a
+    /// queue's new weight or `penaltymemberslimit`), which `configure` alone leaves idle beside
+    /// them. All in one atomic step at `now`: the offers are journaled, and returned as notices
+    /// to deliver like a reply's.
+    fn reconfigure(
+        &self,
+        queues: &[QueueConfig],
+        agents: &[AgentConfig],
+        now: Time,
+    ) -> impl Future<Output = Result<Vec<Notice>, StoreError>> + Send;
 
     /// Applies one routing request atomically, appending its journal records in the same step.
     fn apply(&self, request: Request) -> impl Future<Output = Result<Reply, StoreError>> + Send;

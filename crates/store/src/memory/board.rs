@@ -133,6 +133,27 @@ impl Board {
         }
     }
 
+    /// After [`configure`](Self::configure): offers waiting callers to the agents the new
+    /// configuration lets take them (a lowered penalty, a new membership, a queue's new weight
+    /// or `penaltymemberslimit`). Candidates are the configured agents and the available agents
+    /// of the configured queues, matched one by one in id order as if each had just become
+    /// available; one that is not available (or was just reserved) matches nothing.
+    pub(crate) fn rematch(
+        &mut self,
+        queues: &[QueueConfig],
+        agents: &[AgentConfig],
+        now: Time,
+        fx: &mut Effects,
+    ) {
+        let mut candidates: BTreeSet<AgentId> = agents.iter().map(|a| a.id.clone()).collect();
+        for q in queues {
+            candidates.extend(self.queues[&q.id].available.agents().cloned());
+        }
+        for id in candidates {
+            self.match_agent(&id, now, fx);
+        }
+    }
+
     /// Applies one request atomically.
     pub(crate) fn apply(&mut self, request: Request, fx: &mut Effects) -> Verdict {
         match request {

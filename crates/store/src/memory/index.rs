@@ -85,6 +85,11 @@ impl Available {
         }
     }
 
+    /// Every available agent, tier by tier.
+    pub(crate) fn agents(&self) -> impl Iterator<Item = &AgentId> {
+        self.tiers.values().flatten().map(|(_, agent)| agent)
+    }
+
     /// Available agents, over every tier.
     pub(crate) fn len(&self) -> usize {
         self.tiers.values().map(BTreeSet::len).sum()

@@ -14,8 +14,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use starq_core::config::{AgentConfig, QueueConfig};
-use starq_core::journal::JournalEntry;
-use starq_core::shared::{Reply, Request, Verdict};
+use starq_core::journal::{JournalEntry, JournalEvent};
+use starq_core::shared::{Notice, Reply, Request, Verdict};
 use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, QueueId, Time};
 
 use crate::{AgentStatus, AgentView, Lease, QueueView, Store, StoreError};
@@ -71,6 +71,21 @@ impl MemoryStore {
     /// Installs configuration (synchronous form of [`Store::configure`]).
     pub fn configure_now(&self, queues: &[QueueConfig], agents: &[AgentConfig]) {
         self.lock().board.configure(queues, agents);
+    }
+
+    /// Configures and re-matches (synchronous form of [`Store::reconfigure`]).
+    pub fn reconfigure_now(
+        &self,
+        queues: &[QueueConfig],
+        agents: &[AgentConfig],
+        now: Time,
+    ) -> Vec<Notice> {
+        let mut inner = self.lock();
+        inner.board.configure(queues, agents);
+        let mut fx = Effects::default();
+        inner.board.rematch(queues, agents, now, &mut fx);
+        inner.record(now, fx.journal);
+        fx.notices
     }
 
     /// Applies a request (synchronous form of [`Store::apply`], for simulations).
@@ -130,12 +145,17 @@ impl Inner {
         let now = time_of(&request);
         let mut fx = Effects::default();
         let result = self.board.apply(request, &mut fx);
-        for event in fx.journal {
+        self.record(now, fx.journal);
+        Reply { result, notices: fx.notices }
+    }
+
+    /// Appends one step's journal records, in order.
+    fn record(&mut self, now: Time, events: Vec<JournalEvent>) {
+        for event in events {
             self.next_seq += 1;
             self.journal.push_back(JournalEntry { seq: self.next_seq, time: now, event });
         }
         self.trim_journal();
-        Reply { result, notices: fx.notices }
     }
 
     /// The node's current epoch is the fence's: no newer tenure began since it was issued.
@@ -232,6 +252,15 @@ impl Store for MemoryStore {
     ) -> Result<(), StoreError> {
         self.configure_now(queues, agents);
         Ok(())
+    }
+
+    async fn reconfigure(
+        &self,
+        queues: &[QueueConfig],
+        agents: &[AgentConfig],
+        now: Time,
+    ) -> Result<Vec<Notice>, StoreError> {
+        Ok(self.reconfigure_now(queues, agents, now))
     }
 
     async fn apply(&self, request: Request) -> Result<Reply, StoreError> {

@@ -35,7 +35,7 @@ use ::redis::aio::ConnectionManager;
 use ::redis::{Client, Cmd, Value};
 use starq_core::config::{AgentConfig, QueueConfig};
 use starq_core::journal::JournalEntry;
-use starq_core::shared::{Reply, Request};
+use starq_core::shared::{Notice, Reply, Request};
 use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, QueueId, Time};
 
 use crate::{AgentView, Lease, QueueView, Store, StoreError};
@@ -288,6 +288,19 @@ impl Store for RedisStore {
         let timeout = self.timeout.max(CONFIGURE_TIMEOUT);
         let args = codec::configure_args(queues, agents);
         self.fcall_within("configure", &args, timeout).await.map(drop)
+    }
+
+    async fn reconfigure(
+        &self,
+        queues: &[QueueConfig],
+        agents: &[AgentConfig],
+        now: Time,
+    ) -> Result<Vec<Notice>, StoreError> {
+        let timeout = self.timeout.max(CONFIGURE_TIMEOUT);
+        let mut args = vec![now.0.to_string()];
+        args.extend(codec::configure_args(queues, agents));
+        let v = self.fcall_within("reconfigure", &args, timeout).await?;
+        Ok(codec::reply(&v)?.notices)
     }
 
     async fn apply(&self, request: Request) -> Result<Reply, StoreError> {

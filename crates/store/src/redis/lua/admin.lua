@@ -114,17 +114,19 @@ end
 local QFIELDS = { 'strategy', 'weight', 'autofill', 'ring', 'retry', 'wrapup', 'ap_scope',
   'ap_after', 'ap_busy', 'ap_unav', 'maxlen', 'je', 'le', 'pml' }
 
--- ARGV: queue count, per queue its id and QFIELDS; agent count, per agent id, wrap-up ('' for
--- the queue's), membership count, then (queue, penalty) pairs.
-local function configure(keys, args)
-  setup(keys, 0)
-  local i = 1
+-- ARGV from `first`: queue count, per queue its id and QFIELDS; agent count, per agent id,
+-- wrap-up ('' for the queue's), membership count, then (queue, penalty) pairs. Returns the
+-- configured queues and agents.
+local function install(args, first)
+  local i = first
+  local queues, agents = {}, {}
   local function take()
     i = i + 1
     return args[i - 1]
   end
   for _ = 1, tonumber(take()) do
     local q = take()
+    queues[#queues + 1] = q
     local fv = {}
     for _, f in ipairs(QFIELDS) do
       fv[#fv + 1] = f
@@ -141,6 +143,7 @@ local function configure(keys, args)
   local next_order = {}
   for _ = 1, tonumber(take()) do
     local ag, wu, nm = take(), take(), tonumber(take())
+    agents[#agents + 1] = ag
     local key = k_agent(ag)
     if rc('EXISTS', key) == 0 then rc('HSET', key, 'st', 'out', 'rc', '1', 'li', '0', 'mi', '0') end
     if wu == '' then rc('HDEL', key, 'wu') else rc('HSET', key, 'wu', wu) end
@@ -166,8 +169,44 @@ local function configure(keys, args)
     MC[ag], AC[ag] = nil, nil -- its queues and settings just changed
     refresh_agent(ag, '0')
   end
+  return queues, agents
+end
+
+local function configure(keys, args)
+  setup(keys, 0)
+  install(args, 1)
   flush_counters()
   return 'OK'
+end
+
+-- board.rs rematch: the configured agents and the available agents of the configured queues,
+-- in id order, each matched as if it had just become available.
+local function rematch(queues, agents)
+  local seen, ids = {}, {}
+  local function add(a)
+    if not seen[a] then
+      seen[a] = true
+      ids[#ids + 1] = a
+    end
+  end
+  for _, a in ipairs(agents) do add(a) end
+  for _, q in ipairs(queues) do
+    for _, p in ipairs(rc('ZRANGE', k_tiers(q), 0, -1)) do
+      for _, a in ipairs(rc('ZRANGE', k_avail(q, tonumber(p)), 0, -1)) do add(a) end
+    end
+  end
+  table.sort(ids, bytes_lt)
+  for _, a in ipairs(ids) do match_agent(a) end
+end
+
+-- ARGV: now, then configure's. Returns {verdict, notices} like apply.
+local function reconfigure(keys, args)
+  setup(keys, tonumber(args[1]))
+  local queues, agents = install(args, 2)
+  rematch(queues, agents)
+  flush_counters()
+  append_journal()
+  return { { 'done' }, N }
 end
 
 -- === views ===
@@ -350,6 +389,7 @@ end
 
 reg('apply', apply)
 reg('configure', configure)
+reg('reconfigure', reconfigure)
 reg('agent', agent_view, true)
 reg('queue', queue_view, true)
 reg('position', position, true)
