@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use starq_ari::{Credentials, NodeConfig};
 use starq_core::config::{
     AgentConfig, AutoPause, AutoPauseScope, Contact, Destination, EmptyConditions, MemberCondition,
     Membership, Overflow, QueueConfig,
@@ -83,16 +82,9 @@ async fn site_with(
     let specs = sim
         .nodes()
         .iter()
-        .map(|node| {
-            let (user, pass) = node.credentials();
-            NodeSpec {
-                id: NodeId::new(format!("node{}", node.index())),
-                ari: NodeConfig {
-                    ari_url: node.base_url(),
-                    credentials: Credentials::new(user, pass),
-                    app: "starq".into(),
-                },
-            }
+        .map(|node| NodeSpec {
+            id: NodeId::new(format!("node{}", node.index())),
+            ari: node.ari_config("starq"),
         })
         .collect();
     let store = Arc::new(MemoryStore::new());
@@ -458,11 +450,10 @@ async fn shutdown_leaves_waiting_callers_in_asterisk_and_frees_the_node() {
     assert!(taken.expect("store").is_some(), "the lease was given up at once");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn agent_legs_are_paced_per_node() {
-    // Phones answer after a second: by then every leg has had its slot.
+/// Ringall over four agents whose phones answer after `answer_ms`, with 4 legs a second.
+async fn paced_ringall(answer_ms: u64) -> Site {
     let phones: Vec<PhoneScript> =
-        (0..4).map(|i| PhoneScript::answering(format!("PJSIP/p{i}"), 1_000, 200)).collect();
+        (0..4).map(|i| PhoneScript::answering(format!("PJSIP/p{i}"), answer_ms, 200)).collect();
     let agents: Vec<AgentConfig> = (0..4)
         .map(|i| agent(&format!("p{i}"), "support", &[(format!("PJSIP/p{i}").as_str(), &[])]))
         .collect();
@@ -472,6 +463,13 @@ async fn agent_legs_are_paced_per_node() {
         site_with(1, vec![q], agents, phones, Settings { originates_per_sec: 4, ..settings() })
             .await;
     site.call(0, &["queue=support"], |_| {});
+    site
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_legs_are_paced_per_node() {
+    // Phones answer after a second: by then every leg has had its slot.
+    let site = paced_ringall(1_000).await;
     let callers = site.all_ended().await;
     assert_eq!(callers[0].outcome, Some(Truth::AgentHungUp));
     let mut rang: Vec<u64> = site.sim.truth().rings().iter().map(|r| r.at_ms).collect();
@@ -486,17 +484,7 @@ async fn agent_legs_are_paced_per_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paced_leg_no_longer_needed_is_never_created() {
-    let phones: Vec<PhoneScript> =
-        (0..4).map(|i| PhoneScript::answering(format!("PJSIP/p{i}"), 50, 200)).collect();
-    let agents: Vec<AgentConfig> = (0..4)
-        .map(|i| agent(&format!("p{i}"), "support", &[(format!("PJSIP/p{i}").as_str(), &[])]))
-        .collect();
-    let mut q = queue("support");
-    q.strategy = Strategy::RingAll;
-    let site =
-        site_with(1, vec![q], agents, phones, Settings { originates_per_sec: 4, ..settings() })
-            .await;
-    site.call(0, &["queue=support"], |_| {});
+    let site = paced_ringall(50).await;
     let callers = site.all_ended().await;
     assert_eq!(
         callers[0].outcome,

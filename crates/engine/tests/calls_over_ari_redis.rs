@@ -7,7 +7,6 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use starq_ari::{Credentials, NodeConfig};
 use starq_core::config::{AgentConfig, Contact, Membership, QueueConfig};
 use starq_core::engine::Input;
 use starq_core::journal::JournalEvent;
@@ -38,15 +37,7 @@ async fn calls_complete_and_abandon_with_state_in_redis() {
     cfg.phones = vec![PhoneScript::answering("PJSIP/alice", 50, 300)];
     let sim = Sim::start(cfg).await.expect("simulator starts");
     let node = sim.node(0).expect("node").clone();
-    let (user, pass) = node.credentials();
-    let spec = NodeSpec {
-        id: NodeId::new("node0"),
-        ari: NodeConfig {
-            ari_url: node.base_url(),
-            credentials: Credentials::new(user, pass),
-            app: "starq".into(),
-        },
-    };
+    let spec = NodeSpec { id: NodeId::new("node0"), ari: node.ari_config("starq") };
     let mut alice = AgentConfig::new("alice");
     alice.memberships.push(Membership { queue: "support".into(), penalty: 0 });
     alice.contacts.push(Contact { endpoint: "PJSIP/alice".into(), nodes: Vec::new() });

@@ -178,6 +178,15 @@ impl NodeHandle {
         (&self.cfg.username, &self.cfg.password)
     }
 
+    /// How an ARI client reaches this node's Stasis application `app`.
+    pub fn ari_config(&self, app: &str) -> starq_ari::NodeConfig {
+        starq_ari::NodeConfig {
+            ari_url: self.base_url(),
+            credentials: starq_ari::Credentials::new(&self.cfg.username, &self.cfg.password),
+            app: app.to_owned(),
+        }
+    }
+
     /// Whether the node is up.
     pub fn is_alive(&self) -> bool {
         self.shared().is_ok()

@@ -10,13 +10,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use starq_ari::{Credentials, NodeConfig};
-use starq_core::config::{AgentConfig, Contact, Membership, QueueConfig};
+use starq_core::config::QueueConfig;
 use starq_core::engine::Input;
 use starq_core::shared::AgentAction;
 use starq_core::strategy::Strategy;
-use starq_core::{NodeId, QueueId};
-use starq_engine::{NodeSpec, Settings};
+use starq_engine::Settings;
+
+use crate::simulated;
 use starq_sim::phones::PhoneScript;
 use starq_sim::rng::Dist;
 use starq_sim::traffic::{QueueLoad, TrafficProfile, run_traffic};
@@ -81,8 +81,8 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         starq_engine::start(
             store,
             vec![queue()],
-            agent_configs(agents),
-            nodes(&sim),
+            simulated::agents(agents, "a", QUEUE, |_| 0),
+            simulated::nodes(&sim),
             settings,
             async move { stop.cancelled().await },
         )
@@ -250,32 +250,4 @@ fn queue() -> QueueConfig {
     q.ring_timeout = Duration::from_secs(5);
     q.retry = Duration::ZERO;
     q
-}
-
-fn agent_configs(n: usize) -> Vec<AgentConfig> {
-    (0..n)
-        .map(|i| {
-            let mut a = AgentConfig::new(format!("a{i}"));
-            a.memberships.push(Membership { queue: QueueId::new(QUEUE), penalty: 0 });
-            a.contacts.push(Contact { endpoint: format!("PJSIP/a{i}"), nodes: Vec::new() });
-            a
-        })
-        .collect()
-}
-
-fn nodes(sim: &Sim) -> Vec<NodeSpec> {
-    sim.nodes()
-        .iter()
-        .map(|node| {
-            let (user, pass) = node.credentials();
-            NodeSpec {
-                id: NodeId::new(format!("node{}", node.index())),
-                ari: NodeConfig {
-                    ari_url: node.base_url(),
-                    credentials: Credentials::new(user, pass),
-                    app: "starq".into(),
-                },
-            }
-        })
-        .collect()
 }

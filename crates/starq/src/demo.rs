@@ -6,16 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use starq_ari::{Credentials, NodeConfig};
-use starq_core::config::{
-    AgentConfig, Announcements, Contact, Membership, PositionAnnounce, QueueConfig,
-};
+use starq_core::QueueId;
+use starq_core::config::{Announcements, PositionAnnounce, QueueConfig};
 use starq_core::engine::Input;
 use starq_core::journal::JournalEvent;
 use starq_core::shared::AgentAction;
 use starq_core::strategy::Strategy;
-use starq_core::{NodeId, QueueId};
-use starq_engine::{NodeSpec, Settings, ShellHandle};
+use starq_engine::{Settings, ShellHandle};
+
+use crate::simulated;
 use starq_sim::phones::PhoneScript;
 use starq_sim::rng::Dist;
 use starq_sim::traffic::{QueueLoad, TrafficProfile, run_traffic};
@@ -74,8 +73,8 @@ async fn run_on<S: Store>(args: DemoArgs, store: Arc<S>, store_name: &str) -> an
         starq_engine::start(
             Arc::clone(&store),
             vec![queue()],
-            agents(args.agents),
-            nodes(&sim),
+            simulated::agents(args.agents, "agent-", QUEUE, |i| u32::from(i % 3 == 2)),
+            simulated::nodes(&sim),
             settings(args.seed),
             async move {
                 stop.cancelled().await;
@@ -145,35 +144,6 @@ fn queue() -> QueueConfig {
         ..Announcements::default()
     };
     q
-}
-
-fn agents(n: usize) -> Vec<AgentConfig> {
-    (0..n)
-        .map(|i| {
-            let mut a = AgentConfig::new(format!("agent-{i}"));
-            a.memberships
-                .push(Membership { queue: QueueId::new(QUEUE), penalty: u32::from(i % 3 == 2) });
-            a.contacts.push(Contact { endpoint: format!("PJSIP/agent-{i}"), nodes: Vec::new() });
-            a
-        })
-        .collect()
-}
-
-fn nodes(sim: &Sim) -> Vec<NodeSpec> {
-    sim.nodes()
-        .iter()
-        .map(|node| {
-            let (user, pass) = node.credentials();
-            NodeSpec {
-                id: NodeId::new(format!("node{}", node.index())),
-                ari: NodeConfig {
-                    ari_url: node.base_url(),
-                    credentials: Credentials::new(user, pass),
-                    app: "starq".into(),
-                },
-            }
-        })
-        .collect()
 }
 
 fn settings(seed: u64) -> Settings {

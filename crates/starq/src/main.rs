@@ -5,6 +5,7 @@
 
 mod bench;
 mod demo;
+mod simulated;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
