@@ -98,6 +98,18 @@ impl<S: Store> Driver<S> {
         Ok(driver)
     }
 
+    /// Installs configuration in the store and acts on the offers it makes possible.
+    pub(crate) async fn reconfigure(
+        &mut self,
+        queues: &[starq_core::config::QueueConfig],
+        agents: &[starq_core::config::AgentConfig],
+    ) -> Result<(), EngineError> {
+        let now = self.now();
+        let notices = self.store.reconfigure(queues, agents, now).await?;
+        self.engine.handle(now, Input::Notices(notices));
+        self.drain().await
+    }
+
     fn now(&mut self) -> Time {
         self.last_now = wall_clock(self.last_now);
         self.last_now

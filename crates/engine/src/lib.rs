@@ -156,16 +156,18 @@ pub async fn start<S: Store>(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(ShellHandle, tokio::task::JoinHandle<Result<(), EngineError>>), EngineError> {
-    store.configure(&queues, &agents).await?;
     let engine = Engine::new(&queues, &agents, settings.seed);
     let (events_tx, events_rx) = mpsc::channel(driver::EVENT_BUFFER);
     let (feedback_tx, feedback_rx) = mpsc::channel(driver::INPUT_BUFFER);
     let (api_tx, api_rx) = mpsc::channel(driver::INPUT_BUFFER);
     let latency = Arc::new(Mutex::new(DispatchLatency::default()));
     let shared = Arc::clone(&latency);
-    let driver =
+    let mut driver =
         driver::Driver::start(store, engine, nodes, settings, events_tx, feedback_tx, shared)
             .await?;
+    // Configure once the nodes are owned: what the new configuration makes matchable (callers
+    // left waiting by an earlier run, agents whose penalty changed) is offered at once.
+    driver.reconfigure(&queues, &agents).await?;
     let task = tokio::spawn(driver.run(events_rx, feedback_rx, api_rx, shutdown));
     Ok((ShellHandle { api: api_tx, latency }, task))
 }

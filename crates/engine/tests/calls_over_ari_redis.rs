@@ -105,3 +105,74 @@ async fn calls_complete_and_abandon_with_state_in_redis() {
     task.await.expect("no panic").expect("clean stop");
     node.check_invariants().expect("simulated node invariants");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_left_in_the_store_by_an_earlier_run_does_not_hold_an_agent() {
+    let redis = support::RedisServer::start_with(false);
+    let store = Arc::new(redis.store().await);
+    let mut cfg = SimConfig::local(1, 4);
+    cfg.phones = vec![PhoneScript::answering("PJSIP/alice", 50, 300)];
+    let sim = Sim::start(cfg).await.expect("simulator starts");
+    let node = sim.node(0).expect("node").clone();
+    let spec = NodeSpec { id: NodeId::new("node0"), ari: node.ari_config("starq") };
+    let mut alice = AgentConfig::new("alice");
+    alice.memberships.push(Membership { queue: "support".into(), penalty: 0 });
+    alice.contacts.push(Contact { endpoint: "PJSIP/alice".into(), nodes: Vec::new() });
+    let settings = Settings { drain_grace: Duration::from_millis(200), ..Settings::new("first") };
+    // A first run takes a caller, then stops with nobody logged in: the caller stays queued.
+    let (stop, stopped) = oneshot::channel::<()>();
+    let queues = vec![QueueConfig::new("support")];
+    let run = starq_engine::start(
+        Arc::clone(&store),
+        queues.clone(),
+        vec![alice.clone()],
+        vec![spec.clone()],
+        settings.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    );
+    let (_, task) = run.await.expect("first run starts");
+    for _ in 0..300 {
+        if node.has_consumer("starq") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    node.place_call(&CallSpec::new("starq", &["queue=support"], "5551")).expect("placed");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = stop.send(());
+    task.await.expect("no panic").expect("clean stop");
+    // A second run, knowing nothing of that caller, logs alice in: the store offers her the
+    // orphan, which the engine ends instead of bouncing the offer back and forth.
+    let (stop, stopped) = oneshot::channel::<()>();
+    let second = Settings { instance: "second".into(), ..settings };
+    let (shell, task) =
+        starq_engine::start(Arc::clone(&store), queues, vec![alice], vec![spec], second, async {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("second run starts");
+    shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await;
+    let mut events = Vec::new();
+    for _ in 0..300 {
+        events = journal(&store).await;
+        if events.iter().any(|e| matches!(e, JournalEvent::Left { outcome: Outcome::NodeLost, .. }))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        events.iter().any(|e| matches!(e, JournalEvent::Left { outcome: Outcome::NodeLost, .. })),
+        "{events:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let offers =
+        journal(&store).await.iter().filter(|e| matches!(e, JournalEvent::Offered { .. })).count();
+    assert_eq!(offers, 1, "one offer of the orphan, not a loop");
+    let view = store.agent(&"alice".into()).await.expect("store").expect("known");
+    assert_eq!(view.status, starq_store::AgentStatus::Available);
+    let _ = stop.send(());
+    task.await.expect("no panic").expect("clean stop");
+}

@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::caller::{Leg, Phase};
 use super::{Command, Engine, Pending, TimerKey};
 use crate::ids::ReservationId;
+use crate::outcome::Outcome;
 use crate::shared::{Miss, Offer, Party, Request, rest_after};
 use crate::strategy::Strategy;
 
@@ -12,14 +13,16 @@ impl Engine {
     /// The store reserved an agent for a caller here: ring the agent through a contact the
     /// caller's node can dial, or give the reservation back.
     pub(super) fn on_offer(&mut self, offer: Offer) {
-        let Some(c) = self
-            .callers
-            .get(&offer.call)
-            .filter(|c| c.phase == Phase::Waiting || c.phase == Phase::Joining)
-        else {
-            // The caller left while the store matched it: give the agent back at once.
-            return self.release(&offer, Miss::Failed);
+        let Some(c) = self.callers.get(&offer.call) else {
+            // A caller this engine does not follow, on a node it owns: one it let go of (its
+            // leave, already sent, will cancel the offer) or one an earlier owner left in the
+            // store. Giving the agent back would only get the same offer again; ending the
+            // orphan in the store frees the agent for good (a repeat for a known leave is stale).
+            return self.orphan(&offer);
         };
+        if !matches!(c.phase, Phase::Waiting | Phase::Joining) {
+            return self.release(&offer, Miss::Failed);
+        }
         let node = c.node.clone();
         let endpoint = self.agents.get(&offer.agent).and_then(|a| {
             a.contacts.iter().find(|ct| ct.reachable_from(&node)).map(|ct| ct.endpoint.clone())
@@ -102,5 +105,16 @@ impl Engine {
             // Answered but not yet confirmed: the confirmation will find the leg gone.
             _ => _ = self.legs.get_mut(&reservation).map(|l| l.answered = false),
         }
+    }
+
+    /// Ends, in the store, a caller this engine does not follow (see [`Engine::on_offer`]).
+    fn orphan(&mut self, offer: &Offer) {
+        self.timers.cancel(&TimerKey::Ring(offer.reservation));
+        let Some(fence) = self.nodes.get(&offer.node).cloned() else { return };
+        let (call, now) = (offer.call.clone(), self.now);
+        self.request(
+            Pending::Other,
+            Request::Leave { fence, call, outcome: Outcome::NodeLost, now },
+        );
     }
 }
