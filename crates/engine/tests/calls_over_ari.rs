@@ -96,9 +96,20 @@ async fn site_with(
         })
         .await
         .expect("shell starts");
-    for agent in ids {
-        assert!(shell.send(Input::Agent { agent, action: AgentAction::Login }).await);
+    for agent in &ids {
+        assert!(
+            shell.send(Input::Agent { agent: agent.clone(), action: AgentAction::Login }).await
+        );
     }
+    // Calls placed next must find every agent logged in (the API and events are separate
+    // inputs, and events are served first).
+    eventually("every agent is logged in", || {
+        ids.iter().all(|a| {
+            let view = now_or_never(store.agent(a)).expect("store").expect("known agent");
+            view.status != AgentStatus::LoggedOut
+        })
+    })
+    .await;
     for node in sim.nodes() {
         eventually("starq holds the app", || node.has_consumer("starq")).await;
     }
@@ -450,8 +461,8 @@ async fn shutdown_leaves_waiting_callers_in_asterisk_and_frees_the_node() {
     assert!(taken.expect("store").is_some(), "the lease was given up at once");
 }
 
-/// Ringall over four agents whose phones answer after `answer_ms`, with 4 legs a second.
-async fn paced_ringall(answer_ms: u64) -> Site {
+/// Ringall over four agents whose phones answer after `answer_ms`, with `rate` legs a second.
+async fn paced_ringall(answer_ms: u64, rate: u32) -> Site {
     let phones: Vec<PhoneScript> =
         (0..4).map(|i| PhoneScript::answering(format!("PJSIP/p{i}"), answer_ms, 200)).collect();
     let agents: Vec<AgentConfig> = (0..4)
@@ -459,8 +470,9 @@ async fn paced_ringall(answer_ms: u64) -> Site {
         .collect();
     let mut q = queue("support");
     q.strategy = Strategy::RingAll;
+    q.ring_timeout = Duration::from_secs(5);
     let site =
-        site_with(1, vec![q], agents, phones, Settings { originates_per_sec: 4, ..settings() })
+        site_with(1, vec![q], agents, phones, Settings { originates_per_sec: rate, ..settings() })
             .await;
     site.call(0, &["queue=support"], |_| {});
     site
@@ -468,8 +480,8 @@ async fn paced_ringall(answer_ms: u64) -> Site {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_legs_are_paced_per_node() {
-    // Phones answer after a second: by then every leg has had its slot.
-    let site = paced_ringall(1_000).await;
+    // Phones answer after two seconds: by then every leg has had its slot.
+    let site = paced_ringall(2_000, 4).await;
     let callers = site.all_ended().await;
     assert_eq!(callers[0].outcome, Some(Truth::AgentHungUp));
     let mut rang: Vec<u64> = site.sim.truth().rings().iter().map(|r| r.at_ms).collect();
@@ -484,7 +496,8 @@ async fn agent_legs_are_paced_per_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paced_leg_no_longer_needed_is_never_created() {
-    let site = paced_ringall(50).await;
+    // One leg a second: the first phone answers long before the second slot.
+    let site = paced_ringall(50, 1).await;
     let callers = site.all_ended().await;
     assert_eq!(
         callers[0].outcome,
@@ -545,7 +558,7 @@ async fn a_caller_who_hangs_up_during_the_call_completes_it() {
     let site =
         site(1, vec![q], vec![agent("alice", "support", &[("PJSIP/alice", &[])])], vec![phone])
             .await;
-    site.call(0, &["queue=support"], |c| c.hangup_after = Some(Duration::from_millis(600)));
+    site.call(0, &["queue=support"], |c| c.hangup_after = Some(Duration::from_millis(1_500)));
     let callers = site.all_ended().await;
     assert_eq!(callers[0].outcome, Some(Truth::CallerHungUp));
     eventually("the completion is journaled", || {
