@@ -50,6 +50,10 @@ pub struct SimArgs {
     /// Where to write the ground truth (JSON lines) on exit.
     #[arg(long)]
     pub truth_out: Option<PathBuf>,
+    /// Serve the fault-injection API (kill, restore, drop WebSockets, …) on this port of
+    /// `--host`; see the `control` module.
+    #[arg(long)]
+    pub control_port: Option<u16>,
 }
 
 /// Runs the simulation until `shutdown` resolves.
@@ -75,7 +79,16 @@ pub async fn run(args: SimArgs, shutdown: impl Future<Output = ()>) -> anyhow::R
         node,
         phones,
     };
-    let sim = Sim::start(cfg).await?;
+    let sim = std::sync::Arc::new(Sim::start(cfg).await?);
+    if let Some(port) = args.control_port {
+        let addr = std::net::SocketAddr::new(args.host, port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("--control-port {port}"))?;
+        println!("control http://{addr}");
+        let app = crate::control::router(std::sync::Arc::clone(&sim));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+    }
     for n in sim.nodes() {
         let url = n.base_url();
         tracing::info!(node = n.index(), %url, asterisk_id = n.asterisk_id(), "node up");

@@ -84,6 +84,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod control;
 pub mod error;
 pub(crate) mod http;
 pub(crate) mod node;

@@ -261,6 +261,7 @@ async fn cli_runs_until_shutdown_and_writes_truth() {
         phones: Some(phones.clone()),
         seed: 9,
         truth_out: Some(out.clone()),
+        control_port: Some(0),
     };
     let args_copy = args.clone();
     starq_sim::cli::run(args, tokio::time::sleep(Duration::from_millis(600))).await.unwrap();
