@@ -1,0 +1,335 @@
+//! Requests about callers: enqueue (join rules, `maxlen`), window and priority changes, leaving,
+//! answers, misses, ring-progressively extensions and hang-ups.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use starq_core::config::{AutoPauseScope, Window};
+use starq_core::journal::JournalEvent;
+use starq_core::shared::{Enqueue, Miss, Party, Verdict, rest_after};
+use starq_core::{AgentId, CallId, Outcome, QueueId, ReservationId, Time};
+
+use super::super::agent::Status;
+use super::super::index::Rank;
+use super::{Board, CallerState, CallerStatus, Effects, position_of};
+
+impl Board {
+    pub(super) fn enqueue(&mut self, e: Enqueue, fx: &mut Effects) -> Verdict {
+        if self.callers.contains_key(&e.call) {
+            return Verdict::Invalid(format!("caller {} is already queued", e.call));
+        }
+        let Some(q) = self.queues.get(&e.queue) else {
+            return Verdict::Invalid(format!("unknown queue {:?}", e.queue.as_str()));
+        };
+        let cfg = Arc::clone(&q.config);
+        let refusal = if cfg.max_len.is_some_and(|max| q.present.len() >= max as usize) {
+            Some(Outcome::Full)
+        } else {
+            self.empty_verdict(&e.queue, cfg.join_empty, e.window)
+                .map(|empty| if empty { Outcome::JoinEmpty } else { Outcome::JoinUnavail })
+        };
+        if let Some(outcome) = refusal {
+            fx.journal.push(JournalEvent::Refused {
+                call: e.call,
+                queue: e.queue,
+                node: e.fence.node,
+                caller_id: e.caller_id,
+                outcome,
+            });
+            return Verdict::Refused(outcome);
+        }
+        self.next_seq += 1;
+        let rank = Rank::new(e.priority, e.now, self.next_seq, e.call.clone());
+        let q = self.queues.get_mut(&e.queue).expect("checked above");
+        q.present.insert(rank.clone());
+        q.waiting.insert(e.window, rank.clone());
+        let position = position_of(q, &rank);
+        let serving = self.serving(&e.queue);
+        self.callers.insert(
+            e.call.clone(),
+            CallerState {
+                queue: e.queue.clone(),
+                node: e.fence.node.clone(),
+                rank,
+                window: e.window,
+                entered: e.now,
+                original_position: position,
+                status: CallerStatus::Waiting,
+                reservations: BTreeSet::new(),
+            },
+        );
+        fx.journal.push(JournalEvent::Entered {
+            call: e.call.clone(),
+            queue: e.queue,
+            node: e.fence.node,
+            caller_id: e.caller_id,
+            position,
+        });
+        self.match_caller(&e.call, e.now, fx);
+        Verdict::Joined { position, serving }
+    }
+
+    pub(super) fn set_window(
+        &mut self,
+        call: &CallId,
+        window: Window,
+        now: Time,
+        fx: &mut Effects,
+    ) -> Verdict {
+        let Some(c) = self.callers.get_mut(call) else { return Verdict::Stale };
+        let old = std::mem::replace(&mut c.window, window);
+        if c.status == CallerStatus::Waiting {
+            let q = self.queues.get_mut(&c.queue).expect("caller's queue exists");
+            q.waiting.remove(old, &c.rank);
+            q.waiting.insert(window, c.rank.clone());
+            self.match_caller(call, now, fx);
+        }
+        Verdict::Done
+    }
+
+    pub(super) fn set_priority(
+        &mut self,
+        call: &CallId,
+        priority: i32,
+        now: Time,
+        fx: &mut Effects,
+    ) -> Verdict {
+        let Some(c) = self.callers.get_mut(call) else { return Verdict::Stale };
+        if matches!(c.status, CallerStatus::Connected { .. }) {
+            return Verdict::Stale;
+        }
+        let q = self.queues.get_mut(&c.queue).expect("caller's queue exists");
+        let old = c.rank.clone();
+        self.next_seq += 1;
+        let new = Rank::new(priority, c.entered, self.next_seq, call.clone());
+        q.present.remove(&old);
+        q.present.insert(new.clone());
+        if c.status == CallerStatus::Waiting {
+            q.waiting.remove(c.window, &old);
+            q.waiting.insert(c.window, new.clone());
+        }
+        c.rank = new;
+        let queue = c.queue.clone();
+        self.match_caller(call, now, fx);
+        // Under `autofill=no` another caller may have become the head.
+        self.match_head(&queue, now, fx);
+        Verdict::Done
+    }
+
+    pub(super) fn leave(
+        &mut self,
+        call: &CallId,
+        outcome: Outcome,
+        now: Time,
+        fx: &mut Effects,
+    ) -> Verdict {
+        let Some(c) = self.callers.get(call) else { return Verdict::Stale };
+        if let CallerStatus::Connected { agent, since } = c.status.clone() {
+            // A connected call lost (node gone, drain): the agent is freed as after a hangup.
+            let (queue, hold, original_position) =
+                (c.queue.clone(), since.since(c.entered), c.original_position);
+            self.callers.remove(call);
+            // The call's end is recorded before the agent, freed, may be offered the next one.
+            fx.journal.push(JournalEvent::Left {
+                call: call.clone(),
+                queue: queue.clone(),
+                outcome,
+                position: 0,
+                original_position,
+                hold,
+            });
+            self.end_call_for_agent(&agent, &queue, now, 0, fx);
+            return Verdict::Done;
+        }
+        let position = position_of(&self.queues[&c.queue], &c.rank);
+        let c = self.remove_waiting_caller(call, now, fx);
+        fx.journal.push(JournalEvent::Left {
+            call: call.clone(),
+            queue: c.queue,
+            outcome,
+            position,
+            original_position: c.original_position,
+            hold: now.since(c.entered),
+        });
+        Verdict::Done
+    }
+
+    /// Removes a caller that is not connected: cancels its offers (freeing their agents, who
+    /// may then be matched) and lets the next caller become the head.
+    pub(super) fn remove_waiting_caller(
+        &mut self,
+        call: &CallId,
+        now: Time,
+        fx: &mut Effects,
+    ) -> CallerState {
+        let c = self.callers.remove(call).expect("caller exists");
+        let q = self.queues.get_mut(&c.queue).expect("caller's queue exists");
+        q.present.remove(&c.rank);
+        if c.status == CallerStatus::Waiting {
+            q.waiting.remove(c.window, &c.rank);
+        }
+        for r in &c.reservations {
+            self.cancel_reservation(*r, &c.node, now, fx);
+        }
+        self.match_head(&c.queue, now, fx);
+        c
+    }
+
+    pub(super) fn answered(&mut self, id: ReservationId, now: Time, fx: &mut Effects) -> Verdict {
+        let Some(res) = self.reservations.remove(&id) else { return Verdict::Stale };
+        let c = self.callers.get_mut(&res.call).expect("a reservation's caller exists");
+        c.reservations.remove(&id);
+        c.status = CallerStatus::Connected { agent: res.agent.clone(), since: now };
+        let others: Vec<ReservationId> = std::mem::take(&mut c.reservations).into_iter().collect();
+        let (node, rank, entered) = (c.node.clone(), c.rank.clone(), c.entered);
+        self.queues.get_mut(&res.queue).expect("queue exists").present.remove(&rank);
+        let agent = self.agents.get_mut(&res.agent).expect("a reservation's agent exists");
+        agent.status = Status::OnCall(res.call.clone());
+        agent.misses_in_row = 0;
+        self.refresh_agent(&res.agent, 0);
+        fx.journal.push(JournalEvent::Connected {
+            call: res.call.clone(),
+            queue: res.queue.clone(),
+            agent: res.agent.clone(),
+            reservation: id,
+            hold: now.since(entered),
+            rang: now.since(res.created),
+        });
+        for other in others {
+            self.cancel_reservation(other, &node, now, fx);
+        }
+        self.check_leave_empty(&res.agent, now, fx);
+        self.match_head(&res.queue, now, fx);
+        Verdict::Confirmed { agent: res.agent }
+    }
+
+    pub(super) fn missed(
+        &mut self,
+        id: ReservationId,
+        miss: Miss,
+        now: Time,
+        draw: u64,
+        fx: &mut Effects,
+    ) -> Verdict {
+        let Some(res) = self.reservations.remove(&id) else { return Verdict::Stale };
+        if let Some(c) = self.callers.get_mut(&res.call) {
+            c.reservations.remove(&id);
+        }
+        let cfg = Arc::clone(&self.queues[&res.queue].config);
+        fx.journal.push(JournalEvent::Missed {
+            call: res.call.clone(),
+            queue: res.queue.clone(),
+            agent: res.agent.clone(),
+            miss,
+            rang: now.since(res.created),
+        });
+        let agent = self.agents.get_mut(&res.agent).expect("a reservation's agent exists");
+        let counts = match miss {
+            Miss::NoAnswer => true,
+            Miss::Busy => cfg.autopause.on_busy,
+            Miss::Unreachable => cfg.autopause.on_unavailable,
+            Miss::Failed => false,
+        };
+        if counts {
+            agent.misses_in_row += 1;
+        }
+        let pause = cfg
+            .autopause
+            .scope
+            .filter(|_| counts && agent.misses_in_row >= cfg.autopause.after_misses);
+        if let Some(scope) = pause {
+            agent.misses_in_row = 0;
+            let queue = match scope {
+                AutoPauseScope::ThisQueue => Some(res.queue.clone()),
+                AutoPauseScope::AllQueues => None,
+            };
+            let reason = "auto".to_owned();
+            match &queue {
+                Some(q) => _ = agent.paused.insert(q.clone(), reason.clone()),
+                None => agent.paused_all = Some(reason.clone()),
+            }
+            fx.journal.push(JournalEvent::Paused {
+                agent: res.agent.clone(),
+                queue,
+                reason,
+                auto: true,
+            });
+        }
+        agent.status = match rest_after(miss, cfg.retry) {
+            Some(rest) => Status::Resting { until: now + rest, wrapup: false },
+            None => Status::Idle,
+        };
+        self.refresh_agent(&res.agent, draw);
+        // The caller waits again before anyone is matched, so that an agent freed here picks
+        // the best caller, this one included, and the caller only then looks for an agent.
+        let requeued = self.requeue_if_unoffered(&res.call);
+        self.check_leave_empty(&res.agent, now, fx);
+        self.match_agent(&res.agent, now, fx);
+        if requeued {
+            self.match_caller(&res.call, now, fx);
+            // A caller nobody can take may have to leave now.
+            self.leave_if_empty(&res.queue, now, fx);
+        }
+        Verdict::Done
+    }
+
+    pub(super) fn extend(&mut self, call: &CallId, now: Time, fx: &mut Effects) -> Verdict {
+        match self.callers.get(call).map(|c| &c.status) {
+            Some(CallerStatus::Offered) => {}
+            _ => return Verdict::Stale,
+        }
+        self.offer_to_best(call, now, fx);
+        Verdict::Done
+    }
+
+    pub(super) fn hangup(
+        &mut self,
+        call: &CallId,
+        by: Party,
+        now: Time,
+        draw: u64,
+        fx: &mut Effects,
+    ) -> Verdict {
+        let Some(c) = self.callers.get(call) else { return Verdict::Stale };
+        let CallerStatus::Connected { agent, since } = c.status.clone() else {
+            return Verdict::Stale;
+        };
+        let c = self.callers.remove(call).expect("checked above");
+        // The call's end is recorded before the agent, freed, may be offered the next one.
+        fx.journal.push(JournalEvent::Completed {
+            call: call.clone(),
+            queue: c.queue.clone(),
+            agent: agent.clone(),
+            by,
+            hold: since.since(c.entered),
+            talk: now.since(since),
+            original_position: c.original_position,
+        });
+        self.end_call_for_agent(&agent, &c.queue, now, draw, fx);
+        Verdict::Done
+    }
+
+    pub(super) fn end_call_for_agent(
+        &mut self,
+        id: &AgentId,
+        queue: &QueueId,
+        now: Time,
+        draw: u64,
+        fx: &mut Effects,
+    ) {
+        let cfg = Arc::clone(&self.queues[queue].config);
+        let agent = self.agents.get_mut(id).expect("an agent on a call exists");
+        if let Some(stats) = agent.members.get_mut(queue) {
+            stats.calls_taken += 1;
+            stats.last_call_end = now;
+        }
+        let wrapup = agent.config.wrapup.unwrap_or(cfg.wrapup);
+        agent.status = if wrapup.is_zero() {
+            Status::Idle
+        } else {
+            Status::Resting { until: now + wrapup, wrapup: true }
+        };
+        self.refresh_agent(id, draw);
+        self.match_agent(id, now, fx);
+    }
+}
