@@ -366,17 +366,20 @@ async fn an_agent_who_does_not_answer_is_auto_paused() {
     site.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn losing_a_node_ends_its_calls_and_frees_its_agents() {
+/// One agent, alice, whose calls last a minute unless the caller ends them; no wrap-up.
+async fn long_talk_site() -> Site {
     let phone = PhoneScript {
         talk_time: Dist::fixed(60_000),
         ..PhoneScript::answering("PJSIP/alice", 50, 0)
     };
     let mut q = queue("support");
     q.wrapup = Duration::ZERO;
-    let site =
-        site(1, vec![q], vec![agent("alice", "support", &[("PJSIP/alice", &[])])], vec![phone])
-            .await;
+    site(1, vec![q], vec![agent("alice", "support", &[("PJSIP/alice", &[])])], vec![phone]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_a_node_ends_its_calls_and_frees_its_agents() {
+    let site = long_talk_site().await;
     site.call(0, &["queue=support"], |_| {});
     eventually("alice is on the call", || {
         matches!(site.agent_status("alice"), AgentStatus::OnCall(_))
@@ -549,15 +552,7 @@ async fn waiting_callers_leave_when_the_last_agent_pauses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_who_hangs_up_during_the_call_completes_it() {
-    let phone = PhoneScript {
-        talk_time: Dist::fixed(60_000),
-        ..PhoneScript::answering("PJSIP/alice", 50, 0)
-    };
-    let mut q = queue("support");
-    q.wrapup = Duration::ZERO;
-    let site =
-        site(1, vec![q], vec![agent("alice", "support", &[("PJSIP/alice", &[])])], vec![phone])
-            .await;
+    let site = long_talk_site().await;
     site.call(0, &["queue=support"], |c| c.hangup_after = Some(Duration::from_millis(1_500)));
     let callers = site.all_ended().await;
     assert_eq!(callers[0].outcome, Some(Truth::CallerHungUp));

@@ -19,6 +19,22 @@ use starq_sim::{CallSpec, Sim, SimConfig};
 use starq_store::{RedisStore, Store};
 use tokio::sync::oneshot;
 
+/// One simulated node with alice's phone (answers in 50 ms, talks 300 ms), its spec for starq,
+/// and alice's configuration.
+async fn node_with_alice(
+    seed: u64,
+) -> (Sim, Arc<starq_sim::server::NodeHandle>, NodeSpec, AgentConfig) {
+    let mut cfg = SimConfig::local(1, seed);
+    cfg.phones = vec![PhoneScript::answering("PJSIP/alice", 50, 300)];
+    let sim = Sim::start(cfg).await.expect("simulator starts");
+    let node = sim.node(0).expect("node").clone();
+    let spec = NodeSpec { id: NodeId::new("node0"), ari: node.ari_config("starq") };
+    let mut alice = AgentConfig::new("alice");
+    alice.memberships.push(Membership { queue: "support".into(), penalty: 0 });
+    alice.contacts.push(Contact { endpoint: "PJSIP/alice".into(), nodes: Vec::new() });
+    (sim, node, spec, alice)
+}
+
 async fn journal(store: &RedisStore) -> Vec<JournalEvent> {
     store
         .read_journal("test", 10_000)
@@ -33,14 +49,7 @@ async fn journal(store: &RedisStore) -> Vec<JournalEvent> {
 async fn calls_complete_and_abandon_with_state_in_redis() {
     let redis = support::RedisServer::start_with(false);
     let store = Arc::new(redis.store().await);
-    let mut cfg = SimConfig::local(1, 3);
-    cfg.phones = vec![PhoneScript::answering("PJSIP/alice", 50, 300)];
-    let sim = Sim::start(cfg).await.expect("simulator starts");
-    let node = sim.node(0).expect("node").clone();
-    let spec = NodeSpec { id: NodeId::new("node0"), ari: node.ari_config("starq") };
-    let mut alice = AgentConfig::new("alice");
-    alice.memberships.push(Membership { queue: "support".into(), penalty: 0 });
-    alice.contacts.push(Contact { endpoint: "PJSIP/alice".into(), nodes: Vec::new() });
+    let (sim, node, spec, alice) = node_with_alice(3).await;
     let mut queue = QueueConfig::new("support");
     queue.ring_timeout = Duration::from_secs(2);
     let settings = Settings {
@@ -110,14 +119,7 @@ async fn calls_complete_and_abandon_with_state_in_redis() {
 async fn a_caller_left_in_the_store_by_an_earlier_run_does_not_hold_an_agent() {
     let redis = support::RedisServer::start_with(false);
     let store = Arc::new(redis.store().await);
-    let mut cfg = SimConfig::local(1, 4);
-    cfg.phones = vec![PhoneScript::answering("PJSIP/alice", 50, 300)];
-    let sim = Sim::start(cfg).await.expect("simulator starts");
-    let node = sim.node(0).expect("node").clone();
-    let spec = NodeSpec { id: NodeId::new("node0"), ari: node.ari_config("starq") };
-    let mut alice = AgentConfig::new("alice");
-    alice.memberships.push(Membership { queue: "support".into(), penalty: 0 });
-    alice.contacts.push(Contact { endpoint: "PJSIP/alice".into(), nodes: Vec::new() });
+    let (_sim, node, spec, alice) = node_with_alice(4).await;
     let settings = Settings { drain_grace: Duration::from_millis(200), ..Settings::new("first") };
     // A first run takes a caller, then stops with nobody logged in: the caller stays queued.
     let (stop, stopped) = oneshot::channel::<()>();
