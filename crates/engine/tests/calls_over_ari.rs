@@ -143,6 +143,17 @@ impl Site {
         placed.channel_id
     }
 
+    /// Places a caller on node 0 into `support` and waits until it is first in the queue.
+    async fn queued_caller(&self) -> String {
+        let channel = self.call(0, &["queue=support"], |_| {});
+        let call = starq_core::CallId::of_channel(&NodeId::new("node0"), &channel, 0);
+        eventually("the caller waits", || {
+            now_or_never(self.store.position(&call)).ok().flatten() == Some(1)
+        })
+        .await;
+        channel
+    }
+
     async fn all_ended(&self) -> Vec<CallerRecord> {
         eventually("every caller has ended", || {
             self.sim.truth().callers().all(|c| c.outcome.is_some())
@@ -398,12 +409,7 @@ async fn losing_a_node_ends_its_calls_and_frees_its_agents() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hangup_missed_during_a_websocket_drop_is_found_by_reconciling() {
     let site = site(1, vec![queue("support")], vec![], vec![]).await;
-    let channel = site.call(0, &["queue=support"], |_| {});
-    let call = starq_core::CallId::of_channel(&NodeId::new("node0"), &channel, 0);
-    eventually("the caller waits", || {
-        now_or_never(site.store.position(&call)).ok().flatten() == Some(1)
-    })
-    .await;
+    let channel = site.queued_caller().await;
     let node = site.sim.node(0).expect("node").clone();
     node.pause_events(true);
     node.drop_websockets();
@@ -442,12 +448,7 @@ async fn the_same_channel_id_on_two_nodes_is_two_callers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_leaves_waiting_callers_in_asterisk_and_frees_the_node() {
     let site = site(1, vec![queue("support")], vec![], vec![]).await;
-    let channel = site.call(0, &["queue=support"], |_| {});
-    let call = starq_core::CallId::of_channel(&NodeId::new("node0"), &channel, 0);
-    eventually("the caller waits", || {
-        now_or_never(site.store.position(&call)).ok().flatten() == Some(1)
-    })
-    .await;
+    site.queued_caller().await;
     let (sim, store) = site.stop().await;
     let caller = sim.truth().callers().next().cloned().expect("the caller");
     assert_eq!(
