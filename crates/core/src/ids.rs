@@ -78,6 +78,26 @@ impl CallId {
             n => CallId::new(format!("{node}~{channel}-q{n}")),
         }
     }
+
+    /// The (channel, step) pairs [`CallId::of_channel`] could have made this id from on `node`,
+    /// most specific first: `n~abc-q2` is step 2 of channel `abc`, or step 0 of a channel
+    /// named `abc-q2`. Whoever reads one back picks the channel that exists.
+    pub fn channel_candidates(&self, node: &NodeId) -> Vec<(String, u32)> {
+        let Some(rest) = self.0.strip_prefix(node.as_str()).and_then(|r| r.strip_prefix('~'))
+        else {
+            return Vec::new();
+        };
+        let mut candidates = Vec::with_capacity(2);
+        if let Some((channel, step)) = rest.rsplit_once("-q")
+            && let Ok(step) = step.parse::<u32>()
+            && step > 0
+            && CallId::of_channel(node, channel, step) == *self
+        {
+            candidates.push((channel.to_owned(), step));
+        }
+        candidates.push((rest.to_owned(), 0));
+        candidates
+    }
 }
 
 /// A reservation: one offer of one call to one agent. Unique per store, never reused.
@@ -112,4 +132,24 @@ pub struct Fence {
     pub node: NodeId,
     /// The epoch of the lease the acting instance holds on that node.
     pub epoch: Epoch,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_ids_read_back_to_their_channel_and_step() {
+        let node = NodeId::new("main");
+        for (channel, step) in [("1700.12", 0), ("1700.12", 3), ("odd-q", 0), ("odd-q7", 0)] {
+            let call = CallId::of_channel(&node, channel, step);
+            assert!(
+                call.channel_candidates(&node).contains(&(channel.to_owned(), step)),
+                "{call} must read back to ({channel}, {step})"
+            );
+        }
+        let call = CallId::of_channel(&node, "1700.12", 2);
+        assert_eq!(call.channel_candidates(&node)[0], ("1700.12".to_owned(), 2));
+        assert!(call.channel_candidates(&NodeId::new("backup")).is_empty(), "another node's call");
+    }
 }

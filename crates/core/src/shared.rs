@@ -190,3 +190,39 @@ pub struct Offer {
     /// How long the agent may ring before the offer is missed.
     pub ring_timeout: Duration,
 }
+
+/// A caller as the store holds it, read back by a new owner of its node to adopt it: an
+/// instance that takes a node over (or restarts) knows nothing of the callers Asterisk kept in
+/// the app meanwhile, and must rebuild their waits from the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCall {
+    /// The caller (its channel and failover step are in the id).
+    pub call: CallId,
+    /// The queue it is in.
+    pub queue: QueueId,
+    /// Caller id (number), shown to the agents it rings.
+    pub caller_id: String,
+    /// When it entered the queue: its rank, and where its timers run from.
+    pub entered: Time,
+    /// Where the call stands.
+    pub state: StoredState,
+}
+
+/// Where a stored caller stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoredState {
+    /// In the queue, ringing the agents of these reservations (none while only waiting).
+    Waiting {
+        /// Offers in progress, with their agents.
+        offers: Vec<(ReservationId, AgentId)>,
+    },
+    /// Talking to `agent`, under `reservation`, since `since`.
+    Connected {
+        /// The confirmed reservation: it names the agent leg (`<call>-r<n>`).
+        reservation: ReservationId,
+        /// The agent on the call.
+        agent: AgentId,
+        /// When the call was connected.
+        since: Time,
+    },
+}

@@ -48,6 +48,8 @@ impl Bench {
             Time(1),
             Input::NodeOwned { fence: Fence { node: NodeId::new("n1"), epoch: Epoch(0) } },
         );
+        let (node, calls, present) = (NodeId::new("n1"), Vec::new(), Default::default());
+        engine.handle(Time(1), Input::Adopt { node, calls, present });
         let mut b = Bench {
             engine,
             store,

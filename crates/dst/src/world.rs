@@ -151,7 +151,9 @@ impl World {
             let owner = i % engines.len();
             let fence = Fence { node: NodeId::new(node), epoch: Epoch(0) };
             engines[owner].handle(Time::ZERO, Input::NodeOwned { fence });
-            owners.insert(NodeId::new(node), owner);
+            let (node, calls, present) = (NodeId::new(node), Vec::new(), Default::default());
+            engines[owner].handle(Time::ZERO, Input::Adopt { node: node.clone(), calls, present });
+            owners.insert(node, owner);
         }
         let phones = (0..params.agents)
             .map(|_| Phone {

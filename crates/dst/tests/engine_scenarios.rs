@@ -8,13 +8,16 @@ use starq_core::config::{
     PositionAnnounce, QueueConfig,
 };
 use starq_core::engine::{Arrival, ChannelAction, Command, Engine, Input, LegHangup};
-use starq_core::shared::AgentAction;
+use starq_core::journal::JournalEvent;
+use starq_core::shared::{AgentAction, Party};
 use starq_core::strategy::Strategy;
-use starq_core::{Epoch, Fence, NodeId, QueueId, ReservationId, Time};
+use starq_core::{Epoch, Fence, NodeId, Outcome, QueueId, ReservationId, Time};
 use starq_store::MemoryStore;
 
 struct Harness {
     engine: Engine,
+    queues: Vec<QueueConfig>,
+    agents: Vec<AgentConfig>,
     store: MemoryStore,
     now: Time,
     /// Every non-store command, in order.
@@ -42,7 +45,16 @@ impl Harness {
             Time(0),
             Input::NodeOwned { fence: Fence { node: NodeId::new("main"), epoch: Epoch(0) } },
         );
-        let mut h = Harness { engine, store, now: Time(1_000_000), seen: Vec::new() };
+        let (node, calls, present) = (NodeId::new("main"), Vec::new(), Default::default());
+        engine.handle(Time(0), Input::Adopt { node, calls, present });
+        let mut h = Harness {
+            engine,
+            queues: queues.to_vec(),
+            agents: agents.to_vec(),
+            store,
+            now: Time(1_000_000),
+            seen: Vec::new(),
+        };
         for a in agents {
             h.input(Input::Agent { agent: a.id.clone(), action: AgentAction::Login });
         }
@@ -94,6 +106,19 @@ impl Harness {
             max_wait: None,
         };
         self.input(Input::CallerArrived(arrival));
+    }
+
+    /// The engine dies without a word and a fresh one owns the node: it is told the node is
+    /// its own, may act on the store before it adopts (`before`), then adopts what the store
+    /// holds for the node with the channels `present` in Asterisk.
+    fn take_over(&mut self, before: impl FnOnce(&mut Self), present: &[String]) {
+        self.engine = Engine::new(&self.queues, &self.agents, 77);
+        let node = NodeId::new("main");
+        self.input(Input::NodeOwned { fence: Fence { node: node.clone(), epoch: Epoch(0) } });
+        before(self);
+        let calls = self.store.node_calls_now(&node);
+        let present = present.iter().cloned().collect();
+        self.input(Input::Adopt { node, calls, present });
     }
 
     fn take(&mut self) -> Vec<Command> {
@@ -356,4 +381,131 @@ fn draining_refuses_new_callers_and_still_serves_those_waiting() {
     assert_eq!(continued(&h.take()), [("ch2".to_owned(), None, "DRAINED")]);
     h.input(Input::Agent { agent: "a".into(), action: AgentAction::Unpause { queue: None } });
     assert_eq!(h.dials().len(), 1, "the caller already waiting is still served during the grace");
+}
+
+fn leg_of(channel: &str, reservation: ReservationId) -> String {
+    format!("main~{channel}-r{}", reservation.0)
+}
+
+fn journaled_outcomes(h: &Harness) -> Vec<Outcome> {
+    let events = h.store.journal_now().into_iter().map(|e| e.event);
+    events
+        .filter_map(|e| match e {
+            JournalEvent::Left { outcome, .. } => Some(outcome),
+            JournalEvent::Completed { by: Party::Caller, .. } => Some(Outcome::CompletedByCaller),
+            JournalEvent::Completed { by: Party::Agent, .. } => Some(Outcome::CompletedByAgent),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_waiting_caller_is_adopted_with_its_music_and_its_original_deadline() {
+    let mut q = QueueConfig::new("support");
+    q.max_wait = Some(Duration::from_secs(60));
+    let mut h = Harness::new(&[q], &[]);
+    h.arrive("ch1", "support");
+    h.wait(20);
+    h.take();
+    h.take_over(|_| {}, &["ch1".to_owned()]);
+    let out = h.take();
+    assert!(
+        matches!(&out[..], [Command::Channel { channel, action: ChannelAction::StartMoh(class), .. }] if channel == "ch1" && class == "default"),
+        "music on hold again, nothing else: {out:?}"
+    );
+    h.wait(59);
+    assert!(continued(&h.take()).is_empty(), "the wait still runs from the first entry");
+    h.wait(61);
+    assert_eq!(continued(&h.take()), [("ch1".to_owned(), None, "TIMEOUT")]);
+    assert_eq!(journaled_outcomes(&h), [Outcome::Timeout]);
+}
+
+#[test]
+fn offers_made_before_adoption_are_held_then_rung() {
+    let q = QueueConfig::new("support");
+    let mut h = Harness::new(&[q], &[agent("alice", "support", &[("PJSIP/alice", &[])])]);
+    h.input(Input::Agent { agent: "alice".into(), action: AgentAction::Logout });
+    h.arrive("ch1", "support");
+    h.take();
+    h.take_over(
+        |h| {
+            // Alice logs in through the new engine before it adopted ch1: the store offers ch1.
+            h.input(Input::Agent { agent: "alice".into(), action: AgentAction::Login });
+            assert!(h.dials().is_empty(), "held, not given up: {:?}", h.seen);
+        },
+        &["ch1".to_owned()],
+    );
+    assert_eq!(h.dials().len(), 1, "rung once adopted: {:?}", h.seen);
+    assert!(journaled_outcomes(&h).is_empty(), "nobody ended: {:?}", h.store.journal_now());
+}
+
+#[test]
+fn a_ringing_offer_is_made_again_after_takeover() {
+    let q = QueueConfig::new("support");
+    let mut h = Harness::new(&[q], &[agent("alice", "support", &[("PJSIP/alice", &[])])]);
+    h.arrive("ch1", "support");
+    let first = h.dials()[0].0;
+    h.take();
+    h.take_over(|_| {}, &["ch1".to_owned(), leg_of("ch1", first)]);
+    let out = h.take();
+    assert!(
+        out.iter().any(|c| matches!(c, Command::HangupLeg { leg, reason: LegHangup::Cancelled, .. } if *leg == leg_of("ch1", first))),
+        "the unfollowed ring ends: {out:?}"
+    );
+    h.seen = out;
+    let again = h.dials();
+    assert_eq!(again.len(), 1, "alice is rung again");
+    assert_ne!(again[0].0, first, "under a new reservation");
+}
+
+#[test]
+fn a_connected_call_is_followed_to_its_end_after_takeover() {
+    let mut q = QueueConfig::new("support");
+    q.wrapup = Duration::from_secs(5);
+    let mut h = Harness::new(&[q], &[agent("alice", "support", &[("PJSIP/alice", &[])])]);
+    h.arrive("ch1", "support");
+    let r = h.dials()[0].0;
+    h.input(Input::LegAnswered { reservation: r });
+    h.take();
+    h.wait(30);
+    h.take_over(|_| {}, &["ch1".to_owned(), leg_of("ch1", r)]);
+    assert!(h.take().is_empty(), "a call in progress is left alone");
+    h.input(Input::CallerHungUp { node: NodeId::new("main"), channel: "ch1".into() });
+    let out = h.take();
+    assert!(
+        matches!(&out[..], [Command::HangupLeg { leg, .. }] if *leg == leg_of("ch1", r)),
+        "{out:?}"
+    );
+    assert_eq!(journaled_outcomes(&h), [Outcome::CompletedByCaller]);
+    let talk = h.store.journal_now().into_iter().find_map(|e| match e.event {
+        JournalEvent::Completed { talk, .. } => Some(talk),
+        _ => None,
+    });
+    assert_eq!(talk, Some(Duration::from_secs(30)), "talk runs from the first connection");
+    h.arrive("ch2", "support");
+    assert!(h.dials().is_empty(), "alice wraps up first");
+    h.wait(36);
+    assert_eq!(h.dials().len(), 1, "then takes the next caller");
+}
+
+#[test]
+fn callers_that_left_while_no_one_watched_end_on_adoption() {
+    let q = QueueConfig::new("support");
+    let mut h = Harness::new(&[q], &[agent("alice", "support", &[("PJSIP/alice", &[])])]);
+    h.arrive("ch1", "support");
+    let r = h.dials()[0].0;
+    h.input(Input::LegAnswered { reservation: r });
+    h.arrive("ch2", "support");
+    h.take();
+    // ch1's agent hung up, and ch2 hung up, while no engine owned the node.
+    h.take_over(|_| {}, &["ch1".to_owned()]);
+    let out = h.take();
+    assert!(
+        out.iter().any(|c| matches!(c, Command::Channel { channel, action: ChannelAction::Hangup, .. } if channel == "ch1")),
+        "the agent's side ended: the caller is hung up: {out:?}"
+    );
+    let mut outcomes = journaled_outcomes(&h);
+    outcomes.sort_by_key(|o| o.queue_status());
+    assert_eq!(outcomes, [Outcome::Abandoned, Outcome::CompletedByAgent]);
+    assert!(h.store.node_calls_now(&NodeId::new("main")).is_empty(), "nothing left behind");
 }

@@ -17,7 +17,7 @@ use starq_core::config::{
 };
 use starq_core::journal::JournalEvent;
 use starq_core::shared::{
-    AgentAction, Enqueue, Miss, Notice, Offer, Party, Reply, Request, Verdict,
+    AgentAction, Enqueue, Miss, Notice, Offer, Party, Reply, Request, StoredState, Verdict,
 };
 use starq_core::strategy::Strategy;
 use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, Outcome, QueueId, Time};
@@ -58,6 +58,7 @@ where
         stale_epochs_are_fenced,
         timers_fire_in_order_once,
         journal_is_read_and_acknowledged_by_group,
+        a_nodes_callers_are_read_back_for_adoption,
     );
 }
 
@@ -725,4 +726,50 @@ async fn journal_is_read_and_acknowledged_by_group<S: Store>(mut s: Site<S>) {
     assert!(rest.iter().all(|e| e.seq > first[1].seq) && !rest.is_empty());
     let other = s.store.read_journal("g2", 100).await.expect("ok");
     assert_eq!(other.len(), 2 + rest.len(), "groups read independently");
+}
+
+async fn a_nodes_callers_are_read_back_for_adoption<S: Store>(mut s: Site<S>) {
+    s.setup(
+        &[queue("q1", Strategy::RingAll)],
+        &[agent("a1", &[("q1", 0)]), agent("a2", &[("q1", 0)])],
+    )
+    .await;
+    let node = s.fence.node.clone();
+    assert!(s.store.node_calls(&node).await.expect("ok").is_empty());
+    s.login("a1").await;
+    s.login("a2").await;
+    let r = s.enqueue("c1", "q1", 0, Window::ANY).await;
+    let entered = s.now;
+    let ringing = offers(&r)[0].clone();
+    let calls = s.store.node_calls(&node).await.expect("ok");
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!((calls[0].call.as_str(), calls[0].queue.as_str()), ("c1", "q1"));
+    assert_eq!((calls[0].caller_id.as_str(), calls[0].entered), ("100", entered));
+    let StoredState::Waiting { offers: held } = &calls[0].state else {
+        panic!("c1 rings its agents: {calls:?}")
+    };
+    let mut agents: Vec<&str> = held.iter().map(|(_, a)| a.as_str()).collect();
+    agents.sort_unstable();
+    assert_eq!(agents, ["a1", "a2"], "ringall holds both");
+    s.answer(&ringing).await;
+    let since = s.now;
+    s.enqueue("c2", "q1", 0, Window::ANY).await;
+    let mut calls = s.store.node_calls(&node).await.expect("ok");
+    calls.sort_by(|a, b| a.call.cmp(&b.call));
+    assert_eq!(
+        calls[0].state,
+        StoredState::Connected {
+            reservation: ringing.reservation,
+            agent: ringing.agent.clone(),
+            since
+        }
+    );
+    let StoredState::Waiting { offers: held } = &calls[1].state else { panic!("{calls:?}") };
+    let agents: Vec<&str> = held.iter().map(|(_, a)| a.as_str()).collect();
+    assert_eq!(agents, ["a2"], "a2, freed by a1's answer, rings for c2");
+    assert!(s.store.node_calls(&NodeId::new("n2")).await.expect("ok").is_empty());
+    s.hangup("c1", 5).await;
+    let calls = s.store.node_calls(&node).await.expect("ok");
+    let left: Vec<&str> = calls.iter().map(|c| c.call.as_str()).collect();
+    assert_eq!(left, ["c2"], "ended callers are gone");
 }

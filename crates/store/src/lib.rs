@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use starq_core::config::{AgentConfig, QueueConfig};
 use starq_core::journal::JournalEntry;
-use starq_core::shared::{Notice, Reply, Request};
+use starq_core::shared::{Notice, Reply, Request, StoredCall};
 use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, QueueId, Time};
 use thiserror::Error;
 
@@ -150,6 +150,13 @@ pub trait Store: Send + Sync + 'static {
         &self,
         call: &CallId,
     ) -> impl Future<Output = Result<Option<u32>, StoreError>> + Send;
+
+    /// The callers of a node the store still holds (waiting, ringing or connected), for a new
+    /// owner of the node to adopt. O(callers of the node); read on takeover and reconnect.
+    fn node_calls(
+        &self,
+        node: &NodeId,
+    ) -> impl Future<Output = Result<Vec<StoredCall>, StoreError>> + Send;
 
     /// An agent's state.
     fn agent(

@@ -1,10 +1,11 @@
 //! What goes into the engine and what comes out.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::config::Destination;
 use crate::ids::{AgentId, CallId, Fence, NodeId, QueueId, ReservationId};
-use crate::shared::{AgentAction, Miss, Notice, Reply, Request};
+use crate::shared::{AgentAction, Miss, Notice, Reply, Request, StoredCall};
 
 /// An input to the engine. Every input is handled with the time it happened at.
 ///
@@ -13,8 +14,17 @@ use crate::shared::{AgentAction, Miss, Notice, Reply, Request};
 #[allow(missing_docs)] // variant fields are named for what they hold
 #[derive(Clone, Debug, PartialEq)]
 pub enum Input {
-    /// The engine now owns `fence.node` (lease acquired at that epoch).
+    /// The engine now owns `fence.node` (lease acquired at that epoch). Until the node is
+    /// adopted ([`Input::Adopt`]), offers for callers the engine does not know yet are held,
+    /// not given up: they may be callers an earlier owner left waiting.
     NodeOwned { fence: Fence },
+    /// What the store and Asterisk hold on an owned node, read after every (re)connect of its
+    /// event stream: the store's callers of the node, and the channels present in the app.
+    /// The engine takes over the callers it does not follow (an earlier owner's, or its own
+    /// before a restart): waiting ones get their music and timers back, ringing offers are
+    /// given back to be made again, connected calls are followed to their end, and callers
+    /// whose channel is gone end. Then the held offers are acted on.
+    Adopt { node: NodeId, calls: Vec<StoredCall>, present: BTreeSet<String> },
     /// The node is gone (WebSocket and pings failed, or killed): its calls are lost.
     NodeDown { node: NodeId },
     /// A caller entered `Stasis(starq,queue=…)` on a node this engine owns.

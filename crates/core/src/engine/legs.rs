@@ -108,7 +108,7 @@ impl Engine {
     }
 
     /// Ends, in the store, a caller this engine does not follow (see [`Engine::on_offer`]).
-    fn orphan(&mut self, offer: &Offer) {
+    pub(super) fn orphan(&mut self, offer: &Offer) {
         self.timers.cancel(&TimerKey::Ring(offer.reservation));
         let Some(fence) = self.nodes.get(&offer.node).cloned() else { return };
         let (call, now) = (offer.call.clone(), self.now);

@@ -31,7 +31,7 @@ use crate::estimate::HandleTime;
 use crate::ids::{AgentId, CallId, Fence, NodeId, QueueId, ReservationId};
 use crate::outcome::Outcome;
 use crate::rng::Rng;
-use crate::shared::{Enqueue, Party, Request};
+use crate::shared::{Enqueue, Notice, Party, Request};
 use crate::time::Time;
 use caller::{Caller, Leg, Phase};
 use timers::TimerTable;
@@ -50,6 +50,8 @@ pub struct Engine {
     queues: BTreeMap<QueueId, Arc<QueueConfig>>,
     agents: BTreeMap<AgentId, Arc<AgentConfig>>,
     nodes: BTreeMap<NodeId, Fence>,
+    /// Owned nodes not adopted yet, with the notices held for callers not known yet.
+    unadopted: BTreeMap<NodeId, Vec<Notice>>,
     callers: BTreeMap<CallId, Caller>,
     /// The current caller of each (node, channel) (a failover step gives a channel a new caller).
     by_channel: BTreeMap<(NodeId, String), CallId>,
@@ -70,6 +72,7 @@ impl Engine {
             queues: queues.iter().map(|q| (q.id.clone(), Arc::new(q.clone()))).collect(),
             agents: agents.iter().map(|a| (a.id.clone(), Arc::new(a.clone()))).collect(),
             nodes: BTreeMap::new(),
+            unadopted: BTreeMap::new(),
             callers: BTreeMap::new(),
             by_channel: BTreeMap::new(),
             legs: BTreeMap::new(),
@@ -120,7 +123,11 @@ impl Engine {
     pub fn handle(&mut self, now: Time, input: Input) {
         self.advance(now);
         match input {
-            Input::NodeOwned { fence } => _ = self.nodes.insert(fence.node.clone(), fence),
+            Input::NodeOwned { fence } => {
+                self.unadopted.entry(fence.node.clone()).or_default();
+                self.nodes.insert(fence.node.clone(), fence);
+            }
+            Input::Adopt { node, calls, present } => self.adopt(&node, calls, &present),
             Input::NodeDown { node } => self.node_down(&node),
             Input::CallerArrived(arrival) => self.caller_arrived(arrival),
             Input::CallerHungUp { node, channel } => {
@@ -244,21 +251,7 @@ impl Engine {
                 crate::config::AnswerMode::Ring => self.channel(&call, ChannelAction::Ring),
             }
         }
-        if let Some(wait) = max_wait.or(queue.max_wait) {
-            self.timers.set(TimerKey::MaxWait(call.clone()), now + wait);
-        }
-        if let Some(step) = queue.rule.next_change_after(Duration::ZERO) {
-            self.timers.set(TimerKey::RuleStep(call.clone()), now + step);
-        }
-        if let Some(every) = queue.announce.frequency {
-            self.timers.set(TimerKey::Announce(call.clone()), now + every);
-        }
-        if let Some(every) =
-            queue.announce.periodic_frequency.filter(|_| !queue.announce.periodic.is_empty())
-        {
-            let first_at = queue.announce.periodic_start_delay.unwrap_or(every);
-            self.timers.set(TimerKey::Periodic(call.clone()), now + first_at);
-        }
+        self.arm_wait_timers(&call, queue, max_wait, now);
         let window = queue.rule.window_at(Window::ANY, Duration::ZERO);
         let enqueue = Enqueue {
             fence,
@@ -270,6 +263,36 @@ impl Engine {
             now,
         };
         self.request(Pending::Enqueue(call), Request::Enqueue(enqueue));
+    }
+
+    /// Arms the timers of a wait that began at `entered` (now, or before an adoption): max
+    /// wait and penalty rule steps run from the entry, announcements from now.
+    fn arm_wait_timers(
+        &mut self,
+        call: &CallId,
+        queue: &QueueConfig,
+        max_wait: Option<Duration>,
+        entered: Time,
+    ) {
+        let (now, waited) = (self.now, self.now.since(entered));
+        if let Some(wait) = max_wait.or(queue.max_wait) {
+            self.timers.set(TimerKey::MaxWait(call.clone()), entered + wait);
+        }
+        if let Some(step) = queue.rule.next_change_after(waited) {
+            self.timers.set(TimerKey::RuleStep(call.clone()), entered + step);
+        }
+        if let Some(every) = queue.announce.frequency {
+            self.timers.set(TimerKey::Announce(call.clone()), now + every);
+        }
+        if let Some(every) =
+            queue.announce.periodic_frequency.filter(|_| !queue.announce.periodic.is_empty())
+        {
+            let first_at = match queue.announce.periodic_start_delay {
+                Some(delay) if waited.is_zero() => delay,
+                _ => every,
+            };
+            self.timers.set(TimerKey::Periodic(call.clone()), now + first_at);
+        }
     }
 
     fn caller_hung_up(&mut self, call: &CallId) {

@@ -1,15 +1,26 @@
-//! Nodes: losing one, and forgetting one another instance took over.
+//! Nodes: adopting the callers of one taken over, losing one, and forgetting one another
+//! instance took over.
 
-use super::caller::{self, Phase};
-use super::{Engine, Pending, TimerKey};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::caller::{self, Caller, Leg, Phase};
+use super::{ChannelAction, Command, Engine, LegHangup, Pending, TimerKey};
+use crate::config::AnswerMode;
 use crate::ids::{CallId, NodeId, ReservationId};
 use crate::outcome::Outcome;
-use crate::shared::Request;
+use crate::shared::{Miss, Notice, Offer, Party, Request, StoredCall, StoredState};
 
 impl Engine {
     /// The node is gone: its callers end as node-lost and the store frees their agents.
     pub(super) fn node_down(&mut self, node: &NodeId) {
         let Some(fence) = self.nodes.get(node).cloned() else { return };
+        // Offers held for callers never adopted: those callers went with the node.
+        for notice in self.unadopted.remove(node).unwrap_or_default() {
+            if let Notice::Offer(offer) = notice {
+                self.orphan(&offer);
+            }
+        }
         let calls = self.callers_on(node);
         for call in calls {
             let c = self.callers.get_mut(&call).expect("listed");
@@ -44,6 +55,7 @@ impl Engine {
     /// Drops everything about a node another instance now owns, without touching the store.
     pub(super) fn forget_node(&mut self, node: &NodeId) {
         self.nodes.remove(node);
+        self.unadopted.remove(node);
         let calls = self.callers_on(node);
         for call in calls {
             for key in caller::timer_keys(&call) {
@@ -52,6 +64,140 @@ impl Engine {
             self.drop_caller(&call);
         }
         self.drop_orphan_legs();
+    }
+
+    /// Takes over the callers of an owned node this engine does not follow (see
+    /// [`Input::Adopt`](super::Input::Adopt)), then acts on the notices held meanwhile.
+    pub(super) fn adopt(
+        &mut self,
+        node: &NodeId,
+        calls: Vec<StoredCall>,
+        present: &BTreeSet<String>,
+    ) {
+        if !self.nodes.contains_key(node) {
+            return;
+        }
+        let held = self.unadopted.remove(node).unwrap_or_default();
+        // Offers held here were never rung: they are rung below, not made again.
+        let fresh: BTreeSet<ReservationId> = held
+            .iter()
+            .filter_map(|n| match n {
+                Notice::Offer(o) => Some(o.reservation),
+                _ => None,
+            })
+            .collect();
+        for stored in calls {
+            if !self.callers.contains_key(&stored.call) {
+                self.adopt_call(node, stored, present, &fresh);
+            }
+        }
+        for notice in held {
+            match notice {
+                Notice::Evict { call, outcome, .. } if !self.callers.contains_key(&call) => {
+                    // The store ended a caller no engine followed: only its channel is left.
+                    let channel = call
+                        .channel_candidates(node)
+                        .into_iter()
+                        .map(|(channel, _)| channel)
+                        .find(|c| present.contains(c));
+                    if let Some(channel) = channel {
+                        let status = outcome.queue_status();
+                        let action = ChannelAction::Continue { destination: None, status };
+                        self.commands.push_back(Command::Channel {
+                            node: node.clone(),
+                            channel,
+                            action,
+                        });
+                    }
+                }
+                notice => self.on_notices(vec![notice]),
+            }
+        }
+    }
+
+    fn adopt_call(
+        &mut self,
+        node: &NodeId,
+        stored: StoredCall,
+        present: &BTreeSet<String>,
+        fresh: &BTreeSet<ReservationId>,
+    ) {
+        let candidates = stored.call.channel_candidates(node);
+        let Some((channel, step)) =
+            candidates.iter().find(|(c, _)| present.contains(c)).or(candidates.first()).cloned()
+        else {
+            return; // Not a call of this node.
+        };
+        let key = (node.clone(), channel.clone());
+        let Some(queue) = self.queues.get(&stored.queue).cloned() else { return };
+        if self.by_channel.contains_key(&key) {
+            return; // The channel is followed in a later queue of its chain.
+        }
+        let call = stored.call;
+        let gone = !present.contains(&channel);
+        let mut caller = Caller::new(
+            channel,
+            node.clone(),
+            Arc::clone(&queue),
+            stored.caller_id,
+            stored.entered,
+        );
+        caller.step = step;
+        caller.channel_gone = gone;
+        self.by_channel.insert(key, call.clone());
+        let offer = |reservation, agent| Offer {
+            reservation,
+            call: call.clone(),
+            node: node.clone(),
+            queue: queue.id.clone(),
+            agent,
+            ring_timeout: queue.ring_timeout,
+        };
+        match stored.state {
+            StoredState::Connected { reservation, agent, since } => {
+                caller.phase = Phase::Connected(reservation);
+                caller.agent = Some(agent.clone());
+                caller.connected_at = since;
+                self.callers.insert(call.clone(), caller);
+                let id = format!("{call}-r{}", reservation.0);
+                let leg_present = present.contains(&id);
+                let leg = Leg { id, offer: offer(reservation, agent), answered: true };
+                self.legs.insert(reservation, leg);
+                if gone {
+                    self.caller_hung_up(&call);
+                } else if !leg_present {
+                    self.hangup(&call, Party::Agent);
+                }
+            }
+            StoredState::Waiting { offers } => {
+                caller.phase = Phase::Waiting;
+                self.callers.insert(call.clone(), caller);
+                for (reservation, agent) in offers.into_iter().filter(|(r, _)| !fresh.contains(r)) {
+                    // The ring is not followed any more: end it and offer the caller afresh.
+                    let leg = format!("{call}-r{}", reservation.0);
+                    if present.contains(&leg) {
+                        let reason = LegHangup::Cancelled;
+                        self.commands.push_back(Command::HangupLeg {
+                            node: node.clone(),
+                            leg,
+                            reason,
+                        });
+                    }
+                    if !gone {
+                        self.release(&offer(reservation, agent), Miss::Failed);
+                    }
+                }
+                if gone {
+                    return self.leave(&call, Outcome::Abandoned);
+                }
+                let media = match queue.answer {
+                    AnswerMode::Answer => ChannelAction::StartMoh(queue.music_class.clone()),
+                    AnswerMode::Ring => ChannelAction::Ring,
+                };
+                self.channel(&call, media);
+                self.arm_wait_timers(&call, &queue, None, stored.entered);
+            }
+        }
     }
 
     fn callers_on(&self, node: &NodeId) -> Vec<CallId> {

@@ -66,6 +66,16 @@ impl Engine {
                 foreign.push(notice);
                 continue;
             }
+            if let Some(held) = self.unadopted.get_mut(notice.node()) {
+                let call = match &notice {
+                    Notice::Offer(o) | Notice::Cancelled(o) => &o.call,
+                    Notice::Evict { call, .. } => call,
+                };
+                if !self.callers.contains_key(call) {
+                    held.push(notice);
+                    continue;
+                }
+            }
             match notice {
                 Notice::Offer(offer) => self.on_offer(offer),
                 Notice::Cancelled(offer) => {

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use starq_core::config::{AgentConfig, QueueConfig};
 use starq_core::journal::{JournalEntry, JournalEvent};
-use starq_core::shared::{Notice, Reply, Request, Verdict};
+use starq_core::shared::{Notice, Reply, Request, StoredCall, Verdict};
 use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, QueueId, Time};
 
 use crate::{AgentStatus, AgentView, Lease, QueueView, Store, StoreError};
@@ -97,6 +97,11 @@ impl MemoryStore {
     /// Simulations call it after every step.
     pub fn check_invariants(&self) {
         self.lock().board.check_invariants();
+    }
+
+    /// A node's callers (synchronous form of [`Store::node_calls`]).
+    pub fn node_calls_now(&self, node: &NodeId) -> Vec<StoredCall> {
+        self.lock().board.node_calls(node)
     }
 
     /// A caller's position (synchronous form of [`Store::position`]).
@@ -269,6 +274,10 @@ impl Store for MemoryStore {
 
     async fn position(&self, call: &CallId) -> Result<Option<u32>, StoreError> {
         Ok(self.lock().board.position(call))
+    }
+
+    async fn node_calls(&self, node: &NodeId) -> Result<Vec<StoredCall>, StoreError> {
+        Ok(self.lock().board.node_calls(node))
     }
 
     async fn agent(&self, agent: &AgentId) -> Result<Option<AgentView>, StoreError> {

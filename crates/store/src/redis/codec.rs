@@ -11,7 +11,9 @@ use ::redis::Value;
 use starq_core::config::QueueConfig;
 use starq_core::config::{AgentConfig, AutoPauseScope, EmptyConditions, MemberCondition};
 use starq_core::journal::{JournalEntry, JournalEvent};
-use starq_core::shared::{AgentAction, Miss, Notice, Offer, Party, Reply, Request, Verdict};
+use starq_core::shared::{
+    AgentAction, Miss, Notice, Offer, Party, Reply, Request, StoredCall, StoredState, Verdict,
+};
 use starq_core::{AgentId, CallId, NodeId, Outcome, QueueId, ReservationId, Time};
 
 use crate::{AgentStatus, AgentView, QueueView, StoreError};
@@ -380,6 +382,39 @@ pub(super) fn queue_view(v: &Value) -> Result<Option<QueueView>, StoreError> {
 }
 
 /// One stream entry `[id, [field, value, ...]]` as a journal record.
+/// A node's callers, as `node_calls` lists them (see admin.lua).
+pub(super) fn stored_calls(v: &Value) -> Result<Vec<StoredCall>, StoreError> {
+    array(v)?
+        .iter()
+        .map(|row| {
+            let items = array(row)?;
+            let state = match str_at(items, 4)?.as_str() {
+                "c" => StoredState::Connected {
+                    reservation: ReservationId(num_at(items, 5)?),
+                    agent: AgentId::new(str_at(items, 6)?),
+                    since: Time(num_at(items, 7)?),
+                },
+                "w" => StoredState::Waiting {
+                    offers: array(at(items, 5)?)?
+                        .chunks(2)
+                        .map(|pair| {
+                            Ok((ReservationId(num_at(pair, 0)?), AgentId::new(str_at(pair, 1)?)))
+                        })
+                        .collect::<Result<_, StoreError>>()?,
+                },
+                other => return Err(protocol(format!("unknown caller state {other:?}"))),
+            };
+            Ok(StoredCall {
+                call: CallId::new(str_at(items, 0)?),
+                queue: QueueId::new(str_at(items, 1)?),
+                caller_id: str_at(items, 2)?,
+                entered: Time(num_at(items, 3)?),
+                state,
+            })
+        })
+        .collect()
+}
+
 pub(super) fn journal_entry(v: &Value) -> Result<JournalEntry, StoreError> {
     let entry = array(v)?;
     let id = str_at(entry, 0)?;

@@ -35,7 +35,7 @@ use ::redis::aio::ConnectionManager;
 use ::redis::{Client, Cmd, Value};
 use starq_core::config::{AgentConfig, QueueConfig};
 use starq_core::journal::JournalEntry;
-use starq_core::shared::{Notice, Reply, Request};
+use starq_core::shared::{Notice, Reply, Request, StoredCall};
 use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, QueueId, Time};
 
 use crate::{AgentView, Lease, QueueView, Store, StoreError};
@@ -312,6 +312,10 @@ impl Store for RedisStore {
             Value::Nil => Ok(None),
             v => codec::number(&v).map(Some),
         }
+    }
+
+    async fn node_calls(&self, node: &NodeId) -> Result<Vec<StoredCall>, StoreError> {
+        codec::stored_calls(&self.fcall("node_calls", &[node.to_string()]).await?)
     }
 
     async fn agent(&self, agent: &AgentId) -> Result<Option<AgentView>, StoreError> {

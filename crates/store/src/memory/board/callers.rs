@@ -1,13 +1,14 @@
 //! Requests about callers: enqueue (join rules, `maxlen`), window and priority changes, leaving,
-//! answers, misses, ring-progressively extensions and hang-ups.
+//! answers, misses, ring-progressively extensions and hang-ups; and the callers of a node, read
+//! back for adoption.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use starq_core::config::{AutoPauseScope, Window};
 use starq_core::journal::JournalEvent;
-use starq_core::shared::{Enqueue, Miss, Party, Verdict, rest_after};
-use starq_core::{AgentId, CallId, Outcome, QueueId, ReservationId, Time};
+use starq_core::shared::{Enqueue, Miss, Party, StoredCall, StoredState, Verdict, rest_after};
+use starq_core::{AgentId, CallId, NodeId, Outcome, QueueId, ReservationId, Time};
 
 use super::super::agent::Status;
 use super::super::index::Rank;
@@ -53,6 +54,7 @@ impl Board {
                 rank,
                 window: e.window,
                 entered: e.now,
+                caller_id: e.caller_id.clone(),
                 original_position: position,
                 status: CallerStatus::Waiting,
                 reservations: BTreeSet::new(),
@@ -124,7 +126,7 @@ impl Board {
         fx: &mut Effects,
     ) -> Verdict {
         let Some(c) = self.callers.get(call) else { return Verdict::Stale };
-        if let CallerStatus::Connected { agent, since } = c.status.clone() {
+        if let CallerStatus::Connected { agent, since, .. } = c.status.clone() {
             // A connected call lost (node gone, drain): the agent is freed as after a hangup.
             let (queue, hold, original_position) =
                 (c.queue.clone(), since.since(c.entered), c.original_position);
@@ -179,7 +181,8 @@ impl Board {
         let Some(res) = self.reservations.remove(&id) else { return Verdict::Stale };
         let c = self.callers.get_mut(&res.call).expect("a reservation's caller exists");
         c.reservations.remove(&id);
-        c.status = CallerStatus::Connected { agent: res.agent.clone(), since: now };
+        c.status =
+            CallerStatus::Connected { agent: res.agent.clone(), since: now, reservation: id };
         let others: Vec<ReservationId> = std::mem::take(&mut c.reservations).into_iter().collect();
         let (node, rank, entered) = (c.node.clone(), c.rank.clone(), c.entered);
         self.queues.get_mut(&res.queue).expect("queue exists").present.remove(&rank);
@@ -291,7 +294,7 @@ impl Board {
         fx: &mut Effects,
     ) -> Verdict {
         let Some(c) = self.callers.get(call) else { return Verdict::Stale };
-        let CallerStatus::Connected { agent, since } = c.status.clone() else {
+        let CallerStatus::Connected { agent, since, .. } = c.status.clone() else {
             return Verdict::Stale;
         };
         let c = self.callers.remove(call).expect("checked above");
@@ -331,5 +334,33 @@ impl Board {
         };
         self.refresh_agent(id, draw);
         self.match_agent(id, now, fx);
+    }
+}
+
+impl Board {
+    /// The callers of a node, for its new owner to adopt (a walk over every caller: the
+    /// embedded store serves one box, and adoption happens on takeover only).
+    pub(crate) fn node_calls(&self, node: &NodeId) -> Vec<StoredCall> {
+        let stored = |(call, c): (&CallId, &CallerState)| StoredCall {
+            call: call.clone(),
+            queue: c.queue.clone(),
+            caller_id: c.caller_id.clone(),
+            entered: c.entered,
+            state: match &c.status {
+                CallerStatus::Connected { agent, since, reservation } => StoredState::Connected {
+                    reservation: *reservation,
+                    agent: agent.clone(),
+                    since: *since,
+                },
+                CallerStatus::Waiting | CallerStatus::Offered => StoredState::Waiting {
+                    offers: c
+                        .reservations
+                        .iter()
+                        .map(|r| (*r, self.reservations[r].agent.clone()))
+                        .collect(),
+                },
+            },
+        };
+        self.callers.iter().filter(|(_, c)| &c.node == node).map(stored).collect()
     }
 }

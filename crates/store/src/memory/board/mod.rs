@@ -38,8 +38,8 @@ pub(crate) enum CallerStatus {
     Waiting,
     /// Ringing one or more agents.
     Offered,
-    /// Talking to `agent` since `since`.
-    Connected { agent: AgentId, since: Time },
+    /// Talking to `agent` since `since`, under `reservation`.
+    Connected { agent: AgentId, since: Time, reservation: ReservationId },
 }
 
 #[derive(Debug)]
@@ -49,6 +49,7 @@ pub(crate) struct CallerState {
     pub(crate) rank: Rank,
     pub(crate) window: Window,
     pub(crate) entered: Time,
+    pub(crate) caller_id: String,
     pub(crate) original_position: u32,
     pub(crate) status: CallerStatus,
     pub(crate) reservations: BTreeSet<ReservationId>,

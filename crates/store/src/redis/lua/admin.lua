@@ -237,6 +237,32 @@ local function position(keys, args)
   return position_of(c.q, c.mb)
 end
 
+-- The node's callers, for a new owner to adopt: per caller {call, queue, caller id, entered,
+-- 'w', {rid, agent, ...}} while in the queue (with its offers), or {…, 'c', rid, agent, since}
+-- once connected. O(callers of the node); read on takeover and reconnect, never on a call's path.
+local function node_calls(keys, args)
+  setup(keys)
+  local out = {}
+  for _, call in ipairs(rc('SMEMBERS', k_node_calls(args[1]))) do
+    local c = hash(k_caller(call))
+    if c then
+      local row = { call, c.q, c.cid or '', c.en }
+      if c.st == 'c' then
+        row[5], row[6], row[7], row[8] = 'c', c.res or '0', c.agent, c.since
+      else
+        local offers = {}
+        for _, rid in ipairs(rc('ZRANGE', k_creserv(call), 0, -1)) do
+          offers[#offers + 1] = rid
+          offers[#offers + 1] = rc('HGET', k_res(rid), 'agent') or ''
+        end
+        row[5], row[6] = 'w', offers
+      end
+      out[#out + 1] = row
+    end
+  end
+  return out
+end
+
 -- === node leases ===
 --
 -- Epochs never go backwards, even when Redis lost the lease (restart without persistence,
@@ -392,6 +418,7 @@ reg('configure', configure)
 reg('reconfigure', reconfigure)
 reg('agent', agent_view, true)
 reg('queue', queue_view, true)
+reg('node_calls', node_calls, true)
 reg('position', position, true)
 reg('acquire', acquire)
 reg('renew', renew)

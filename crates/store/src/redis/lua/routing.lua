@@ -32,6 +32,8 @@ local function caller_set(call, ...)
 end
 
 local function caller_del(call)
+  local c = caller(call)
+  if c then rc('SREM', k_node_calls(c.node), call) end
   rc('DEL', k_caller(call), k_creserv(call))
   CC[call] = false
 end
@@ -252,7 +254,9 @@ function R.enq(node, a)
   local c = {} -- a new caller: its cached copy is exactly what caller_set writes
   CC[call] = c
   caller_set(call, 'q', q, 'node', node, 'sc', n2s(-prio), 'en', n2s(NOW), 'sq', n2s(seq),
-    'mb', member, 'wmin', n2s(wmin), 'wmax', n2s(wmax), 'op', n2s(position), 'st', 'w')
+    'mb', member, 'wmin', n2s(wmin), 'wmax', n2s(wmax), 'op', n2s(position), 'st', 'w',
+    'cid', cid)
+  rc('SADD', k_node_calls(node), call)
   journal('entered', 'call', call, 'queue', q, 'node', node, 'cid', cid, 'pos', n2s(position))
   -- The caller waits, but enters its waiting set only if no agent takes it now: nothing reads
   -- the waiting sets before reserve() takes it (and skips removing it), and a caller taken at
@@ -327,7 +331,7 @@ function R.ans(_, a)
   local call = res.call
   rc('ZREM', k_creserv(call), rid)
   local c = caller(call)
-  caller_set(call, 'st', 'c', 'agent', res.agent, 'since', n2s(NOW))
+  caller_set(call, 'st', 'c', 'agent', res.agent, 'since', n2s(NOW), 'res', rid)
   local others = rc('ZRANGE', k_creserv(call), 0, -1)
   rc('DEL', k_creserv(call))
   rc('ZREM', k_present(res.q), c.mb)
