@@ -1,5 +1,11 @@
 //! The driver: one task owns the core engine and runs it over every node this instance owns.
 //!
+//! Nodes another instance holds wait in standby: their leases are tried again on every renewal,
+//! so when their owner dies they are taken over once its leases lapse. A node is owned from the
+//! lease on; its callers are adopted from the store on every (re)connect of its event stream;
+//! it is given up (disowned) the moment its lease is lost, renewal finds it taken, or another
+//! consumer replaces the app, and goes back to standby.
+//!
 //! It waits on, in this order of preference: shutdown, node events, results the executors feed
 //! back, API inputs, and the core's one deadline (`poll_timeout`). After each input it drains
 //! the core's commands: store requests are applied in order and their replies handed straight
@@ -18,7 +24,7 @@ use starq_store::{Lease, Store};
 use tokio::sync::mpsc;
 
 use crate::execute::{self, AriCommand, Feedback};
-use crate::translate::{Channels, Step};
+use crate::translate::{self, Channels, Step};
 use crate::{DispatchLatency, EngineError, NodeSpec, Settings};
 
 /// Events from all nodes, tagged with their node; bounded, read promptly.
@@ -39,6 +45,7 @@ enum Wake {
 }
 
 struct NodeRuntime {
+    spec: NodeSpec,
     client: starq_ari::AriClient,
     commands: mpsc::Sender<AriCommand>,
     lease: Lease,
@@ -55,6 +62,10 @@ pub(crate) struct Driver<S> {
     store: Arc<S>,
     channels: Channels,
     nodes: BTreeMap<NodeId, NodeRuntime>,
+    /// Nodes another instance holds, tried again on every renewal.
+    standby: BTreeMap<NodeId, NodeSpec>,
+    /// Where node event streams deliver.
+    events: mpsc::Sender<(NodeId, StreamItem)>,
     settings: Settings,
     last_now: Time,
     /// When the input being handled arrived: dispatch latency runs from there to a Dial.
@@ -86,6 +97,8 @@ impl<S: Store> Driver<S> {
             store,
             channels: Channels::default(),
             nodes: BTreeMap::new(),
+            standby: BTreeMap::new(),
+            events,
             settings,
             last_now: Time::ZERO,
             received: Instant::now(),
@@ -93,7 +106,7 @@ impl<S: Store> Driver<S> {
             feedback,
         };
         for spec in nodes {
-            driver.own_node(spec, events.clone()).await?;
+            driver.try_own(spec).await?;
         }
         Ok(driver)
     }
@@ -115,22 +128,27 @@ impl<S: Store> Driver<S> {
         self.last_now
     }
 
-    /// Takes the node's lease, connects its event stream and starts its executor.
-    async fn own_node(
-        &mut self,
-        spec: NodeSpec,
-        events: mpsc::Sender<(NodeId, StreamItem)>,
-    ) -> Result<(), EngineError> {
+    /// Takes the node's lease if it is free, then connects its event stream and starts its
+    /// executor; a node another instance holds goes to standby.
+    async fn try_own(&mut self, spec: NodeSpec) -> Result<(), EngineError> {
         let now = self.now();
-        let lease = self
+        let acquired = self
             .store
             .acquire_lease(&spec.id, &self.settings.instance, now, self.settings.lease_ttl)
-            .await?
-            .ok_or_else(|| EngineError::NodeTaken(spec.id.clone()))?;
+            .await?;
+        let Some(lease) = acquired else {
+            if !self.standby.contains_key(&spec.id) {
+                tracing::info!(node = %spec.id, "node owned by another instance: standing by");
+            }
+            self.standby.insert(spec.id.clone(), spec);
+            return Ok(());
+        };
+        self.standby.remove(&spec.id);
+        tracing::info!(node = %spec.id, epoch = %lease.epoch, "node owned");
         let client = starq_ari::AriClient::new(&spec.ari, starq_ari::RestLimits::default())?;
         let (mut stream, handle) =
             connect_events(EventStreamConfig::new(spec.ari.clone(), self.settings.seed))?;
-        let node = spec.id.clone();
+        let (node, events) = (spec.id.clone(), self.events.clone());
         tokio::spawn(async move {
             while let Some(item) = stream.recv().await {
                 if events.send((node.clone(), item)).await.is_err() {
@@ -149,6 +167,7 @@ impl<S: Store> Driver<S> {
         ));
         self.engine.handle(now, Input::NodeOwned { fence: lease.fence() });
         let runtime = NodeRuntime {
+            spec: spec.clone(),
             client,
             commands: tx,
             lease,
@@ -205,17 +224,13 @@ impl<S: Store> Driver<S> {
                     self.engine.handle(now, Input::Drain);
                     drain_until = Some(tokio::time::Instant::now() + self.settings.drain_grace);
                 }
-                Wake::Stream(node, item) => self.on_stream(&node, item),
+                Wake::Stream(node, item) => self.on_stream(&node, item).await,
                 Wake::Input(input) | Wake::Feedback(Feedback::Input(input)) => {
                     let now = self.now();
                     self.engine.handle(now, input);
                 }
                 Wake::Feedback(Feedback::Present { node, channels, bridges }) => {
-                    let steps = self.channels.reconcile(&node, &channels, &bridges);
-                    if !steps.is_empty() {
-                        tracing::info!(%node, missed = steps.len(), "reconciled after reconnect");
-                    }
-                    self.apply_steps(&node, steps);
+                    self.on_present(node, channels, bridges).await;
                 }
                 Wake::Timer => {
                     let now = self.now();
@@ -224,6 +239,9 @@ impl<S: Store> Driver<S> {
                 Wake::Renew => {
                     self.renew_leases().await;
                     self.report_dead_nodes();
+                    if drain_until.is_none() {
+                        self.take_standby_nodes().await;
+                    }
                 }
             }
             self.drain().await?;
@@ -232,7 +250,10 @@ impl<S: Store> Driver<S> {
         Ok(())
     }
 
-    fn on_stream(&mut self, node: &NodeId, item: StreamItem) {
+    async fn on_stream(&mut self, node: &NodeId, item: StreamItem) {
+        if !self.nodes.contains_key(node) {
+            return; // Left over from a node given up since.
+        }
         match item {
             StreamItem::Event(event) => {
                 let call = event.channel().map(|c| c.id.clone()).unwrap_or_default();
@@ -249,7 +270,8 @@ impl<S: Store> Driver<S> {
                 self.reconcile(node);
             }
             StreamItem::Replaced => {
-                tracing::error!(%node, "another consumer took the ARI app over")
+                tracing::error!(%node, "another consumer took the ARI app over: giving the node up");
+                self.disown(node, true).await;
             }
             StreamItem::State(ConnectionState::Connected) => {
                 tracing::info!(%node, "ARI events connected");
@@ -289,6 +311,78 @@ impl<S: Store> Driver<S> {
                     self.send(node, AriCommand::Refuse { channel });
                 }
                 Step::DeleteBridge(bridge) => self.send(node, AriCommand::DeleteBridge(bridge)),
+            }
+        }
+    }
+
+    /// What the node's app holds, after a (re)connect: follow the callers the store holds for
+    /// the node (an earlier owner's, or this instance's before a restart), repair what was
+    /// missed while the stream was down, and let the core adopt the callers it does not follow.
+    async fn on_present(
+        &mut self,
+        node: NodeId,
+        channels: std::collections::BTreeSet<String>,
+        bridges: std::collections::BTreeSet<String>,
+    ) {
+        if !self.nodes.contains_key(&node) {
+            return;
+        }
+        let calls = match self.store.node_calls(&node).await {
+            Ok(calls) => calls,
+            Err(error) => {
+                tracing::warn!(%node, %error, "cannot read the node's callers: adopting later");
+                self.reconcile_later(&node);
+                return;
+            }
+        };
+        self.channels.adopt(&node, &calls, &channels, &bridges);
+        let steps = self.channels.reconcile(&node, &channels, &bridges);
+        tracing::info!(
+            %node,
+            stored = calls.len(),
+            in_app = channels.len(),
+            missed = steps.len(),
+            "reconciled with the node and the store"
+        );
+        self.apply_steps(&node, steps);
+        let now = self.now();
+        self.engine.handle(now, Input::Adopt { node, calls, present: channels });
+    }
+
+    /// Reconciles again in a second (the store was away).
+    fn reconcile_later(&self, node: &NodeId) {
+        if let Some(runtime) = self.nodes.get(node) {
+            let (client, node, feedback) =
+                (runtime.client.clone(), node.clone(), self.feedback.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                execute::fetch_present(client, node, feedback).await;
+            });
+        }
+    }
+
+    /// Stops acting for a node at once: its stream closes, the core forgets its callers (the
+    /// next owner adopts them), and it goes back to standby. With `release`, the lease is given
+    /// up too, so another instance need not wait for it to lapse.
+    async fn disown(&mut self, node: &NodeId, release: bool) {
+        let Some(runtime) = self.nodes.remove(node) else { return };
+        runtime.stream.shutdown().await;
+        if release && let Err(error) = self.store.release_lease(&runtime.lease).await {
+            tracing::warn!(%node, %error, "node lease not released");
+        }
+        let now = self.now();
+        self.engine.handle(now, Input::NodeDisowned { node: node.clone() });
+        self.channels.forget_node(node);
+        self.standby.insert(node.clone(), runtime.spec);
+    }
+
+    /// Tries the leases of standby nodes: a dead instance's nodes are taken over here.
+    async fn take_standby_nodes(&mut self) {
+        let specs: Vec<NodeSpec> = self.standby.values().cloned().collect();
+        for spec in specs {
+            let node = spec.id.clone();
+            if let Err(error) = self.try_own(spec).await {
+                tracing::warn!(%node, %error, "cannot take the node over yet");
             }
         }
     }
@@ -357,7 +451,7 @@ impl<S: Store> Driver<S> {
                     self.send(&node, dial);
                 }
                 Command::Bridge { node, channel, leg } => {
-                    let bridge = format!("{channel}-bridge");
+                    let bridge = translate::bridge_of(&channel);
                     self.channels.bridged(&node, &channel, &bridge);
                     self.send(&node, AriCommand::Bridge { bridge, channel, leg });
                 }
@@ -375,9 +469,7 @@ impl<S: Store> Driver<S> {
                 }
                 Command::NodeFenced { node } => {
                     tracing::error!(%node, "lost the node's lease to another instance: stopping for it");
-                    if let Some(runtime) = self.nodes.remove(&node) {
-                        runtime.stream.shutdown().await;
-                    }
+                    self.disown(&node, false).await;
                 }
             }
         }
@@ -402,12 +494,17 @@ impl<S: Store> Driver<S> {
     async fn renew_leases(&mut self) {
         let now = self.now();
         let ttl = self.settings.lease_ttl;
+        let mut lost = Vec::new();
         for (node, runtime) in &mut self.nodes {
             match self.store.renew_lease(&runtime.lease, now, ttl).await {
                 Ok(Some(lease)) => runtime.lease = lease,
-                Ok(None) => tracing::error!(%node, "node lease lost"),
+                Ok(None) => lost.push(node.clone()),
                 Err(error) => tracing::warn!(%node, %error, "node lease not renewed"),
             }
+        }
+        for node in lost {
+            tracing::error!(%node, "node lease lost (lapsed or taken): giving the node up");
+            self.disown(&node, false).await;
         }
     }
 

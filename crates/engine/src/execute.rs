@@ -46,19 +46,27 @@ pub(crate) enum Feedback {
     Present { node: NodeId, channels: BTreeSet<String>, bridges: BTreeSet<String> },
 }
 
-/// Asks the node what its app holds and reports it (after every (re)connect).
+/// Asks the node what its app holds and reports it (after every (re)connect). Retried a few
+/// times: until it succeeds, the callers an earlier owner left on the node are not adopted.
 pub(crate) async fn fetch_present(
     client: AriClient,
     node: NodeId,
     feedback: mpsc::Sender<Feedback>,
 ) {
-    match client.get_application().await {
-        Ok(app) => {
-            let channels = app.channel_ids.into_iter().collect();
-            let bridges = app.bridge_ids.into_iter().collect();
-            let _ = feedback.send(Feedback::Present { node, channels, bridges }).await;
+    const TRIES: u32 = 5;
+    for attempt in 1..=TRIES {
+        match client.get_application().await {
+            Ok(app) => {
+                let channels = app.channel_ids.into_iter().collect();
+                let bridges = app.bridge_ids.into_iter().collect();
+                let _ = feedback.send(Feedback::Present { node, channels, bridges }).await;
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%node, %error, attempt, "cannot list the app's channels to reconcile");
+                tokio::time::sleep(Duration::from_millis(250) * attempt).await;
+            }
         }
-        Err(error) => tracing::warn!(%node, %error, "cannot list the app's channels to reconcile"),
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use starq_ari::Event;
 use starq_ari::model::DialStatus;
 use starq_core::engine::{Arrival, Input};
-use starq_core::shared::Miss;
+use starq_core::shared::{Miss, StoredCall, StoredState};
 use starq_core::{NodeId, ReservationId};
 
 use crate::args;
@@ -193,7 +193,42 @@ impl Channels {
         steps
     }
 
-    /// Forgets every caller and leg of a node that is gone (their calls ended with it).
+    /// Follows, from now on, the callers of `node` the store holds whose channels are
+    /// `present` in the app (an earlier owner's, or this instance's before a restart): with a
+    /// connected call, its agent leg and its bridge too. Those already followed stay as they are.
+    pub fn adopt(
+        &mut self,
+        node: &NodeId,
+        calls: &[StoredCall],
+        present: &BTreeSet<String>,
+        bridges: &BTreeSet<String>,
+    ) {
+        for stored in calls {
+            let Some((channel, _)) =
+                stored.call.channel_candidates(node).into_iter().find(|(c, _)| present.contains(c))
+            else {
+                continue;
+            };
+            if let StoredState::Connected { reservation, .. } = stored.state {
+                let leg = format!("{}-r{}", stored.call, reservation.0);
+                if present.contains(&leg) {
+                    self.legs.entry(leg).or_insert(Leg {
+                        node: node.clone(),
+                        reservation,
+                        answered: true,
+                    });
+                }
+                let bridge = bridge_of(&channel);
+                if bridges.contains(&bridge) {
+                    self.bridges.insert((node.clone(), channel.clone()), bridge);
+                }
+            }
+            self.callers.insert((node.clone(), channel));
+        }
+    }
+
+    /// Forgets every caller and leg of a node: gone (their calls ended with it), or owned by
+    /// another instance now.
     pub fn forget_node(&mut self, node: &NodeId) {
         self.callers.retain(|(n, _)| n != node);
         self.bridges.retain(|(n, _), _| n != node);
@@ -218,6 +253,12 @@ impl Channels {
         }
         steps
     }
+}
+
+/// The bridge starq makes for a caller's channel: named after it, so that whoever owns the
+/// node next finds it again.
+pub fn bridge_of(channel: &str) -> String {
+    format!("{channel}-bridge")
 }
 
 /// What an unanswered leg's hangup cause (Q.850) says about the agent.

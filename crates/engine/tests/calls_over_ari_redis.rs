@@ -10,7 +10,7 @@ use std::time::Duration;
 use starq_core::config::{AgentConfig, Contact, Membership, QueueConfig};
 use starq_core::engine::Input;
 use starq_core::journal::JournalEvent;
-use starq_core::shared::AgentAction;
+use starq_core::shared::{AgentAction, Miss};
 use starq_core::{NodeId, Outcome};
 use starq_engine::{NodeSpec, Settings};
 use starq_sim::phones::PhoneScript;
@@ -33,6 +33,16 @@ async fn node_with_alice(
     alice.memberships.push(Membership { queue: "support".into(), penalty: 0 });
     alice.contacts.push(Contact { endpoint: "PJSIP/alice".into(), nodes: Vec::new() });
     (sim, node, spec, alice)
+}
+
+async fn wait_for_consumer(node: &starq_sim::server::NodeHandle) {
+    for _ in 0..300 {
+        if node.has_consumer("starq") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("starq never connected to the node");
 }
 
 async fn journal(store: &RedisStore) -> Vec<JournalEvent> {
@@ -72,12 +82,7 @@ async fn calls_complete_and_abandon_with_state_in_redis() {
     .await
     .expect("shell starts over Redis");
     shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await;
-    for _ in 0..300 {
-        if node.has_consumer("starq") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for_consumer(&node).await;
     // One caller is served; a second, arriving while alice talks, gives up.
     node.place_call(&CallSpec::new("starq", &["queue=support"], "5551")).expect("placed");
     tokio::time::sleep(Duration::from_millis(150)).await;
@@ -115,13 +120,34 @@ async fn calls_complete_and_abandon_with_state_in_redis() {
     node.check_invariants().expect("simulated node invariants");
 }
 
+/// Polls the journal until `done` holds, for up to 5 s; returns the last read.
+async fn journal_until(
+    store: &RedisStore,
+    done: impl Fn(&[JournalEvent]) -> bool,
+) -> Vec<JournalEvent> {
+    let mut events = Vec::new();
+    for _ in 0..500 {
+        events = journal(store).await;
+        if done(&events) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    events
+}
+
+fn completed(events: &[JournalEvent]) -> bool {
+    events.iter().any(|e| matches!(e, JournalEvent::Completed { .. }))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_caller_left_in_the_store_by_an_earlier_run_does_not_hold_an_agent() {
+async fn a_caller_left_waiting_by_an_earlier_run_is_adopted_and_served() {
     let redis = support::RedisServer::start_with(false);
     let store = Arc::new(redis.store().await);
     let (_sim, node, spec, alice) = node_with_alice(4).await;
     let settings = Settings { drain_grace: Duration::from_millis(200), ..Settings::new("first") };
-    // A first run takes a caller, then stops with nobody logged in: the caller stays queued.
+    // A first run takes a caller, then stops with nobody logged in: the caller stays queued,
+    // on hold in Asterisk.
     let (stop, stopped) = oneshot::channel::<()>();
     let queues = vec![QueueConfig::new("support")];
     let run = starq_engine::start(
@@ -135,18 +161,13 @@ async fn a_caller_left_in_the_store_by_an_earlier_run_does_not_hold_an_agent() {
         },
     );
     let (_, task) = run.await.expect("first run starts");
-    for _ in 0..300 {
-        if node.has_consumer("starq") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for_consumer(&node).await;
     node.place_call(&CallSpec::new("starq", &["queue=support"], "5551")).expect("placed");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let _ = stop.send(());
     task.await.expect("no panic").expect("clean stop");
-    // A second run, knowing nothing of that caller, logs alice in: the store offers her the
-    // orphan, which the engine ends instead of bouncing the offer back and forth.
+    // A second run logs alice in at once, maybe before it adopted the caller: the offer waits
+    // for the adoption, then alice is rung and the caller served.
     let (stop, stopped) = oneshot::channel::<()>();
     let second = Settings { instance: "second".into(), ..settings };
     let (shell, task) =
@@ -156,25 +177,71 @@ async fn a_caller_left_in_the_store_by_an_earlier_run_does_not_hold_an_agent() {
         .await
         .expect("second run starts");
     shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await;
-    let mut events = Vec::new();
-    for _ in 0..300 {
-        events = journal(&store).await;
-        if events.iter().any(|e| matches!(e, JournalEvent::Left { outcome: Outcome::NodeLost, .. }))
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(
-        events.iter().any(|e| matches!(e, JournalEvent::Left { outcome: Outcome::NodeLost, .. })),
-        "{events:?}"
-    );
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let offers =
-        journal(&store).await.iter().filter(|e| matches!(e, JournalEvent::Offered { .. })).count();
-    assert_eq!(offers, 1, "one offer of the orphan, not a loop");
-    let view = store.agent(&"alice".into()).await.expect("store").expect("known");
-    assert_eq!(view.status, starq_store::AgentStatus::Available);
+    let events = journal_until(&store, completed).await;
+    assert!(completed(&events), "the adopted caller is served: {events:?}");
+    let ended: Vec<&JournalEvent> = events.iter().filter(|e| e.terminal_call().is_some()).collect();
+    assert_eq!(ended.len(), 1, "one end, a completion: {ended:?}");
+    let offers = events.iter().filter(|e| matches!(e, JournalEvent::Offered { .. })).count();
+    assert_eq!(offers, 1, "alice is rung once");
     let _ = stop.send(());
     task.await.expect("no panic").expect("clean stop");
+    node.check_invariants().expect("simulated node invariants");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_instance_takes_over_a_dead_ones_node_and_serves_its_callers() {
+    let redis = support::RedisServer::start_with(false);
+    let store = Arc::new(redis.store().await);
+    let (_sim, node, spec, alice) = node_with_alice(5).await;
+    let lease_ttl = Duration::from_millis(900);
+    let settings = Settings { lease_ttl, ..Settings::new("first") };
+    let queues = vec![QueueConfig::new("support")];
+    let never = std::future::pending::<()>();
+    let (_first_shell, first) = starq_engine::start(
+        Arc::clone(&store),
+        queues.clone(),
+        vec![alice.clone()],
+        vec![spec.clone()],
+        settings.clone(),
+        never,
+    )
+    .await
+    .expect("first instance starts");
+    wait_for_consumer(&node).await;
+    // The second instance finds the node taken and stands by.
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (shell, second) = starq_engine::start(
+        Arc::clone(&store),
+        queues,
+        vec![alice],
+        vec![spec],
+        Settings { instance: "second".into(), ..settings },
+        async {
+            let _ = stopped.await;
+        },
+    )
+    .await
+    .expect("second instance starts in standby");
+    node.place_call(&CallSpec::new("starq", &["queue=support"], "5551")).expect("placed");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The first instance dies without a word: its lease lapses and the second takes over.
+    first.abort();
+    let died = std::time::Instant::now();
+    shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await;
+    let events = journal_until(&store, completed).await;
+    assert!(completed(&events), "the waiting caller is served by the new owner: {events:?}");
+    let ended: Vec<&JournalEvent> = events.iter().filter(|e| e.terminal_call().is_some()).collect();
+    assert_eq!(ended.len(), 1, "one end, a completion: {ended:?}");
+    // Alice's login, made through the standby instance, offered the caller to the dead
+    // owner's node: nobody rang it, and the takeover gave it back at no cost to her.
+    assert!(
+        events
+            .iter()
+            .all(|e| !matches!(e, JournalEvent::Missed { miss, .. } if *miss != Miss::Failed)),
+        "{events:?}"
+    );
+    assert!(died.elapsed() < Duration::from_secs(5), "served within the lease and a reconnect");
+    let _ = stop.send(());
+    second.await.expect("no panic").expect("clean stop");
+    node.check_invariants().expect("simulated node invariants");
 }

@@ -25,6 +25,10 @@ pub enum Input {
     /// given back to be made again, connected calls are followed to their end, and callers
     /// whose channel is gone end. Then the held offers are acted on.
     Adopt { node: NodeId, calls: Vec<StoredCall>, present: BTreeSet<String> },
+    /// The engine no longer owns the node (its lease lapsed, another consumer took the app
+    /// over, or it was handed to another instance): it forgets the node's callers without
+    /// touching the store, for the next owner to adopt.
+    NodeDisowned { node: NodeId },
     /// The node is gone (WebSocket and pings failed, or killed): its calls are lost.
     NodeDown { node: NodeId },
     /// A caller entered `Stasis(starq,queue=…)` on a node this engine owns.

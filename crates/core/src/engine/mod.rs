@@ -128,6 +128,7 @@ impl Engine {
                 self.nodes.insert(fence.node.clone(), fence);
             }
             Input::Adopt { node, calls, present } => self.adopt(&node, calls, &present),
+            Input::NodeDisowned { node } => self.forget_node(&node),
             Input::NodeDown { node } => self.node_down(&node),
             Input::CallerArrived(arrival) => self.caller_arrived(arrival),
             Input::CallerHungUp { node, channel } => {
