@@ -19,13 +19,14 @@ use std::time::{Duration, Instant};
 
 use starq_ari::{ConnectionState, EventStreamConfig, StreamItem, connect_events};
 use starq_core::engine::{ChannelAction, Command, Engine, Input};
+use starq_core::shared::{Reply, Request};
 use starq_core::{NodeId, Time};
-use starq_store::{Lease, Store};
+use starq_store::{Lease, Store, StoreError};
 use tokio::sync::mpsc;
 
 use crate::execute::{self, AriCommand, Feedback};
 use crate::translate::{self, Channels, Step};
-use crate::{DispatchLatency, EngineError, NodeSpec, Settings};
+use crate::{DispatchLatency, EngineError, Health, NodeHealth, NodeSpec, Settings};
 
 /// Events from all nodes, tagged with their node; bounded, read promptly.
 pub(crate) const EVENT_BUFFER: usize = 4096;
@@ -33,6 +34,15 @@ pub(crate) const EVENT_BUFFER: usize = 4096;
 const COMMAND_BUFFER: usize = 4096;
 /// Results fed back by executors, and API inputs, waiting for the driver.
 pub(crate) const INPUT_BUFFER: usize = 1024;
+
+/// What the driver shares with the shell's handle: figures and health, updated as it runs.
+pub(crate) struct Shared {
+    pub(crate) latency: Arc<Mutex<DispatchLatency>>,
+    pub(crate) health: Arc<Mutex<Health>>,
+}
+
+/// The longest pause between two tries of a store that is away.
+const STORE_RETRY_MAX: Duration = Duration::from_secs(1);
 
 /// What woke the driver.
 enum Wake {
@@ -70,7 +80,10 @@ pub(crate) struct Driver<S> {
     last_now: Time,
     /// When the input being handled arrived: dispatch latency runs from there to a Dial.
     received: Instant,
-    latency: Arc<Mutex<DispatchLatency>>,
+    shared: Shared,
+    /// Why the store is away, while it is: routing is paused until it answers again.
+    store_error: Option<String>,
+    draining: bool,
     feedback: mpsc::Sender<Feedback>,
 }
 
@@ -90,7 +103,7 @@ impl<S: Store> Driver<S> {
         settings: Settings,
         events: mpsc::Sender<(NodeId, StreamItem)>,
         feedback: mpsc::Sender<Feedback>,
-        latency: Arc<Mutex<DispatchLatency>>,
+        shared: Shared,
     ) -> Result<Self, EngineError> {
         let mut driver = Driver {
             engine,
@@ -102,12 +115,15 @@ impl<S: Store> Driver<S> {
             settings,
             last_now: Time::ZERO,
             received: Instant::now(),
-            latency,
+            shared,
+            store_error: None,
+            draining: false,
             feedback,
         };
         for spec in nodes {
             driver.try_own(spec).await?;
         }
+        driver.publish_health();
         Ok(driver)
     }
 
@@ -172,7 +188,8 @@ impl<S: Store> Driver<S> {
             commands: tx,
             lease,
             stream: handle,
-            down_since: None,
+            // Down until its event stream connects: a node that never does is lost in time.
+            down_since: Some(Instant::now()),
             reported_down: false,
         };
         self.nodes.insert(spec.id, runtime);
@@ -222,6 +239,7 @@ impl<S: Store> Driver<S> {
                     tracing::info!(ringing = self.engine.legs_ringing(), "draining");
                     let now = self.now();
                     self.engine.handle(now, Input::Drain);
+                    self.draining = true;
                     drain_until = Some(tokio::time::Instant::now() + self.settings.drain_grace);
                 }
                 Wake::Stream(node, item) => self.on_stream(&node, item).await,
@@ -245,6 +263,7 @@ impl<S: Store> Driver<S> {
                 }
             }
             self.drain().await?;
+            self.publish_health();
         }
         self.release_nodes().await;
         Ok(())
@@ -424,12 +443,17 @@ impl<S: Store> Driver<S> {
         while let Some(command) = self.engine.poll_command() {
             match command {
                 Command::Store(request) => {
-                    let reply = self.store.apply(request).await?;
+                    let reply = self.apply(request).await?;
                     let now = self.now();
                     self.engine.handle(now, Input::Reply(reply));
                 }
                 Command::QueryPosition { call } => {
-                    let position = self.store.position(&call).await?;
+                    // An announcement can do without: a store away costs it, nothing more.
+                    let position = match self.store.position(&call).await {
+                        Ok(position) => position,
+                        Err(StoreError::Unavailable(_)) => None,
+                        Err(error) => return Err(error.into()),
+                    };
                     let now = self.now();
                     self.engine.handle(now, Input::Position { call, position });
                 }
@@ -476,9 +500,62 @@ impl<S: Store> Driver<S> {
         Ok(())
     }
 
+    /// Applies a request, waiting for a store that is away: routing pauses (requests must be
+    /// applied in order), callers stay on hold in Asterisk, and it resumes where it stopped
+    /// when the store answers. Retrying is safe (see [`StoreError::Unavailable`]).
+    async fn apply(&mut self, request: Request) -> Result<Reply, EngineError> {
+        let mut pause = Duration::from_millis(50);
+        loop {
+            match self.store.apply(request.clone()).await {
+                Ok(reply) => {
+                    if let Some(error) = self.store_error.take() {
+                        tracing::info!(%error, "store back: routing resumes");
+                        self.publish_health();
+                    }
+                    return Ok(reply);
+                }
+                Err(StoreError::Unavailable(error)) => {
+                    if self.store_error.is_none() {
+                        tracing::error!(
+                            %error,
+                            "store unavailable: routing paused, callers stay on hold"
+                        );
+                        self.store_error = Some(error);
+                        self.publish_health();
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(STORE_RETRY_MAX);
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// Copies the instance's state into the health the handle reads.
+    fn publish_health(&self) {
+        let mut nodes: std::collections::BTreeMap<String, NodeHealth> =
+            self.standby.keys().map(|node| (node.to_string(), NodeHealth::Standby)).collect();
+        for (node, runtime) in &self.nodes {
+            let state = match (runtime.reported_down, runtime.down_since) {
+                (true, _) => NodeHealth::Lost,
+                (false, Some(_)) => NodeHealth::Disconnected,
+                (false, None) => NodeHealth::Connected,
+            };
+            nodes.insert(node.to_string(), state);
+        }
+        let health = Health {
+            store_available: self.store_error.is_none(),
+            store_error: self.store_error.clone(),
+            draining: self.draining,
+            callers: self.engine.callers(),
+            nodes,
+        };
+        *self.shared.health.lock().unwrap_or_else(|p| p.into_inner()) = health;
+    }
+
     fn record_dispatch(&self) {
         let elapsed = self.received.elapsed();
-        self.latency.lock().unwrap_or_else(|p| p.into_inner()).record(elapsed);
+        self.shared.latency.lock().unwrap_or_else(|p| p.into_inner()).record(elapsed);
     }
 
     fn send(&self, node: &NodeId, command: AriCommand) {

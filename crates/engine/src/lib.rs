@@ -13,6 +13,7 @@
 //! | [`translate`] | ARI events → core inputs; which channel is what |
 //! | `execute` | core commands → ARI requests, one ordered executor per node |
 //! | `driver` | the loop: events, feedback, API inputs, the core's deadline, leases |
+//! | [`health`] | what the instance tells a supervisor: store, drain, nodes |
 
 #![forbid(unsafe_code)]
 
@@ -20,7 +21,10 @@ pub mod args;
 pub mod config;
 mod driver;
 mod execute;
+pub mod health;
 pub mod translate;
+
+pub use health::{Health, NodeHealth};
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -86,9 +90,6 @@ pub enum EngineError {
     /// A node's ARI settings are invalid.
     #[error(transparent)]
     AriConfig(#[from] starq_ari::ConfigError),
-    /// Another instance holds the node's lease.
-    #[error("node {0} is owned by another instance")]
-    NodeTaken(NodeId),
 }
 
 /// Sends API inputs (agent login, pause, priority, withdraw) to a running shell, and reads
@@ -97,12 +98,18 @@ pub enum EngineError {
 pub struct ShellHandle {
     api: mpsc::Sender<Input>,
     latency: Arc<Mutex<DispatchLatency>>,
+    health: Arc<Mutex<Health>>,
 }
 
 impl ShellHandle {
     /// Hands an input to the engine; `false` if the shell has stopped.
     pub async fn send(&self, input: Input) -> bool {
         self.api.send(input).await.is_ok()
+    }
+
+    /// The instance's health now.
+    pub fn health(&self) -> Health {
+        self.health.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Dispatch latency so far: (p50, p99, agent legs dialled).
@@ -161,7 +168,8 @@ pub async fn start<S: Store>(
     let (feedback_tx, feedback_rx) = mpsc::channel(driver::INPUT_BUFFER);
     let (api_tx, api_rx) = mpsc::channel(driver::INPUT_BUFFER);
     let latency = Arc::new(Mutex::new(DispatchLatency::default()));
-    let shared = Arc::clone(&latency);
+    let health = Arc::new(Mutex::new(Health::default()));
+    let shared = driver::Shared { latency: Arc::clone(&latency), health: Arc::clone(&health) };
     let mut driver =
         driver::Driver::start(store, engine, nodes, settings, events_tx, feedback_tx, shared)
             .await?;
@@ -169,5 +177,5 @@ pub async fn start<S: Store>(
     // left waiting by an earlier run, agents whose penalty changed) is offered at once.
     driver.reconfigure(&queues, &agents).await?;
     let task = tokio::spawn(driver.run(events_rx, feedback_rx, api_rx, shutdown));
-    Ok((ShellHandle { api: api_tx, latency }, task))
+    Ok((ShellHandle { api: api_tx, latency, health }, task))
 }

@@ -245,3 +245,47 @@ async fn a_standby_instance_takes_over_a_dead_ones_node_and_serves_its_callers()
     second.await.expect("no panic").expect("clean stop");
     node.check_invariants().expect("simulated node invariants");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_pauses_while_redis_is_away_and_resumes_when_it_returns() {
+    let mut redis = support::RedisServer::start_with(true);
+    let store = Arc::new(redis.store().await);
+    let (_sim, node, spec, alice) = node_with_alice(6).await;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (shell, task) = starq_engine::start(
+        Arc::clone(&store),
+        vec![QueueConfig::new("support")],
+        vec![alice],
+        vec![spec],
+        Settings::new("only"),
+        async {
+            let _ = stopped.await;
+        },
+    )
+    .await
+    .expect("shell starts over Redis");
+    shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await;
+    wait_for_consumer(&node).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(shell.health().ready(), "{:?}", shell.health());
+    redis.stop();
+    node.place_call(&CallSpec::new("starq", &["queue=support"], "5551")).expect("placed");
+    let mut health = shell.health();
+    for _ in 0..300 {
+        if !health.store_available {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        health = shell.health();
+    }
+    assert!(!health.store_available && !health.ready(), "routing paused: {health:?}");
+    assert!(health.store_error.is_some());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    redis.restart();
+    let events = journal_until(&store, completed).await;
+    assert!(completed(&events), "the caller held through the outage is served: {events:?}");
+    assert!(shell.health().ready(), "routing resumed: {:?}", shell.health());
+    let _ = stop.send(());
+    task.await.expect("no panic").expect("clean stop");
+    node.check_invariants().expect("simulated node invariants");
+}

@@ -29,6 +29,7 @@ fn the_example_loads_with_secrets_from_the_environment() {
     .unwrap();
     assert_eq!(config.nodes.len(), 2);
     assert_eq!(config.store, StoreChoice::Embedded);
+    assert_eq!(config.http_listen, Some("127.0.0.1:9090".parse().unwrap()));
     let support = config.queues.iter().find(|q| q.id.as_str() == "support").unwrap();
     assert_eq!(support.strategy, Strategy::LeastRecent);
     assert_eq!(support.ring_timeout, Duration::from_secs(15));
@@ -77,6 +78,9 @@ fn mistakes_name_the_file_the_key_and_the_reason() {
     assert!(err.to_string().starts_with("starq.toml: queues.q.strategy:"), "{err}");
     assert!(err.to_string().contains("leastrecent"), "lists the choices: {err}");
 
+    let (key, reason) = invalid_key(with_node("[http]\nlisten = \"localhost\"\n").unwrap_err());
+    assert_eq!(key, "http.listen");
+    assert!(reason.contains("address:port"), "{reason}");
     let (key, _) =
         invalid_key(with_node("[queues.q]\njoinempty = \"paused,sleepy\"\n").unwrap_err());
     assert_eq!(key, "queues.q.joinempty");

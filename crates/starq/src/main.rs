@@ -88,9 +88,22 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Runtime::new().context("cannot start the async runtime")
 }
 
+/// Completes on Ctrl-C, or on SIGTERM (what a supervisor sends to stop a service).
 async fn ctrl_c() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => _ = signal.recv().await,
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
     }
 }
 
@@ -143,7 +156,7 @@ async fn serve_on<S: Store>(store: Arc<S>, config: config::Config) -> anyhow::Re
         agents = config.agents.len(),
         "starting"
     );
-    let (_shell, task) = starq_engine::start(
+    let (shell, task) = starq_engine::start(
         store,
         config.queues,
         config.agents,
@@ -152,6 +165,11 @@ async fn serve_on<S: Store>(store: Arc<S>, config: config::Config) -> anyhow::Re
         ctrl_c(),
     )
     .await?;
+    if let Some(listen) = config.http_listen {
+        starq_api::serve(listen, shell)
+            .await
+            .with_context(|| format!("http.listen: cannot listen on {listen}"))?;
+    }
     task.await.context("the engine task failed")??;
     tracing::info!("stopped");
     Ok(())

@@ -8,6 +8,7 @@
 mod raw;
 
 use std::collections::BTreeSet;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -36,6 +37,8 @@ pub struct Config {
     pub queues: Vec<QueueConfig>,
     /// Agents.
     pub agents: Vec<AgentConfig>,
+    /// Where to serve health and status over HTTP, if anywhere.
+    pub http_listen: Option<SocketAddr>,
 }
 
 /// Where shared state lives.
@@ -134,6 +137,12 @@ pub fn parse(
         },
         None => StoreChoice::Embedded,
     };
+    let http_listen = match &raw.http.listen {
+        Some(listen) => Some(listen.parse::<SocketAddr>().map_err(|e| {
+            invalid("http.listen".into(), format!("{listen:?} is not an address:port ({e})"))
+        })?),
+        None => None,
+    };
     let settings = Settings {
         instance: raw.instance.name.clone().unwrap_or_else(|| "starq".into()),
         lease_ttl: Duration::from_secs(raw.instance.lease_ttl_secs.unwrap_or(3).max(1)),
@@ -142,7 +151,7 @@ pub fn parse(
         drain_grace: Duration::from_secs(raw.instance.drain_grace_secs.unwrap_or(10)),
         originates_per_sec: raw.instance.originates_per_sec.unwrap_or(200).max(1),
     };
-    Ok(Config { settings, store, nodes, queues, agents })
+    Ok(Config { settings, store, nodes, queues, agents, http_listen })
 }
 
 type KeyError = (String, String);

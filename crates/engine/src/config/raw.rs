@@ -13,6 +13,8 @@ pub(super) struct File {
     #[serde(default)]
     pub(super) store: Store,
     #[serde(default)]
+    pub(super) http: Http,
+    #[serde(default)]
     pub(super) nodes: Vec<Node>,
     #[serde(default)]
     pub(super) queues: BTreeMap<String, Queue>,
@@ -29,6 +31,12 @@ pub(super) struct Instance {
     pub(super) node_down_after_secs: Option<u64>,
     pub(super) drain_grace_secs: Option<u64>,
     pub(super) originates_per_sec: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Http {
+    pub(super) listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
