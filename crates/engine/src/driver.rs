@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use starq_ari::{ConnectionState, EventStreamConfig, StreamItem, connect_events};
-use starq_core::engine::{ChannelAction, Command, Engine, Input};
+use starq_core::engine::{ChannelAction, Command, Engine, Input, LegHangup};
 use starq_core::shared::{Reply, Request};
 use starq_core::{NodeId, Time};
 use starq_store::{Lease, Store, StoreError};
@@ -247,8 +247,18 @@ impl<S: Store> Driver<S> {
                     let now = self.now();
                     self.engine.handle(now, input);
                 }
-                Wake::Feedback(Feedback::Present { node, channels, bridges }) => {
-                    self.on_present(node, channels, bridges).await;
+                Wake::Feedback(Feedback::Present { node, channels, bridges, as_of }) => {
+                    self.on_present(node, channels, bridges, as_of).await;
+                }
+                Wake::Feedback(Feedback::Stray { node, channel }) => {
+                    if let Some(runtime) = self.nodes.get(&node) {
+                        let app = runtime.spec.ari.app.clone();
+                        let steps = self.channels.stray(&node, &channel, &app);
+                        if !steps.is_empty() {
+                            tracing::warn!(%node, channel = %channel.id, "caller found in the app without its StasisStart: taken in now");
+                        }
+                        self.apply_steps(&node, steps);
+                    }
                 }
                 Wake::Timer => {
                     let now = self.now();
@@ -342,6 +352,7 @@ impl<S: Store> Driver<S> {
         node: NodeId,
         channels: std::collections::BTreeSet<String>,
         bridges: std::collections::BTreeSet<String>,
+        as_of: u64,
     ) {
         if !self.nodes.contains_key(&node) {
             return;
@@ -355,7 +366,7 @@ impl<S: Store> Driver<S> {
             }
         };
         self.channels.adopt(&node, &calls, &channels, &bridges);
-        let steps = self.channels.reconcile(&node, &channels, &bridges);
+        let steps = self.channels.reconcile(&node, &channels, &bridges, as_of);
         tracing::info!(
             %node,
             stored = calls.len(),
@@ -364,8 +375,32 @@ impl<S: Store> Driver<S> {
             "reconciled with the node and the store"
         );
         self.apply_steps(&node, steps);
+        // Legs of adopted callers are the core's to end; the rest is stray.
+        let adopted_legs: std::collections::BTreeSet<String> =
+            calls.iter().map(|c| format!("{}-r", c.call)).collect();
+        let mut strays = self.channels.strays(&node, &channels);
+        strays.retain(|id| {
+            !id.rsplit_once("-r")
+                .is_some_and(|(call, _)| adopted_legs.contains(&format!("{call}-r")))
+        });
         let now = self.now();
-        self.engine.handle(now, Input::Adopt { node, calls, present: channels });
+        self.engine.handle(now, Input::Adopt { node: node.clone(), calls, present: channels });
+        let Some(client) = self.nodes.get(&node).map(|r| r.client.clone()) else { return };
+        for id in strays {
+            if translate::is_leg(&node, &id) {
+                // A leg whose call ended while no one watched (those of adopted callers are
+                // already being hung up).
+                tracing::info!(%node, leg = %id, "leftover agent leg hung up");
+                self.send(&node, AriCommand::HangupLeg { leg: id, reason: LegHangup::Cancelled });
+            } else {
+                tokio::spawn(execute::fetch_stray(
+                    client.clone(),
+                    node.clone(),
+                    id,
+                    self.feedback.clone(),
+                ));
+            }
+        }
     }
 
     /// Reconciles again in a second (the store was away).
@@ -373,9 +408,10 @@ impl<S: Store> Driver<S> {
         if let Some(runtime) = self.nodes.get(node) {
             let (client, node, feedback) =
                 (runtime.client.clone(), node.clone(), self.feedback.clone());
+            let as_of = self.channels.generation();
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                execute::fetch_present(client, node, feedback).await;
+                execute::fetch_present(client, node, as_of, feedback).await;
             });
         }
     }
@@ -412,6 +448,7 @@ impl<S: Store> Driver<S> {
             tokio::spawn(execute::fetch_present(
                 runtime.client.clone(),
                 node.clone(),
+                self.channels.generation(),
                 self.feedback.clone(),
             ));
         }

@@ -5,6 +5,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
 
+use starq_ari::model::Channel;
 use starq_ari::rest::{BridgeFeature, CreateChannel, DialplanTarget, HangupReason};
 use starq_ari::{AriClient, AriError};
 use starq_core::engine::{ChannelAction, Input, LegHangup};
@@ -42,8 +43,26 @@ pub(crate) enum AriCommand {
 pub(crate) enum Feedback {
     /// An input for the core (e.g. a leg that could not be created).
     Input(Input),
-    /// The channels and bridges a node's app holds now, for reconciliation.
-    Present { node: NodeId, channels: BTreeSet<String>, bridges: BTreeSet<String> },
+    /// The channels and bridges a node's app holds now, for reconciliation; asked for when
+    /// the shell's registrations stood at `as_of` (see `Channels::generation`).
+    Present { node: NodeId, channels: BTreeSet<String>, bridges: BTreeSet<String>, as_of: u64 },
+    /// A channel in the app starq did not know, as Asterisk describes it.
+    Stray { node: NodeId, channel: Channel },
+}
+
+/// Asks the node about a channel found in the app that starq did not know.
+pub(crate) async fn fetch_stray(
+    client: AriClient,
+    node: NodeId,
+    channel_id: String,
+    feedback: mpsc::Sender<Feedback>,
+) {
+    match client.get_channel(&channel_id).await {
+        Ok(channel) => _ = feedback.send(Feedback::Stray { node, channel }).await,
+        Err(error) => {
+            tracing::warn!(%node, channel = %channel_id, %error, "stray channel not read")
+        }
+    }
 }
 
 /// Asks the node what its app holds and reports it (after every (re)connect). Retried a few
@@ -51,6 +70,7 @@ pub(crate) enum Feedback {
 pub(crate) async fn fetch_present(
     client: AriClient,
     node: NodeId,
+    as_of: u64,
     feedback: mpsc::Sender<Feedback>,
 ) {
     const TRIES: u32 = 5;
@@ -59,7 +79,8 @@ pub(crate) async fn fetch_present(
             Ok(app) => {
                 let channels = app.channel_ids.into_iter().collect();
                 let bridges = app.bridge_ids.into_iter().collect();
-                let _ = feedback.send(Feedback::Present { node, channels, bridges }).await;
+                let present = Feedback::Present { node, channels, bridges, as_of };
+                let _ = feedback.send(present).await;
                 return;
             }
             Err(error) => {

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use starq_ari::Event;
+use starq_ari::model::Channel;
 use starq_ari::model::DialStatus;
 use starq_core::engine::{Arrival, Input};
 use starq_core::shared::{Miss, StoredCall, StoredState};
@@ -33,16 +34,22 @@ pub enum Step {
 /// starq already let go of (a caller it continued, a leg it hung up) is not acted on twice.
 #[derive(Debug, Default)]
 pub struct Channels {
-    /// Callers, by node and channel id (channel ids are unique on one server only).
-    callers: BTreeSet<(NodeId, String)>,
+    /// Callers, by node and channel id (channel ids are unique on one server only), with the
+    /// [`Channels::generation`] they were first followed at.
+    callers: BTreeMap<(NodeId, String), u64>,
     /// Legs by channel id: starq names them, unique cluster-wide.
     legs: BTreeMap<String, Leg>,
     /// A caller's bridge.
     bridges: BTreeMap<(NodeId, String), String>,
+    /// Counts registrations, so a listing of the app is only compared with what was followed
+    /// before it was asked for.
+    generation: u64,
 }
 
 #[derive(Clone, Debug)]
 struct Leg {
+    /// The generation it was followed at.
+    since: u64,
     node: NodeId,
     reservation: ReservationId,
     answered: bool,
@@ -51,7 +58,11 @@ struct Leg {
 impl Channels {
     /// A leg is being created on `node` for a reservation.
     pub fn leg_created(&mut self, node: &NodeId, leg: &str, reservation: ReservationId) {
-        self.legs.insert(leg.to_owned(), Leg { node: node.clone(), reservation, answered: false });
+        let since = self.tick();
+        self.legs.insert(
+            leg.to_owned(),
+            Leg { since, node: node.clone(), reservation, answered: false },
+        );
     }
 
     /// starq hangs a leg up: its later events are not news.
@@ -72,6 +83,27 @@ impl Channels {
         self.bridges.insert((node.clone(), channel.to_owned()), bridge.to_owned());
     }
 
+    /// Where registrations stand now: a listing of the app asked for now can tell about what
+    /// was followed up to here, not after.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    fn tick(&mut self) -> u64 {
+        self.generation += 1;
+        self.generation
+    }
+
+    fn follow_caller(&mut self, node: &NodeId, channel: &str) {
+        let since = self.generation + 1;
+        if let std::collections::btree_map::Entry::Vacant(entry) =
+            self.callers.entry((node.clone(), channel.to_owned()))
+        {
+            entry.insert(since);
+            self.generation = since;
+        }
+    }
+
     /// Callers and legs the shell follows.
     pub fn len(&self) -> usize {
         self.callers.len() + self.legs.len()
@@ -90,20 +122,7 @@ impl Channels {
                 if self.legs.contains_key(id) {
                     return Vec::new(); // Our own leg entering the app.
                 }
-                match args::parse(&e.args) {
-                    Ok(a) => {
-                        self.callers.insert((node.clone(), id.clone()));
-                        vec![Step::Input(Input::CallerArrived(Arrival {
-                            node: node.clone(),
-                            channel: id.clone(),
-                            queue: a.queue,
-                            caller_id: e.channel.caller.number.clone(),
-                            priority: a.priority,
-                            max_wait: a.max_wait,
-                        }))]
-                    }
-                    Err(err) => vec![Step::Refuse { channel: id.clone(), reason: err.to_string() }],
-                }
+                self.arrival(node, &e.channel, &e.args)
             }
             // A caller leaves Stasis by hanging up (when starq sends it on, it is released first).
             // Legs are judged on ChannelDestroyed, which carries the cause.
@@ -154,19 +173,22 @@ impl Channels {
     }
 
     /// Compares what starq follows on `node` with the channels and bridges Asterisk still has in
-    /// the app (after a reconnect: nothing missed is replayed), and says what was missed.
+    /// the app (after a reconnect: nothing missed is replayed), and says what was missed. The
+    /// listing was asked for at generation `as_of`: what was followed after it may be missing
+    /// from it without being gone.
     pub fn reconcile(
         &mut self,
         node: &NodeId,
         channels: &BTreeSet<String>,
         bridges: &BTreeSet<String>,
+        as_of: u64,
     ) -> Vec<Step> {
         let mut steps = Vec::new();
         let gone_callers: Vec<String> = self
             .callers
             .iter()
-            .filter(|(n, id)| n == node && !channels.contains(id))
-            .map(|(_, id)| id.clone())
+            .filter(|((n, id), since)| n == node && **since <= as_of && !channels.contains(id))
+            .map(|((_, id), _)| id.clone())
             .collect();
         for caller in gone_callers {
             steps.extend(self.caller_gone(node, &caller));
@@ -174,7 +196,7 @@ impl Channels {
         let gone_legs: Vec<String> = self
             .legs
             .iter()
-            .filter(|(id, l)| &l.node == node && !channels.contains(*id))
+            .filter(|(id, l)| &l.node == node && l.since <= as_of && !channels.contains(*id))
             .map(|(id, _)| id.clone())
             .collect();
         for id in gone_legs {
@@ -211,37 +233,87 @@ impl Channels {
             };
             if let StoredState::Connected { reservation, .. } = stored.state {
                 let leg = format!("{}-r{}", stored.call, reservation.0);
-                if present.contains(&leg) {
-                    self.legs.entry(leg).or_insert(Leg {
-                        node: node.clone(),
-                        reservation,
-                        answered: true,
-                    });
+                if present.contains(&leg) && !self.legs.contains_key(&leg) {
+                    let since = self.tick();
+                    self.legs.insert(
+                        leg,
+                        Leg { since, node: node.clone(), reservation, answered: true },
+                    );
                 }
                 let bridge = bridge_of(&channel);
                 if bridges.contains(&bridge) {
                     self.bridges.insert((node.clone(), channel.clone()), bridge);
                 }
             }
-            self.callers.insert((node.clone(), channel));
+            self.follow_caller(node, &channel);
+        }
+    }
+
+    /// The channels in `node`'s app that starq neither follows as callers nor created as legs
+    /// (after [`Channels::adopt`] and [`Channels::reconcile`]): callers whose `StasisStart` was
+    /// missed, or legs of calls that ended meanwhile (see [`is_leg`]).
+    pub fn strays(&self, node: &NodeId, present: &BTreeSet<String>) -> Vec<String> {
+        present
+            .iter()
+            .filter(|id| {
+                !self.legs.contains_key(*id)
+                    && !self.callers.contains_key(&(node.clone(), (*id).clone()))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// A stray channel of `node`, as Asterisk describes it: a caller in `app`'s `Stasis()`
+    /// whose `StasisStart` never reached starq arrives now, from the arguments its dialplan
+    /// location still shows (`app,queue=…`). Anything else is left alone.
+    pub fn stray(&mut self, node: &NodeId, channel: &Channel, app: &str) -> Vec<Step> {
+        if self.callers.contains_key(&(node.clone(), channel.id.clone()))
+            || self.legs.contains_key(&channel.id)
+            || !channel.dialplan.app_name.eq_ignore_ascii_case("stasis")
+        {
+            return Vec::new();
+        }
+        let mut fields = channel.dialplan.app_data.split(',');
+        if fields.next().map(str::trim) != Some(app) {
+            return Vec::new();
+        }
+        let args: Vec<String> = fields.map(str::to_owned).collect();
+        self.arrival(node, channel, &args)
+    }
+
+    /// A caller entering the app with `args`: a core arrival, or a refusal naming what is wrong.
+    fn arrival(&mut self, node: &NodeId, channel: &Channel, args: &[String]) -> Vec<Step> {
+        match args::parse(args) {
+            Ok(a) => {
+                self.follow_caller(node, &channel.id);
+                vec![Step::Input(Input::CallerArrived(Arrival {
+                    node: node.clone(),
+                    channel: channel.id.clone(),
+                    queue: a.queue,
+                    caller_id: channel.caller.number.clone(),
+                    priority: a.priority,
+                    max_wait: a.max_wait,
+                }))]
+            }
+            Err(err) => vec![Step::Refuse { channel: channel.id.clone(), reason: err.to_string() }],
         }
     }
 
     /// Forgets every caller and leg of a node: gone (their calls ended with it), or owned by
     /// another instance now.
     pub fn forget_node(&mut self, node: &NodeId) {
-        self.callers.retain(|(n, _)| n != node);
+        self.callers.retain(|(n, _), _| n != node);
         self.bridges.retain(|(n, _), _| n != node);
         self.legs.retain(|_, leg| &leg.node != node);
     }
 
     fn is_caller(&self, node: &NodeId, channel: &str) -> bool {
-        self.callers.contains(&(node.clone(), channel.to_owned()))
+        self.callers.contains_key(&(node.clone(), channel.to_owned()))
     }
 
     fn caller_gone(&mut self, node: &NodeId, channel: &str) -> Vec<Step> {
         let key = (node.clone(), channel.to_owned());
-        if !self.callers.remove(&key) {
+        if self.callers.remove(&key).is_none() {
             return Vec::new();
         }
         let mut steps = vec![Step::Input(Input::CallerHungUp {
@@ -253,6 +325,14 @@ impl Channels {
         }
         steps
     }
+}
+
+/// Whether a channel id of `node` is one starq gives agent legs: `<node>~<channel>-r<n>`.
+pub fn is_leg(node: &NodeId, id: &str) -> bool {
+    id.strip_prefix(node.as_str()).is_some_and(|rest| rest.starts_with('~'))
+        && id
+            .rsplit_once("-r")
+            .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The bridge starq makes for a caller's channel: named after it, so that whoever owns the
@@ -275,6 +355,36 @@ pub fn miss_for_cause(cause: i32) -> Miss {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listing_asked_for_earlier_does_not_end_callers_followed_since() {
+        let node = NodeId::new("main");
+        let mut channels = Channels::default();
+        channels.adopt(&node, &[], &BTreeSet::new(), &BTreeSet::new());
+        channels.follow_caller(&node, "old");
+        let as_of = channels.generation();
+        channels.follow_caller(&node, "new");
+        let steps = channels.reconcile(&node, &BTreeSet::new(), &BTreeSet::new(), as_of);
+        let gone: Vec<_> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Input(Input::CallerHungUp { channel, .. }) => Some(channel.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(gone, ["old"], "only what the listing could have seen is judged by it");
+        assert!(channels.is_caller(&node, "new"));
+    }
+
+    #[test]
+    fn agent_leg_ids_are_told_from_caller_ids() {
+        let node = NodeId::new("main");
+        assert!(is_leg(&node, "main~1700.1-r12"));
+        assert!(is_leg(&node, "main~1700.1-q2-r3"));
+        assert!(!is_leg(&node, "1700.1"));
+        assert!(!is_leg(&node, "main~1700.1-r"));
+        assert!(!is_leg(&NodeId::new("backup"), "main~1700.1-r12"));
+    }
 
     #[test]
     fn causes_map_to_misses() {

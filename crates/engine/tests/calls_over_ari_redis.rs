@@ -180,7 +180,7 @@ async fn a_caller_left_waiting_by_an_earlier_run_is_adopted_and_served() {
     let events = journal_until(&store, completed).await;
     assert!(completed(&events), "the adopted caller is served: {events:?}");
     let ended: Vec<&JournalEvent> = events.iter().filter(|e| e.terminal_call().is_some()).collect();
-    assert_eq!(ended.len(), 1, "one end, a completion: {ended:?}");
+    assert_eq!(ended.len(), 1, "one end, a completion: {events:?}");
     let offers = events.iter().filter(|e| matches!(e, JournalEvent::Offered { .. })).count();
     assert_eq!(offers, 1, "alice is rung once");
     let _ = stop.send(());
@@ -285,6 +285,50 @@ async fn routing_pauses_while_redis_is_away_and_resumes_when_it_returns() {
     let events = journal_until(&store, completed).await;
     assert!(completed(&events), "the caller held through the outage is served: {events:?}");
     assert!(shell.health().ready(), "routing resumed: {:?}", shell.health());
+    let _ = stop.send(());
+    task.await.expect("no panic").expect("clean stop");
+    node.check_invariants().expect("simulated node invariants");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_a_restarted_redis_forgot_are_taken_in_again_from_asterisk() {
+    let mut redis = support::RedisServer::start_with(false);
+    let store = Arc::new(redis.store().await);
+    let (_sim, node, spec, alice) = node_with_alice(7).await;
+    let settings = Settings { drain_grace: Duration::from_millis(200), ..Settings::new("first") };
+    let queues = vec![QueueConfig::new("support")];
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (_, task) = starq_engine::start(
+        Arc::clone(&store),
+        queues.clone(),
+        vec![alice.clone()],
+        vec![spec.clone()],
+        settings.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    )
+    .await
+    .expect("first run starts");
+    wait_for_consumer(&node).await;
+    node.place_call(&CallSpec::new("starq", &["queue=support"], "5551")).expect("placed");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = stop.send(());
+    task.await.expect("no panic").expect("clean stop");
+    // Redis comes back empty: the caller, still on hold in Asterisk, is known to nobody.
+    redis.restart();
+    let store = Arc::new(redis.store().await);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let second = Settings { instance: "second".into(), ..settings };
+    let (shell, task) =
+        starq_engine::start(Arc::clone(&store), queues, vec![alice], vec![spec], second, async {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("second run starts");
+    shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await;
+    let events = journal_until(&store, completed).await;
+    assert!(completed(&events), "the forgotten caller is found in the app and served: {events:?}");
     let _ = stop.send(());
     task.await.expect("no panic").expect("clean stop");
     node.check_invariants().expect("simulated node invariants");
