@@ -47,7 +47,7 @@ pub(crate) enum Feedback {
     /// the shell's registrations stood at `as_of` (see `Channels::generation`).
     Present { node: NodeId, channels: BTreeSet<String>, bridges: BTreeSet<String>, as_of: u64 },
     /// A channel in the app starq did not know, as Asterisk describes it.
-    Stray { node: NodeId, channel: Channel },
+    Stray { node: NodeId, channel: Box<Channel> },
 }
 
 /// Asks the node about a channel found in the app that starq did not know.
@@ -58,7 +58,9 @@ pub(crate) async fn fetch_stray(
     feedback: mpsc::Sender<Feedback>,
 ) {
     match client.get_channel(&channel_id).await {
-        Ok(channel) => _ = feedback.send(Feedback::Stray { node, channel }).await,
+        Ok(channel) => {
+            _ = feedback.send(Feedback::Stray { node, channel: Box::new(channel) }).await
+        }
         Err(error) => {
             tracing::warn!(%node, channel = %channel_id, %error, "stray channel not read")
         }
