@@ -59,6 +59,7 @@ where
         timers_fire_in_order_once,
         journal_is_read_and_acknowledged_by_group,
         a_nodes_callers_are_read_back_for_adoption,
+        instances_live_while_they_beat_and_inboxes_hand_notices_to_owners,
     );
 }
 
@@ -772,4 +773,41 @@ async fn a_nodes_callers_are_read_back_for_adoption<S: Store>(mut s: Site<S>) {
     let calls = s.store.node_calls(&node).await.expect("ok");
     let left: Vec<&str> = calls.iter().map(|c| c.call.as_str()).collect();
     assert_eq!(left, ["c2"], "ended callers are gone");
+}
+
+async fn instances_live_while_they_beat_and_inboxes_hand_notices_to_owners<S: Store>(s: Site<S>) {
+    let ttl = Duration::from_secs(3);
+    let at = |ms: u64| Time(1_000_000 + ms);
+    assert_eq!(s.store.heartbeat("b", at(0), ttl).await.expect("ok"), ["b"]);
+    assert_eq!(s.store.heartbeat("a", at(1_000), ttl).await.expect("ok"), ["a", "b"]);
+    assert_eq!(s.store.heartbeat("a", at(3_500), ttl).await.expect("ok"), ["a"], "b lapsed");
+    assert!(s.store.heartbeat("a", at(3_600), Duration::ZERO).await.expect("ok").is_empty());
+
+    let offer = |reservation, node: &str| Offer {
+        reservation: starq_core::ReservationId(reservation),
+        call: CallId::new(format!("{node}~c{reservation}")),
+        node: NodeId::new(node),
+        queue: QueueId::new("q1"),
+        agent: AgentId::new("a1"),
+        ring_timeout: Duration::from_secs(15),
+    };
+    let evict = Notice::Evict {
+        call: CallId::new("n1~c9"),
+        node: NodeId::new("n1"),
+        queue: QueueId::new("q1"),
+        outcome: Outcome::LeaveEmpty,
+    };
+    let posted = vec![
+        Notice::Offer(offer(1, "n1")),
+        Notice::Offer(offer(2, "n2")),
+        Notice::Cancelled(offer(1, "n1")),
+        evict.clone(),
+    ];
+    s.store.post_notices(posted).await.expect("posted");
+    let first = s.store.take_notices(&s.fence, 2).await.expect("owner takes");
+    assert_eq!(first, [Notice::Offer(offer(1, "n1")), Notice::Cancelled(offer(1, "n1"))]);
+    assert_eq!(s.store.take_notices(&s.fence, 10).await.expect("ok"), [evict], "in order");
+    assert!(s.store.take_notices(&s.fence, 10).await.expect("ok").is_empty(), "taken once");
+    let stale = Fence { node: s.fence.node.clone(), epoch: Epoch(s.fence.epoch.0 + 1) };
+    assert!(matches!(s.store.take_notices(&stale, 10).await, Err(StoreError::Fenced { .. })));
 }

@@ -191,6 +191,31 @@ pub trait Store: Send + Sync + 'static {
     /// Gives a lease up at once (shutdown), so another instance can take the node.
     fn release_lease(&self, lease: &Lease) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Registers `instance` as live until `now + ttl` (renewed like a lease; a zero `ttl` leaves
+    /// at once) and returns every instance live at `now`, sorted. Instances share the nodes
+    /// among the live ones (rendezvous hashing), so this is the membership they agree on.
+    fn heartbeat(
+        &self,
+        instance: &str,
+        now: Time,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// Leaves notices for their nodes' owners: what a request made for callers of a node
+    /// another instance owns (an agent this instance freed, offered to a caller over there).
+    fn post_notices(
+        &self,
+        notices: Vec<Notice>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Removes and returns up to `limit` notices left for the fenced node, oldest first; a
+    /// stale fence takes nothing ([`StoreError::Fenced`]).
+    fn take_notices(
+        &self,
+        fence: &Fence,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Notice>, StoreError>> + Send;
+
     /// Schedules (or moves) a durable timer of a node.
     fn schedule_timer(
         &self,

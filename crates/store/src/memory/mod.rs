@@ -41,6 +41,10 @@ struct Inner {
     next_seq: u64,
     acks: BTreeMap<String, u64>,
     journal_dropped: u64,
+    /// Live instances, until when.
+    instances: BTreeMap<String, Time>,
+    /// Notices left for each node's owner.
+    inboxes: BTreeMap<NodeId, VecDeque<Notice>>,
 }
 
 #[derive(Debug)]
@@ -286,6 +290,35 @@ impl Store for MemoryStore {
 
     async fn queue(&self, queue: &QueueId) -> Result<Option<QueueView>, StoreError> {
         Ok(self.lock().queue_view(queue))
+    }
+
+    async fn heartbeat(
+        &self,
+        instance: &str,
+        now: Time,
+        ttl: Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut inner = self.lock();
+        inner.instances.insert(instance.to_owned(), now + ttl);
+        inner.instances.retain(|_, until| *until > now);
+        Ok(inner.instances.keys().cloned().collect())
+    }
+
+    async fn post_notices(&self, notices: Vec<Notice>) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        for notice in notices {
+            inner.inboxes.entry(notice.node().clone()).or_default().push_back(notice);
+        }
+        Ok(())
+    }
+
+    async fn take_notices(&self, fence: &Fence, limit: usize) -> Result<Vec<Notice>, StoreError> {
+        let mut inner = self.lock();
+        if !inner.fence_holds(fence) {
+            return Err(StoreError::Fenced { node: fence.node.clone(), epoch: fence.epoch });
+        }
+        let Some(inbox) = inner.inboxes.get_mut(&fence.node) else { return Ok(Vec::new()) };
+        Ok(inbox.drain(..limit.min(inbox.len())).collect())
     }
 
     async fn acquire_lease(

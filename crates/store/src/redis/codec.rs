@@ -322,6 +322,44 @@ fn notice(v: &Value) -> Result<Notice, StoreError> {
     }
 }
 
+/// A notice as one string for a node's inbox: its fields as in a reply (see [`notice`]), each
+/// written `<length>:<bytes>`, so names may hold any character. Lua keeps it opaque.
+pub(super) fn encode_notice(notice: &Notice) -> String {
+    let fields: Vec<String> = match notice {
+        Notice::Evict { call, node, queue, outcome } => {
+            vec!["E".into(), call.to_string(), node.to_string(), queue.to_string(), outcome_str(*outcome)]
+        }
+        Notice::Offer(o) | Notice::Cancelled(o) => {
+            let kind = if matches!(notice, Notice::Offer(_)) { "O" } else { "C" };
+            vec![
+                kind.into(),
+                o.reservation.0.to_string(),
+                o.call.to_string(),
+                o.node.to_string(),
+                o.queue.to_string(),
+                o.agent.to_string(),
+                o.ring_timeout.as_millis().to_string(),
+            ]
+        }
+    };
+    fields.iter().map(|f| format!("{}:{f}", f.len())).collect()
+}
+
+/// The inverse of [`encode_notice`].
+pub(super) fn decode_notice(text: &str) -> Result<Notice, StoreError> {
+    let mut fields = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let bad = || protocol(format!("inbox notice {text:?}"));
+        let (len, tail) = rest.split_once(':').ok_or_else(bad)?;
+        let len: usize = len.parse().map_err(|_| bad())?;
+        let field = tail.get(..len).ok_or_else(bad)?;
+        fields.push(Value::BulkString(field.as_bytes().to_vec()));
+        rest = &tail[len..];
+    }
+    notice(&Value::Array(fields))
+}
+
 /// `apply`'s reply: `{verdict, notices}`.
 pub(super) fn reply(v: &Value) -> Result<Reply, StoreError> {
     let items = array(v)?;
@@ -550,6 +588,29 @@ impl Fields {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn inbox_notices_read_back_whatever_their_names_hold() {
+        let offer = Offer {
+            reservation: ReservationId(42),
+            call: CallId::new("main~17:00.1;2"),
+            node: NodeId::new("main"),
+            queue: QueueId::new("sales|eu"),
+            agent: AgentId::new("é:1"),
+            ring_timeout: Duration::from_millis(15_000),
+        };
+        let evict = Notice::Evict {
+            call: CallId::new("x"),
+            node: NodeId::new("n"),
+            queue: QueueId::new(""),
+            outcome: Outcome::LeaveUnavail,
+        };
+        for notice in [Notice::Offer(offer.clone()), Notice::Cancelled(offer), evict] {
+            assert_eq!(decode_notice(&encode_notice(&notice)).expect("decodes"), notice);
+        }
+        assert!(decode_notice("3:O").is_err(), "a truncated field is an error, not a panic");
+        assert!(decode_notice("x:O").is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -326,6 +326,42 @@ impl Store for RedisStore {
         codec::queue_view(&self.fcall("queue", &[queue.to_string()]).await?)
     }
 
+    async fn heartbeat(
+        &self,
+        instance: &str,
+        now: Time,
+        ttl: Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        let args = [instance.to_owned(), now.0.to_string(), ttl.as_millis().to_string()];
+        let v = self.fcall("heartbeat", &args).await?;
+        codec::array(&v)?.iter().map(codec::text).collect()
+    }
+
+    async fn post_notices(&self, notices: Vec<Notice>) -> Result<(), StoreError> {
+        if notices.is_empty() {
+            return Ok(());
+        }
+        let args: Vec<String> = notices
+            .iter()
+            .flat_map(|n| [n.node().to_string(), codec::encode_notice(n)])
+            .collect();
+        self.fcall("post_notices", &args).await.map(drop)
+    }
+
+    async fn take_notices(&self, fence: &Fence, limit: usize) -> Result<Vec<Notice>, StoreError> {
+        let [node, epoch] = Self::fence_args(fence);
+        let v = self.fcall("take_notices", &[node, epoch, limit.max(1).to_string()]).await?;
+        let items = codec::array(&v)?;
+        match items.first().map(codec::text).transpose()?.as_deref() {
+            Some("ok") => codec::array(items.get(1).unwrap_or(&Value::Nil))?
+                .iter()
+                .map(|n| codec::decode_notice(&codec::text(n)?))
+                .collect(),
+            Some("fenced") => Err(Self::fenced(fence)),
+            _ => Err(StoreError::Protocol(format!("take_notices reply {v:?}"))),
+        }
+    }
+
     async fn acquire_lease(
         &self,
         node: &NodeId,

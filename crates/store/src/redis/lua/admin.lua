@@ -318,6 +318,34 @@ local function release(keys, args)
   return 'OK'
 end
 
+-- === instances and inboxes ===
+
+-- ARGV: instance, now, ttl. Registers the instance until now + ttl (0: leaves), forgets the
+-- lapsed ones, and returns the live ones, sorted. O(instances).
+local function heartbeat(keys, args)
+  setup(keys, tonumber(args[2]))
+  local key, ttl = k_instances(), tonumber(args[3])
+  if ttl > 0 then rc('ZADD', key, n2s(NOW + ttl), args[1]) else rc('ZREM', key, args[1]) end
+  rc('ZREMRANGEBYSCORE', key, '-inf', n2s(NOW))
+  local live = rc('ZRANGE', key, 0, -1)
+  table.sort(live)
+  return live
+end
+
+-- ARGV: node, notice, node, notice, ... Notices stay opaque here (see codec.rs).
+local function post_notices(keys, args)
+  setup(keys)
+  for i = 1, #args, 2 do rc('RPUSH', k_inbox(args[i]), args[i + 1]) end
+  return 'OK'
+end
+
+-- ARGV: node, epoch, limit. The fenced owner takes the oldest notices left for its node.
+local function take_notices(keys, args)
+  setup(keys)
+  if not fence_holds(args[1], args[2]) then return { 'fenced' } end
+  return { 'ok', rc('LPOP', k_inbox(args[1]), tonumber(args[3])) or {} }
+end
+
 -- === durable timers: a sorted set per node, by (due, key) ===
 
 -- ARGV: op, node, epoch, then per op: schedule key due | cancel key | claim now limit.
@@ -419,6 +447,9 @@ reg('reconfigure', reconfigure)
 reg('agent', agent_view, true)
 reg('queue', queue_view, true)
 reg('node_calls', node_calls, true)
+reg('heartbeat', heartbeat)
+reg('post_notices', post_notices)
+reg('take_notices', take_notices)
 reg('position', position, true)
 reg('acquire', acquire)
 reg('renew', renew)
