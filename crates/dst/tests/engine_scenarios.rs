@@ -509,3 +509,31 @@ fn callers_that_left_while_no_one_watched_end_on_adoption() {
     assert_eq!(outcomes, [Outcome::Abandoned, Outcome::CompletedByAgent]);
     assert!(h.store.node_calls_now(&NodeId::new("main")).is_empty(), "nothing left behind");
 }
+
+#[test]
+fn an_offer_whose_notice_was_lost_is_given_back_at_the_second_look() {
+    let q = QueueConfig::new("support");
+    let mut h = Harness::new(&[q], &[agent("alice", "support", &[("PJSIP/alice", &[])])]);
+    h.input(Input::Agent { agent: "alice".into(), action: AgentAction::Logout });
+    h.arrive("ch1", "support");
+    h.take();
+    // Another instance logs alice in and dies before handing the offer over: nobody rings.
+    let login = starq_core::shared::Request::Agent {
+        agent: "alice".into(),
+        action: AgentAction::Login,
+        now: h.now,
+        draw: 1,
+    };
+    let lost = h.store.apply_now(login);
+    assert_eq!(lost.notices.len(), 1, "the store offered ch1 to alice");
+    let node = NodeId::new("main");
+    let look = |h: &mut Harness| {
+        let calls = h.store.node_calls_now(&node);
+        let present = ["ch1".to_owned()].into_iter().collect();
+        h.input(Input::Adopt { node: node.clone(), calls, present });
+    };
+    look(&mut h);
+    assert!(h.dials().is_empty(), "one look could be a notice still in flight");
+    look(&mut h);
+    assert_eq!(h.dials().len(), 1, "the second look gives it back and alice is rung: {:?}", h.seen);
+}

@@ -1,10 +1,16 @@
 //! The driver: one task owns the core engine and runs it over every node this instance owns.
 //!
-//! Nodes another instance holds wait in standby: their leases are tried again on every renewal,
-//! so when their owner dies they are taken over once its leases lapse. A node is owned from the
-//! lease on; its callers are adopted from the store on every (re)connect of its event stream;
-//! it is given up (disowned) the moment its lease is lost, renewal finds it taken, or another
-//! consumer replaces the app, and goes back to standby.
+//! Instances share the nodes: every renewal, each one beats in the store, reads which
+//! instances are live, and owns the nodes rendezvous hashing gives it ([`placement`]); a node
+//! it no longer wins is handed over (lease released), one it wins is taken as soon as its lease
+//! is free, so a dead instance's nodes move once its leases lapse. A node is owned from the
+//! lease on; its callers are adopted from the store on every (re)connect of its event stream
+//! and every few seconds after (which also repairs what a lost notice left behind); it is given
+//! up (disowned) the moment its lease is lost, renewal finds it taken, or another consumer
+//! replaces the app, and goes back to standby. What a request of this instance decides for
+//! another instance's node travels through that node's inbox in the store.
+//!
+//! [`placement`]: crate::placement
 //!
 //! It waits on, in this order of preference: shutdown, node events, results the executors feed
 //! back, API inputs, and the core's one deadline (`poll_timeout`). After each input it drains
@@ -20,7 +26,7 @@ use std::time::{Duration, Instant};
 use starq_ari::{ConnectionState, EventStreamConfig, StreamItem, connect_events};
 use starq_core::engine::{ChannelAction, Command, Engine, Input, LegHangup};
 use starq_core::shared::{Reply, Request};
-use starq_core::{NodeId, Time};
+use starq_core::{Fence, NodeId, Time};
 use starq_store::{Lease, Store, StoreError};
 use tokio::sync::mpsc;
 
@@ -43,6 +49,13 @@ pub(crate) struct Shared {
 
 /// The longest pause between two tries of a store that is away.
 const STORE_RETRY_MAX: Duration = Duration::from_secs(1);
+/// How often node inboxes are read while other instances are live (and ten times slower
+/// while alone, for what a departed instance left).
+const INBOX_EVERY: Duration = Duration::from_millis(25);
+/// Notices taken from an inbox at once.
+const INBOX_BATCH: usize = 256;
+/// How often every owned node is reconciled with the store, even without a reconnect.
+const RECONCILE_EVERY: Duration = Duration::from_secs(5);
 
 /// What woke the driver.
 enum Wake {
@@ -52,6 +65,8 @@ enum Wake {
     Feedback(Feedback),
     Timer,
     Renew,
+    Inbox,
+    Reconcile,
 }
 
 struct NodeRuntime {
@@ -72,8 +87,13 @@ pub(crate) struct Driver<S> {
     store: Arc<S>,
     channels: Channels,
     nodes: BTreeMap<NodeId, NodeRuntime>,
-    /// Nodes another instance holds, tried again on every renewal.
+    /// Nodes this instance does not own now: another instance's, or its own waiting for the
+    /// previous owner's lease to lapse.
     standby: BTreeMap<NodeId, NodeSpec>,
+    /// Live instances at the last heartbeat, sorted.
+    live: Vec<String>,
+    /// Inbox reads skipped while alone.
+    inbox_skips: u32,
     /// Where node event streams deliver.
     events: mpsc::Sender<(NodeId, StreamItem)>,
     settings: Settings,
@@ -111,6 +131,8 @@ impl<S: Store> Driver<S> {
             channels: Channels::default(),
             nodes: BTreeMap::new(),
             standby: BTreeMap::new(),
+            live: Vec::new(),
+            inbox_skips: 0,
             events,
             settings,
             last_now: Time::ZERO,
@@ -120,8 +142,13 @@ impl<S: Store> Driver<S> {
             draining: false,
             feedback,
         };
+        driver.live = driver.beat().await?;
         for spec in nodes {
-            driver.try_own(spec).await?;
+            if driver.wins(&spec.id) {
+                driver.try_own(spec).await?;
+            } else {
+                driver.standby.insert(spec.id.clone(), spec);
+            }
         }
         driver.publish_health();
         Ok(driver)
@@ -207,6 +234,10 @@ impl<S: Store> Driver<S> {
         tokio::pin!(shutdown);
         let renew_every = self.settings.lease_ttl / 3;
         let mut renew = tokio::time::interval(renew_every);
+        let mut inbox = tokio::time::interval(INBOX_EVERY);
+        inbox.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut anti_entropy = tokio::time::interval(RECONCILE_EVERY);
+        anti_entropy.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut drain_until: Option<tokio::time::Instant> = None;
         loop {
             if let Some(deadline) = drain_until
@@ -228,6 +259,8 @@ impl<S: Store> Driver<S> {
                 Some(input) = api.recv() => Wake::Input(input),
                 () = tokio::time::sleep(sleep) => Wake::Timer,
                 _ = renew.tick() => Wake::Renew,
+                _ = inbox.tick() => Wake::Inbox,
+                _ = anti_entropy.tick() => Wake::Reconcile,
             };
             // Dispatch latency runs from here: the input is in hand.
             self.received = Instant::now();
@@ -265,10 +298,26 @@ impl<S: Store> Driver<S> {
                     self.engine.handle_timeout(now);
                 }
                 Wake::Renew => {
+                    match self.beat().await {
+                        Ok(live) => self.live = live,
+                        Err(error) => tracing::warn!(%error, "heartbeat failed"),
+                    }
                     self.renew_leases().await;
                     self.report_dead_nodes();
                     if drain_until.is_none() {
-                        self.take_standby_nodes().await;
+                        self.rebalance().await;
+                    }
+                }
+                Wake::Inbox => self.read_inboxes().await,
+                Wake::Reconcile => {
+                    let connected: Vec<NodeId> = self
+                        .nodes
+                        .iter()
+                        .filter(|(_, r)| r.down_since.is_none())
+                        .map(|(n, _)| n.clone())
+                        .collect();
+                    for node in connected {
+                        self.reconcile(&node);
                     }
                 }
             }
@@ -367,13 +416,12 @@ impl<S: Store> Driver<S> {
         };
         self.channels.adopt(&node, &calls, &channels, &bridges);
         let steps = self.channels.reconcile(&node, &channels, &bridges, as_of);
-        tracing::info!(
-            %node,
-            stored = calls.len(),
-            in_app = channels.len(),
-            missed = steps.len(),
-            "reconciled with the node and the store"
-        );
+        let (stored, in_app, missed) = (calls.len(), channels.len(), steps.len());
+        if missed > 0 {
+            tracing::info!(%node, stored, in_app, missed, "reconciled with the node and the store");
+        } else {
+            tracing::debug!(%node, stored, in_app, "reconciled with the node and the store");
+        }
         self.apply_steps(&node, steps);
         // Legs of adopted callers are the core's to end; the rest is stray.
         let adopted_legs: std::collections::BTreeSet<String> =
@@ -431,13 +479,61 @@ impl<S: Store> Driver<S> {
         self.standby.insert(node.clone(), runtime.spec);
     }
 
-    /// Tries the leases of standby nodes: a dead instance's nodes are taken over here.
-    async fn take_standby_nodes(&mut self) {
-        let specs: Vec<NodeSpec> = self.standby.values().cloned().collect();
-        for spec in specs {
+    /// Beats in the store and reads which instances are live.
+    async fn beat(&mut self) -> Result<Vec<String>, StoreError> {
+        let now = self.now();
+        self.store.heartbeat(&self.settings.instance, now, self.settings.lease_ttl).await
+    }
+
+    /// Whether rendezvous hashing over the live instances gives this instance the node.
+    fn wins(&self, node: &NodeId) -> bool {
+        crate::placement::owner(node.as_str(), &self.live) == Some(self.settings.instance.as_str())
+    }
+
+    /// Hands over the nodes another live instance now wins, and takes those this instance wins
+    /// (a dead instance's, once its leases lapse). Skipped while this instance's own heartbeat
+    /// is not seen: it would hand everything over.
+    async fn rebalance(&mut self) {
+        if !self.live.contains(&self.settings.instance) {
+            return;
+        }
+        let lost: Vec<NodeId> = self.nodes.keys().filter(|n| !self.wins(n)).cloned().collect();
+        for node in lost {
+            tracing::info!(%node, owner = ?crate::placement::owner(node.as_str(), &self.live), "node handed over to another instance");
+            self.disown(&node, true).await;
+        }
+        let won: Vec<NodeSpec> =
+            self.standby.values().filter(|spec| self.wins(&spec.id)).cloned().collect();
+        for spec in won {
             let node = spec.id.clone();
             if let Err(error) = self.try_own(spec).await {
                 tracing::warn!(%node, %error, "cannot take the node over yet");
+            }
+        }
+    }
+
+    /// Takes the notices other instances left for the nodes this instance owns.
+    async fn read_inboxes(&mut self) {
+        if self.live.len() <= 1 {
+            self.inbox_skips += 1;
+            if self.inbox_skips < 10 {
+                return;
+            }
+        }
+        self.inbox_skips = 0;
+        let fences: Vec<Fence> = self.nodes.values().map(|r| r.lease.fence()).collect();
+        for fence in fences {
+            match self.store.take_notices(&fence, INBOX_BATCH).await {
+                Ok(notices) if notices.is_empty() => {}
+                Ok(notices) => {
+                    let now = self.now();
+                    self.engine.handle(now, Input::Notices(notices));
+                }
+                Err(StoreError::Fenced { .. }) => {
+                    tracing::error!(node = %fence.node, "lost the node's lease to another instance: stopping for it");
+                    self.disown(&fence.node, false).await;
+                }
+                Err(error) => tracing::debug!(node = %fence.node, %error, "inbox not read"),
             }
         }
     }
@@ -521,12 +617,11 @@ impl<S: Store> Driver<S> {
                     self.send(&node, AriCommand::HangupLeg { leg, reason });
                 }
                 Command::Route(notices) => {
-                    // One instance owns every node it knows; a notice for another node means a
-                    // caller of an instance that is gone: the new owner's reconcile repairs it.
-                    tracing::warn!(
-                        count = notices.len(),
-                        "notices for nodes this instance does not own"
-                    );
+                    // Lost here (the store away), an offer is given back by its node owner's
+                    // next reconcile.
+                    if let Err(error) = self.store.post_notices(notices).await {
+                        tracing::warn!(%error, "notices for other instances' nodes not left");
+                    }
                 }
                 Command::NodeFenced { node } => {
                     tracing::error!(%node, "lost the node's lease to another instance: stopping for it");
@@ -623,6 +718,11 @@ impl<S: Store> Driver<S> {
     }
 
     async fn release_nodes(&mut self) {
+        let now = self.now();
+        if let Err(error) = self.store.heartbeat(&self.settings.instance, now, Duration::ZERO).await
+        {
+            tracing::warn!(%error, "could not leave the live instances");
+        }
         for (node, runtime) in std::mem::take(&mut self.nodes) {
             runtime.stream.shutdown().await;
             if let Err(error) = self.store.release_lease(&runtime.lease).await {

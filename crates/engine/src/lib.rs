@@ -14,6 +14,7 @@
 //! | `execute` | core commands → ARI requests, one ordered executor per node |
 //! | `driver` | the loop: events, feedback, API inputs, the core's deadline, leases |
 //! | [`health`] | what the instance tells a supervisor: store, drain, nodes |
+//! | [`placement`] | which live instance owns which node (rendezvous hashing) |
 
 #![forbid(unsafe_code)]
 
@@ -22,6 +23,7 @@ pub mod config;
 mod driver;
 mod execute;
 pub mod health;
+pub mod placement;
 pub mod translate;
 
 pub use health::{Health, NodeHealth};

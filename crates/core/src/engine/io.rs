@@ -23,7 +23,8 @@ pub enum Input {
     /// The engine takes over the callers it does not follow (an earlier owner's, or its own
     /// before a restart): waiting ones get their music and timers back, ringing offers are
     /// given back to be made again, connected calls are followed to their end, and callers
-    /// whose channel is gone end. Then the held offers are acted on.
+    /// whose channel is gone end. Then the held offers are acted on. Sent again from time to
+    /// time, it also gives back offers whose notice was lost between instances.
     Adopt { node: NodeId, calls: Vec<StoredCall>, present: BTreeSet<String> },
     /// The engine no longer owns the node (its lease lapsed, another consumer took the app
     /// over, or it was handed to another instance): it forgets the node's callers without

@@ -19,7 +19,7 @@ mod replies;
 mod timers;
 mod waiting;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,6 +52,9 @@ pub struct Engine {
     nodes: BTreeMap<NodeId, Fence>,
     /// Owned nodes not adopted yet, with the notices held for callers not known yet.
     unadopted: BTreeMap<NodeId, Vec<Notice>>,
+    /// Per node, offers the store held for followed callers that this engine never heard of,
+    /// at the last adoption (see `release_lost_offers`).
+    suspects: BTreeMap<NodeId, BTreeSet<ReservationId>>,
     callers: BTreeMap<CallId, Caller>,
     /// The current caller of each (node, channel) (a failover step gives a channel a new caller).
     by_channel: BTreeMap<(NodeId, String), CallId>,
@@ -73,6 +76,7 @@ impl Engine {
             agents: agents.iter().map(|a| (a.id.clone(), Arc::new(a.clone()))).collect(),
             nodes: BTreeMap::new(),
             unadopted: BTreeMap::new(),
+            suspects: BTreeMap::new(),
             callers: BTreeMap::new(),
             by_channel: BTreeMap::new(),
             legs: BTreeMap::new(),

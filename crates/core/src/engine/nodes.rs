@@ -3,11 +3,12 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::caller::{self, Caller, Leg, Phase};
 use super::{ChannelAction, Command, Engine, LegHangup, Pending, TimerKey};
 use crate::config::AnswerMode;
-use crate::ids::{CallId, NodeId, ReservationId};
+use crate::ids::{AgentId, CallId, NodeId, QueueId, ReservationId};
 use crate::outcome::Outcome;
 use crate::shared::{Miss, Notice, Offer, Party, Request, StoredCall, StoredState};
 
@@ -56,6 +57,7 @@ impl Engine {
     pub(super) fn forget_node(&mut self, node: &NodeId) {
         self.nodes.remove(node);
         self.unadopted.remove(node);
+        self.suspects.remove(node);
         let calls = self.callers_on(node);
         for call in calls {
             for key in caller::timer_keys(&call) {
@@ -86,11 +88,20 @@ impl Engine {
                 _ => None,
             })
             .collect();
+        let mut unknown = BTreeSet::new();
         for stored in calls {
             if !self.callers.contains_key(&stored.call) {
                 self.adopt_call(node, stored, present, &fresh);
+            } else if let StoredState::Waiting { offers } = stored.state {
+                unknown.extend(
+                    offers
+                        .into_iter()
+                        .filter(|(r, _)| !self.legs.contains_key(r) && !fresh.contains(r))
+                        .map(|(r, agent)| (r, agent, stored.call.clone(), stored.queue.clone())),
+                );
             }
         }
+        self.release_lost_offers(node, unknown);
         for notice in held {
             match notice {
                 Notice::Evict { call, outcome, .. } if !self.callers.contains_key(&call) => {
@@ -112,6 +123,31 @@ impl Engine {
                 }
                 notice => self.on_notices(vec![notice]),
             }
+        }
+    }
+
+    /// Offers the store holds for followed callers that this engine never heard of: their
+    /// notice was lost (the instance that made it died before handing it over). One seen at
+    /// two adoptions in a row (so not merely in flight between instances) is given back, at no
+    /// cost to the agent, and the caller is offered again.
+    fn release_lost_offers(
+        &mut self,
+        node: &NodeId,
+        unknown: BTreeSet<(ReservationId, AgentId, CallId, QueueId)>,
+    ) {
+        let seen_before = self.suspects.remove(node).unwrap_or_default();
+        let mut suspects = BTreeSet::new();
+        for (reservation, agent, call, queue) in unknown {
+            if !seen_before.contains(&reservation) {
+                suspects.insert(reservation);
+                continue;
+            }
+            let ring_timeout = self.queues.get(&queue).map_or(Duration::ZERO, |q| q.ring_timeout);
+            let offer = Offer { reservation, call, node: node.clone(), queue, agent, ring_timeout };
+            self.release(&offer, Miss::Failed);
+        }
+        if !suspects.is_empty() {
+            self.suspects.insert(node.clone(), suspects);
         }
     }
 

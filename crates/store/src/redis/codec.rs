@@ -327,7 +327,13 @@ fn notice(v: &Value) -> Result<Notice, StoreError> {
 pub(super) fn encode_notice(notice: &Notice) -> String {
     let fields: Vec<String> = match notice {
         Notice::Evict { call, node, queue, outcome } => {
-            vec!["E".into(), call.to_string(), node.to_string(), queue.to_string(), outcome_str(*outcome)]
+            vec![
+                "E".into(),
+                call.to_string(),
+                node.to_string(),
+                queue.to_string(),
+                outcome_str(*outcome),
+            ]
         }
         Notice::Offer(o) | Notice::Cancelled(o) => {
             let kind = if matches!(notice, Notice::Offer(_)) { "O" } else { "C" };

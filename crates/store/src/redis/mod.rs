@@ -341,10 +341,8 @@ impl Store for RedisStore {
         if notices.is_empty() {
             return Ok(());
         }
-        let args: Vec<String> = notices
-            .iter()
-            .flat_map(|n| [n.node().to_string(), codec::encode_notice(n)])
-            .collect();
+        let args: Vec<String> =
+            notices.iter().flat_map(|n| [n.node().to_string(), codec::encode_notice(n)]).collect();
         self.fcall("post_notices", &args).await.map(drop)
     }
 
