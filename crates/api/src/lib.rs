@@ -7,6 +7,15 @@
 //! | `GET /health/live` | `200 ok` while the instance runs (restart it if this fails) |
 //! | `GET /health/ready` | `200` when it routes (the store answers, it is not draining), else `503`; the body is the status below |
 //! | `GET /status` | the instance's [`Health`] as JSON: store, drain, callers followed, each node's state |
+//! | `POST /agents/{id}/login` | logs the agent in to every queue of its memberships |
+//! | `POST /agents/{id}/logout` | logs it out (refused by the store while it is on a call) |
+//! | `POST /agents/{id}/pause` | pauses it, body `{"reason": "lunch", "queue": "sales"}` (both optional; no queue: everywhere) |
+//! | `POST /agents/{id}/unpause` | unpauses it, body `{"queue": "sales"}` (optional) |
+//!
+//! Agent actions answer `202 Accepted` once the engine has them (the store applies them in
+//! order; their effect shows in the journal and the agent's state), `404` for an agent the
+//! configuration does not have, `400` for a body that does not parse (the message says why),
+//! and `503` when the engine has stopped.
 //!
 //! It reads the shell's handle only: nothing here reaches around the engine or the store.
 
@@ -15,10 +24,15 @@
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::extract::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use starq_core::engine::Input;
+use starq_core::shared::AgentAction;
+use starq_core::{AgentId, QueueId};
 use starq_engine::{Health, ShellHandle};
 
 /// The routes above, over a running shell.
@@ -27,6 +41,7 @@ pub fn router(shell: ShellHandle) -> Router {
         .route("/health/live", get(|| async { "ok" }))
         .route("/health/ready", get(ready))
         .route("/status", get(status))
+        .route("/agents/{agent}/{action}", post(agent_action))
         .with_state(shell)
 }
 
@@ -57,4 +72,52 @@ async fn status(State(shell): State<ShellHandle>) -> Response {
 fn json(health: &Health) -> ([(axum::http::HeaderName, &'static str); 1], String) {
     let body = serde_json::to_string(health).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     ([(axum::http::header::CONTENT_TYPE, "application/json")], body)
+}
+
+/// The body of a pause or unpause; every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PauseBody {
+    reason: Option<String>,
+    queue: Option<String>,
+}
+
+async fn agent_action(
+    State(shell): State<ShellHandle>,
+    Path((agent, action)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        PauseBody::default()
+    } else {
+        let mut json = serde_json::Deserializer::from_slice(&body);
+        match serde_path_to_error::deserialize::<_, PauseBody>(&mut json) {
+            Ok(body) => body,
+            Err(error) => {
+                return (StatusCode::BAD_REQUEST, format!("invalid body: {error}\n"))
+                    .into_response();
+            }
+        }
+    };
+    let queue = body.queue.map(QueueId::new);
+    let action = match action.as_str() {
+        "login" => AgentAction::Login,
+        "logout" => AgentAction::Logout,
+        "pause" => AgentAction::Pause { queue, reason: body.reason.unwrap_or_default() },
+        "unpause" => AgentAction::Unpause { queue },
+        other => {
+            let known = "login, logout, pause, unpause";
+            return (StatusCode::NOT_FOUND, format!("unknown action {other:?}: {known}\n"))
+                .into_response();
+        }
+    };
+    let agent = AgentId::new(agent);
+    if !shell.knows_agent(&agent) {
+        return (StatusCode::NOT_FOUND, format!("unknown agent {agent:?}\n")).into_response();
+    }
+    if shell.send(Input::Agent { agent, action }).await {
+        (StatusCode::ACCEPTED, "accepted\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "the engine has stopped\n").into_response()
+    }
 }

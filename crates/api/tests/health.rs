@@ -1,4 +1,4 @@
-//! The health routes over real HTTP, in front of a shell running against a simulated node.
+//! The HTTP routes over real HTTP, in front of a shell running against a simulated node.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,4 +59,65 @@ async fn ready_while_routing_and_not_once_draining() {
     assert_eq!(code, 503, "a draining instance takes no work: {body}");
     assert!(body.contains("\"draining\":true"), "{body}");
     assert_eq!(get(&format!("{base}/health/live")).await.0, 200, "alive while it drains");
+}
+
+async fn post(url: &str, body: &str) -> (u16, String) {
+    let client = reqwest::Client::new();
+    let response = client.post(url).body(body.to_owned()).send().await.expect("HTTP answers");
+    let code = response.status().as_u16();
+    (code, response.text().await.expect("body"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_are_logged_in_and_paused_over_http_and_mistakes_are_named() {
+    use starq_core::config::{AgentConfig, Membership};
+    use starq_store::{AgentStatus, Store};
+
+    let sim = Sim::start(SimConfig::local(1, 4)).await.expect("simulator starts");
+    let node = sim.node(0).expect("node").clone();
+    let spec = NodeSpec { id: NodeId::new("main"), ari: node.ari_config("starq") };
+    let mut alice = AgentConfig::new("alice");
+    alice.memberships.push(Membership { queue: "support".into(), penalty: 0 });
+    let store = Arc::new(MemoryStore::new());
+    let (shell, _task) = starq_engine::start(
+        Arc::clone(&store),
+        vec![QueueConfig::new("support")],
+        vec![alice],
+        vec![spec],
+        Settings::new("one"),
+        std::future::pending(),
+    )
+    .await
+    .expect("shell starts");
+    let bound =
+        starq_api::serve("127.0.0.1:0".parse().expect("address"), shell).await.expect("listens");
+    let agent = |action: &str| format!("http://{bound}/agents/alice/{action}");
+    let status =
+        || async { store.agent(&"alice".into()).await.expect("store").expect("known agent") };
+    assert_eq!(post(&agent("login"), "").await.0, 202);
+    for _ in 0..100 {
+        if status().await.status == AgentStatus::Available {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(status().await.status, AgentStatus::Available);
+    assert_eq!(post(&agent("pause"), r#"{"reason": "lunch"}"#).await.0, 202);
+    for _ in 0..100 {
+        if status().await.paused_all.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(status().await.paused_all.as_deref(), Some("lunch"));
+
+    let (code, body) = post(&agent("pause"), r#"{"reason": 5}"#).await;
+    assert_eq!(code, 400);
+    assert!(body.contains("invalid body") && body.contains("reason"), "{body}");
+    let (code, body) = post(&agent("pause"), r#"{"raeson": "x"}"#).await;
+    assert!(code == 400 && body.contains("raeson"), "{code} {body}");
+    let (code, body) = post(&format!("http://{bound}/agents/bob/login"), "").await;
+    assert!(code == 404 && body.contains("bob"), "{code} {body}");
+    let (code, body) = post(&agent("dance"), "").await;
+    assert!(code == 404 && body.contains("dance"), "{code} {body}");
 }

@@ -28,14 +28,14 @@ pub mod translate;
 
 pub use health::{Health, NodeHealth};
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use starq_core::NodeId;
 use starq_core::config::{AgentConfig, QueueConfig};
 use starq_core::engine::{Engine, Input};
+use starq_core::{AgentId, NodeId};
 use starq_store::{Store, StoreError};
 use thiserror::Error;
 use tokio::sync::mpsc;
@@ -99,6 +99,7 @@ pub enum EngineError {
 #[derive(Clone, Debug)]
 pub struct ShellHandle {
     api: mpsc::Sender<Input>,
+    agents: Arc<BTreeSet<AgentId>>,
     latency: Arc<Mutex<DispatchLatency>>,
     health: Arc<Mutex<Health>>,
 }
@@ -107,6 +108,11 @@ impl ShellHandle {
     /// Hands an input to the engine; `false` if the shell has stopped.
     pub async fn send(&self, input: Input) -> bool {
         self.api.send(input).await.is_ok()
+    }
+
+    /// Whether the agent is configured.
+    pub fn knows_agent(&self, agent: &AgentId) -> bool {
+        self.agents.contains(agent)
     }
 
     /// The instance's health now.
@@ -166,6 +172,7 @@ pub async fn start<S: Store>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(ShellHandle, tokio::task::JoinHandle<Result<(), EngineError>>), EngineError> {
     let engine = Engine::new(&queues, &agents, settings.seed);
+    let known = Arc::new(agents.iter().map(|a| a.id.clone()).collect());
     let (events_tx, events_rx) = mpsc::channel(driver::EVENT_BUFFER);
     let (feedback_tx, feedback_rx) = mpsc::channel(driver::INPUT_BUFFER);
     let (api_tx, api_rx) = mpsc::channel(driver::INPUT_BUFFER);
@@ -179,5 +186,5 @@ pub async fn start<S: Store>(
     // left waiting by an earlier run, agents whose penalty changed) is offered at once.
     driver.reconfigure(&queues, &agents).await?;
     let task = tokio::spawn(driver.run(events_rx, feedback_rx, api_rx, shutdown));
-    Ok((ShellHandle { api: api_tx, latency, health }, task))
+    Ok((ShellHandle { api: api_tx, agents: known, latency, health }, task))
 }
