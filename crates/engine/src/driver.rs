@@ -70,6 +70,8 @@ enum Wake {
 }
 
 struct NodeRuntime {
+    /// Until when the executor may act for the node (the lease's end).
+    tenure: execute::Tenure,
     spec: NodeSpec,
     client: starq_ari::AriClient,
     commands: mpsc::Sender<AriCommand>,
@@ -201,15 +203,19 @@ impl<S: Store> Driver<S> {
         });
         let (tx, rx) = mpsc::channel(COMMAND_BUFFER);
         let rate = self.settings.originates_per_sec;
+        let tenure = execute::Tenure::default();
+        tenure.until(lease.expires.0);
         tokio::spawn(execute::run(
             client.clone(),
             spec.id.to_string(),
             rx,
             self.feedback.clone(),
             rate,
+            tenure.clone(),
         ));
         self.engine.handle(now, Input::NodeOwned { fence: lease.fence() });
         let runtime = NodeRuntime {
+            tenure,
             spec: spec.clone(),
             client,
             commands: tx,
@@ -282,6 +288,10 @@ impl<S: Store> Driver<S> {
                 }
                 Wake::Feedback(Feedback::Present { node, channels, bridges, as_of }) => {
                     self.on_present(node, channels, bridges, as_of).await;
+                }
+                Wake::Feedback(Feedback::LegUp { node, leg }) => {
+                    let steps = self.channels.leg_up(&leg);
+                    self.apply_steps(&node, steps);
                 }
                 Wake::Feedback(Feedback::Stray { node, channel }) => {
                     if let Some(runtime) = self.nodes.get(&node) {
@@ -414,7 +424,7 @@ impl<S: Store> Driver<S> {
                 return;
             }
         };
-        self.channels.adopt(&node, &calls, &channels, &bridges);
+        let adopted = self.channels.adopt(&node, &calls, &channels, &bridges);
         let steps = self.channels.reconcile(&node, &channels, &bridges, as_of);
         let (stored, in_app, missed) = (calls.len(), channels.len(), steps.len());
         if missed > 0 {
@@ -434,6 +444,19 @@ impl<S: Store> Driver<S> {
         let now = self.now();
         self.engine.handle(now, Input::Adopt { node: node.clone(), calls, present: channels });
         let Some(client) = self.nodes.get(&node).map(|r| r.client.clone()) else { return };
+        for leg in adopted.ringing {
+            tokio::spawn(execute::check_leg(
+                client.clone(),
+                node.clone(),
+                leg,
+                self.feedback.clone(),
+            ));
+        }
+        for (channel, leg) in adopted.unbridged {
+            tracing::info!(%node, %channel, %leg, "connected call found without its bridge: bridged");
+            let bridge = translate::bridge_of(&channel);
+            self.send(&node, AriCommand::Bridge { bridge, channel, leg });
+        }
         for id in strays {
             if translate::is_leg(&node, &id) {
                 // A leg whose call ended while no one watched (those of adopted callers are
@@ -469,6 +492,7 @@ impl<S: Store> Driver<S> {
     /// up too, so another instance need not wait for it to lapse.
     async fn disown(&mut self, node: &NodeId, release: bool) {
         let Some(runtime) = self.nodes.remove(node) else { return };
+        runtime.tenure.end();
         runtime.stream.shutdown().await;
         if release && let Err(error) = self.store.release_lease(&runtime.lease).await {
             tracing::warn!(%node, %error, "node lease not released");
@@ -706,7 +730,10 @@ impl<S: Store> Driver<S> {
         let mut lost = Vec::new();
         for (node, runtime) in &mut self.nodes {
             match self.store.renew_lease(&runtime.lease, now, ttl).await {
-                Ok(Some(lease)) => runtime.lease = lease,
+                Ok(Some(lease)) => {
+                    runtime.tenure.until(lease.expires.0);
+                    runtime.lease = lease;
+                }
                 Ok(None) => lost.push(node.clone()),
                 Err(error) => tracing::warn!(%node, %error, "node lease not renewed"),
             }

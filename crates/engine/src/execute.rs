@@ -3,6 +3,8 @@
 //! (an agent leg that could not be made) comes back as an input; the rest is logged.
 
 use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use starq_ari::model::Channel;
@@ -48,6 +50,22 @@ pub(crate) enum Feedback {
     Present { node: NodeId, channels: BTreeSet<String>, bridges: BTreeSet<String>, as_of: u64 },
     /// A channel in the app starq did not know, as Asterisk describes it.
     Stray { node: NodeId, channel: Box<Channel> },
+    /// An adopted agent leg turned out answered already.
+    LegUp { node: NodeId, leg: String },
+}
+
+/// Asks whether an adopted ringing leg was answered while nobody watched.
+pub(crate) async fn check_leg(
+    client: AriClient,
+    node: NodeId,
+    leg: String,
+    feedback: mpsc::Sender<Feedback>,
+) {
+    if let Ok(channel) = client.get_channel(&leg).await
+        && channel.state == starq_ari::model::ChannelState::Up
+    {
+        let _ = feedback.send(Feedback::LegUp { node, leg }).await;
+    }
 }
 
 /// Asks the node about a channel found in the app that starq did not know.
@@ -93,15 +111,42 @@ pub(crate) async fn fetch_present(
     }
 }
 
+/// How long this instance may still act for a node: the end of its lease as last renewed, in
+/// ms since the Unix epoch (0 once the node is given up). Asterisk knows nothing of epochs, so
+/// this is the fence on the ARI side: an instance frozen past its lease, or cut from the
+/// store, sends nothing more to the node, not even what it had queued.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Tenure(Arc<AtomicU64>);
+
+impl Tenure {
+    pub(crate) fn until(&self, ms: u64) {
+        self.0.store(ms, Ordering::Relaxed);
+    }
+
+    pub(crate) fn end(&self) {
+        self.until(0);
+    }
+
+    #[allow(clippy::disallowed_methods)] // the shell's clock, compared with lease expiries
+    fn holds(&self) -> bool {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(u64::MAX, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        now < self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// Carries out `commands` in order against one node until the sender closes, creating at most
 /// `originates_per_sec` agent legs a second. Only leg creation waits for its slot: bridging,
 /// music and hang-ups go out at once, and a leg hung up before its slot is never created.
+/// Nothing is sent once the `tenure` is over.
 pub(crate) async fn run(
     client: AriClient,
     node: String,
     mut commands: mpsc::Receiver<AriCommand>,
     feedback: mpsc::Sender<Feedback>,
     originates_per_sec: u32,
+    tenure: Tenure,
 ) {
     let mut playbacks = 0u64;
     let gap = Duration::from_secs(1) / originates_per_sec.max(1);
@@ -129,6 +174,10 @@ pub(crate) async fn run(
         };
         if let AriCommand::HangupLeg { leg, .. } = &command {
             paced.retain(|queued| !matches!(queued, AriCommand::Dial { leg: l, .. } if l == leg));
+        }
+        if !tenure.holds() {
+            tracing::warn!(%node, ?command, "lease over: command not sent (the next owner acts)");
+            continue;
         }
         if !report(&client, &node, &command, &feedback, &mut playbacks).await {
             return;

@@ -29,6 +29,17 @@ pub enum Step {
     DeleteBridge(String),
 }
 
+/// What [`Channels::adopt`] leaves to the shell.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Adopted {
+    /// Ringing legs now followed: whether they were answered while nobody watched is for the
+    /// shell to ask ([`Channels::leg_up`] when they were).
+    pub ringing: Vec<String>,
+    /// (caller, leg) of connected calls whose bridge is missing (the previous owner confirmed
+    /// the answer and died before bridging): to bridge now.
+    pub unbridged: Vec<(String, String)>,
+}
+
 /// The channels the shell handles: callers in a queue, agent legs it created, bridges it made.
 /// Kept in step with the commands the shell carries out, so that an event about a channel
 /// starq already let go of (a caller it continued, a leg it hung up) is not acted on twice.
@@ -44,12 +55,18 @@ pub struct Channels {
     /// Counts registrations, so a listing of the app is only compared with what was followed
     /// before it was asked for.
     generation: u64,
+    /// Channels starq let go of (callers sent on or hung up, legs hung up) that may still show
+    /// in a listing while Asterisk tears them down: not strays. Forgotten once a listing asked
+    /// for after their release no longer has them.
+    released: BTreeMap<(NodeId, String), u64>,
 }
 
 #[derive(Clone, Debug)]
 struct Leg {
-    /// The generation it was followed at.
-    since: u64,
+    /// The generation at which the leg was known to exist in Asterisk (its `StasisStart`, or a
+    /// listing that had it); `None` while its creation may still be on its way (paced, or a
+    /// request in flight), when a listing that lacks it proves nothing.
+    seen: Option<u64>,
     node: NodeId,
     reservation: ReservationId,
     answered: bool,
@@ -58,23 +75,39 @@ struct Leg {
 impl Channels {
     /// A leg is being created on `node` for a reservation.
     pub fn leg_created(&mut self, node: &NodeId, leg: &str, reservation: ReservationId) {
-        let since = self.tick();
         self.legs.insert(
             leg.to_owned(),
-            Leg { since, node: node.clone(), reservation, answered: false },
+            Leg { seen: None, node: node.clone(), reservation, answered: false },
         );
+    }
+
+    /// The leg exists in Asterisk now.
+    fn leg_seen(&mut self, leg: &str) {
+        let at = self.generation + 1;
+        if let Some(l) = self.legs.get_mut(leg)
+            && l.seen.is_none()
+        {
+            l.seen = Some(at);
+            self.generation = at;
+        }
     }
 
     /// starq hangs a leg up: its later events are not news.
     pub fn leg_released(&mut self, leg: &str) {
-        self.legs.remove(leg);
+        if let Some(l) = self.legs.remove(leg) {
+            let at = self.tick();
+            self.released.insert((l.node, leg.to_owned()), at);
+        }
     }
 
     /// starq sends a caller on (continue, hang-up): its later events are not news. Returns
     /// the caller's bridge, now to be deleted.
     pub fn caller_released(&mut self, node: &NodeId, channel: &str) -> Option<String> {
         let key = (node.clone(), channel.to_owned());
-        self.callers.remove(&key);
+        if self.callers.remove(&key).is_some() {
+            let at = self.tick();
+            self.released.insert(key.clone(), at);
+        }
         self.bridges.remove(&key)
     }
 
@@ -120,7 +153,8 @@ impl Channels {
             Event::StasisStart(e) => {
                 let id = &e.channel.id;
                 if self.legs.contains_key(id) {
-                    return Vec::new(); // Our own leg entering the app.
+                    self.leg_seen(id); // Our own leg entering the app.
+                    return Vec::new();
                 }
                 self.arrival(node, &e.channel, &e.args)
             }
@@ -140,15 +174,7 @@ impl Channels {
                     None => self.caller_gone(node, id),
                 }
             }
-            Event::Dial(e) if e.dialstatus == DialStatus::Answer => {
-                match self.legs.get_mut(&e.peer.id) {
-                    Some(leg) if !leg.answered => {
-                        leg.answered = true;
-                        vec![Step::Input(Input::LegAnswered { reservation: leg.reservation })]
-                    }
-                    _ => Vec::new(),
-                }
-            }
+            Event::Dial(e) if e.dialstatus == DialStatus::Answer => self.leg_up(&e.peer.id),
             Event::ChannelDtmfReceived(e) if self.is_caller(node, &e.channel.id) => {
                 match e.digit.chars().next() {
                     Some(digit) => vec![Step::Input(Input::CallerDtmf {
@@ -196,7 +222,9 @@ impl Channels {
         let gone_legs: Vec<String> = self
             .legs
             .iter()
-            .filter(|(id, l)| &l.node == node && l.since <= as_of && !channels.contains(*id))
+            .filter(|(id, l)| {
+                &l.node == node && l.seen.is_some_and(|g| g <= as_of) && !channels.contains(*id)
+            })
             .map(|(id, _)| id.clone())
             .collect();
         for id in gone_legs {
@@ -207,6 +235,12 @@ impl Channels {
                 Input::LegFailed { reservation: leg.reservation, miss: Miss::Failed }
             }));
         }
+        for (id, leg) in &mut self.legs {
+            if &leg.node == node && leg.seen.is_none() && channels.contains(id) {
+                leg.seen = Some(as_of);
+            }
+        }
+        self.released.retain(|(n, id), at| n != node || *at > as_of || channels.contains(id));
         let ours: BTreeSet<&String> =
             self.bridges.iter().filter(|((n, _), _)| n == node).map(|(_, b)| b).collect();
         steps.extend(
@@ -216,36 +250,59 @@ impl Channels {
     }
 
     /// Follows, from now on, the callers of `node` the store holds whose channels are
-    /// `present` in the app (an earlier owner's, or this instance's before a restart): with a
-    /// connected call, its agent leg and its bridge too. Those already followed stay as they are.
+    /// `present` in the app (an earlier owner's, or this instance's before a restart), with
+    /// their agent legs still ringing, or connected and their bridge. Those already followed
+    /// stay as they are. Returns what the shell must still look at (see [`Adopted`]).
     pub fn adopt(
         &mut self,
         node: &NodeId,
         calls: &[StoredCall],
         present: &BTreeSet<String>,
         bridges: &BTreeSet<String>,
-    ) {
+    ) -> Adopted {
+        let mut adopted = Adopted::default();
         for stored in calls {
             let Some((channel, _)) =
                 stored.call.channel_candidates(node).into_iter().find(|(c, _)| present.contains(c))
             else {
                 continue;
             };
-            if let StoredState::Connected { reservation, .. } = stored.state {
+            let (legs, answered): (Vec<ReservationId>, bool) = match &stored.state {
+                StoredState::Connected { reservation, .. } => (vec![*reservation], true),
+                StoredState::Waiting { offers } => {
+                    (offers.iter().map(|(r, _)| *r).collect(), false)
+                }
+            };
+            for reservation in legs {
                 let leg = format!("{}-r{}", stored.call, reservation.0);
                 if present.contains(&leg) && !self.legs.contains_key(&leg) {
-                    let since = self.tick();
-                    self.legs.insert(
-                        leg,
-                        Leg { since, node: node.clone(), reservation, answered: true },
-                    );
-                }
-                let bridge = bridge_of(&channel);
-                if bridges.contains(&bridge) {
-                    self.bridges.insert((node.clone(), channel.clone()), bridge);
+                    let seen = Some(self.tick());
+                    if answered {
+                        let bridge = bridge_of(&channel);
+                        if !bridges.contains(&bridge) {
+                            adopted.unbridged.push((channel.clone(), leg.clone()));
+                        }
+                        self.bridges.insert((node.clone(), channel.clone()), bridge);
+                    } else {
+                        adopted.ringing.push(leg.clone());
+                    }
+                    self.legs.insert(leg, Leg { seen, node: node.clone(), reservation, answered });
                 }
             }
             self.follow_caller(node, &channel);
+        }
+        adopted
+    }
+
+    /// An agent leg starq follows was answered: the core is told once.
+    pub fn leg_up(&mut self, leg: &str) -> Vec<Step> {
+        self.leg_seen(leg);
+        match self.legs.get_mut(leg) {
+            Some(leg) if !leg.answered => {
+                leg.answered = true;
+                vec![Step::Input(Input::LegAnswered { reservation: leg.reservation })]
+            }
+            _ => Vec::new(),
         }
     }
 
@@ -256,8 +313,10 @@ impl Channels {
         present
             .iter()
             .filter(|id| {
+                let key = (node.clone(), (*id).clone());
                 !self.legs.contains_key(*id)
-                    && !self.callers.contains_key(&(node.clone(), (*id).clone()))
+                    && !self.callers.contains_key(&key)
+                    && !self.released.contains_key(&key)
             })
             .cloned()
             .collect()
@@ -303,6 +362,7 @@ impl Channels {
     /// another instance now.
     pub fn forget_node(&mut self, node: &NodeId) {
         self.callers.retain(|(n, _), _| n != node);
+        self.released.retain(|(n, _), _| n != node);
         self.bridges.retain(|(n, _), _| n != node);
         self.legs.retain(|_, leg| &leg.node != node);
     }

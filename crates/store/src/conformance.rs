@@ -59,6 +59,7 @@ where
         timers_fire_in_order_once,
         journal_is_read_and_acknowledged_by_group,
         a_nodes_callers_are_read_back_for_adoption,
+        an_ended_call_never_enters_again,
         instances_live_while_they_beat_and_inboxes_hand_notices_to_owners,
     );
 }
@@ -727,6 +728,27 @@ async fn journal_is_read_and_acknowledged_by_group<S: Store>(mut s: Site<S>) {
     assert!(rest.iter().all(|e| e.seq > first[1].seq) && !rest.is_empty());
     let other = s.store.read_journal("g2", 100).await.expect("ok");
     assert_eq!(other.len(), 2 + rest.len(), "groups read independently");
+}
+
+async fn an_ended_call_never_enters_again<S: Store>(mut s: Site<S>) {
+    let mut full = queue("q1", Strategy::Linear);
+    full.max_len = Some(0);
+    s.setup(&[queue("q2", Strategy::Linear), full], &[agent("a1", &[("q2", 0)])]).await;
+    s.enqueue("c1", "q2", 0, Window::ANY).await;
+    s.tick(1);
+    let now = s.now;
+    let leave = Request::Leave {
+        fence: s.fence.clone(),
+        call: "c1".into(),
+        outcome: Outcome::Abandoned,
+        now,
+    };
+    assert_eq!(s.apply(leave).await.result, Verdict::Done);
+    assert_eq!(s.enqueue("c1", "q2", 0, Window::ANY).await.result, Verdict::Stale, "left: once");
+    assert_eq!(s.enqueue("c2", "q1", 0, Window::ANY).await.result, Verdict::Refused(Outcome::Full));
+    assert_eq!(s.enqueue("c2", "q1", 0, Window::ANY).await.result, Verdict::Stale, "refused: once");
+    let ends = s.journal().await.into_iter().filter(|e| e.terminal_call().is_some()).count();
+    assert_eq!(ends, 2, "one end each");
 }
 
 async fn a_nodes_callers_are_read_back_for_adoption<S: Store>(mut s: Site<S>) {

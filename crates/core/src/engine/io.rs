@@ -21,10 +21,12 @@ pub enum Input {
     /// What the store and Asterisk hold on an owned node, read after every (re)connect of its
     /// event stream: the store's callers of the node, and the channels present in the app.
     /// The engine takes over the callers it does not follow (an earlier owner's, or its own
-    /// before a restart): waiting ones get their music and timers back, ringing offers are
-    /// given back to be made again, connected calls are followed to their end, and callers
-    /// whose channel is gone end. Then the held offers are acted on. Sent again from time to
-    /// time, it also gives back offers whose notice was lost between instances.
+    /// before a restart): waiting ones get their music and timers back, phones still ringing
+    /// for them are followed (a full ring timeout from now), offers whose leg is gone are made
+    /// again, connected calls are followed to their end, and callers whose channel is gone
+    /// end; then the held offers are acted on. Sent again from time to time, it also gives
+    /// back offers whose notice was lost between instances. A leg answered while nobody
+    /// watched is reported by the shell as [`Input::LegAnswered`] after it.
     Adopt { node: NodeId, calls: Vec<StoredCall>, present: BTreeSet<String> },
     /// The engine no longer owns the node (its lease lapsed, another consumer took the app
     /// over, or it was handed to another instance): it forgets the node's callers without

@@ -9,10 +9,18 @@ use crate::outcome::Outcome;
 use crate::shared::{Miss, Offer, Party, Request, rest_after};
 use crate::strategy::Strategy;
 
+/// Reservations given back that an engine remembers (ids only grow: the oldest go first).
+const GIVEN_BACK_KEPT: usize = 4096;
+
 impl Engine {
     /// The store reserved an agent for a caller here: ring the agent through a contact the
     /// caller's node can dial, or give the reservation back.
     pub(super) fn on_offer(&mut self, offer: Offer) {
+        if self.given_back.contains(&offer.reservation)
+            || self.legs.contains_key(&offer.reservation)
+        {
+            return; // A late or repeated notice of an offer already acted on.
+        }
         let Some(c) = self.callers.get(&offer.call) else {
             // A caller this engine does not follow, on a node it owns: one it let go of (its
             // leave, already sent, will cancel the offer) or one an earlier owner left in the
@@ -59,6 +67,10 @@ impl Engine {
     /// Ends an offer the agent did not take.
     pub(super) fn release(&mut self, offer: &Offer, miss: Miss) {
         let reservation = offer.reservation;
+        self.given_back.insert(reservation);
+        while self.given_back.len() > GIVEN_BACK_KEPT {
+            self.given_back.pop_first();
+        }
         self.timers.cancel(&TimerKey::Ring(reservation));
         self.legs.remove(&reservation);
         let Some(fence) = self.nodes.get(&offer.node).cloned() else { return };

@@ -55,6 +55,9 @@ pub struct Engine {
     /// Per node, offers the store held for followed callers that this engine never heard of,
     /// at the last adoption (see `release_lost_offers`).
     suspects: BTreeMap<NodeId, BTreeSet<ReservationId>>,
+    /// Reservations this engine gave back, most recent kept: a notice offering one of them
+    /// arriving late (through another instance's inbox) is stale, not a phone to ring.
+    given_back: BTreeSet<ReservationId>,
     callers: BTreeMap<CallId, Caller>,
     /// The current caller of each (node, channel) (a failover step gives a channel a new caller).
     by_channel: BTreeMap<(NodeId, String), CallId>,
@@ -77,6 +80,7 @@ impl Engine {
             nodes: BTreeMap::new(),
             unadopted: BTreeMap::new(),
             suspects: BTreeMap::new(),
+            given_back: BTreeSet::new(),
             callers: BTreeMap::new(),
             by_channel: BTreeMap::new(),
             legs: BTreeMap::new(),

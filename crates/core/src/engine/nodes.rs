@@ -208,23 +208,34 @@ impl Engine {
             StoredState::Waiting { offers } => {
                 caller.phase = Phase::Waiting;
                 self.callers.insert(call.clone(), caller);
+                let mut ringing = Vec::new();
                 for (reservation, agent) in offers.into_iter().filter(|(r, _)| !fresh.contains(r)) {
-                    // The ring is not followed any more: end it and offer the caller afresh.
-                    let leg = format!("{call}-r{}", reservation.0);
-                    if present.contains(&leg) {
-                        let reason = LegHangup::Cancelled;
-                        self.commands.push_back(Command::HangupLeg {
-                            node: node.clone(),
-                            leg,
-                            reason,
-                        });
-                    }
-                    if !gone {
-                        self.release(&offer(reservation, agent), Miss::Failed);
+                    let id = format!("{call}-r{}", reservation.0);
+                    match (present.contains(&id), gone) {
+                        // Its phone still rings: follow the ring, afresh from now.
+                        (true, false) => ringing.push(Leg {
+                            id,
+                            offer: offer(reservation, agent),
+                            answered: false,
+                        }),
+                        // The caller is gone: the leave below cancels it; the phone stops.
+                        (true, true) => {
+                            let reason = LegHangup::Cancelled;
+                            let hangup = Command::HangupLeg { node: node.clone(), leg: id, reason };
+                            self.commands.push_back(hangup);
+                        }
+                        // The leg is gone (or was never made): the offer is made again.
+                        (false, false) => self.release(&offer(reservation, agent), Miss::Failed),
+                        (false, true) => {}
                     }
                 }
                 if gone {
                     return self.leave(&call, Outcome::Abandoned);
+                }
+                for leg in ringing {
+                    let reservation = leg.offer.reservation;
+                    self.timers.set(TimerKey::Ring(reservation), self.now + leg.offer.ring_timeout);
+                    self.legs.insert(reservation, leg);
                 }
                 let media = match queue.answer {
                     AnswerMode::Answer => ChannelAction::StartMoh(queue.music_class.clone()),

@@ -12,12 +12,16 @@ use starq_core::{AgentId, CallId, NodeId, Outcome, QueueId, ReservationId, Time}
 
 use super::super::agent::Status;
 use super::super::index::Rank;
-use super::{Board, CallerState, CallerStatus, Effects, position_of};
+use super::{Board, CallerState, CallerStatus, ENDED_KEPT, Effects, position_of};
 
 impl Board {
     pub(super) fn enqueue(&mut self, e: Enqueue, fx: &mut Effects) -> Verdict {
         if self.callers.contains_key(&e.call) {
             return Verdict::Invalid(format!("caller {} is already queued", e.call));
+        }
+        if self.ended.contains_key(&e.call) {
+            // Its stay ended (its channel may still be on its way out): once is all.
+            return Verdict::Stale;
         }
         let Some(q) = self.queues.get(&e.queue) else {
             return Verdict::Invalid(format!("unknown queue {:?}", e.queue.as_str()));
@@ -30,6 +34,7 @@ impl Board {
                 .map(|empty| if empty { Outcome::JoinEmpty } else { Outcome::JoinUnavail })
         };
         if let Some(outcome) = refusal {
+            self.mark_ended(&e.call, e.now);
             fx.journal.push(JournalEvent::Refused {
                 call: e.call,
                 queue: e.queue,
@@ -131,6 +136,7 @@ impl Board {
             let (queue, hold, original_position) =
                 (c.queue.clone(), since.since(c.entered), c.original_position);
             self.callers.remove(call);
+            self.mark_ended(call, now);
             // The call's end is recorded before the agent, freed, may be offered the next one.
             fx.journal.push(JournalEvent::Left {
                 call: call.clone(),
@@ -165,6 +171,7 @@ impl Board {
         fx: &mut Effects,
     ) -> CallerState {
         let c = self.callers.remove(call).expect("caller exists");
+        self.mark_ended(call, now);
         let q = self.queues.get_mut(&c.queue).expect("caller's queue exists");
         q.present.remove(&c.rank);
         if c.status == CallerStatus::Waiting {
@@ -298,6 +305,7 @@ impl Board {
             return Verdict::Stale;
         };
         let c = self.callers.remove(call).expect("checked above");
+        self.mark_ended(call, now);
         // The call's end is recorded before the agent, freed, may be offered the next one.
         fx.journal.push(JournalEvent::Completed {
             call: call.clone(),
@@ -362,5 +370,22 @@ impl Board {
             },
         };
         self.callers.iter().filter(|(_, c)| &c.node == node).map(stored).collect()
+    }
+}
+
+impl Board {
+    /// Remembers that a call's stay ended, for [`ENDED_KEPT`]: an `Enqueue` of it in that
+    /// time (a stray found while its channel was on its way out) changes nothing.
+    pub(super) fn mark_ended(&mut self, call: &CallId, now: Time) {
+        self.ended.insert(call.clone(), now);
+        self.ended_order.push_back((now, call.clone()));
+        while let Some((at, old)) = self.ended_order.front()
+            && now.since(*at) > ENDED_KEPT
+        {
+            if self.ended.get(old) == Some(at) {
+                self.ended.remove(old);
+            }
+            self.ended_order.pop_front();
+        }
     }
 }

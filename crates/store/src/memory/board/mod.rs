@@ -2,8 +2,9 @@
 //! one [`Request`]. This is the reference semantics of the store; the Redis functions implement
 //! the same steps on the same orderings.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use starq_core::config::{AgentConfig, QueueConfig, Window};
 use starq_core::journal::JournalEvent;
@@ -63,6 +64,10 @@ pub(crate) struct Reservation {
     pub(crate) created: Time,
 }
 
+/// How long a call's end is remembered so that it cannot enter again (a caller's channel is
+/// gone or sent on well within it).
+pub(crate) const ENDED_KEPT: Duration = Duration::from_secs(3600);
+
 /// Everything routing decides on, for one site.
 #[derive(Debug, Default)]
 pub(crate) struct Board {
@@ -70,6 +75,9 @@ pub(crate) struct Board {
     pub(crate) agents: BTreeMap<AgentId, AgentState>,
     pub(crate) callers: BTreeMap<CallId, CallerState>,
     pub(crate) reservations: BTreeMap<ReservationId, Reservation>,
+    /// Calls whose stay ended recently, and when (see `mark_ended`).
+    pub(crate) ended: BTreeMap<CallId, Time>,
+    ended_order: VecDeque<(Time, CallId)>,
     next_reservation: u64,
     next_seq: u64,
 }

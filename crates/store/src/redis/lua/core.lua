@@ -49,6 +49,7 @@ local function k_caller(c) return P .. 'c:' .. c end
 local function k_creserv(c) return P .. 'cr:' .. c end         -- the caller's reservations
 local function k_node_calls(n) return P .. 'nc:' .. n end      -- the node's callers (adoption)
 local function k_inbox(n) return P .. 'in:' .. n end           -- notices for the node's owner
+local function k_ended(c) return P .. 'ce:' .. c end           -- a call that ended (an hour)
 local function k_instances() return P .. 'inst' end            -- live instances, by expiry
 local function k_res(r) return P .. 'r:' .. r end
 local function k_lease(n) return P .. 'l:' .. n end

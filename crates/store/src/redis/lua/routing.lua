@@ -31,9 +31,15 @@ local function caller_set(call, ...)
   end
 end
 
+-- A call that ended cannot enter again for ENDED_KEPT (a stray found while its channel was on
+-- its way out); like MemoryStore's `mark_ended`.
+local ENDED_KEPT = 3600000
+local function mark_ended(call) rc('SET', k_ended(call), '1', 'PX', ENDED_KEPT) end
+
 local function caller_del(call)
   local c = caller(call)
   if c then rc('SREM', k_node_calls(c.node), call) end
+  mark_ended(call)
   rc('DEL', k_caller(call), k_creserv(call))
   CC[call] = false
 end
@@ -233,6 +239,7 @@ function R.enq(node, a)
   local call, q, cid, prio, wmin, wmax = a[1], a[2], a[3], tonumber(a[4]), tonumber(a[5]),
       tonumber(a[6])
   if rc('EXISTS', k_caller(call)) == 1 then return { 'invalid', 'queued', call } end
+  if rc('EXISTS', k_ended(call)) == 1 then return { 'stale' } end
   local cfg = qcfg(q)
   if not cfg then return { 'invalid', 'queue', q } end
   local refusal
@@ -243,6 +250,7 @@ function R.enq(node, a)
     if empty ~= nil then refusal = empty and 'joinempty' or 'joinunavail' end
   end
   if refusal then
+    mark_ended(call)
     journal('refused', 'call', call, 'queue', q, 'node', node, 'cid', cid, 'out', refusal)
     return { 'refused', refusal }
   end

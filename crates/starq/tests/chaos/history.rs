@@ -1,0 +1,272 @@
+//! The history checker: reads the simulator's ground truth (what callers and agent phones
+//! lived through) and starq's journal (what starq decided), and lists every broken promise.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use starq_core::journal::{JournalEntry, JournalEvent};
+use starq_core::{CallId, NodeId, Outcome};
+use starq_sim::truth::{Outcome as Truth, Truth as World};
+use starq_store::{AgentStatus, AgentView};
+
+/// What the run produced, in figures.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub callers: usize,
+    pub queued: usize,
+    pub served: usize,
+    pub abandoned: usize,
+    pub node_lost: usize,
+    /// Callers that hung up before any instance took them in (never queued).
+    pub unqueued: usize,
+    /// Rings of a phone already on a call: an agent offered twice.
+    pub double_offers: usize,
+}
+
+/// A caller's call id in starq, from the node it arrived on.
+pub fn call_of(node: usize, channel: &str) -> CallId {
+    CallId::of_channel(&NodeId::new(format!("node{node}")), channel, 0)
+}
+
+/// Checks the history; returns the tally and the violations, each said in a sentence.
+pub fn check(
+    world: &World,
+    journal: &[JournalEntry],
+    agents: &[(String, AgentView)],
+) -> (Tally, Vec<String>) {
+    let mut tally = Tally::default();
+    let mut broken = Vec::new();
+    let mut entered: BTreeSet<&CallId> = BTreeSet::new();
+    let mut ends: BTreeMap<&CallId, Vec<&JournalEvent>> = BTreeMap::new();
+    let mut connected: BTreeMap<&CallId, usize> = BTreeMap::new();
+    for entry in journal {
+        match &entry.event {
+            JournalEvent::Entered { call, .. } => _ = entered.insert(call),
+            JournalEvent::Connected { call, .. } => *connected.entry(call).or_default() += 1,
+            event => {
+                if let Some(call) = event.terminal_call() {
+                    ends.entry(call).or_default().push(event);
+                }
+            }
+        }
+    }
+    for (call, n) in &connected {
+        if *n > 1 {
+            broken.push(format!("{call} was connected {n} times"));
+        }
+    }
+    let mut known = BTreeSet::new();
+    for caller in world.callers() {
+        tally.callers += 1;
+        let call = call_of(caller.node, &caller.channel_id);
+        known.insert(call.clone());
+        let outcome = caller.outcome.as_ref();
+        let Some(outcome) = outcome else {
+            broken.push(format!("{call} never ended: still in the system after the run"));
+            continue;
+        };
+        match outcome {
+            Truth::AgentHungUp | Truth::CallerHungUp => tally.served += 1,
+            Truth::Abandoned => tally.abandoned += 1,
+            Truth::NodeLost => tally.node_lost += 1,
+            _ => {}
+        }
+        if !entered.contains(&call) {
+            match outcome {
+                Truth::Abandoned | Truth::NodeLost | Truth::StasisFailed => tally.unqueued += 1,
+                other => broken.push(format!("{call} was never queued, yet ended {other:?}")),
+            }
+            continue;
+        }
+        tally.queued += 1;
+        let terminal = ends.get(&call).map_or(0, Vec::len);
+        if terminal != 1 {
+            broken.push(format!(
+                "{call} has {terminal} terminal journal records (exactly one expected); truth {:?} {:?}\n  {}",
+                caller.outcome,
+                caller.rang,
+                story(journal, &call)
+            ));
+        }
+        let bridged = caller.connected_ms.is_some();
+        let journaled = connected.contains_key(&call);
+        if bridged && !journaled {
+            broken.push(format!(
+                "{call} talked to {:?} but starq never journaled it connected",
+                caller.agent
+            ));
+        }
+        // Connected means an agent answered and the store confirmed it; the bridge may still
+        // have come too late (slow REST, a node lost) for the two to talk.
+        let answered = world
+            .rings()
+            .iter()
+            .any(|r| r.caller == Some(caller.caller) && r.answered_ms.is_some());
+        if journaled && !answered {
+            broken.push(format!(
+                "{call} is journaled connected but no agent answered it ({outcome:?})"
+            ));
+        }
+        if let Some(ends) = ends.get(&call)
+            && *outcome == Truth::Abandoned
+            && ends.iter().any(|e| matches!(e, JournalEvent::Completed { .. }))
+        {
+            broken.push(format!("{call} hung up unserved but is journaled completed"));
+        }
+    }
+    for call in &entered {
+        if !known.contains(*call) {
+            broken.push(format!("{call} is journaled but the simulator never had it"));
+        }
+    }
+    let mut per_caller: BTreeMap<u64, Vec<(u64, u64, String)>> = BTreeMap::new();
+    for ring in world.rings() {
+        if ring.while_busy {
+            tally.double_offers += 1;
+            let others: Vec<String> = world
+                .rings()
+                .iter()
+                .filter(|r| {
+                    r.agent == ring.agent
+                        && r.at_ms + 20_000 > ring.at_ms
+                        && r.at_ms < ring.at_ms + 5_000
+                })
+                .map(|r| {
+                    format!(
+                        "{} at {} answered {:?} ended {:?} {:?}",
+                        r.channel_id, r.at_ms, r.answered_ms, r.ended_ms, r.result
+                    )
+                })
+                .collect();
+            let call = ring.channel_id.rsplit_once("-r").map(|(c, _)| CallId::new(c));
+            broken.push(format!(
+                "{} was rung on {} at {} while already on a call; its rings:\n  {}\n  the call:\n  {}",
+                ring.agent,
+                ring.channel_id,
+                ring.at_ms,
+                others.join("\n  "),
+                call.map(|c| story(journal, &c)).unwrap_or_default()
+            ));
+        }
+        // A ring records the caller it was made for; answered, the agent was on the line.
+        if let (Some(caller), Some(answered)) = (ring.caller, ring.answered_ms) {
+            let ended = ring.ended_ms.unwrap_or(u64::MAX);
+            per_caller.entry(caller).or_default().push((answered, ended, ring.agent.clone()));
+        }
+    }
+    for (caller, mut legs) in per_caller {
+        legs.sort();
+        for pair in legs.windows(2) {
+            if pair[1].0 < pair[0].1 {
+                broken.push(format!(
+                    "caller {caller} had {} and {} on the line at once",
+                    pair[0].2, pair[1].2
+                ));
+            }
+        }
+    }
+    for (agent, view) in agents {
+        if let AgentStatus::Reserved(call) | AgentStatus::OnCall(call) = &view.status {
+            broken.push(format!("{agent} is still held for {call} after everything ended"));
+        }
+    }
+    (tally, broken)
+}
+
+/// Callers waiting at journal time `at`: queued, not ringing an agent, not connected, not
+/// ended; sorted by entry.
+pub fn waiting_at(journal: &[JournalEntry], at: u64) -> Vec<(CallId, u64)> {
+    let mut waiting: BTreeMap<CallId, u64> = BTreeMap::new();
+    let mut ringing: BTreeMap<CallId, usize> = BTreeMap::new();
+    for entry in journal.iter().filter(|e| e.time.0 < at) {
+        match &entry.event {
+            JournalEvent::Entered { call, .. } => _ = waiting.insert(call.clone(), entry.time.0),
+            JournalEvent::Offered { call, .. } => *ringing.entry(call.clone()).or_default() += 1,
+            JournalEvent::Missed { call, .. } | JournalEvent::OfferCancelled { call, .. } => {
+                if let Some(n) = ringing.get_mut(call) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+            JournalEvent::Connected { call, .. } => _ = waiting.remove(call),
+            event => {
+                if let Some(call) = event.terminal_call() {
+                    waiting.remove(call);
+                }
+            }
+        }
+    }
+    let mut list: Vec<(CallId, u64)> = waiting
+        .into_iter()
+        .filter(|(call, _)| ringing.get(call).copied().unwrap_or(0) == 0)
+        .collect();
+    list.sort_by_key(|(call, t)| (*t, call.clone()));
+    list
+}
+
+/// For callers that were waiting when an instance died: each must end served or by its own
+/// hang-up (never lost with the instance), and those offered again must be offered in the
+/// order they entered. Returns the violations.
+pub fn served_in_order_after(
+    journal: &[JournalEntry],
+    waiting: &[(CallId, u64)],
+    at: u64,
+) -> Vec<String> {
+    let mut broken = Vec::new();
+    let rank: BTreeMap<&CallId, usize> =
+        waiting.iter().enumerate().map(|(i, (c, _))| (c, i)).collect();
+    let mut offered_after = Vec::new();
+    let mut seen = BTreeSet::new();
+    for entry in journal {
+        match &entry.event {
+            JournalEvent::Offered { call, .. } if entry.time.0 >= at => {
+                if let Some(r) = rank.get(call)
+                    && seen.insert(call.clone())
+                {
+                    offered_after.push((*r, call.clone()));
+                }
+            }
+            JournalEvent::Left { call, outcome: Outcome::NodeLost | Outcome::Drained, .. }
+                if rank.contains_key(call) =>
+            {
+                broken.push(format!(
+                    "{call}, waiting when the instance died, was lost ({:?})",
+                    entry.event
+                ));
+            }
+            _ => {}
+        }
+    }
+    for pair in offered_after.windows(2) {
+        if pair[1].0 < pair[0].0 {
+            broken.push(format!(
+                "{} entered before {} but was offered after it once the instance died",
+                pair[1].1, pair[0].1
+            ));
+        }
+    }
+    broken
+}
+
+/// The caller a journal record is about, if any.
+fn journal_call(event: &JournalEvent) -> Option<&CallId> {
+    match event {
+        JournalEvent::Entered { call, .. }
+        | JournalEvent::Refused { call, .. }
+        | JournalEvent::Offered { call, .. }
+        | JournalEvent::Missed { call, .. }
+        | JournalEvent::OfferCancelled { call, .. }
+        | JournalEvent::Connected { call, .. }
+        | JournalEvent::Completed { call, .. }
+        | JournalEvent::Left { call, .. } => Some(call),
+        _ => None,
+    }
+}
+
+/// Every journal record about a call, one per line, for a violation's message.
+fn story(journal: &[JournalEntry], call: &CallId) -> String {
+    let lines: Vec<String> = journal
+        .iter()
+        .filter(|e| journal_call(&e.event) == Some(call))
+        .map(|e| format!("{} {:?}", e.time.0, e.event))
+        .collect();
+    lines.join("\n  ")
+}
