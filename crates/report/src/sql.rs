@@ -1,0 +1,598 @@
+//! The SQL sink: `queue_log` in Asterisk's realtime schema, call records and agent sessions, in
+//! MySQL/MariaDB, PostgreSQL or SQLite.
+//!
+//! ## Exactly once
+//! A batch of journal records is written in one transaction that also advances the consumer's
+//! row in `report_progress` (locked for the transaction on MySQL and PostgreSQL). Records at or
+//! below the stored `last_seq` are skipped, so a batch delivered again after a crash between
+//! commit and acknowledgement changes nothing, call-record counters included. Each `queue_log`
+//! row also carries a unique `event_id` (`<seq>.<line index>`) and is inserted with
+//! conflict-ignore, a second guard that tools can rely on.
+//!
+//! ## Schema
+//! Migrations (per dialect, in `migrations/<dialect>/`, embedded in the binary) run at
+//! [`SqlSink::connect`]. Text values longer than a column (255 characters) are cut, so that one
+//! odd record can never stall reporting.
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, Postgres};
+use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Type};
+use starq_core::Time;
+use starq_core::journal::JournalEntry;
+use thiserror::Error;
+
+use crate::queue_log::{QueueLogLine, QueueLogRenderer};
+use crate::records::{self, RecordChange, outcome_name};
+
+/// Why the SQL sink failed.
+#[derive(Debug, Error)]
+pub enum SqlError {
+    /// The URL names no database starq can write to.
+    #[error("sql_url {url:?}: {reason}")]
+    BadUrl {
+        /// The URL, without its password.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The database could not be reached or refused a statement; the batch was rolled back
+    /// and can be retried.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The schema migrations failed.
+    #[error("migrating the report schema: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A journal sequence number does not fit the database's signed 64-bit column.
+    #[error("journal seq {0} does not fit a BIGINT")]
+    SeqOutOfRange(u64),
+}
+
+/// Which database a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// `mysql://` or `mariadb://`.
+    MySql,
+    /// `postgres://` or `postgresql://`.
+    Postgres,
+    /// `sqlite:`.
+    Sqlite,
+}
+
+impl Dialect {
+    /// The dialect of a connection URL.
+    pub fn of_url(url: &str) -> Option<Dialect> {
+        let scheme = url.split_once(':')?.0;
+        match scheme {
+            "mysql" | "mariadb" => Some(Dialect::MySql),
+            "postgres" | "postgresql" => Some(Dialect::Postgres),
+            "sqlite" => Some(Dialect::Sqlite),
+            _ => None,
+        }
+    }
+
+    fn migrator(self) -> Migrator {
+        let sql = match self {
+            Dialect::MySql => include_str!("../migrations/mysql/0001_reports.sql"),
+            Dialect::Postgres => include_str!("../migrations/postgres/0001_reports.sql"),
+            Dialect::Sqlite => include_str!("../migrations/sqlite/0001_reports.sql"),
+        };
+        let first = Migration::new(
+            1,
+            Cow::Borrowed("reports"),
+            MigrationType::Simple,
+            Cow::Borrowed(sql),
+            false,
+        );
+        Migrator { migrations: Cow::Owned(vec![first]), ..Migrator::DEFAULT }
+    }
+
+    /// A statement written with `?` placeholders (and `{ts}` for a timestamp parameter, `{div}`
+    /// for integer division, `{bigint}` for the 64-bit integer type of `CAST`) in this
+    /// dialect's form.
+    pub fn sql(self, template: &str) -> String {
+        let ts = match self {
+            Dialect::Postgres => "CAST(? AS TIMESTAMP)",
+            Dialect::MySql | Dialect::Sqlite => "?",
+        };
+        let div = match self {
+            Dialect::MySql => " DIV ",
+            Dialect::Postgres | Dialect::Sqlite => " / ",
+        };
+        let bigint = match self {
+            Dialect::MySql => "SIGNED",
+            Dialect::Postgres | Dialect::Sqlite => "BIGINT",
+        };
+        let text = template.replace("{ts}", ts).replace("{div}", div).replace("{bigint}", bigint);
+        if self != Dialect::Postgres {
+            return text;
+        }
+        let mut numbered = String::with_capacity(text.len() + 8);
+        let mut n = 0;
+        for c in text.chars() {
+            if c == '?' {
+                n += 1;
+                numbered.push_str(&format!("${n}"));
+            } else {
+                numbered.push(c);
+            }
+        }
+        numbered
+    }
+}
+
+/// A connection pool to one of the supported databases.
+#[derive(Clone, Debug)]
+pub enum AnyPool {
+    /// MySQL or MariaDB.
+    MySql(Pool<MySql>),
+    /// PostgreSQL.
+    Postgres(Pool<Postgres>),
+    /// SQLite.
+    Sqlite(Pool<Sqlite>),
+}
+
+impl AnyPool {
+    /// Connects lazily (the first statement opens the first connection), so a database that
+    /// is down at start delays reports, not the caller of this.
+    pub fn connect_lazy(url: &str) -> Result<AnyPool, SqlError> {
+        let bad = |reason: String| SqlError::BadUrl { url: redact(url), reason };
+        let dialect = Dialect::of_url(url).ok_or_else(|| {
+            bad("expected mysql://, mariadb://, postgres://, postgresql:// or sqlite:".into())
+        })?;
+        let timeout = Duration::from_secs(5);
+        Ok(match dialect {
+            Dialect::MySql => {
+                let url = url.replacen("mariadb://", "mysql://", 1);
+                let opts = MySqlConnectOptions::from_str(&url).map_err(|e| bad(e.to_string()))?;
+                AnyPool::MySql(
+                    MySqlPoolOptions::new()
+                        .max_connections(2)
+                        .acquire_timeout(timeout)
+                        .connect_lazy_with(opts),
+                )
+            }
+            Dialect::Postgres => {
+                let opts = PgConnectOptions::from_str(url).map_err(|e| bad(e.to_string()))?;
+                AnyPool::Postgres(
+                    PgPoolOptions::new()
+                        .max_connections(2)
+                        .acquire_timeout(timeout)
+                        .connect_lazy_with(opts),
+                )
+            }
+            Dialect::Sqlite => {
+                let opts = SqliteConnectOptions::from_str(url)
+                    .map_err(|e| bad(e.to_string()))?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(timeout);
+                AnyPool::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(1)
+                        .acquire_timeout(timeout)
+                        .connect_lazy_with(opts),
+                )
+            }
+        })
+    }
+
+    /// The pool's dialect.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            AnyPool::MySql(_) => Dialect::MySql,
+            AnyPool::Postgres(_) => Dialect::Postgres,
+            AnyPool::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+
+    /// Applies the report schema's migrations not yet applied.
+    pub async fn migrate(&self) -> Result<(), SqlError> {
+        let migrator = self.dialect().migrator();
+        match self {
+            AnyPool::MySql(p) => migrator.run(p).await?,
+            AnyPool::Postgres(p) => migrator.run(p).await?,
+            AnyPool::Sqlite(p) => migrator.run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        match self {
+            AnyPool::MySql(p) => p.close().await,
+            AnyPool::Postgres(p) => p.close().await,
+            AnyPool::Sqlite(p) => p.close().await,
+        }
+    }
+}
+
+/// A URL with its password replaced, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The statements the sink runs, in one dialect's form.
+#[derive(Debug)]
+struct Statements {
+    seed_progress: String,
+    read_progress: String,
+    write_progress: String,
+    queue_log: String,
+    enter: String,
+    failed_over: String,
+    answer: String,
+    miss: String,
+    end: String,
+    open_session: String,
+    close_session_scope: String,
+    close_session_all: String,
+}
+
+impl Statements {
+    fn new(dialect: Dialect) -> Self {
+        let ignore_insert = |table_and_columns: &str, values: &str| match dialect {
+            Dialect::MySql => format!("INSERT IGNORE INTO {table_and_columns} VALUES ({values})"),
+            Dialect::Postgres | Dialect::Sqlite => {
+                format!("INSERT INTO {table_and_columns} VALUES ({values}) ON CONFLICT DO NOTHING")
+            }
+        };
+        let lock = match dialect {
+            Dialect::MySql | Dialect::Postgres => " FOR UPDATE",
+            Dialect::Sqlite => "",
+        };
+        let s = |t: &str| dialect.sql(t);
+        Statements {
+            seed_progress: s(&ignore_insert("report_progress (consumer, last_seq)", "?, 0")),
+            read_progress: s(&format!(
+                "SELECT last_seq FROM report_progress WHERE consumer = ?{lock}"
+            )),
+            write_progress: s("UPDATE report_progress SET last_seq = ? WHERE consumer = ?"),
+            queue_log: s(&ignore_insert(
+                "queue_log (time, callid, queuename, agent, event, \
+                 data1, data2, data3, data4, data5, event_id)",
+                "{ts}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?",
+            )),
+            enter: s(&ignore_insert(
+                "queue_calls (call_id, channel, step, queuename, node, caller_id, \
+                 original_position, entered_ms, ended_ms, wait_ms, talk_ms, outcome)",
+                "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?",
+            )),
+            failed_over: s("UPDATE queue_calls SET next_queue = ? WHERE call_id = ?"),
+            answer: s("UPDATE queue_calls SET agent = ?, answered_ms = ?, wait_ms = ?, \
+                 ring_ms = ? WHERE call_id = ?"),
+            miss: s("UPDATE queue_calls SET missed = missed + 1 WHERE call_id = ?"),
+            end: s("UPDATE queue_calls SET ended_ms = ?, outcome = ?, wait_ms = ?, talk_ms = ? \
+                 WHERE call_id = ?"),
+            open_session: s("INSERT INTO agent_sessions (agent, kind, queuename, reason, \
+                 started_ms) VALUES (?, ?, ?, ?, ?)"),
+            close_session_scope: s("UPDATE agent_sessions SET ended_ms = ? WHERE agent = ? \
+                 AND kind = ? AND queuename = ? AND ended_ms IS NULL"),
+            close_session_all: s("UPDATE agent_sessions SET ended_ms = ? WHERE agent = ? \
+                 AND kind = ? AND ended_ms IS NULL"),
+        }
+    }
+}
+
+/// What the sink writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SqlTables {
+    /// Write the `queue_log` table.
+    pub queue_log: bool,
+    /// Write `queue_calls` and `agent_sessions`.
+    pub records: bool,
+}
+
+/// Writes journal batches to a database, exactly once per consumer.
+#[derive(Debug)]
+pub struct SqlSink {
+    pool: AnyPool,
+    statements: Statements,
+    tables: SqlTables,
+    consumer: String,
+}
+
+impl SqlSink {
+    /// A sink on `pool` writing for the journal consumer `consumer` (its progress row). The
+    /// schema is migrated by [`migrate`](Self::migrate), which the reporter calls (and retries)
+    /// before the first batch.
+    pub fn new(pool: AnyPool, consumer: &str, tables: SqlTables) -> Self {
+        SqlSink {
+            statements: Statements::new(pool.dialect()),
+            pool,
+            tables,
+            consumer: consumer.to_owned(),
+        }
+    }
+
+    /// The pool, for queries.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Applies the schema migrations.
+    pub async fn migrate(&self) -> Result<(), SqlError> {
+        self.pool.migrate().await
+    }
+
+    /// Writes the records of `batch` not yet written, in one transaction. Returns how many
+    /// records were new. On error nothing was written.
+    pub async fn write(
+        &self,
+        batch: &[JournalEntry],
+        renderer: &QueueLogRenderer,
+    ) -> Result<usize, SqlError> {
+        let Some(last) = batch.last() else { return Ok(0) };
+        let last_seq = i64::try_from(last.seq).map_err(|_| SqlError::SeqOutOfRange(last.seq))?;
+        let ctx = Context { st: &self.statements, consumer: &self.consumer, tables: self.tables };
+        match &self.pool {
+            AnyPool::MySql(p) => write_batch(p, &ctx, batch, last_seq, renderer).await,
+            AnyPool::Postgres(p) => write_batch(p, &ctx, batch, last_seq, renderer).await,
+            AnyPool::Sqlite(p) => write_batch(p, &ctx, batch, last_seq, renderer).await,
+        }
+    }
+}
+
+struct Context<'a> {
+    st: &'a Statements,
+    consumer: &'a str,
+    tables: SqlTables,
+}
+
+/// The longest text any column takes.
+const MAX_TEXT: usize = 255;
+
+/// `s` cut to [`MAX_TEXT`] characters.
+fn fit(s: &str) -> String {
+    match s.char_indices().nth(MAX_TEXT) {
+        Some((end, _)) => s[..end].to_owned(),
+        None => s.to_owned(),
+    }
+}
+
+fn ms(t: Time) -> i64 {
+    i64::try_from(t.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn dur_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+async fn write_batch<DB>(
+    pool: &Pool<DB>,
+    ctx: &Context<'_>,
+    batch: &[JournalEntry],
+    last_seq: i64,
+    renderer: &QueueLogRenderer,
+) -> Result<usize, SqlError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB> + sqlx::Decode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> Option<String>: Encode<'q, DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let mut tx = pool.begin().await?;
+    sqlx::query(&ctx.st.seed_progress).bind(ctx.consumer.to_owned()).execute(&mut *tx).await?;
+    let (done,): (i64,) = sqlx::query_as(&ctx.st.read_progress)
+        .bind(ctx.consumer.to_owned())
+        .fetch_one(&mut *tx)
+        .await?;
+    let mut written = 0;
+    for entry in batch {
+        let seq = i64::try_from(entry.seq).map_err(|_| SqlError::SeqOutOfRange(entry.seq))?;
+        if seq <= done {
+            continue;
+        }
+        written += 1;
+        if ctx.tables.queue_log {
+            for (index, line) in renderer.render(entry).iter().enumerate() {
+                insert_line(&mut tx, ctx, line, &format!("{seq}.{index}")).await?;
+            }
+        }
+        if ctx.tables.records {
+            for change in records::changes(entry) {
+                apply_change(&mut tx, ctx, &change).await?;
+            }
+        }
+    }
+    if last_seq > done {
+        sqlx::query(&ctx.st.write_progress)
+            .bind(last_seq)
+            .bind(ctx.consumer.to_owned())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(written)
+}
+
+async fn insert_line<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    ctx: &Context<'_>,
+    line: &QueueLogLine,
+    event_id: &str,
+) -> Result<(), SqlError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+{
+    let mut q = sqlx::query(&ctx.st.queue_log)
+        .bind(datetime(line.time))
+        .bind(fit(&line.callid))
+        .bind(fit(&line.queue))
+        .bind(fit(&line.agent))
+        .bind(line.event.to_owned());
+    for column in line.data_columns() {
+        q = q.bind(fit(&column));
+    }
+    q.bind(event_id.to_owned()).execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn apply_change<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    ctx: &Context<'_>,
+    change: &RecordChange,
+) -> Result<(), SqlError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> Option<String>: Encode<'q, DB>,
+{
+    let st = ctx.st;
+    let q = match change {
+        RecordChange::Enter {
+            call,
+            channel,
+            step,
+            queue,
+            node,
+            caller_id,
+            entered,
+            position,
+            refused,
+        } => {
+            let at = ms(*entered);
+            sqlx::query(&st.enter)
+                .bind(fit(call))
+                .bind(fit(channel))
+                .bind(i64::from(*step))
+                .bind(fit(queue))
+                .bind(fit(node))
+                .bind(fit(caller_id))
+                .bind(i64::from(*position))
+                .bind(at)
+                .bind(refused.map(|_| at))
+                .bind(refused.map(|_| 0_i64))
+                .bind(refused.map(|_| 0_i64))
+                .bind(refused.map(|o| outcome_name(o).to_owned()))
+        }
+        RecordChange::FailedOver { call, next_queue } => {
+            sqlx::query(&st.failed_over).bind(fit(next_queue)).bind(fit(call))
+        }
+        RecordChange::Answer { call, agent, at, wait, ring } => sqlx::query(&st.answer)
+            .bind(fit(agent))
+            .bind(ms(*at))
+            .bind(dur_ms(*wait))
+            .bind(dur_ms(*ring))
+            .bind(fit(call)),
+        RecordChange::Miss { call } => sqlx::query(&st.miss).bind(fit(call)),
+        RecordChange::End { call, at, outcome, wait, talk } => sqlx::query(&st.end)
+            .bind(ms(*at))
+            .bind(outcome_name(*outcome).to_owned())
+            .bind(dur_ms(*wait))
+            .bind(dur_ms(*talk))
+            .bind(fit(call)),
+        RecordChange::Open { agent, kind, queue, reason, at } => sqlx::query(&st.open_session)
+            .bind(fit(agent))
+            .bind(kind.as_str().to_owned())
+            .bind(fit(queue))
+            .bind(fit(reason))
+            .bind(ms(*at)),
+        RecordChange::Close { agent, kind, queue: Some(queue), at } => {
+            sqlx::query(&st.close_session_scope)
+                .bind(ms(*at))
+                .bind(fit(agent))
+                .bind(kind.as_str().to_owned())
+                .bind(fit(queue))
+        }
+        RecordChange::Close { agent, kind, queue: None, at } => sqlx::query(&st.close_session_all)
+            .bind(ms(*at))
+            .bind(fit(agent))
+            .bind(kind.as_str().to_owned()),
+    };
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// `YYYY-MM-DD HH:MM:SS.ffffff` in UTC, the realtime `queue_log.time` format.
+pub fn datetime(t: Time) -> String {
+    let ms = t.as_millis();
+    let (days, rem) = (ms / 86_400_000, ms % 86_400_000);
+    let (y, m, d) = civil_from_days(days);
+    let (h, min, s, frac) =
+        (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000 * 1000);
+    format!("{y:04}-{m:02}-{d:02} {h:02}:{min:02}:{s:02}.{frac:06}")
+}
+
+/// Gregorian (year, month, day) of a count of days since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`, for non-negative day counts).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datetimes_are_utc_with_microseconds() {
+        assert_eq!(datetime(Time(0)), "1970-01-01 00:00:00.000000");
+        assert_eq!(datetime(Time(951_782_400_123)), "2000-02-29 00:00:00.123000");
+        assert_eq!(datetime(Time(1_795_362_919_456)), "2026-11-22 15:55:19.456000");
+    }
+
+    #[test]
+    fn placeholders_follow_the_dialect() {
+        let t = "UPDATE t SET a = {ts}, b = ? WHERE c = x{div}?";
+        assert_eq!(Dialect::MySql.sql(t), "UPDATE t SET a = ?, b = ? WHERE c = x DIV ?");
+        assert_eq!(
+            Dialect::Postgres.sql(t),
+            "UPDATE t SET a = CAST($1 AS TIMESTAMP), b = $2 WHERE c = x / $3"
+        );
+        assert_eq!(Dialect::Sqlite.sql(t), "UPDATE t SET a = ?, b = ? WHERE c = x / ?");
+    }
+
+    #[test]
+    fn urls_name_their_dialect_and_hide_passwords() {
+        assert_eq!(Dialect::of_url("mariadb://root@h/db"), Some(Dialect::MySql));
+        assert_eq!(Dialect::of_url("postgresql://h/db"), Some(Dialect::Postgres));
+        assert_eq!(Dialect::of_url("sqlite:///tmp/x.db"), Some(Dialect::Sqlite));
+        assert_eq!(Dialect::of_url("redis://h"), None);
+        assert_eq!(redact("mysql://u:secret@h:3306/db"), "mysql://u:***@h:3306/db");
+        assert!(matches!(
+            AnyPool::connect_lazy("oracle://x"),
+            Err(SqlError::BadUrl { reason, .. }) if reason.contains("expected")
+        ));
+    }
+
+    #[test]
+    fn long_text_is_cut_on_a_character_boundary() {
+        let long = "é".repeat(300);
+        assert_eq!(fit(&long).chars().count(), MAX_TEXT);
+        assert_eq!(fit("short"), "short");
+    }
+}
