@@ -53,6 +53,7 @@ where
         heavier_queues_are_served_first,
         a_new_configuration_applies_at_once,
         reconfiguring_offers_what_became_matchable,
+        reconfiguring_journals_membership_changes,
         without_autofill_only_the_head_rings,
         pauses_apply_per_queue_or_everywhere,
         stale_epochs_are_fenced,
@@ -602,6 +603,33 @@ async fn reconfiguring_offers_what_became_matchable<S: Store>(mut s: Site<S>) {
     assert_eq!(offered_in_journal, 1);
     let r = s.enqueue("c2", "q2", 0, Window::ANY).await;
     assert_eq!(offered_agents(&r), ["a2"]);
+}
+
+/// `reconfigure` journals the memberships it adds and removes (for `ADDMEMBER` /
+/// `REMOVEMEMBER`), at its time, per agent in configuration order; `configure` has no time and
+/// journals none, and an unchanged membership is not journaled again.
+async fn reconfiguring_journals_membership_changes<S: Store>(mut s: Site<S>) {
+    let queues = [queue("q1", Strategy::Linear), queue("q2", Strategy::Linear)];
+    s.setup(&queues, &[agent("a1", &[("q1", 0)])]).await;
+    let t = s.tick(5);
+    let agents = [agent("a1", &[("q2", 3)]), agent("a2", &[("q2", 1), ("q1", 0)])];
+    s.store.reconfigure(&queues, &agents, t).await.expect("reconfigure");
+    let later = s.tick(5);
+    s.store.reconfigure(&queues, &agents, later).await.expect("reconfigure");
+    let entries = s.store.read_journal("conformance", 100).await.expect("journal");
+    assert!(entries.iter().all(|e| e.time == t), "stamped with the reconfigure's time");
+    let a = |id: &str| AgentId::new(id);
+    let q = |id: &str| QueueId::new(id);
+    let events: Vec<JournalEvent> = entries.into_iter().map(|e| e.event).collect();
+    assert_eq!(
+        events,
+        [
+            JournalEvent::MemberAdded { agent: a("a1"), queue: q("q2"), penalty: 3 },
+            JournalEvent::MemberRemoved { agent: a("a1"), queue: q("q1") },
+            JournalEvent::MemberAdded { agent: a("a2"), queue: q("q2"), penalty: 1 },
+            JournalEvent::MemberAdded { agent: a("a2"), queue: q("q1"), penalty: 0 },
+        ]
+    );
 }
 
 async fn without_autofill_only_the_head_rings<S: Store>(mut s: Site<S>) {

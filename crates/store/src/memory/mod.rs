@@ -68,7 +68,9 @@ impl MemoryStore {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Installs configuration (synchronous form of [`Store::configure`]).
+    /// Installs configuration (synchronous form of [`Store::configure`]). Membership changes
+    /// are not journaled: `configure` has no time to stamp them with (see
+    /// [`Store::configure`]).
     pub fn configure_now(&self, queues: &[QueueConfig], agents: &[AgentConfig]) {
         self.lock().board.configure(queues, agents);
     }
@@ -81,8 +83,8 @@ impl MemoryStore {
         now: Time,
     ) -> Vec<Notice> {
         let mut inner = self.lock();
-        inner.board.configure(queues, agents);
-        let mut fx = Effects::default();
+        let memberships = inner.board.configure(queues, agents);
+        let mut fx = Effects { journal: memberships, ..Effects::default() };
         inner.board.rematch(queues, agents, now, &mut fx);
         inner.record(now, fx.journal);
         fx.notices

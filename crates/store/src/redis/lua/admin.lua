@@ -116,7 +116,7 @@ local QFIELDS = { 'strategy', 'weight', 'autofill', 'ring', 'retry', 'wrapup', '
 
 -- ARGV from `first`: queue count, per queue its id and QFIELDS; agent count, per agent id,
 -- wrap-up ('' for the queue's), membership count, then (queue, penalty) pairs. Returns the
--- configured queues and agents.
+-- configured queues and agents; memberships added and removed go to the journal buffer.
 local function install(args, first)
   local i = first
   local queues, agents = {}, {}
@@ -155,7 +155,10 @@ local function install(args, first)
       keep[q] = true
       local mk = k_member(ag, q)
       -- A remaining member keeps its counters (last call end, calls taken).
-      if rc('EXISTS', mk) == 0 then rc('HSET', mk, 'l', '0', 'c', '0') end
+      if rc('EXISTS', mk) == 0 then
+        rc('HSET', mk, 'l', '0', 'c', '0')
+        journal('member_added', 'agent', ag, 'queue', q, 'penalty', p)
+      end
       rc('HSET', mk, 'p', p, 'o', n2s(order))
       rc('ZADD', k_members(ag), 0, q)
     end
@@ -163,6 +166,7 @@ local function install(args, first)
       if not keep[q] then
         rc('ZREM', k_members(ag), q)
         rc('DEL', k_member(ag, q))
+        journal('member_removed', 'agent', ag, 'queue', q)
       end
     end
     rc('HSET', key, 'ms', pack_members(rc('ZRANGE', k_members(ag), 0, -1)))
@@ -172,6 +176,8 @@ local function install(args, first)
   return queues, agents
 end
 
+-- Membership changes are journaled by reconfigure only: configure has no time to stamp them
+-- with (and journal seqs floor on the time), so its records are dropped with J.
 local function configure(keys, args)
   setup(keys, 0)
   install(args, 1)
