@@ -8,7 +8,7 @@
 //! old position, and the batch is written again from there: no line is lost or doubled.
 //!
 //! If the log is shorter than the recorded length, it was rotated away by an outside tool;
-//! writing then continues at its end.
+//! writing then continues at its end. The log is locked (`flock`) while a batch is written.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -81,8 +81,11 @@ impl FileSink {
     }
 
     /// Appends the lines of the records of `batch` not yet in the log. Returns how many records
-    /// were new.
+    /// were new. Holds an exclusive lock on the log meanwhile, so two writers (a reporter that
+    /// was replaced while its write went on, or a second process) never interleave.
     pub fn write(&self, batch: &[JournalEntry], renderer: &QueueLogRenderer) -> io::Result<usize> {
+        let mut log = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        log.lock()?;
         let position = self.read_position()?;
         let fresh: Vec<&JournalEntry> = batch.iter().filter(|e| e.seq > position.seq).collect();
         let Some(last) = fresh.last() else { return Ok(0) };
@@ -93,9 +96,7 @@ impl FileSink {
                 text.push('\n');
             }
         }
-        let mut log = OpenOptions::new().create(true).append(true).open(&self.path)?;
-        let len = log.metadata()?.len();
-        if len > position.len {
+        if log.metadata()?.len() > position.len {
             // Lines of an attempt that crashed before recording its position.
             log.set_len(position.len)?;
         }
