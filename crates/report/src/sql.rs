@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::migrate::{MigrateError, Migration, MigrationType, Migrator};
 use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
@@ -47,7 +47,7 @@ pub enum SqlError {
     Database(#[from] sqlx::Error),
     /// The schema migrations failed.
     #[error("migrating the report schema: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(#[from] MigrateError),
     /// A journal sequence number does not fit the database's signed 64-bit column.
     #[error("journal seq {0} does not fit a BIGINT")]
     SeqOutOfRange(u64),
@@ -192,10 +192,24 @@ impl AnyPool {
     }
 
     /// Applies the report schema's migrations not yet applied.
+    ///
+    /// MySQL commits each DDL statement at once, so a migration interrupted midway (the
+    /// process killed, the connection cut) stays recorded as unfinished ("dirty"), which would
+    /// stop every later start. The MySQL migrations are written to be run again from the start
+    /// (`CREATE … IF NOT EXISTS` only), so an unfinished one is forgotten and run again.
     pub async fn migrate(&self) -> Result<(), SqlError> {
         let migrator = self.dialect().migrator();
         match self {
-            AnyPool::MySql(p) => migrator.run(p).await?,
+            AnyPool::MySql(p) => match migrator.run(p).await {
+                Err(MigrateError::Dirty(version)) => {
+                    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = ? AND NOT success")
+                        .bind(version)
+                        .execute(p)
+                        .await?;
+                    migrator.run(p).await?;
+                }
+                other => other?,
+            },
             AnyPool::Postgres(p) => migrator.run(p).await?,
             AnyPool::Sqlite(p) => migrator.run(p).await?,
         }

@@ -1,4 +1,6 @@
 -- starq-report tables for MySQL / MariaDB. Times in UTC.
+-- MySQL commits DDL at once: every statement must be safe to run again (IF NOT EXISTS), since
+-- a migration cut short is run again from the start.
 
 -- Asterisk's realtime queue_log (contrib/realtime/mysql/mysql_queue_log.sql) with data1..data5,
 -- plus event_id: "<journal seq>.<line index>", unique, so a replayed record inserts nothing.

@@ -6,5 +6,6 @@
 
 pub mod db;
 pub mod proxy;
+pub mod redis;
 pub mod traffic;
 pub mod verify;
