@@ -107,3 +107,64 @@ impl FileSink {
         Ok(fresh.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use starq_core::journal::JournalEvent;
+    use starq_core::{AgentId, Time};
+
+    fn batch(seqs: std::ops::RangeInclusive<u64>) -> Vec<JournalEntry> {
+        seqs.map(|seq| JournalEntry {
+            seq,
+            time: Time(seq * 1000),
+            event: JournalEvent::LoggedIn { agent: AgentId::new(format!("a{seq}")) },
+        })
+        .collect()
+    }
+
+    fn lines(path: &Path) -> Vec<String> {
+        fs::read_to_string(path).unwrap().lines().map(str::to_owned).collect()
+    }
+
+    fn expected(seqs: std::ops::RangeInclusive<u64>) -> Vec<String> {
+        seqs.map(|s| format!("{s}|NONE|NONE|a{s}|AGENTLOGIN|a{s}")).collect()
+    }
+
+    fn temp_log(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("starq-file-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir.join("queue_log")
+    }
+
+    #[test]
+    fn replays_and_crashed_attempts_leave_each_line_once() {
+        let path = temp_log("replay");
+        let sink = FileSink::new(&path);
+        let r = QueueLogRenderer::new();
+        assert_eq!(sink.write(&batch(1..=3), &r).unwrap(), 3);
+        assert_eq!(sink.write(&batch(1..=3), &r).unwrap(), 0, "delivered again: no-op");
+        // A crash after appending part of the next batch, before recording the position.
+        let mut log = OpenOptions::new().append(true).open(&path).unwrap();
+        log.write_all(b"4|NONE|NONE|a4|AGENTLOGIN|a4\n5|NONE|NO").unwrap();
+        assert_eq!(sink.write(&batch(2..=6), &r).unwrap(), 3, "records 4 to 6 are new");
+        assert_eq!(lines(&path), expected(1..=6));
+        let _ = fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn a_rotated_log_is_continued_and_a_bad_position_file_is_named() {
+        let path = temp_log("rotate");
+        let sink = FileSink::new(&path);
+        let r = QueueLogRenderer::new();
+        sink.write(&batch(1..=2), &r).unwrap();
+        fs::rename(&path, path.with_extension("1")).unwrap();
+        sink.write(&batch(3..=3), &r).unwrap();
+        assert_eq!(lines(&path), expected(3..=3));
+        fs::write(path.with_extension("pos"), "garbage").unwrap();
+        let err = FileSink::new(&path).write(&batch(4..=4), &r).unwrap_err().to_string();
+        assert!(err.contains("queue_log.pos") && err.contains("garbage"), "{err}");
+        let _ = fs::remove_dir_all(path.parent().unwrap());
+    }
+}

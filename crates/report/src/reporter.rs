@@ -279,7 +279,7 @@ impl Reporter {
     fn failed(&self, what: &str, error: &str, failures: u32, oldest: Option<&JournalEntry>) {
         let message = format!("{what}: {error}");
         // Every failure the first time, then one in ten, so an outage does not flood the log.
-        if failures == 1 || failures % 10 == 0 {
+        if failures == 1 || failures.is_multiple_of(10) {
             tracing::warn!(failures, retry_in = ?backoff(failures), "report: {message}");
         }
         let lag = oldest.map(|e| age(e.time));

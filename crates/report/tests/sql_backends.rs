@@ -90,7 +90,8 @@ async fn a_journal_is_written_once_and_replays_change_nothing(dialect: Dialect) 
         sink.pool(),
         match dialect {
             Dialect::MySql => "SELECT CAST(time AS CHAR), event_id FROM queue_log ORDER BY id",
-            Dialect::Postgres => "SELECT to_char(time, 'YYYY-MM-DD HH24:MI:SS.US'), event_id \
+            Dialect::Postgres =>
+                "SELECT to_char(time, 'YYYY-MM-DD HH24:MI:SS.US'), event_id \
                                   FROM queue_log ORDER BY id",
             Dialect::Sqlite => "SELECT time, event_id FROM queue_log ORDER BY id",
         },
@@ -113,12 +114,28 @@ async fn agent_sessions_record_logins_and_pauses(dialect: Dialect) {
     let q = |s: &str| Some(QueueId::new(s));
     let journal = [
         entry(1, 0, JournalEvent::LoggedIn { agent: a() }),
-        entry(2, 10, JournalEvent::Paused { agent: a(), queue: q("q1"), reason: "x".into(), auto: false }),
-        entry(3, 20, JournalEvent::Paused { agent: a(), queue: None, reason: "lunch".into(), auto: false }),
+        entry(
+            2,
+            10,
+            JournalEvent::Paused { agent: a(), queue: q("q1"), reason: "x".into(), auto: false },
+        ),
+        entry(
+            3,
+            20,
+            JournalEvent::Paused { agent: a(), queue: None, reason: "lunch".into(), auto: false },
+        ),
         entry(4, 30, JournalEvent::Unpaused { agent: a(), queue: q("q1") }),
-        entry(5, 40, JournalEvent::Paused { agent: a(), queue: q("q2"), reason: "y".into(), auto: true }),
+        entry(
+            5,
+            40,
+            JournalEvent::Paused { agent: a(), queue: q("q2"), reason: "y".into(), auto: true },
+        ),
         entry(6, 50, JournalEvent::Unpaused { agent: a(), queue: None }),
-        entry(7, 60, JournalEvent::Paused { agent: a(), queue: q("q1"), reason: "z".into(), auto: false }),
+        entry(
+            7,
+            60,
+            JournalEvent::Paused { agent: a(), queue: q("q1"), reason: "z".into(), auto: false },
+        ),
         entry(8, 70, JournalEvent::LoggedOut { agent: a(), session: Duration::from_secs(70) }),
     ];
     sink.write(&journal, &QueueLogRenderer::new()).await.expect("write");
@@ -167,51 +184,66 @@ fn known_calls() -> Vec<JournalEntry> {
     for (i, (queue, at, wait, answered, talk)) in calls.into_iter().enumerate() {
         let call = CallId::of_channel(&NodeId::new("n"), &format!("c{i}"), 0);
         let hold = Duration::from_millis(wait * 1000 + 500);
-        push(at, JournalEvent::Entered {
-            call: call.clone(),
-            queue: queue.clone(),
-            node: NodeId::new("n"),
-            caller_id: "1".into(),
-            position: 1,
-        });
+        push(
+            at,
+            JournalEvent::Entered {
+                call: call.clone(),
+                queue: queue.clone(),
+                node: NodeId::new("n"),
+                caller_id: "1".into(),
+                position: 1,
+            },
+        );
         let end = at + wait;
         if answered {
             let agent = AgentId::new("a1");
-            push(end, JournalEvent::Connected {
-                call: call.clone(),
-                queue: queue.clone(),
-                agent: agent.clone(),
-                reservation: ReservationId(i as u64),
-                hold,
-                rang: Duration::from_secs(1),
-            });
-            push(end + talk, JournalEvent::Completed {
-                call,
-                queue: queue.clone(),
-                agent,
-                by: Party::Caller,
-                hold,
-                talk: Duration::from_secs(talk),
-                original_position: 1,
-            });
+            push(
+                end,
+                JournalEvent::Connected {
+                    call: call.clone(),
+                    queue: queue.clone(),
+                    agent: agent.clone(),
+                    reservation: ReservationId(i as u64),
+                    hold,
+                    rang: Duration::from_secs(1),
+                },
+            );
+            push(
+                end + talk,
+                JournalEvent::Completed {
+                    call,
+                    queue: queue.clone(),
+                    agent,
+                    by: Party::Caller,
+                    hold,
+                    talk: Duration::from_secs(talk),
+                    original_position: 1,
+                },
+            );
         } else {
-            push(end, JournalEvent::Left {
-                call,
-                queue: queue.clone(),
-                outcome: Outcome::Abandoned,
-                position: 1,
-                original_position: 1,
-                hold,
-            });
+            push(
+                end,
+                JournalEvent::Left {
+                    call,
+                    queue: queue.clone(),
+                    outcome: Outcome::Abandoned,
+                    position: 1,
+                    original_position: 1,
+                    hold,
+                },
+            );
         }
     }
-    push(60, JournalEvent::Refused {
-        call: CallId::new("n~full"),
-        queue: q1,
-        node: NodeId::new("n"),
-        caller_id: "2".into(),
-        outcome: Outcome::Full,
-    });
+    push(
+        60,
+        JournalEvent::Refused {
+            call: CallId::new("n~full"),
+            queue: q1,
+            node: NodeId::new("n"),
+            caller_id: "2".into(),
+            outcome: Outcome::Full,
+        },
+    );
     journal
 }
 
@@ -221,15 +253,9 @@ async fn service_level_queries_on_known_data(dialect: Dialect) {
     sink.write(&known_calls(), &QueueLogRenderer::new()).await.expect("write");
     let start = Time(1_700_000_000_000);
     let hour = Duration::from_secs(3600);
-    let stats = interval_stats(
-        sink.pool(),
-        start,
-        start + hour * 2,
-        hour,
-        Duration::from_secs(20),
-    )
-    .await
-    .expect("query");
+    let stats = interval_stats(sink.pool(), start, start + hour * 2, hour, Duration::from_secs(20))
+        .await
+        .expect("query");
     let bucket = |t: Time| (t.as_millis() / 3_600_000 * 3_600_000) as i64;
     let first = IntervalStats {
         queue: "q1".into(),

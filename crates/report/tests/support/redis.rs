@@ -17,7 +17,8 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts a server without persistence.
     pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+        let port =
+            TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
         let binary = std::env::var("STARQ_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
         let child = Command::new(&binary)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])

@@ -246,7 +246,8 @@ impl<S: Store> Driver<'_, S> {
                 let by = if agent_hangs_up { Party::Agent } else { Party::Caller };
                 let draw = self.rng.next_u64();
                 let fence = self.fence.clone();
-                let r = Request::Hangup { fence, call: CallId::new(&call), by, now: self.now, draw };
+                let r =
+                    Request::Hangup { fence, call: CallId::new(&call), by, now: self.now, draw };
                 assert_eq!(self.apply(r).await.result, Verdict::Done, "hangup of {call}");
                 let t = self.truth.get_mut(&call).expect("known caller");
                 t.ended = Some(self.now);
@@ -258,7 +259,10 @@ impl<S: Store> Driver<'_, S> {
             Ev::Mood(i) => {
                 let action = match self.rng.below(6) {
                     0 => AgentAction::Pause { queue: None, reason: "break".into() },
-                    1 => AgentAction::Pause { queue: Some("sales".into()), reason: "training".into() },
+                    1 => AgentAction::Pause {
+                        queue: Some("sales".into()),
+                        reason: "training".into(),
+                    },
                     2 => AgentAction::Unpause { queue: Some("sales".into()) },
                     3 => AgentAction::Logout,
                     4 => AgentAction::Login,
