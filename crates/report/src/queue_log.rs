@@ -112,22 +112,20 @@ impl QueueLogLine {
     }
 }
 
-/// The file form: `epoch|callid|queue|agent|EVENT|data1|data2…`, without the newline.
+/// The file form: `epoch|callid|queue|agent|EVENT|data1|data2…`, without the newline. As in
+/// Asterisk's `logger.c`, a `|` always follows the event, so an event without data ends in `|`.
 impl fmt::Display for QueueLogLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}|{}|{}|{}|{}",
+            "{}|{}|{}|{}|{}|{}",
             self.time.as_secs(),
             self.callid,
             self.queue,
             self.agent,
-            self.event
-        )?;
-        for field in &self.data {
-            write!(f, "|{field}")?;
-        }
-        Ok(())
+            self.event,
+            self.data.join("|")
+        )
     }
 }
 
@@ -496,7 +494,7 @@ mod tests {
             (
                 left(Outcome::Drained),
                 vec![
-                    "1700000123|1700000000.42|support|NONE|STARQ_DRAINED",
+                    "1700000123|1700000000.42|support|NONE|STARQ_DRAINED|",
                     "1700000123|1700000000.42|support|NONE|EXITEMPTY|2|5|31",
                 ],
                 3,
@@ -562,7 +560,7 @@ mod tests {
             ),
             (
                 JournalEvent::MemberRemoved { agent: a(), queue: q() },
-                vec!["1700000123|NONE|support|Alice|REMOVEMEMBER"],
+                vec!["1700000123|NONE|support|Alice|REMOVEMEMBER|"],
                 0,
             ),
             (
@@ -630,8 +628,10 @@ mod tests {
             assert_eq!(text, expected, "{event:?}");
             if let Some(last) = lines.last() {
                 assert_eq!(last.data.len(), fields, "{event:?}");
-                // The file form has the five fixed fields, then the data.
-                assert_eq!(text.last().unwrap().split('|').count(), 5 + fields, "{event:?}");
+                // The file form has the five fixed fields, then the data (one empty field
+                // when there is none).
+                let count = text.last().unwrap().split('|').count();
+                assert_eq!(count, 5 + fields.max(1), "{event:?}");
                 assert_eq!(last.is_terminal(), event.terminal_call().is_some(), "{event:?}");
             }
         }

@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use starq_core::journal::{JournalEntry, JournalEvent};
-use starq_core::shared::Party;
+use starq_core::shared::{Miss, Party};
 use starq_core::{AgentId, CallId, Outcome, Time};
 
 use crate::queue_log::split_call;
@@ -64,7 +64,7 @@ pub enum RecordChange {
         /// How long the agent's leg rang.
         ring: Duration,
     },
-    /// An offer to an agent was not taken.
+    /// An offer to an agent was not taken (no answer, busy, unreachable).
     Miss {
         /// The call id.
         call: String,
@@ -200,6 +200,8 @@ pub fn changes(entry: &JournalEntry) -> Vec<RecordChange> {
             wait: *hold,
             ring: *rang,
         }],
+        // As in queue_log, an offer withdrawn for starq's own reasons is not a miss.
+        JournalEvent::Missed { miss: Miss::Failed, .. } => Vec::new(),
         JournalEvent::Missed { call, .. } => vec![RecordChange::Miss { call: id(call) }],
         JournalEvent::Completed { call, by, hold, talk, .. } => {
             let outcome = match by {
@@ -279,4 +281,54 @@ fn previous_step(call: &CallId) -> Option<String> {
     }
     let node = starq_core::NodeId::new(node);
     Some(CallId::of_channel(&node, channel, step - 1).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use starq_core::{NodeId, QueueId};
+
+    fn entry(event: JournalEvent) -> JournalEntry {
+        JournalEntry { seq: 1, time: Time(5_000), event }
+    }
+
+    fn entered(step: u32, queue: &str) -> JournalEvent {
+        JournalEvent::Entered {
+            call: CallId::of_channel(&NodeId::new("pbx1"), "ch.1", step),
+            queue: QueueId::new(queue),
+            node: NodeId::new("pbx1"),
+            caller_id: "555".into(),
+            position: 2,
+        }
+    }
+
+    #[test]
+    fn a_failover_step_points_the_previous_row_at_the_next_queue() {
+        assert!(matches!(&changes(&entry(entered(0, "sales")))[..], [RecordChange::Enter { .. }]));
+        let next = changes(&entry(entered(2, "backup")));
+        assert_eq!(
+            next[0],
+            RecordChange::FailedOver { call: "pbx1~ch.1-q1".into(), next_queue: "backup".into() }
+        );
+        assert!(matches!(
+            &next[1],
+            RecordChange::Enter { call, channel, step: 2, refused: None, .. }
+                if call == "pbx1~ch.1-q2" && channel == "ch.1"
+        ));
+    }
+
+    #[test]
+    fn only_misses_that_are_the_agents_count() {
+        let missed = |miss| {
+            changes(&entry(JournalEvent::Missed {
+                call: CallId::new("c"),
+                queue: QueueId::new("q"),
+                agent: AgentId::new("a"),
+                miss,
+                rang: Duration::ZERO,
+            }))
+        };
+        assert_eq!(missed(Miss::Busy), [RecordChange::Miss { call: "c".into() }]);
+        assert!(missed(Miss::Failed).is_empty());
+    }
 }
