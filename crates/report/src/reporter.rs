@@ -11,7 +11,7 @@
 //! Routing never waits for the reporter: the store appends to the journal whatever the
 //! reporter does, and the journal (bounded in the store) holds what is not yet written.
 //! [`ReportStatus`] shows how far behind the reporter is; a warning is logged when the oldest
-//! unwritten record gets older than `lag_warning_secs`.
+//! unwritten record gets older than `lag_warning_secs` (once, until it is written).
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -61,6 +61,8 @@ pub struct ReportStatus {
     pub behind: bool,
     /// Age of the oldest record not yet written (zero when caught up).
     pub lag: Duration,
+    /// Whether the lag is past the warning threshold (`lag_warning_secs`).
+    pub lagging: bool,
     /// Failures in a row (journal or sink); zero once a batch goes through.
     pub consecutive_failures: u32,
     /// The last failure, if the last attempt failed.
@@ -295,13 +297,18 @@ impl Reporter {
         }
     }
 
+    /// Warns once when the lag passes the threshold, and says so when it is back under.
     fn warn_if_lagging(&self, lag: Duration) {
-        if lag > self.lag_warning {
+        let lagging = lag > self.lag_warning;
+        let was = std::mem::replace(&mut self.status.lock().lagging, lagging);
+        if lagging && !was {
             tracing::warn!(
                 lag_secs = lag.as_secs(),
                 "report: the journal holds records older than {} s not yet written",
                 self.lag_warning.as_secs()
             );
+        } else if was && !lagging {
+            tracing::info!("report: caught up with the journal");
         }
     }
 }
