@@ -40,7 +40,7 @@ async fn postgres_reporter_killed_and_database_cut() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_reporter_killed() {
-    faults(Arc::new(MemoryStore::new()), Dialect::Sqlite, 13, 500).await;
+    faults(Arc::new(MemoryStore::new()), Dialect::Sqlite, 13, 2_000).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

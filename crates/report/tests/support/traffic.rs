@@ -281,7 +281,7 @@ impl<S: Store> Driver<'_, S> {
                     let agent = AgentId::new(format!("a{i}"));
                     self.apply(Request::AgentReady { agent, now: self.now, draw }).await;
                 }
-                self.at(Duration::from_secs(1), Ev::Ready);
+                self.at(Duration::from_secs(3), Ev::Ready);
             }
         }
     }
