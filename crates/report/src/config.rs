@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 /// consumer_group = "starq-report"
 /// poll_interval_ms = 200
 /// lag_warning_secs = 60
+/// shutdown_grace_ms = 5000
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -38,6 +39,8 @@ pub struct ReportConfig {
     pub poll_interval_ms: u64,
     /// Warn when the oldest unwritten record is older than this, in seconds.
     pub lag_warning_secs: u64,
+    /// On shutdown, how long to go on writing what the journal holds, in milliseconds.
+    pub shutdown_grace_ms: u64,
 }
 
 impl Default for ReportConfig {
@@ -51,6 +54,7 @@ impl Default for ReportConfig {
             consumer_group: "starq-report".to_owned(),
             poll_interval_ms: 200,
             lag_warning_secs: 60,
+            shutdown_grace_ms: 5_000,
         }
     }
 }
@@ -69,6 +73,11 @@ impl ReportConfig {
     /// The lag that triggers a warning.
     pub fn lag_warning(&self) -> Duration {
         Duration::from_secs(self.lag_warning_secs)
+    }
+
+    /// How long a shutdown may spend flushing the journal.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
     }
 }
 

@@ -14,6 +14,7 @@
 //! unwritten record gets older than `lag_warning_secs` (once, until it is written).
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -107,6 +108,9 @@ pub struct Reporter {
     batch_size: usize,
     poll_interval: Duration,
     lag_warning: Duration,
+    shutdown_grace: Duration,
+    /// Set once shutdown began: the drain ends when the journal is empty.
+    stopping: AtomicBool,
     status: StatusHandle,
 }
 
@@ -121,6 +125,8 @@ impl Reporter {
             batch_size: batch_size.max(1),
             poll_interval: defaults.poll_interval(),
             lag_warning: defaults.lag_warning(),
+            shutdown_grace: defaults.shutdown_grace(),
+            stopping: AtomicBool::new(false),
             status: StatusHandle::default(),
         }
     }
@@ -146,6 +152,7 @@ impl Reporter {
         let mut reporter = Reporter::new(sinks, &config.consumer_group, config.batch_size);
         reporter.poll_interval = config.poll_interval();
         reporter.lag_warning = config.lag_warning();
+        reporter.shutdown_grace = config.shutdown_grace();
         Ok(reporter)
     }
 
@@ -162,14 +169,26 @@ impl Reporter {
     }
 
     /// Runs until `shutdown` completes: migrates the database (retrying while it is down),
-    /// then drains the journal for ever. A batch being written when `shutdown` completes is
-    /// abandoned unacknowledged (a transaction in progress rolls back) and written by the next
-    /// run.
+    /// then drains the journal for ever. Once `shutdown` completes it flushes: it goes on
+    /// until the journal is drained (what an embedded store would otherwise lose with the
+    /// process), for at most the shutdown grace (`shutdown_grace_ms`). A batch still being
+    /// written then is abandoned unacknowledged (a transaction in progress rolls back) and
+    /// written by the next run.
     pub async fn run<S: Store>(self, store: Arc<S>, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
+        let drain = self.drain(&*store);
+        tokio::pin!(drain, shutdown);
         tokio::select! {
-            () = self.drain(&*store) => {}
+            () = &mut drain => return,
             () = &mut shutdown => {}
+        }
+        self.stopping.store(true, Ordering::Relaxed);
+        if tokio::time::timeout(self.shutdown_grace, drain).await.is_err() {
+            let status = self.status.get();
+            tracing::warn!(
+                acknowledged_seq = status.acknowledged_seq,
+                "report: stopped before the journal was drained: {}",
+                status.last_error.as_deref().unwrap_or("grace period over")
+            );
         }
     }
 
@@ -198,6 +217,9 @@ impl Reporter {
                     s.behind = false;
                     s.lag = Duration::ZERO;
                 });
+                if self.stopping.load(Ordering::Relaxed) {
+                    return; // flushed
+                }
                 tokio::time::sleep(self.poll_interval).await;
                 continue;
             };

@@ -1,7 +1,7 @@
 //! What the reporter shows while the database is away, and that routing does not wait for it:
 //! the journal takes records (store requests answer at once) while the status counts failures,
-//! names the error and shows the lag; once the database is back the reporter catches up, and it
-//! stops promptly when told to, even mid-outage.
+//! names the error and shows the lag; once the database is back the reporter catches up. On
+//! shutdown it flushes the journal, within its grace period even mid-outage.
 
 mod support;
 
@@ -52,6 +52,7 @@ async fn an_outage_shows_in_the_status_and_the_reporter_catches_up() {
         batch_size: 4,
         poll_interval_ms: 5,
         lag_warning_secs: 0,
+        shutdown_grace_ms: 300,
         ..ReportConfig::default()
     };
     let reporter = Reporter::from_config(&config).expect("config");
@@ -96,4 +97,32 @@ async fn an_outage_shows_in_the_status_and_the_reporter_catches_up() {
         .await
         .expect("the reporter stops promptly mid-outage")
         .expect("no panic");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_flushes_what_the_journal_holds() {
+    let db = TestDb::create(Dialect::Sqlite).await;
+    let store = Arc::new(MemoryStore::new());
+    store.reconfigure(&[], &[AgentConfig::new("a1")], wall_now()).await.expect("configure");
+    for i in 0..200 {
+        toggle(&store, i % 2 == 0).await;
+    }
+    let config = ReportConfig {
+        sql_url: Some(db.url.clone()),
+        batch_size: 8,
+        poll_interval_ms: 1_000,
+        ..ReportConfig::default()
+    };
+    let reporter = Reporter::from_config(&config).expect("config");
+    let status = reporter.status();
+    // Shut down at once: everything journaled is still written before the task ends.
+    let task = tokio::spawn(reporter.run(Arc::clone(&store), async {}));
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("flushed within the grace period")
+        .expect("no panic");
+    assert_eq!(status.get().acknowledged_seq, 200);
+    assert!(store.read_journal("starq-report", 1).await.expect("journal").is_empty());
+    let rows: Vec<(String,)> = fetch_all!(&db.pool(), "SELECT event FROM queue_log", (String,));
+    assert_eq!(rows.len(), 200, "one AGENTLOGIN or AGENTLOGOFF line per record");
 }
