@@ -56,6 +56,9 @@ pub struct ReportStatus {
     pub acknowledged_seq: u64,
     /// Records written since the reporter started (replayed ones not counted).
     pub records_written: u64,
+    /// Journal records not yet acknowledged, the batch in hand included (the store's figure,
+    /// refreshed after every batch and every failed attempt).
+    pub backlog: u64,
     /// Records read but not yet acknowledged (the batch in hand).
     pub in_flight: usize,
     /// Whether the last read returned a full batch, i.e. more records are waiting.
@@ -228,7 +231,8 @@ impl Reporter {
                 s.in_flight = batch.len();
                 s.behind = behind;
             });
-            let written = self.write_until_done(&batch, &mut failures).await;
+            self.refresh_backlog(store).await;
+            let written = self.write_until_done(store, &batch, &mut failures).await;
             while let Err(e) = store.ack_journal(&self.group, last).await {
                 failures += 1;
                 self.failed("acknowledging the journal", &e.to_string(), failures, batch.first());
@@ -245,12 +249,25 @@ impl Reporter {
                 s.last_error = None;
             });
             self.warn_if_lagging(lag);
+            self.refresh_backlog(store).await;
+        }
+    }
+
+    /// Best effort: a store that cannot answer keeps the last figure.
+    async fn refresh_backlog<S: Store>(&self, store: &S) {
+        if let Ok(backlog) = store.journal_backlog(&self.group).await {
+            self.status.update(|s| s.backlog = backlog);
         }
     }
 
     /// Writes the batch to every sink, retrying each failure until it goes through. Returns
     /// the records new to the last sink that wrote (the SQL one when there is one).
-    async fn write_until_done(&self, batch: &[JournalEntry], failures: &mut u32) -> usize {
+    async fn write_until_done<S: Store>(
+        &self,
+        store: &S,
+        batch: &[JournalEntry],
+        failures: &mut u32,
+    ) -> usize {
         let mut written = 0;
         if let Some(file) = &self.sinks.file {
             loop {
@@ -263,6 +280,7 @@ impl Reporter {
                         *failures += 1;
                         let what = format!("writing {}", file.path().display());
                         self.failed(&what, &e, *failures, batch.first());
+                        self.refresh_backlog(store).await;
                         tokio::time::sleep(backoff(*failures)).await;
                     }
                 }
@@ -279,6 +297,7 @@ impl Reporter {
                         *failures += 1;
                         let e = e.to_string();
                         self.failed("writing the report database", &e, *failures, batch.first());
+                        self.refresh_backlog(store).await;
                         tokio::time::sleep(backoff(*failures)).await;
                     }
                 }

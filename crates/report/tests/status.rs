@@ -74,6 +74,7 @@ async fn an_outage_shows_in_the_status_and_the_reporter_catches_up() {
     let during = status.get();
     assert_eq!(during.acknowledged_seq, 2, "nothing acknowledged while the database is away");
     assert_eq!(during.in_flight, 4, "a full batch in hand");
+    assert_eq!(during.backlog, 10, "every record since the cut waits");
     assert!(during.behind, "more records wait behind the batch");
     let error = during.last_error.clone().expect("last error");
     assert!(error.contains("database"), "{error}");
@@ -88,6 +89,7 @@ async fn an_outage_shows_in_the_status_and_the_reporter_catches_up() {
     })
     .await;
     assert_eq!((status.get().lag, status.get().lagging), (Duration::ZERO, false));
+    assert_eq!(status.get().backlog, 0);
 
     proxy.cut();
     toggle(&store, true).await;

@@ -748,9 +748,16 @@ async fn journal_is_read_and_acknowledged_by_group<S: Store>(mut s: Site<S>) {
     assert!(first[0].seq < first[1].seq);
     let again = s.store.read_journal("g1", 2).await.expect("ok");
     assert_eq!(first, again, "unacknowledged records are delivered again");
+    let total = s.store.journal_backlog("g1").await.expect("ok");
+    assert!(total >= 2, "reading acknowledges nothing: {total}");
     s.store.ack_journal("g1", first[1].seq).await.expect("ok");
     let rest = s.store.read_journal("g1", 100).await.expect("ok");
     assert!(rest.iter().all(|e| e.seq > first[1].seq) && !rest.is_empty());
     let other = s.store.read_journal("g2", 100).await.expect("ok");
     assert_eq!(other.len(), 2 + rest.len(), "groups read independently");
+    assert_eq!(s.store.journal_backlog("g1").await.expect("ok"), rest.len() as u64);
+    assert_eq!(s.store.journal_backlog("g2").await.expect("ok"), other.len() as u64);
+    assert_eq!(total, other.len() as u64);
+    s.store.ack_journal("g1", rest[rest.len() - 1].seq).await.expect("ok");
+    assert_eq!(s.store.journal_backlog("g1").await.expect("ok"), 0, "caught up");
 }

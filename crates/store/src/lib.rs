@@ -219,6 +219,11 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<JournalEntry>, StoreError>> + Send;
 
+    /// How many journal records `group` has not acknowledged yet, for the reporter's backlog
+    /// figure. Exact while sequence numbers are contiguous; on Redis they jump once after Redis
+    /// lost its data, and the figure is then capped at the records kept.
+    fn journal_backlog(&self, group: &str) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Acknowledges every record of `group` up to and including `seq`.
     fn ack_journal(
         &self,

@@ -378,6 +378,13 @@ impl Store for MemoryStore {
         Ok(inner.journal.iter().filter(|e| e.seq > acked).take(limit).cloned().collect())
     }
 
+    async fn journal_backlog(&self, group: &str) -> Result<u64, StoreError> {
+        let inner = self.lock();
+        let acked = inner.acks.get(group).copied().unwrap_or(0);
+        let done = inner.journal.partition_point(|e| e.seq <= acked);
+        Ok((inner.journal.len() - done) as u64)
+    }
+
     async fn ack_journal(&self, group: &str, seq: u64) -> Result<(), StoreError> {
         let mut inner = self.lock();
         let acked = inner.acks.entry(group.to_owned()).or_insert(0);

@@ -386,6 +386,17 @@ local function ack_journal(keys, args)
   return 'OK'
 end
 
+-- ARGV: group. Records the group has not acknowledged: newest seq minus its acknowledged one,
+-- capped at the records kept (seqs jump once after Redis lost its data).
+local function journal_backlog(keys, args)
+  setup(keys)
+  local newest = rc('XREVRANGE', k_journal(), '+', '-', 'COUNT', 1)[1]
+  if not newest then return 0 end
+  local acked = tonumber(rc('HGET', k_jgroups(), args[1]) or '0')
+  local behind = math.max(0, id_seq(newest[1]) - acked)
+  return math.min(behind, rc('XLEN', k_journal()))
+end
+
 -- === registration ===
 
 local function reg(name, callback, read_only)
@@ -405,6 +416,7 @@ reg('release', release)
 reg('timers', timers)
 reg('jread', read_journal)
 reg('jack', ack_journal)
+reg('jbacklog', journal_backlog, true)
 -- For tests and the benchmark: the Lua score of one agent, and the cheapest possible call.
 reg('score', function(_, a)
   return n2s(score(a[1], tonumber(a[2]), tonumber(a[3]), tonumber(a[4]), tonumber(a[5]), a[6]))
