@@ -4,7 +4,7 @@
 //! change. This crate turns those records into what call centers judge a queue by:
 //!
 //! - [`queue_log`]: Asterisk's `queue_log`, field for field as `app_queue` writes it, so
-//!   existing reporting tools keep working; to a file ([`file`]) and/or the realtime SQL table.
+//!   existing reporting tools keep working; to a file ([`mod@file`]) and/or the realtime SQL table.
 //! - [`records`]: one call record per caller (`queue_calls`) and agent login/pause intervals
 //!   (`agent_sessions`).
 //! - [`sql`]: MySQL/MariaDB, PostgreSQL and SQLite, with the schema migrated at start.
