@@ -181,8 +181,25 @@ impl QueueLogRenderer {
     }
 
     /// The lines one journal record produces, in order (none, one, or a `STARQ_` line followed
-    /// by the app_queue one).
+    /// by the app_queue one). Text from outside (caller ids, pause reasons, names) has its `|`
+    /// and line breaks replaced by spaces, so that it can neither shift the positional fields
+    /// nor start a line of its own.
     pub fn render(&self, entry: &JournalEntry) -> Vec<QueueLogLine> {
+        let mut lines = self.render_fields(entry);
+        for line in &mut lines {
+            for text in [&mut line.callid, &mut line.queue, &mut line.agent]
+                .into_iter()
+                .chain(line.data.iter_mut())
+            {
+                if text.contains(['|', '\n', '\r']) {
+                    *text = text.replace(['|', '\n', '\r'], " ");
+                }
+            }
+        }
+        lines
+    }
+
+    fn render_fields(&self, entry: &JournalEntry) -> Vec<QueueLogLine> {
         let time = entry.time;
         let line =
             |callid: &str, queue: &str, agent: &str, event, data: Vec<String>| QueueLogLine {
@@ -635,6 +652,18 @@ mod tests {
                 assert_eq!(last.is_terminal(), event.terminal_call().is_some(), "{event:?}");
             }
         }
+    }
+
+    #[test]
+    fn outside_text_cannot_shift_fields_or_start_lines() {
+        let reason = "lunch|then\nmeeting\r".to_owned();
+        let paused = JournalEvent::Paused { agent: a(), queue: None, reason, auto: false };
+        let names = [(a(), "Al|ice".to_owned())].into_iter().collect();
+        let lines = QueueLogRenderer::with_member_names(names).render(&entry(paused));
+        assert_eq!(
+            lines[0].to_string(),
+            "1700000123|NONE|NONE|Al ice|PAUSEALL|lunch then meeting "
+        );
     }
 
     #[test]
