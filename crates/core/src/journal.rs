@@ -76,6 +76,10 @@ pub enum JournalEvent {
     PenaltyChanged { agent: AgentId, queue: QueueId, penalty: u32 },
     /// An agent's phones became reachable or unreachable.
     Reachability { agent: AgentId, reachable: bool },
+    /// Configuration made an agent a member of a queue (`ADDMEMBER`).
+    MemberAdded { agent: AgentId, queue: QueueId, penalty: u32 },
+    /// Configuration removed an agent from a queue (`REMOVEMEMBER`).
+    MemberRemoved { agent: AgentId, queue: QueueId },
 }
 
 impl JournalEvent {

@@ -14,7 +14,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use starq_core::engine::{Arrival, ChannelAction, Command, Engine, Input};
-use starq_core::journal::JournalEvent;
+use starq_core::journal::{JournalEntry, JournalEvent};
 use starq_core::rng::Rng;
 use starq_core::shared::{AgentAction, Miss};
 use starq_core::{AgentId, Epoch, Fence, NodeId, QueueId, ReservationId, Time};
@@ -192,7 +192,12 @@ impl World {
 
     /// Runs the busy phase, then the liveness phase, checking invariants after every step.
     /// Returns the summary; panics (with the seed in the test's message) on any violation.
-    pub fn run(mut self) -> Summary {
+    pub fn run(self) -> Summary {
+        self.run_with_journal().0
+    }
+
+    /// [`run`](Self::run), also returning the store's whole journal (for report checks).
+    pub fn run_with_journal(mut self) -> (Summary, Vec<JournalEntry>) {
         let end_of_busy = self.now + self.params.busy;
         while self.now < end_of_busy {
             if !self.step() {
@@ -201,7 +206,8 @@ impl World {
         }
         self.liveness();
         self.check_journal();
-        self.summary
+        let journal = self.store.journal_now();
+        (self.summary, journal)
     }
 
     /// Stops arrivals, makes every agent available and every phone answer, and requires every

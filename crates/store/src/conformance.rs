@@ -53,6 +53,7 @@ where
         heavier_queues_are_served_first,
         a_new_configuration_applies_at_once,
         reconfiguring_offers_what_became_matchable,
+        reconfiguring_journals_membership_changes,
         without_autofill_only_the_head_rings,
         pauses_apply_per_queue_or_everywhere,
         stale_epochs_are_fenced,
@@ -607,6 +608,33 @@ async fn reconfiguring_offers_what_became_matchable<S: Store>(mut s: Site<S>) {
     assert_eq!(offered_agents(&r), ["a2"]);
 }
 
+/// `reconfigure` journals the memberships it adds and removes (for `ADDMEMBER` /
+/// `REMOVEMEMBER`), at its time, per agent in configuration order; `configure` has no time and
+/// journals none, and an unchanged membership is not journaled again.
+async fn reconfiguring_journals_membership_changes<S: Store>(mut s: Site<S>) {
+    let queues = [queue("q1", Strategy::Linear), queue("q2", Strategy::Linear)];
+    s.setup(&queues, &[agent("a1", &[("q1", 0)])]).await;
+    let t = s.tick(5);
+    let agents = [agent("a1", &[("q2", 3)]), agent("a2", &[("q2", 1), ("q1", 0)])];
+    s.store.reconfigure(&queues, &agents, t).await.expect("reconfigure");
+    let later = s.tick(5);
+    s.store.reconfigure(&queues, &agents, later).await.expect("reconfigure");
+    let entries = s.store.read_journal("conformance", 100).await.expect("journal");
+    assert!(entries.iter().all(|e| e.time == t), "stamped with the reconfigure's time");
+    let a = |id: &str| AgentId::new(id);
+    let q = |id: &str| QueueId::new(id);
+    let events: Vec<JournalEvent> = entries.into_iter().map(|e| e.event).collect();
+    assert_eq!(
+        events,
+        [
+            JournalEvent::MemberAdded { agent: a("a1"), queue: q("q2"), penalty: 3 },
+            JournalEvent::MemberRemoved { agent: a("a1"), queue: q("q1") },
+            JournalEvent::MemberAdded { agent: a("a2"), queue: q("q2"), penalty: 1 },
+            JournalEvent::MemberAdded { agent: a("a2"), queue: q("q1"), penalty: 0 },
+        ]
+    );
+}
+
 async fn without_autofill_only_the_head_rings<S: Store>(mut s: Site<S>) {
     let mut q = queue("q1", Strategy::Linear);
     q.autofill = false;
@@ -723,11 +751,18 @@ async fn journal_is_read_and_acknowledged_by_group<S: Store>(mut s: Site<S>) {
     assert!(first[0].seq < first[1].seq);
     let again = s.store.read_journal("g1", 2).await.expect("ok");
     assert_eq!(first, again, "unacknowledged records are delivered again");
+    let total = s.store.journal_backlog("g1").await.expect("ok");
+    assert!(total >= 2, "reading acknowledges nothing: {total}");
     s.store.ack_journal("g1", first[1].seq).await.expect("ok");
     let rest = s.store.read_journal("g1", 100).await.expect("ok");
     assert!(rest.iter().all(|e| e.seq > first[1].seq) && !rest.is_empty());
     let other = s.store.read_journal("g2", 100).await.expect("ok");
     assert_eq!(other.len(), 2 + rest.len(), "groups read independently");
+    assert_eq!(s.store.journal_backlog("g1").await.expect("ok"), rest.len() as u64);
+    assert_eq!(s.store.journal_backlog("g2").await.expect("ok"), other.len() as u64);
+    assert_eq!(total, other.len() as u64);
+    s.store.ack_journal("g1", rest[rest.len() - 1].seq).await.expect("ok");
+    assert_eq!(s.store.journal_backlog("g1").await.expect("ok"), 0, "caught up");
 }
 
 async fn an_ended_call_never_enters_again<S: Store>(mut s: Site<S>) {

@@ -123,7 +123,9 @@ pub struct QueueView {
 pub trait Store: Send + Sync + 'static {
     /// Installs or updates queue and agent configuration, keeping the runtime state (waiting
     /// callers, logged-in agents, counters) of those that remain. It offers nothing: on a site
-    /// with callers waiting, use [`reconfigure`](Store::reconfigure).
+    /// with callers waiting, use [`reconfigure`](Store::reconfigure). It journals nothing
+    /// either, having no time to stamp records with: memberships it adds or removes are
+    /// journaled only when done by `reconfigure`.
     fn configure(
         &self,
         queues: &[QueueConfig],
@@ -133,8 +135,9 @@ pub trait Store: Send + Sync + 'static {
     /// [`configure`](Store::configure) on a running site, then offers waiting callers to the
     /// agents the new configuration lets take them (a lowered penalty, a new membership, a
     /// queue's new weight or `penaltymemberslimit`), which `configure` alone leaves idle beside
-    /// them. All in one atomic step at `now`: the offers are journaled, and returned as notices
-    /// to deliver like a reply's.
+    /// them. All in one atomic step at `now`: memberships added and removed are journaled
+    /// (`MemberAdded` / `MemberRemoved`, per agent in configuration order), then the offers,
+    /// which are also returned as notices to deliver like a reply's.
     fn reconfigure(
         &self,
         queues: &[QueueConfig],
@@ -247,6 +250,11 @@ pub trait Store: Send + Sync + 'static {
         group: &str,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<JournalEntry>, StoreError>> + Send;
+
+    /// How many journal records `group` has not acknowledged yet, for the reporter's backlog
+    /// figure. Exact while sequence numbers are contiguous; on Redis they jump once after Redis
+    /// lost its data, and the figure is then capped at the records kept.
+    fn journal_backlog(&self, group: &str) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Acknowledges every record of `group` up to and including `seq`.
     fn ack_journal(

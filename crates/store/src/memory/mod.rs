@@ -72,7 +72,9 @@ impl MemoryStore {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Installs configuration (synchronous form of [`Store::configure`]).
+    /// Installs configuration (synchronous form of [`Store::configure`]). Membership changes
+    /// are not journaled: `configure` has no time to stamp them with (see
+    /// [`Store::configure`]).
     pub fn configure_now(&self, queues: &[QueueConfig], agents: &[AgentConfig]) {
         self.lock().board.configure(queues, agents);
     }
@@ -85,8 +87,8 @@ impl MemoryStore {
         now: Time,
     ) -> Vec<Notice> {
         let mut inner = self.lock();
-        inner.board.configure(queues, agents);
-        let mut fx = Effects::default();
+        let memberships = inner.board.configure(queues, agents);
+        let mut fx = Effects { journal: memberships, ..Effects::default() };
         inner.board.rematch(queues, agents, now, &mut fx);
         inner.record(now, fx.journal);
         fx.notices
@@ -416,6 +418,13 @@ impl Store for MemoryStore {
         let mut inner = self.lock();
         let acked = *inner.acks.entry(group.to_owned()).or_insert(0);
         Ok(inner.journal.iter().filter(|e| e.seq > acked).take(limit).cloned().collect())
+    }
+
+    async fn journal_backlog(&self, group: &str) -> Result<u64, StoreError> {
+        let inner = self.lock();
+        let acked = inner.acks.get(group).copied().unwrap_or(0);
+        let done = inner.journal.partition_point(|e| e.seq <= acked);
+        Ok((inner.journal.len() - done) as u64)
     }
 
     async fn ack_journal(&self, group: &str, seq: u64) -> Result<(), StoreError> {

@@ -587,6 +587,14 @@ impl Fields {
                 agent: self.agent()?,
                 reachable: self.s("reachable")? == "1",
             },
+            "member_added" => JournalEvent::MemberAdded {
+                agent: self.agent()?,
+                queue: self.queue()?,
+                penalty: self.num("penalty")?,
+            },
+            "member_removed" => {
+                JournalEvent::MemberRemoved { agent: self.agent()?, queue: self.queue()? }
+            }
             other => return Err(protocol(format!("unknown journal event {other:?}"))),
         })
     }

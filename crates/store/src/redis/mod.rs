@@ -429,6 +429,11 @@ impl Store for RedisStore {
         codec::array(&v)?.iter().map(codec::journal_entry).collect()
     }
 
+    async fn journal_backlog(&self, group: &str) -> Result<u64, StoreError> {
+        let v = self.fcall("jbacklog", &[group.to_owned()]).await?;
+        codec::number(&v)
+    }
+
     async fn ack_journal(&self, group: &str, seq: u64) -> Result<(), StoreError> {
         self.fcall("jack", &[group.to_owned(), seq.to_string()]).await.map(drop)
     }

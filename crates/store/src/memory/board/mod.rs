@@ -91,7 +91,14 @@ pub(crate) struct Effects {
 
 impl Board {
     /// Installs or updates queues and agents, keeping the runtime state of those that remain.
-    pub(crate) fn configure(&mut self, queues: &[QueueConfig], agents: &[AgentConfig]) {
+    /// Returns the memberships it added and removed (per agent in configuration order: added
+    /// ones in the agent's order, then removed ones by queue id), as journal records.
+    pub(crate) fn configure(
+        &mut self,
+        queues: &[QueueConfig],
+        agents: &[AgentConfig],
+    ) -> Vec<JournalEvent> {
+        let mut changes = Vec::new();
         for q in queues {
             match self.queues.get_mut(&q.id) {
                 Some(state) => state.config = Arc::new(q.clone()),
@@ -123,9 +130,25 @@ impl Board {
                 })
                 .collect();
             let fresh = AgentState::new(a.clone(), &orders);
+            let known = self.agents.get(&a.id);
+            for m in &a.memberships {
+                if !known.is_some_and(|state| state.members.contains_key(&m.queue)) {
+                    changes.push(JournalEvent::MemberAdded {
+                        agent: a.id.clone(),
+                        queue: m.queue.clone(),
+                        penalty: m.penalty,
+                    });
+                }
+            }
             match self.agents.get_mut(&a.id) {
                 Some(state) => {
                     state.config = a.clone();
+                    for q in state.members.keys() {
+                        if !a.memberships.iter().any(|m| &m.queue == q) {
+                            let (agent, queue) = (a.id.clone(), q.clone());
+                            changes.push(JournalEvent::MemberRemoved { agent, queue });
+                        }
+                    }
                     for (q, stats) in fresh.members {
                         let old = state.members.remove(&q);
                         let kept = old.map(|o| MemberStats {
@@ -143,6 +166,7 @@ impl Board {
             }
             self.refresh_agent(&a.id, 0);
         }
+        changes
     }
 
     /// After [`configure`](Self::configure): offers waiting callers to the agents the new

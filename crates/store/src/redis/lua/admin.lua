@@ -116,7 +116,7 @@ local QFIELDS = { 'strategy', 'weight', 'autofill', 'ring', 'retry', 'wrapup', '
 
 -- ARGV from `first`: queue count, per queue its id and QFIELDS; agent count, per agent id,
 -- wrap-up ('' for the queue's), membership count, then (queue, penalty) pairs. Returns the
--- configured queues and agents.
+-- configured queues and agents; memberships added and removed go to the journal buffer.
 local function install(args, first)
   local i = first
   local queues, agents = {}, {}
@@ -155,7 +155,10 @@ local function install(args, first)
       keep[q] = true
       local mk = k_member(ag, q)
       -- A remaining member keeps its counters (last call end, calls taken).
-      if rc('EXISTS', mk) == 0 then rc('HSET', mk, 'l', '0', 'c', '0') end
+      if rc('EXISTS', mk) == 0 then
+        rc('HSET', mk, 'l', '0', 'c', '0')
+        journal('member_added', 'agent', ag, 'queue', q, 'penalty', p)
+      end
       rc('HSET', mk, 'p', p, 'o', n2s(order))
       rc('ZADD', k_members(ag), 0, q)
     end
@@ -163,6 +166,7 @@ local function install(args, first)
       if not keep[q] then
         rc('ZREM', k_members(ag), q)
         rc('DEL', k_member(ag, q))
+        journal('member_removed', 'agent', ag, 'queue', q)
       end
     end
     rc('HSET', key, 'ms', pack_members(rc('ZRANGE', k_members(ag), 0, -1)))
@@ -172,6 +176,8 @@ local function install(args, first)
   return queues, agents
 end
 
+-- Membership changes are journaled by reconfigure only: configure has no time to stamp them
+-- with (and journal seqs floor on the time), so its records are dropped with J.
 local function configure(keys, args)
   setup(keys, 0)
   install(args, 1)
@@ -434,6 +440,17 @@ local function ack_journal(keys, args)
   return 'OK'
 end
 
+-- ARGV: group. Records the group has not acknowledged: newest seq minus its acknowledged one,
+-- capped at the records kept (seqs jump once after Redis lost its data).
+local function journal_backlog(keys, args)
+  setup(keys)
+  local newest = rc('XREVRANGE', k_journal(), '+', '-', 'COUNT', 1)[1]
+  if not newest then return 0 end
+  local acked = tonumber(rc('HGET', k_jgroups(), args[1]) or '0')
+  local behind = math.max(0, id_seq(newest[1]) - acked)
+  return math.min(behind, rc('XLEN', k_journal()))
+end
+
 -- === registration ===
 
 local function reg(name, callback, read_only)
@@ -457,6 +474,7 @@ reg('release', release)
 reg('timers', timers)
 reg('jread', read_journal)
 reg('jack', ack_journal)
+reg('jbacklog', journal_backlog, true)
 -- For tests and the benchmark: the Lua score of one agent, and the cheapest possible call.
 reg('score', function(_, a)
   return n2s(score(a[1], tonumber(a[2]), tonumber(a[3]), tonumber(a[4]), tonumber(a[5]), a[6]))
