@@ -123,6 +123,15 @@ impl RedisServer {
 
     /// Redis CPU per `FCALL` (µs) since the last `CONFIG RESETSTAT`, from `INFO commandstats`.
     pub fn fcall_usec(&self) -> Option<f64> {
+        let text = self.commandstats()?;
+        let line = text.lines().find(|l| l.starts_with("cmdstat_fcall:"))?;
+        let field = line.split(',').find_map(|f| f.strip_prefix("usec_per_call="))?;
+        field.parse().ok()
+    }
+
+    /// `INFO commandstats` as text: calls and CPU of every command since the last
+    /// `CONFIG RESETSTAT`, those run inside functions included.
+    pub fn commandstats(&self) -> Option<String> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
         s.write_all(b"INFO commandstats\r\n").ok()?;
@@ -136,10 +145,7 @@ impl RedisServer {
             String::from_utf8_lossy(&header).trim().trim_start_matches('$').parse().ok()?;
         let mut body = vec![0u8; len];
         s.read_exact(&mut body).ok()?;
-        let text = String::from_utf8_lossy(&body);
-        let line = text.lines().find(|l| l.starts_with("cmdstat_fcall:"))?;
-        let field = line.split(',').find_map(|f| f.strip_prefix("usec_per_call="))?;
-        field.parse().ok()
+        Some(String::from_utf8_lossy(&body).into_owned())
     }
 
     /// Kills the server (like a crash: no shutdown save).
