@@ -1,6 +1,11 @@
 -- starq store library, part 3: agent actions, the apply entry point, configuration, views,
 -- node leases, durable timers, the journal, and the registration of every function.
 
+-- Clears every per-queue pause of the agent.
+local function unpause_queues(ag, st)
+  for q in pairs(agent_fields(st, 'z')) do agent_set(ag, 'z:' .. q, false) end
+end
+
 function R.agent(_, a)
   local ag, draw, action = a[1], a[2], a[3]
   local st = agent_state(ag)
@@ -14,13 +19,13 @@ function R.agent(_, a)
     if st.st == 'out' then return { 'invalid', 'not_logged_in', ag } end
     if st.st == 'res' or st.st == 'call' then return { 'invalid', 'on_call', ag } end
     agent_set(ag, 'st', 'out', 'pa', false)
-    rc('DEL', k_paused(ag))
+    unpause_queues(ag, st)
     journal('logout', 'agent', ag, 'session', since(NOW, tonumber(st.li)))
   elseif action == 'pause' then
     local reason = a[6]
     if has_queue then
-      if not rc('ZSCORE', k_members(ag), q) then return { 'invalid', 'not_member', ag, q } end
-      rc('HSET', k_paused(ag), q, reason)
+      if not st['p:' .. q] then return { 'invalid', 'not_member', ag, q } end
+      agent_set(ag, 'z:' .. q, reason)
       journal('paused', 'agent', ag, 'queue', q, 'reason', reason, 'auto', '0')
     else
       agent_set(ag, 'pa', reason)
@@ -28,17 +33,17 @@ function R.agent(_, a)
     end
   elseif action == 'unpause' then
     if has_queue then
-      rc('HDEL', k_paused(ag), q)
+      agent_set(ag, 'z:' .. q, false)
       journal('unpaused', 'agent', ag, 'queue', q)
     else
       agent_set(ag, 'pa', false)
-      rc('DEL', k_paused(ag))
+      unpause_queues(ag, st)
       journal('unpaused', 'agent', ag)
     end
     agent_set(ag, 'mi', '0')
   elseif action == 'penalty' then
-    if not rc('ZSCORE', k_members(ag), q) then return { 'invalid', 'not_member', ag, q } end
-    rc('HSET', k_member(ag, q), 'p', a[6])
+    if not st['p:' .. q] then return { 'invalid', 'not_member', ag, q } end
+    agent_set(ag, 'p:' .. q, a[6])
     journal('penalty', 'agent', ag, 'queue', q, 'penalty', a[6])
   elseif action == 'reach' then
     agent_set(ag, 'rc', a[6])
@@ -64,7 +69,13 @@ local function setup(keys, now)
   rc = redis.call
   P = string.sub(keys[1], 1, -2)
   NOW = now or 0
-  J, N, QC, CC, MC, QR, IX, AC = {}, {}, {}, {}, {}, {}, {}, {}
+  J, N, QC, CC, MC, QR, IX, AC, AD = {}, {}, {}, {}, {}, {}, {}, {}, {}
+end
+
+-- Writes back what the call changed in cached hashes.
+local function flush()
+  flush_agents()
+  flush_counters()
 end
 
 -- The node's current epoch is the fence's: no newer tenure began since it was issued.
@@ -106,7 +117,7 @@ local function apply(keys, args)
   local rest = {}
   for i = 6, #args do rest[#rest + 1] = args[i] end
   local verdict = handler(args[4], rest)
-  flush_counters()
+  flush()
   append_journal()
   return { verdict, N }
 end
@@ -144,29 +155,30 @@ local function install(args, first)
   for _ = 1, tonumber(take()) do
     local ag, wu, nm = take(), take(), tonumber(take())
     agents[#agents + 1] = ag
-    local key = k_agent(ag)
-    if rc('EXISTS', key) == 0 then rc('HSET', key, 'st', 'out', 'rc', '1', 'li', '0', 'mi', '0') end
-    if wu == '' then rc('HDEL', key, 'wu') else rc('HSET', key, 'wu', wu) end
-    local keep = {}
+    agent_create(ag)
+    local st = agent_state(ag)
+    agent_set(ag, 'wu', wu ~= '' and wu)
+    local keep, kept = {}, {}
     for _ = 1, nm do
       local q, p = take(), take()
       local order = next_order[q] or 0
       next_order[q] = order + 1
+      if not keep[q] then kept[#kept + 1] = q end
       keep[q] = true
-      local mk = k_member(ag, q)
       -- A remaining member keeps its counters (last call end, calls taken).
-      if rc('EXISTS', mk) == 0 then rc('HSET', mk, 'l', '0', 'c', '0') end
-      rc('HSET', mk, 'p', p, 'o', n2s(order))
-      rc('ZADD', k_members(ag), 0, q)
+      if st['n:' .. q] == nil then agent_set(ag, 'l:' .. q, '0', 'n:' .. q, '0') end
+      agent_set(ag, 'p:' .. q, p, 'o:' .. q, n2s(order))
     end
-    for _, q in ipairs(rc('ZRANGE', k_members(ag), 0, -1)) do
+    -- A former member loses its settings and counters (not a pause, as in MemoryStore);
+    -- refresh_agent then drops its places.
+    for _, q in ipairs(members_of(ag)) do
       if not keep[q] then
-        rc('ZREM', k_members(ag), q)
-        rc('DEL', k_member(ag, q))
+        agent_set(ag, 'p:' .. q, false, 'o:' .. q, false, 'l:' .. q, false, 'n:' .. q, false)
       end
     end
-    rc('HSET', key, 'ms', pack_members(rc('ZRANGE', k_members(ag), 0, -1)))
-    MC[ag], AC[ag] = nil, nil -- its queues and settings just changed
+    table.sort(kept, bytes_lt)
+    agent_set(ag, 'ms', pack_members(kept))
+    MC[ag] = nil -- its queues just changed
     refresh_agent(ag, '0')
   end
   return queues, agents
@@ -175,7 +187,7 @@ end
 local function configure(keys, args)
   setup(keys, 0)
   install(args, 1)
-  flush_counters()
+  flush()
   return 'OK'
 end
 
@@ -204,7 +216,7 @@ local function reconfigure(keys, args)
   setup(keys, tonumber(args[1]))
   local queues, agents = install(args, 2)
   rematch(queues, agents)
-  flush_counters()
+  flush()
   append_journal()
   return { { 'done' }, N }
 end
@@ -220,7 +232,12 @@ local function agent_view(keys, args)
   if st.st == 'res' then arg = rc('HGET', k_res(st.sr), 'call') or ''
   elseif st.st == 'call' then arg = st.sc
   elseif st.st == 'rest' then arg = st.su end
-  return { st.st, arg, st.sw or '0', st.rc, rc('HGETALL', k_paused(ag)), st.pa or false }
+  local paused = {}
+  for q, reason in pairs(agent_fields(st, 'z')) do
+    paused[#paused + 1] = q
+    paused[#paused + 1] = reason
+  end
+  return { st.st, arg, st.sw or '0', st.rc, paused, st.pa or false }
 end
 
 local function queue_view(keys, args)

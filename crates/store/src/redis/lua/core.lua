@@ -20,6 +20,7 @@ local MC      -- agents' member queues read during this call
 local QR      -- queue counters read during this call, written back once at its end
 local IX      -- agents' places in the availability indexes, as refresh_agent left them
 local AC      -- agents' hashes read during this call
+local AD      -- agents' fields changed during this call, written back once at its end
 
 local MINSTD = 2147483647
 local SCORE_LIMIT = 9007199254740992 -- 2^53: scores stay exact as sorted-set scores
@@ -38,13 +39,12 @@ local function k_waiting(q, wk) return P .. 'qwc:' .. wk .. ':' .. q end
 local function k_tiers(q) return P .. 'qt:' .. q end           -- tiers with available agents
 local function k_avail(q, p) return P .. 'qa:' .. pad(p, 10) .. ':' .. q end
 local function k_ctiers(q) return P .. 'qnt:' .. q end         -- tiers with logged-in members
+-- One hash per agent: its state (fields without ':'), and per queue q it is a member of:
+--   'p:'q penalty, 'o:'q order, 'l:'q last call end, 'n:'q calls taken, 'z:'q pause reason,
+--   'i:'q "penalty score", its place in the availability index (while indexed),
+--   'c:'q "penalty class", its place in the member counters (while logged in).
+-- Everything a routing step needs about an agent comes with one HGETALL.
 local function k_agent(a) return P .. 'a:' .. a end
-local function k_paused(a) return P .. 'ap:' .. a end          -- per-queue pause reasons
-local function k_members(a) return P .. 'am:' .. a end         -- the agent's queues (lex)
-local function k_member(a, q) return P .. 'm:' .. #a .. ':' .. a .. ':' .. q end
--- The agent's places: field 'i' .. queue -> "penalty score" in the availability index,
--- 'c' .. queue -> "penalty class" in the member counters.
-local function k_places(a) return P .. 'ax:' .. a end
 local function k_caller(c) return P .. 'c:' .. c end
 local function k_creserv(c) return P .. 'cr:' .. c end         -- the caller's reservations
 local function k_res(r) return P .. 'r:' .. r end
@@ -346,7 +346,8 @@ end
 -- === agents ===
 
 -- Agents' hashes are read through a cache that lives for one function call (AC, reset by
--- setup) and is written through by agent_set.
+-- setup); agent_set changes the cached copy and notes the field (AD), and flush_agents writes
+-- each changed agent back with one HSET (and one HDEL) at the end of the call.
 local function agent_state(a)
   local t = AC[a]
   if t ~= nil then return t or nil end
@@ -355,51 +356,67 @@ local function agent_state(a)
   return t
 end
 
--- Sets fields (name, value pairs) of an agent's hash and of its cached copy; a value of false
--- deletes the field.
+-- Sets fields (name, value pairs) of an agent's hash; a value of false deletes the field.
 local function agent_set(a, ...)
-  local kv = { ... }
-  local set, del = {}, {}
-  for i = 1, #kv, 2 do
-    if kv[i + 1] == false then
-      del[#del + 1] = kv[i]
-    else
-      set[#set + 1] = kv[i]
-      set[#set + 1] = kv[i + 1]
-    end
+  local t = agent_state(a)
+  local dirty = AD[a]
+  if dirty == nil then
+    dirty = {}
+    AD[a] = dirty
   end
-  if #set > 0 then rc('HSET', k_agent(a), unpack(set)) end
-  if #del > 0 then rc('HDEL', k_agent(a), unpack(del)) end
-  local t = AC[a]
-  if t then
-    for i = 1, #kv, 2 do t[kv[i]] = kv[i + 1] or nil end
+  local n = select('#', ...)
+  for i = 1, n, 2 do
+    local f, v = select(i, ...)
+    t[f] = v or nil
+    dirty[f] = true
   end
 end
 
+-- Creates a configured agent's hash (logged out) unless it exists.
+local function agent_create(a)
+  if agent_state(a) then return end
+  AC[a] = {}
+  agent_set(a, 'st', 'out', 'rc', '1', 'li', '0', 'mi', '0')
+end
+
+local function flush_agents()
+  for a, dirty in pairs(AD) do
+    local t = AC[a]
+    local set, del = {}, {}
+    for f in pairs(dirty) do
+      local v = t[f]
+      if v == nil then
+        del[#del + 1] = f
+      else
+        set[#set + 1] = f
+        set[#set + 1] = v
+      end
+    end
+    if #set > 0 then rc('HSET', k_agent(a), unpack(set)) end
+    if #del > 0 then rc('HDEL', k_agent(a), unpack(del)) end
+  end
+  AD = {}
+end
+
 -- The agent's queues, in queue order. Only `configure` changes them, never a request, and it
--- packs them into the agent's field 'ms' (see pack_members) so that they come with the agent's
--- hash; an agent without it (written by an older library) has them read from its sorted set.
+-- packs them into the agent's field 'ms' (see pack_members).
 local function members_of(a)
   local m = MC[a]
   if m == nil then
     local st = agent_state(a)
-    local packed = st and st.ms
-    if packed then
-      m = MMEMO[packed]
-      if m == nil then
-        m = {}
-        local i = 1
-        while i <= #packed do
-          local colon = string.find(packed, ':', i, true)
-          local len = tonumber(string.sub(packed, i, colon - 1))
-          m[#m + 1] = string.sub(packed, colon + 1, colon + len)
-          i = colon + len + 1
-        end
-        memo_room()
-        MMEMO[packed] = m
+    local packed = st and st.ms or ''
+    m = MMEMO[packed]
+    if m == nil then
+      m = {}
+      local i = 1
+      while i <= #packed do
+        local colon = string.find(packed, ':', i, true)
+        local len = tonumber(string.sub(packed, i, colon - 1))
+        m[#m + 1] = string.sub(packed, colon + 1, colon + len)
+        i = colon + len + 1
       end
-    else
-      m = rc('ZRANGE', k_members(a), 0, -1)
+      memo_room()
+      MMEMO[packed] = m
     end
     MC[a] = m
   end
@@ -413,12 +430,22 @@ local function pack_members(queues)
   return table.concat(parts)
 end
 
-local function paused_in(a, st, q)
-  return st.pa ~= nil or rc('HEXISTS', k_paused(a), q) == 1
+-- The queues of the agent's fields of one kind ('z', 'i', ...), with the fields' values.
+local function agent_fields(st, kind)
+  local out = {}
+  local prefix = kind .. ':'
+  for f, v in pairs(st) do
+    if string.sub(f, 1, 2) == prefix then out[string.sub(f, 3)] = v end
+  end
+  return out
+end
+
+local function paused_in(st, q)
+  return st.pa ~= nil or st['z:' .. q] ~= nil
 end
 
 -- agent.rs AgentState::class_in: nil when logged out.
-local function class_in(a, st, q)
+local function class_in(st, q)
   if st.st == 'out' then return nil end
   local c
   if st.rc ~= '1' then c = 4
@@ -427,7 +454,7 @@ local function class_in(a, st, q)
   elseif st.st == 'call' then c = 2
   elseif st.sw == '1' then c = 3
   else c = 5 end
-  if paused_in(a, st, q) then c = c + 6 end
+  if paused_in(st, q) then c = c + 6 end
   return c
 end
 
@@ -461,42 +488,39 @@ end
 local function refresh_agent(a, draw)
   local st = agent_state(a)
   local want_ix, want_ct = {}, {}
+  local idle = st.st == 'idle' and st.rc == '1'
   for _, q in ipairs(members_of(a)) do
     local cfg = qcfg(q)
     if cfg then
-      local m = rc('HMGET', k_member(a, q), 'p', 'o', 'l', 'c')
-      local class = class_in(a, st, q)
-      if class ~= nil then want_ct[q] = { m[1], class } end
-      if st.st == 'idle' and st.rc == '1' and (class or 0) < 6 then
-        local p = tonumber(m[1])
-        local s = score(cfg.strategy, tonumber(m[2]), p, tonumber(m[3]), tonumber(m[4]), draw)
-        want_ix[q] = { p, m[1] .. ' ' .. n2s(s), s }
+      local pen = st['p:' .. q]
+      local class = class_in(st, q)
+      if class ~= nil then want_ct[q] = { pen, class } end
+      if idle and (class or 0) < 6 then
+        local p = tonumber(pen)
+        local s = score(cfg.strategy, tonumber(st['o:' .. q]), p, tonumber(st['l:' .. q]),
+          tonumber(st['n:' .. q]), draw)
+        want_ix[q] = { p, pen .. ' ' .. n2s(s), s }
       end
     end
   end
+  -- Places of queues the agent no longer belongs to are found here too, and dropped.
   local ix, had = {}, {}
-  local raw = rc('HGETALL', k_places(a))
-  for i = 1, #raw, 2 do
-    local kind, q = string.sub(raw[i], 1, 1), string.sub(raw[i], 2)
-    if kind == 'i' then
-      ix[q] = raw[i + 1]
-    else
-      local p, class = string.match(raw[i + 1], '^(%d+) (%d+)$')
-      had[q] = { p, tonumber(class) }
+  for f, v in pairs(st) do
+    local kind = string.sub(f, 1, 2)
+    if kind == 'i:' then
+      ix[string.sub(f, 3)] = v
+    elseif kind == 'c:' then
+      local p, class = string.match(v, '^(%d+) (%d+)$')
+      had[string.sub(f, 3)] = { p, tonumber(class) }
     end
   end
   local places = {}
   for q, w in pairs(want_ix) do places[q] = w[2] end
   IX[a] = places
-  local set, del = {}, {}
-  local function put(f, v)
-    set[#set + 1] = f
-    set[#set + 1] = v
-  end
   for q, v in pairs(ix) do
     if not (want_ix[q] and want_ix[q][2] == v) then
       unindex(a, q, tonumber(string.match(v, '^(%d+)')))
-      if not want_ix[q] then del[#del + 1] = 'i' .. q end
+      if not want_ix[q] then agent_set(a, 'i:' .. q, false) end
     end
   end
   for q, w in pairs(want_ix) do
@@ -504,27 +528,25 @@ local function refresh_agent(a, draw)
       rc('ZADD', k_avail(q, w[1]), n2s(w[3]), a)
       rc('ZADD', k_tiers(q), n2s(w[1]), n2s(w[1]))
       bump(q, 'na', 1)
-      put('i' .. q, w[2])
+      agent_set(a, 'i:' .. q, w[2])
     end
   end
   for q, h in pairs(had) do
     local w = want_ct[q]
     if w == nil then
       move_count(q, h[1], h[2], nil, nil)
-      del[#del + 1] = 'c' .. q
+      agent_set(a, 'c:' .. q, false)
     elseif w[1] ~= h[1] or w[2] ~= h[2] then
       move_count(q, h[1], h[2], w[1], w[2])
-      put('c' .. q, w[1] .. ' ' .. w[2])
+      agent_set(a, 'c:' .. q, w[1] .. ' ' .. w[2])
     end
   end
   for q, w in pairs(want_ct) do
     if had[q] == nil then
       move_count(q, nil, nil, w[1], w[2])
-      put('c' .. q, w[1] .. ' ' .. w[2])
+      agent_set(a, 'c:' .. q, w[1] .. ' ' .. w[2])
     end
   end
-  if #set > 0 then rc('HSET', k_places(a), unpack(set)) end
-  if #del > 0 then rc('HDEL', k_places(a), unpack(del)) end
 end
 
 -- The agent's places (queue -> "penalty score"): as this call's last refresh left them, or
@@ -532,11 +554,7 @@ end
 local function indexed_places(a)
   local places = IX[a]
   if places == nil then
-    places = {}
-    local raw = rc('HGETALL', k_places(a))
-    for i = 1, #raw, 2 do
-      if string.sub(raw[i], 1, 1) == 'i' then places[string.sub(raw[i], 2)] = raw[i + 1] end
-    end
+    places = agent_fields(agent_state(a), 'i')
     IX[a] = places
   end
   return places

@@ -196,11 +196,12 @@ end
 
 local function end_call_for_agent(a, q, draw)
   local cfg = qcfg(q)
-  if rc('ZSCORE', k_members(a), q) then
-    rc('HINCRBY', k_member(a, q), 'c', 1)
-    rc('HSET', k_member(a, q), 'l', n2s(NOW))
+  local st = agent_state(a)
+  local calls = st['n:' .. q]
+  if calls then -- still a member of the queue
+    agent_set(a, 'n:' .. q, n2s(tonumber(calls) + 1), 'l:' .. q, n2s(NOW))
   end
-  local wrapup = tonumber(agent_state(a).wu or '') or cfg.wrapup
+  local wrapup = tonumber(st.wu or '') or cfg.wrapup
   if wrapup == 0 then
     set_status(a, 'idle')
   else
@@ -363,7 +364,7 @@ function R.miss(_, a)
   if cfg.ap_scope ~= '' and counts and misses >= cfg.ap_after then
     agent_set(ag, 'mi', '0')
     if cfg.ap_scope == 'queue' then
-      rc('HSET', k_paused(ag), res.q, 'auto')
+      agent_set(ag, 'z:' .. res.q, 'auto')
       journal('paused', 'agent', ag, 'queue', res.q, 'reason', 'auto', 'auto', '1')
     else
       agent_set(ag, 'pa', 'auto')
