@@ -122,9 +122,6 @@ local function apply(keys, args)
   return { verdict, N }
 end
 
-local QFIELDS = { 'strategy', 'weight', 'autofill', 'ring', 'retry', 'wrapup', 'ap_scope',
-  'ap_after', 'ap_busy', 'ap_unav', 'maxlen', 'je', 'le', 'pml' }
-
 -- ARGV from `first`: queue count, per queue its id and QFIELDS; agent count, per agent id,
 -- wrap-up ('' for the queue's), membership count, then (queue, penalty) pairs. Returns the
 -- configured queues and agents.
@@ -143,12 +140,14 @@ local function install(args, first)
       fv[#fv + 1] = f
       fv[#fv + 1] = take()
     end
-    -- 'v' packs the values (none holds a newline), the key qcfg memoizes the parsed form by.
+    -- The counters' field 'cfg' packs the values (none holds a newline): what routing reads,
+    -- and the key qcfg memoizes the parsed form by.
     local values = {}
     for j = 2, #fv, 2 do values[#values + 1] = fv[j] end
-    fv[#fv + 1] = 'v'
-    fv[#fv + 1] = table.concat(values, '\n')
+    local packed = table.concat(values, '\n')
     rc('HSET', k_qc(q), unpack(fv))
+    set_field(q, 'cfg', packed)
+    QC[q] = nil
   end
   -- Member order per queue follows the order agents are configured in.
   local next_order = {}

@@ -27,7 +27,8 @@ local SCORE_LIMIT = 9007199254740992 -- 2^53: scores stay exact as sorted-set sc
 -- RINGALL_MAX and UNREACHABLE_RETRY (ms) come from starq-core's constants, in the header.
 
 local function n2s(x) return string.format('%.0f', x) end
-local function pad(x, w) return string.format('%0' .. w .. '.0f', x) end
+local PADS = { [10] = '%010.0f', [16] = '%016.0f' }
+local function pad(x, w) return string.format(PADS[w], x) end
 
 -- === keys ===
 local function k_site() return P .. 's' end
@@ -119,38 +120,11 @@ local function memo_room()
   MEMO_N = MEMO_N + 1
 end
 
-local QNUMBERS = { 'weight', 'ring', 'retry', 'wrapup', 'ap_after', 'maxlen', 'je', 'le', 'pml' }
-
--- The queue's configuration: field 'v' packs the others (written in the same HSET by
--- `configure`); a hash without it (written by an older library) is read whole every time.
-local function qcfg(q)
-  local c = QC[q]
-  if c ~= nil then return c end
-  local key = k_qc(q)
-  local v = rc('HGET', key, 'v')
-  c = v and QMEMO[v]
-  if not c then
-    c = hash(key) or false
-    if c then
-      for _, f in ipairs(QNUMBERS) do c[f] = tonumber(c[f]) end
-      c.autofill = c.autofill == '1'
-      c.ap_busy = c.ap_busy == '1'
-      c.ap_unav = c.ap_unav == '1'
-      c.sel = SELECTION[c.strategy] or 'low'
-      if v then
-        memo_room()
-        QMEMO[v] = c
-      end
-    end
-  end
-  QC[q] = c
-  return c
-end
 
 -- A queue's counters (one hash: waiting `nw`, available `na`, logged in `nl`, serving `ns`,
 -- the round-robin cursor `rr`, and member counts per tier `p` and per tier and class `p:c`).
--- Read once per call, changed in Lua, written back by flush_counters: one command each way
--- instead of one per change.
+-- Read once per call, changed in Lua (as numbers once changed), written back by
+-- flush_counters: one command each way instead of one per change.
 local function counters(q)
   local c = QR[q]
   if c == nil then
@@ -170,11 +144,17 @@ local function set_field(q, f, value)
   c.dirty[f] = true
 end
 
-local function counter(q, f) return tonumber(field(q, f) or '0') end
+local function counter(q, f)
+  local v = counters(q).v[f]
+  return v and tonumber(v) or 0
+end
 
 local function bump(q, f, delta)
-  local n = counter(q, f) + delta
-  set_field(q, f, n2s(n))
+  local c = counters(q)
+  local v = c.v[f]
+  local n = (v and tonumber(v) or 0) + delta
+  c.v[f] = n
+  c.dirty[f] = true
   return n
 end
 
@@ -182,12 +162,47 @@ local function flush_counters()
   for q, c in pairs(QR) do
     local args = {}
     for f in pairs(c.dirty) do
+      local v = c.v[f]
       args[#args + 1] = f
-      args[#args + 1] = c.v[f]
+      args[#args + 1] = type(v) == 'number' and n2s(v) or v
     end
     if #args > 0 then rc('HSET', k_qr(q), unpack(args)) end
   end
   QR = {}
+end
+
+-- The fields of a queue's configuration, in the order `configure` packs them.
+local QFIELDS = { 'strategy', 'weight', 'autofill', 'ring', 'retry', 'wrapup', 'ap_scope',
+  'ap_after', 'ap_busy', 'ap_unav', 'maxlen', 'je', 'le', 'pml' }
+local QNUMBERS = { 'weight', 'ring', 'retry', 'wrapup', 'ap_after', 'maxlen', 'je', 'le', 'pml' }
+
+-- The queue's configuration (false when not configured): `configure` packs its values, one
+-- per line in QFIELDS order, into the counters' field 'cfg', so it comes with the counters a
+-- routing call reads anyway.
+local function qcfg(q)
+  local c = QC[q]
+  if c ~= nil then return c end
+  local v = counters(q).v.cfg
+  c = v and QMEMO[v]
+  if v and not c then
+    c = {}
+    local i = 1
+    for _, f in ipairs(QFIELDS) do
+      local nl = string.find(v, '\n', i, true) or #v + 1
+      c[f] = string.sub(v, i, nl - 1)
+      i = nl + 1
+    end
+    for _, f in ipairs(QNUMBERS) do c[f] = tonumber(c[f]) end
+    c.autofill = c.autofill == '1'
+    c.ap_busy = c.ap_busy == '1'
+    c.ap_unav = c.ap_unav == '1'
+    c.sel = SELECTION[c.strategy] or 'low'
+    memo_room()
+    QMEMO[v] = c
+  end
+  c = c or false
+  QC[q] = c
+  return c
 end
 
 local function penalties_ignored(q)
@@ -475,11 +490,18 @@ local function move_count(q, p0, c0, p1, c1)
   if ds ~= 0 then bump(q, 'ns', ds) end
 end
 
-local function unindex(a, q, p)
-  local key = k_avail(q, p)
-  rc('ZREM', key, a)
-  if rc('ZCARD', key) == 0 then rc('ZREM', k_tiers(q), n2s(p)) end
+-- Available members per tier are counted (field 'a' .. tier), so that a tier enters and
+-- leaves the queue's tiers exactly when its first member comes and its last one goes.
+local function unindex(a, q, pen)
+  rc('ZREM', k_avail(q, tonumber(pen)), a)
+  if bump(q, 'a' .. pen, -1) == 0 then rc('ZREM', k_tiers(q), pen) end
   bump(q, 'na', -1)
+end
+
+local function index(a, q, pen, sc)
+  rc('ZADD', k_avail(q, tonumber(pen)), n2s(sc), a)
+  if bump(q, 'a' .. pen, 1) == 1 then rc('ZADD', k_tiers(q), pen, pen) end
+  bump(q, 'na', 1)
 end
 
 -- board.rs refresh_agent: re-derives the agent's places in every queue's availability index
@@ -499,7 +521,7 @@ local function refresh_agent(a, draw)
         local p = tonumber(pen)
         local s = score(cfg.strategy, tonumber(st['o:' .. q]), p, tonumber(st['l:' .. q]),
           tonumber(st['n:' .. q]), draw)
-        want_ix[q] = { p, pen .. ' ' .. n2s(s), s }
+        want_ix[q] = { pen, pen .. ' ' .. n2s(s), s }
       end
     end
   end
@@ -519,15 +541,13 @@ local function refresh_agent(a, draw)
   IX[a] = places
   for q, v in pairs(ix) do
     if not (want_ix[q] and want_ix[q][2] == v) then
-      unindex(a, q, tonumber(string.match(v, '^(%d+)')))
+      unindex(a, q, string.match(v, '^(%d+)'))
       if not want_ix[q] then agent_set(a, 'i:' .. q, false) end
     end
   end
   for q, w in pairs(want_ix) do
     if ix[q] ~= w[2] then
-      rc('ZADD', k_avail(q, w[1]), n2s(w[3]), a)
-      rc('ZADD', k_tiers(q), n2s(w[1]), n2s(w[1]))
-      bump(q, 'na', 1)
+      index(a, q, w[1], w[3])
       agent_set(a, 'i:' .. q, w[2])
     end
   end
