@@ -69,11 +69,12 @@ local function setup(keys, now)
   rc = redis.call
   P = string.sub(keys[1], 1, -2)
   NOW = now or 0
-  J, N, QC, CC, MC, QR, IX, AC, AD = {}, {}, {}, {}, {}, {}, {}, {}, {}
+  J, N, QC, CC, CD, MC, QR, IX, AC, AD = {}, {}, {}, {}, {}, {}, {}, {}, {}, {}
 end
 
 -- Writes back what the call changed in cached hashes.
 local function flush()
+  flush_callers()
   flush_agents()
   flush_counters()
 end

@@ -16,6 +16,7 @@ local NOW     -- the request's time (ms)
 local J, N    -- the request's journal events and notices, in order
 local QC      -- queue configurations read during this call
 local CC      -- callers read during this call (routing.lua)
+local CD      -- callers' fields changed during this call, written back once at its end
 local MC      -- agents' member queues read during this call
 local QR      -- queue counters read during this call, written back once at its end
 local IX      -- agents' places in the availability indexes, as refresh_agent left them
@@ -47,7 +48,6 @@ local function k_ctiers(q) return P .. 'qnt:' .. q end         -- tiers with log
 -- Everything a routing step needs about an agent comes with one HGETALL.
 local function k_agent(a) return P .. 'a:' .. a end
 local function k_caller(c) return P .. 'c:' .. c end
-local function k_creserv(c) return P .. 'cr:' .. c end         -- the caller's reservations
 local function k_res(r) return P .. 'r:' .. r end
 local function k_lease(n) return P .. 'l:' .. n end
 local function k_timers(n) return P .. 't:' .. n end

@@ -6,8 +6,9 @@ local match_agent, match_caller, match_head, cancel_reservation
 local CALLER_NUMBERS = { sc = true, en = true, sq = true, wmin = true, wmax = true, op = true,
   since = true }
 
--- Callers are read through a cache that lives for one function call (CC, reset by setup) and
--- is written through, so a request reads each caller's hash once.
+-- Callers are read through a cache that lives for one function call (CC, reset by setup);
+-- caller_set changes the cached copy and keeps the change (CD), and flush_callers writes each
+-- changed caller back with one HSET (and one HDEL) at the end of the call.
 local function caller(call)
   local t = CC[call]
   if t ~= nil then return t or nil end
@@ -19,21 +20,61 @@ local function caller(call)
   return t
 end
 
--- Sets fields (name, value pairs of strings) of a caller's hash, and of its cached copy.
+-- Sets fields (name, value pairs of strings) of a read caller's hash; false deletes one.
 local function caller_set(call, ...)
-  rc('HSET', k_caller(call), ...)
   local t = CC[call]
-  if t then
-    local kv = { ... }
-    for i = 1, #kv, 2 do
-      t[kv[i]] = CALLER_NUMBERS[kv[i]] and tonumber(kv[i + 1]) or kv[i + 1]
-    end
+  local dirty = CD[call]
+  if dirty == nil then
+    dirty = {}
+    CD[call] = dirty
+  end
+  local n = select('#', ...)
+  for i = 1, n, 2 do
+    local f, v = select(i, ...)
+    dirty[f] = v
+    if v and CALLER_NUMBERS[f] then v = tonumber(v) end
+    t[f] = v or nil
   end
 end
 
 local function caller_del(call)
-  rc('DEL', k_caller(call), k_creserv(call))
-  CC[call] = false
+  rc('DEL', k_caller(call))
+  CC[call], CD[call] = false, nil
+end
+
+local function flush_callers()
+  for call, dirty in pairs(CD) do
+    local set, del = {}, {}
+    for f, v in pairs(dirty) do
+      if v then
+        set[#set + 1] = f
+        set[#set + 1] = v
+      else
+        del[#del + 1] = f
+      end
+    end
+    if #set > 0 then rc('HSET', k_caller(call), unpack(set)) end
+    if #del > 0 then rc('HDEL', k_caller(call), unpack(del)) end
+  end
+  CD = {}
+end
+
+-- A caller's reservations: field 'rs', their ids in the order they were made (ascending, as
+-- ids only grow), separated by spaces; absent when there are none.
+local function caller_rids(c)
+  local out = {}
+  if c.rs then
+    for r in string.gmatch(c.rs, '%d+') do out[#out + 1] = r end
+  end
+  return out
+end
+
+local function caller_drop_rid(call, rid)
+  local keep = {}
+  for _, r in ipairs(caller_rids(caller(call))) do
+    if r ~= rid then keep[#keep + 1] = r end
+  end
+  caller_set(call, 'rs', #keep > 0 and table.concat(keep, ' '))
 end
 
 local function set_status(a, status, fields)
@@ -54,7 +95,7 @@ local function reserve(call, a)
     end
     caller_set(call, 'st', 'o')
   end
-  rc('ZADD', k_creserv(call), rid, rid)
+  caller_set(call, 'rs', c.rs and (c.rs .. ' ' .. n2s(rid)) or n2s(rid))
   rc('HSET', k_res(rid), 'call', call, 'agent', a, 'q', q, 'created', n2s(NOW))
   set_status(a, 'res', { 'sr', rid })
   refresh_agent(a, '0')
@@ -133,7 +174,7 @@ cancel_reservation = function(rid, node)
   local res = hash(k_res(rid))
   if res == nil then return end
   rc('DEL', k_res(rid))
-  if caller(res.call) then rc('ZREM', k_creserv(res.call), rid) end
+  if caller(res.call) then caller_drop_rid(res.call, rid) end
   journal('cancelled', 'call', res.call, 'queue', res.q, 'agent', res.agent,
     'rang', since(NOW, tonumber(res.created)))
   notice('C', tonumber(rid), res.call, node, res.q, res.agent)
@@ -145,7 +186,7 @@ end
 -- Removes a caller that is not connected: cancels its offers and lets the next become head.
 local function remove_waiting_caller(call)
   local c = caller(call)
-  local rids = rc('ZRANGE', k_creserv(call), 0, -1)
+  local rids = caller_rids(c)
   caller_del(call)
   rc('ZREM', k_present(c.q), c.mb)
   if c.st == 'w' then waiting_remove(c.q, c.wmin, c.wmax, c.mb) end
@@ -188,7 +229,7 @@ end
 
 local function requeue_if_unoffered(call)
   local c = caller(call)
-  if c == nil or c.st ~= 'o' or rc('ZCARD', k_creserv(call)) > 0 then return false end
+  if c == nil or c.st ~= 'o' or c.rs then return false end
   caller_set(call, 'st', 'w')
   waiting_insert(c.q, c.wmin, c.wmax, c.sc, c.mb)
   return true
@@ -326,11 +367,12 @@ function R.ans(_, a)
   if res == nil then return { 'stale' } end
   rc('DEL', k_res(rid))
   local call = res.call
-  rc('ZREM', k_creserv(call), rid)
   local c = caller(call)
-  caller_set(call, 'st', 'c', 'agent', res.agent, 'since', n2s(NOW))
-  local others = rc('ZRANGE', k_creserv(call), 0, -1)
-  rc('DEL', k_creserv(call))
+  local others = {}
+  for _, r in ipairs(caller_rids(c)) do
+    if r ~= rid then others[#others + 1] = r end
+  end
+  caller_set(call, 'st', 'c', 'agent', res.agent, 'since', n2s(NOW), 'rs', false)
   rc('ZREM', k_present(res.q), c.mb)
   set_status(res.agent, 'call', { 'sc', call, 'mi', '0' })
   refresh_agent(res.agent, '0')
@@ -349,7 +391,7 @@ function R.miss(_, a)
   local res = hash(k_res(rid))
   if res == nil then return { 'stale' } end
   rc('DEL', k_res(rid))
-  rc('ZREM', k_creserv(res.call), rid)
+  if caller(res.call) then caller_drop_rid(res.call, rid) end
   local cfg = qcfg(res.q)
   local ag = res.agent
   journal('missed', 'call', res.call, 'queue', res.q, 'agent', ag, 'miss', miss,
