@@ -179,7 +179,7 @@ local function install(args, first)
     table.sort(kept, bytes_lt)
     agent_set(ag, 'ms', pack_members(kept))
     MC[ag] = nil -- its queues just changed
-    refresh_agent(ag, '0')
+    refresh_agent(ag, '0', true)
   end
   return queues, agents
 end

@@ -504,69 +504,65 @@ local function index(a, q, pen, sc)
   bump(q, 'na', 1)
 end
 
+-- Brings the agent's places in queue q (availability index 'i:'q, member counters 'c:'q) to
+-- what its state wants: `place` ("penalty score", nil when not available there) and `count`
+-- ("penalty class", nil when not counted). Places that stay the same are not touched.
+local function replace(a, st, q, place, pen, sc, count)
+  local fi = 'i:' .. q
+  local had = st[fi]
+  if had ~= place then
+    if had then unindex(a, q, string.match(had, '^(%d+)')) end
+    if place then index(a, q, pen, sc) end
+    agent_set(a, fi, place or false)
+  end
+  local fc = 'c:' .. q
+  local hc = st[fc]
+  if hc ~= count then
+    local p0, c0, p1, c1
+    if hc then
+      p0, c0 = string.match(hc, '^(%d+) (%d+)$')
+      c0 = tonumber(c0)
+    end
+    if count then p1, c1 = string.match(count, '^(%d+) (%d+)$') c1 = tonumber(c1) end
+    move_count(q, p0, c0, p1, c1)
+    agent_set(a, fc, count or false)
+  end
+end
+
 -- board.rs refresh_agent: re-derives the agent's places in every queue's availability index
--- and counters from its state, so the indexes cannot drift. Places that stay the same are not
--- touched (same result, fewer writes).
-local function refresh_agent(a, draw)
+-- and counters from its state, so the indexes cannot drift. `full` (after a change of
+-- memberships) also drops places in queues the agent no longer belongs to.
+local function refresh_agent(a, draw, full)
   local st = agent_state(a)
-  local want_ix, want_ct = {}, {}
   local idle = st.st == 'idle' and st.rc == '1'
-  for _, q in ipairs(members_of(a)) do
+  local places = {}
+  local members = members_of(a)
+  for _, q in ipairs(members) do
     local cfg = qcfg(q)
+    local place, pen, s, count
     if cfg then
-      local pen = st['p:' .. q]
+      pen = st['p:' .. q]
       local class = class_in(st, q)
-      if class ~= nil then want_ct[q] = { pen, class } end
+      if class ~= nil then count = pen .. ' ' .. class end
       if idle and (class or 0) < 6 then
-        local p = tonumber(pen)
-        local s = score(cfg.strategy, tonumber(st['o:' .. q]), p, tonumber(st['l:' .. q]),
+        s = score(cfg.strategy, tonumber(st['o:' .. q]), tonumber(pen), tonumber(st['l:' .. q]),
           tonumber(st['n:' .. q]), draw)
-        want_ix[q] = { pen, pen .. ' ' .. n2s(s), s }
+        place = pen .. ' ' .. n2s(s)
+        places[q] = place
       end
     end
+    replace(a, st, q, place, pen, s, count)
   end
-  -- Places of queues the agent no longer belongs to are found here too, and dropped.
-  local ix, had = {}, {}
-  for f, v in pairs(st) do
-    local kind = string.sub(f, 1, 2)
-    if kind == 'i:' then
-      ix[string.sub(f, 3)] = v
-    elseif kind == 'c:' then
-      local p, class = string.match(v, '^(%d+) (%d+)$')
-      had[string.sub(f, 3)] = { p, tonumber(class) }
+  if full then
+    local member, gone = {}, {}
+    for _, q in ipairs(members) do member[q] = true end
+    for f in pairs(st) do
+      local kind, q = string.sub(f, 1, 2), string.sub(f, 3)
+      if (kind == 'i:' or kind == 'c:') and not member[q] then gone[q] = true end
     end
+    for q in pairs(gone) do replace(a, st, q) end
   end
-  local places = {}
-  for q, w in pairs(want_ix) do places[q] = w[2] end
   IX[a] = places
-  for q, v in pairs(ix) do
-    if not (want_ix[q] and want_ix[q][2] == v) then
-      unindex(a, q, string.match(v, '^(%d+)'))
-      if not want_ix[q] then agent_set(a, 'i:' .. q, false) end
-    end
-  end
-  for q, w in pairs(want_ix) do
-    if ix[q] ~= w[2] then
-      index(a, q, w[1], w[3])
-      agent_set(a, 'i:' .. q, w[2])
-    end
-  end
-  for q, h in pairs(had) do
-    local w = want_ct[q]
-    if w == nil then
-      move_count(q, h[1], h[2], nil, nil)
-      agent_set(a, 'c:' .. q, false)
-    elseif w[1] ~= h[1] or w[2] ~= h[2] then
-      move_count(q, h[1], h[2], w[1], w[2])
-      agent_set(a, 'c:' .. q, w[1] .. ' ' .. w[2])
-    end
-  end
-  for q, w in pairs(want_ct) do
-    if had[q] == nil then
-      move_count(q, nil, nil, w[1], w[2])
-      agent_set(a, 'c:' .. q, w[1] .. ' ' .. w[2])
-    end
-  end
 end
 
 -- The agent's places (queue -> "penalty score"): as this call's last refresh left them, or
