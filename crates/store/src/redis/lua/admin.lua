@@ -13,7 +13,7 @@ function R.agent(_, a)
   local has_queue, q = a[4] == '1', a[5]
   if action == 'login' then
     if st.st ~= 'out' then return { 'invalid', 'logged_in', ag } end
-    agent_set(ag, 'st', 'idle', 'li', n2s(NOW), 'mi', '0')
+    agent_set(ag, 'st', 'idle', 'li', NOW_S, 'mi', '0')
     journal('login', 'agent', ag)
   elseif action == 'logout' then
     if st.st == 'out' then return { 'invalid', 'not_logged_in', ag } end
@@ -60,7 +60,7 @@ function R.agent(_, a)
   return { 'done' }
 end
 
-local JOURNAL_CAP = 1048576
+local JOURNAL_CAP = '1048576'
 -- Clock floors (epochs, journal seqs) count in thousandths of a millisecond, capped so that
 -- they stay exact in doubles (2^43 ms is the year 2248).
 local CLOCK_CAP = 8796093022208
@@ -69,6 +69,7 @@ local function setup(keys, now)
   rc = redis.call
   P = string.sub(keys[1], 1, -2)
   NOW = now or 0
+  NOW_S = n2s(NOW)
   J, N, QC, CC, CD, MC, QR, IX, AC, AD = {}, {}, {}, {}, {}, {}, {}, {}, {}, {}
 end
 
@@ -97,7 +98,7 @@ local function append_journal()
     rc('HSET', k_site(), 'jseq', n2s(last))
   end
   local seq = last - #J
-  local key, t = k_journal(), n2s(NOW)
+  local key, t = k_journal(), NOW_S
   for i, e in ipairs(J) do
     seq = seq + 1
     if i < #J then
@@ -203,8 +204,8 @@ local function rematch(queues, agents)
   end
   for _, a in ipairs(agents) do add(a) end
   for _, q in ipairs(queues) do
-    for _, p in ipairs(rc('ZRANGE', k_tiers(q), 0, -1)) do
-      for _, a in ipairs(rc('ZRANGE', k_avail(q, tonumber(p)), 0, -1)) do add(a) end
+    for _, p in ipairs(rc('ZRANGE', k_tiers(q), '0', '-1')) do
+      for _, a in ipairs(rc('ZRANGE', k_avail(q, tonumber(p)), '0', '-1')) do add(a) end
     end
   end
   table.sort(ids, bytes_lt)

@@ -13,6 +13,7 @@
 local rc -- redis.call, bound when a function runs (the library loads without it)
 local P       -- the site's key prefix, e.g. `starq:{main}:`
 local NOW     -- the request's time (ms)
+local NOW_S   -- the same, as a string
 local J, N    -- the request's journal events and notices, in order
 local QC      -- queue configurations read during this call
 local CC      -- callers read during this call (routing.lua)
@@ -26,9 +27,13 @@ local AD      -- agents' fields changed during this call, written back once at i
 local MINSTD = 2147483647
 local SCORE_LIMIT = 9007199254740992 -- 2^53: scores stay exact as sorted-set scores
 -- RINGALL_MAX and UNREACHABLE_RETRY (ms) come from starq-core's constants, in the header.
+-- Status classes as strings, so that naming their counters formats no number.
+local CLASS_S = { [0] = '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11' }
 
-local function n2s(x) return string.format('%.0f', x) end
-local PADS = { [10] = '%010.0f', [16] = '%016.0f' }
+-- Integers only (every number here is one, below 2^53): '%d' is exact for them, and much
+-- cheaper than '%.0f'.
+local function n2s(x) return string.format('%d', x) end
+local PADS = { [10] = '%010d', [16] = '%016d' }
 local function pad(x, w) return string.format(PADS[w], x) end
 
 -- === keys ===
@@ -192,6 +197,7 @@ local function qcfg(q)
       c[f] = string.sub(v, i, nl - 1)
       i = nl + 1
     end
+    c.ring_s = c.ring
     for _, f in ipairs(QNUMBERS) do c[f] = tonumber(c[f]) end
     c.autofill = c.autofill == '1'
     c.ap_busy = c.ap_busy == '1'
@@ -231,7 +237,7 @@ local function empty_verdict(q, ex, wmin, wmax)
   end
   for _, p in ipairs(rc('ZRANGEBYSCORE', k_ctiers(q), lo, hi)) do
     for class = 0, 11 do
-      if counter(q, p .. ':' .. class) > 0 and class_counts(class, ex) then return nil end
+      if counter(q, p .. ':' .. CLASS_S[class]) > 0 and class_counts(class, ex) then return nil end
     end
   end
   return false
@@ -257,7 +263,7 @@ end
 local function waiting_insert(q, wmin, wmax, sc, member)
   local wk = wkey(wmin, wmax)
   if rc('ZADD', k_waiting(q, wk), n2s(sc), member) == 1 then bump(q, 'nw', 1) end
-  rc('ZADD', k_windows(q), 0, wk)
+  rc('ZADD', k_windows(q), '0', wk)
 end
 
 local function waiting_remove(q, wmin, wmax, member)
@@ -274,7 +280,7 @@ end
 -- The best-ranked waiting caller whose window admits `penalty` (any window if nil).
 local function best_for(q, penalty)
   local best
-  for _, wk in ipairs(rc('ZRANGE', k_windows(q), 0, -1)) do
+  for _, wk in ipairs(rc('ZRANGE', k_windows(q), '0', '-1')) do
     local wmin, wmax = window_of(wk)
     if penalty == nil or (wmin <= penalty and penalty <= wmax) then
       local head = rc('ZRANGE', k_waiting(q, wk), 0, 0, 'WITHSCORES')
@@ -324,9 +330,9 @@ local function select_agents(q, sel, wmin, wmax, cursor)
   local tiers
   local tiered = wmin ~= nil and sel ~= 'across'
   if wmin == nil then
-    tiers = rc('ZRANGE', k_tiers(q), 0, -1)
+    tiers = rc('ZRANGE', k_tiers(q), '0', '-1')
   elseif tiered then
-    tiers = rc('ZRANGEBYSCORE', k_tiers(q), n2s(wmin), n2s(wmax), 'LIMIT', 0, 1)
+    tiers = rc('ZRANGEBYSCORE', k_tiers(q), n2s(wmin), n2s(wmax), 'LIMIT', '0', '1')
   else
     tiers = rc('ZRANGEBYSCORE', k_tiers(q), n2s(wmin), n2s(wmax))
   end
@@ -338,10 +344,10 @@ local function select_agents(q, sel, wmin, wmax, cursor)
         picked[#picked + 1] = e
       end
     else
-      local first = entries(rc('ZRANGE', key, 0, 0, 'WITHSCORES'))[1]
+      local first = entries(rc('ZRANGE', key, '0', '0', 'WITHSCORES'))[1]
       if first then firsts[#firsts + 1] = first end
       if sel == 'rr' and cursor ~= nil then
-        local after = rc('ZRANGEBYSCORE', key, n2s(cursor + 1), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+        local after = rc('ZRANGEBYSCORE', key, n2s(cursor + 1), '+inf', 'WITHSCORES', 'LIMIT', '0', '1')
         local e = entries(after)[1]
         if e then picked[#picked + 1] = e end
       end
@@ -475,11 +481,12 @@ end
 
 local function serving(class) return class < 6 and class ~= 4 end
 
+
 -- Moves one member between counters: from (p0, c0) to (p1, c1), either side nil for none.
 -- Unchanged totals are left alone: most changes move an agent between classes of one tier.
 local function move_count(q, p0, c0, p1, c1)
-  if p0 then bump(q, p0 .. ':' .. c0, -1) end
-  if p1 then bump(q, p1 .. ':' .. c1, 1) end
+  if p0 then bump(q, p0 .. ':' .. CLASS_S[c0], -1) end
+  if p1 then bump(q, p1 .. ':' .. CLASS_S[c1], 1) end
   if p0 ~= p1 then
     if p0 and bump(q, p0, -1) == 0 then rc('ZREM', k_ctiers(q), p0) end
     if p1 and bump(q, p1, 1) == 1 then rc('ZADD', k_ctiers(q), p1, p1) end
@@ -543,7 +550,7 @@ local function refresh_agent(a, draw, full)
     if cfg then
       pen = st['p:' .. q]
       local class = class_in(st, q)
-      if class ~= nil then count = pen .. ' ' .. class end
+      if class ~= nil then count = pen .. ' ' .. CLASS_S[class] end
       if idle and (class or 0) < 6 then
         s = score(cfg.strategy, tonumber(st['o:' .. q]), tonumber(pen), tonumber(st['l:' .. q]),
           tonumber(st['n:' .. q]), draw)
@@ -580,8 +587,9 @@ end
 
 local function journal(kind, ...) J[#J + 1] = { kind, ... } end
 
+-- `rid`: the reservation id as a string.
 local function notice(kind, rid, call, node, q, a)
-  N[#N + 1] = { kind, n2s(rid), call, node, q, a, n2s(qcfg(q).ring) }
+  N[#N + 1] = { kind, rid, call, node, q, a, qcfg(q).ring_s }
 end
 
 local function since(later, earlier) return n2s(math.max(0, later - earlier)) end

@@ -84,7 +84,7 @@ end
 local check_leave_empty, leave_if_empty -- defined below (mutual recursion)
 
 local function reserve(call, a)
-  local rid = rc('HINCRBY', k_site(), 'res', 1)
+  local rid = n2s(rc('HINCRBY', k_site(), 'res', '1'))
   local c = caller(call)
   local q = c.q
   if c.st == 'w' then
@@ -95,11 +95,11 @@ local function reserve(call, a)
     end
     caller_set(call, 'st', 'o')
   end
-  caller_set(call, 'rs', c.rs and (c.rs .. ' ' .. n2s(rid)) or n2s(rid))
-  rc('HSET', k_res(rid), 'call', call, 'agent', a, 'q', q, 'created', n2s(NOW))
+  caller_set(call, 'rs', c.rs and (c.rs .. ' ' .. rid) or rid)
+  rc('HSET', k_res(rid), 'call', call, 'agent', a, 'q', q, 'created', NOW_S)
   set_status(a, 'res', { 'sr', rid })
   refresh_agent(a, '0')
-  journal('offered', 'call', call, 'queue', q, 'agent', a, 'res', n2s(rid))
+  journal('offered', 'call', call, 'queue', q, 'agent', a, 'res', rid)
   notice('O', rid, call, c.node, q, a)
   check_leave_empty(a)
 end
@@ -177,7 +177,7 @@ cancel_reservation = function(rid, node)
   if caller(res.call) then caller_drop_rid(res.call, rid) end
   journal('cancelled', 'call', res.call, 'queue', res.q, 'agent', res.agent,
     'rang', since(NOW, tonumber(res.created)))
-  notice('C', tonumber(rid), res.call, node, res.q, res.agent)
+  notice('C', rid, res.call, node, res.q, res.agent)
   set_status(res.agent, 'idle')
   refresh_agent(res.agent, '0')
   match_agent(res.agent)
@@ -199,12 +199,12 @@ leave_if_empty = function(q)
   local cfg = qcfg(q)
   if not cfg or cfg.le == 0 then return end
   local leaving = {}
-  for _, wk in ipairs(rc('ZRANGE', k_windows(q), 0, -1)) do
+  for _, wk in ipairs(rc('ZRANGE', k_windows(q), '0', '-1')) do
     local wmin, wmax = window_of(wk)
     local empty = empty_verdict(q, cfg.le, wmin, wmax)
     if empty ~= nil then
       local outcome = empty and 'leaveempty' or 'leaveunavail'
-      for _, m in ipairs(rc('ZRANGE', k_waiting(q, wk), 0, -1)) do
+      for _, m in ipairs(rc('ZRANGE', k_waiting(q, wk), '0', '-1')) do
         leaving[#leaving + 1] = { string.sub(m, 33), outcome }
       end
     end
@@ -240,7 +240,7 @@ local function end_call_for_agent(a, q, draw)
   local st = agent_state(a)
   local calls = st['n:' .. q]
   if calls then -- still a member of the queue
-    agent_set(a, 'n:' .. q, n2s(tonumber(calls) + 1), 'l:' .. q, n2s(NOW))
+    agent_set(a, 'n:' .. q, n2s(tonumber(calls) + 1), 'l:' .. q, NOW_S)
   end
   local wrapup = tonumber(st.wu or '') or cfg.wrapup
   if wrapup == 0 then
@@ -286,14 +286,14 @@ function R.enq(node, a)
     journal('refused', 'call', call, 'queue', q, 'node', node, 'cid', cid, 'out', refusal)
     return { 'refused', refusal }
   end
-  local seq = rc('HINCRBY', k_site(), 'rank', 1)
+  local seq = rc('HINCRBY', k_site(), 'rank', '1')
   local member = pad(NOW, 16) .. pad(seq, 16) .. call
   rc('ZADD', k_present(q), n2s(-prio), member)
   local position = position_of(q, member)
   local serving = counter(q, 'ns')
   local c = {} -- a new caller: its cached copy is exactly what caller_set writes
   CC[call] = c
-  caller_set(call, 'q', q, 'node', node, 'sc', n2s(-prio), 'en', n2s(NOW), 'sq', n2s(seq),
+  caller_set(call, 'q', q, 'node', node, 'sc', n2s(-prio), 'en', NOW_S, 'sq', n2s(seq),
     'mb', member, 'wmin', n2s(wmin), 'wmax', n2s(wmax), 'op', n2s(position), 'st', 'w')
   journal('entered', 'call', call, 'queue', q, 'node', node, 'cid', cid, 'pos', n2s(position))
   -- The caller waits, but enters its waiting set only if no agent takes it now: nothing reads
@@ -326,7 +326,7 @@ function R.prio(_, a)
   local call, prio = a[1], tonumber(a[2])
   local c = caller(call)
   if c == nil or c.st == 'c' then return { 'stale' } end
-  local seq = rc('HINCRBY', k_site(), 'rank', 1)
+  local seq = rc('HINCRBY', k_site(), 'rank', '1')
   local member = pad(c.en, 16) .. pad(seq, 16) .. call
   rc('ZREM', k_present(c.q), c.mb)
   rc('ZADD', k_present(c.q), n2s(-prio), member)
@@ -372,7 +372,7 @@ function R.ans(_, a)
   for _, r in ipairs(caller_rids(c)) do
     if r ~= rid then others[#others + 1] = r end
   end
-  caller_set(call, 'st', 'c', 'agent', res.agent, 'since', n2s(NOW), 'rs', false)
+  caller_set(call, 'st', 'c', 'agent', res.agent, 'since', NOW_S, 'rs', false)
   rc('ZREM', k_present(res.q), c.mb)
   set_status(res.agent, 'call', { 'sc', call, 'mi', '0' })
   refresh_agent(res.agent, '0')
