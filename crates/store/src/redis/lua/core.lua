@@ -5,7 +5,8 @@
 -- the constants shared with starq-core (RINGALL_MAX, UNREACHABLE_RETRY).
 --
 -- Conventions that keep results identical to MemoryStore:
---   * Numbers become strings only through n2s (Lua's own conversion keeps 14 digits).
+--   * Numbers become strings only through n2s (Lua's own conversion keeps 14 digits), and
+--     reach redis.call as strings.
 --   * Orderings that decide anything live in sorted sets (members compare bytewise, like Rust
 --     strings) or compare numbers; never Lua's `<` on strings, which follows the locale.
 --   * Every key of a site starts with the site's prefix, which carries one hash tag.
@@ -38,22 +39,27 @@ local function pad(x, w) return string.format(PADS[w], x) end
 
 -- === keys ===
 local function k_site() return P .. 's' end
-local function k_qc(q) return P .. 'qc:' .. q end              -- queue configuration
-local function k_qr(q) return P .. 'qr:' .. q end              -- queue counters, rr cursor
+local function k_qc(q) return P .. 'qc:' .. q end              -- queue configuration (views)
+-- Queue counters, round-robin cursor and the packed configuration routing reads: see counters.
+local function k_qr(q) return P .. 'qr:' .. q end
 local function k_present(q) return P .. 'qp:' .. q end         -- callers not yet connected
 local function k_windows(q) return P .. 'qw:' .. q end         -- windows with waiting callers
 local function k_waiting(q, wk) return P .. 'qwc:' .. wk .. ':' .. q end
 local function k_tiers(q) return P .. 'qt:' .. q end           -- tiers with available agents
 local function k_avail(q, p) return P .. 'qa:' .. pad(p, 10) .. ':' .. q end
 local function k_ctiers(q) return P .. 'qnt:' .. q end         -- tiers with logged-in members
--- One hash per agent: its state (fields without ':'), and per queue q it is a member of:
---   'p:'q penalty, 'o:'q order, 'l:'q last call end, 'n:'q calls taken, 'z:'q pause reason,
+-- One hash per agent: its state (fields without ':': st, rc, li, mi, wu, ms, sr, sc, su, sw,
+-- pa), and per queue q:
+--   'p:'q penalty, 'o:'q order, 'l:'q last call end, 'n:'q calls taken (while a member),
+--   'z:'q pause reason (kept across changes of memberships, as in MemoryStore),
 --   'i:'q "penalty score", its place in the availability index (while indexed),
 --   'c:'q "penalty class", its place in the member counters (while logged in).
 -- Everything a routing step needs about an agent comes with one HGETALL.
 local function k_agent(a) return P .. 'a:' .. a end
+-- One hash per caller not yet gone: q, node, sc, en, sq, mb, wmin, wmax, op, st, agent,
+-- since, and 'rs', its reservations (see caller_rids).
 local function k_caller(c) return P .. 'c:' .. c end
-local function k_res(r) return P .. 'r:' .. r end
+local function k_res(r) return P .. 'r:' .. r end   -- reservation: call, agent, q, created
 local function k_lease(n) return P .. 'l:' .. n end
 local function k_timers(n) return P .. 't:' .. n end
 local function k_journal() return P .. 'j' end
@@ -127,7 +133,8 @@ end
 
 
 -- A queue's counters (one hash: waiting `nw`, available `na`, logged in `nl`, serving `ns`,
--- the round-robin cursor `rr`, and member counts per tier `p` and per tier and class `p:c`).
+-- the round-robin cursor `rr`, member counts per tier `p` and per tier and class `p:c`,
+-- available members per tier `a` .. p), and its packed configuration `cfg` (see qcfg).
 -- Read once per call, changed in Lua (as numbers once changed), written back by
 -- flush_counters: one command each way instead of one per change.
 local function counters(q)
@@ -347,7 +354,8 @@ local function select_agents(q, sel, wmin, wmax, cursor)
       local first = entries(rc('ZRANGE', key, '0', '0', 'WITHSCORES'))[1]
       if first then firsts[#firsts + 1] = first end
       if sel == 'rr' and cursor ~= nil then
-        local after = rc('ZRANGEBYSCORE', key, n2s(cursor + 1), '+inf', 'WITHSCORES', 'LIMIT', '0', '1')
+        local after = rc('ZRANGEBYSCORE', key, n2s(cursor + 1), '+inf', 'WITHSCORES',
+          'LIMIT', '0', '1')
         local e = entries(after)[1]
         if e then picked[#picked + 1] = e end
       end
