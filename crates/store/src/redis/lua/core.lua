@@ -386,6 +386,7 @@ local function agent_state(a)
 end
 
 -- Sets fields (name, value pairs) of an agent's hash; a value of false deletes the field.
+-- The agent is read first, so that later reads in the same call see the change.
 local function agent_set(a, ...)
   local t = agent_state(a)
   local dirty = AD[a]
@@ -396,8 +397,8 @@ local function agent_set(a, ...)
   local n = select('#', ...)
   for i = 1, n, 2 do
     local f, v = select(i, ...)
-    t[f] = v or nil
-    dirty[f] = true
+    if t then t[f] = v or nil end
+    dirty[f] = v
   end
 end
 
@@ -410,15 +411,13 @@ end
 
 local function flush_agents()
   for a, dirty in pairs(AD) do
-    local t = AC[a]
     local set, del = {}, {}
-    for f in pairs(dirty) do
-      local v = t[f]
-      if v == nil then
-        del[#del + 1] = f
-      else
+    for f, v in pairs(dirty) do
+      if v then
         set[#set + 1] = f
         set[#set + 1] = v
+      else
+        del[#del + 1] = f
       end
     end
     if #set > 0 then rc('HSET', k_agent(a), unpack(set)) end

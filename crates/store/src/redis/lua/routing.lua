@@ -20,9 +20,11 @@ local function caller(call)
   return t
 end
 
--- Sets fields (name, value pairs of strings) of a read caller's hash; false deletes one.
+-- Sets fields (name, value pairs of strings) of a caller's hash; false deletes one.
+-- A caller not read yet is read first, so that later reads in the same call see the change.
 local function caller_set(call, ...)
   local t = CC[call]
+  if t == nil then t = caller(call) end
   local dirty = CD[call]
   if dirty == nil then
     dirty = {}
@@ -32,8 +34,10 @@ local function caller_set(call, ...)
   for i = 1, n, 2 do
     local f, v = select(i, ...)
     dirty[f] = v
-    if v and CALLER_NUMBERS[f] then v = tonumber(v) end
-    t[f] = v or nil
+    if t then
+      if v and CALLER_NUMBERS[f] then v = tonumber(v) end
+      t[f] = v or nil
+    end
   end
 end
 
