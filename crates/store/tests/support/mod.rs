@@ -20,6 +20,8 @@ pub struct RedisServer {
     dir: PathBuf,
     /// Whether the server keeps its data across restarts (append-only file).
     persistent: bool,
+    /// More arguments (e.g. `--replicaof`).
+    extra: Vec<String>,
 }
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -37,10 +39,19 @@ impl RedisServer {
 
     /// Starts a server; without persistence a restart loses everything (functions included).
     pub fn start_with(persistent: bool) -> Self {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("starq-redis-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let mut server = RedisServer { child: None, port: free_port(), dir, persistent };
+        Self::start_with_args(persistent, Vec::new())
+    }
+
+    /// Starts a server (without persistence) replicating the one on `master_port`.
+    pub fn start_replica_of(master_port: u16) -> Self {
+        let args = vec!["--replicaof".to_owned(), "127.0.0.1".to_owned(), master_port.to_string()];
+        Self::start_with_args(false, args)
+    }
+
+    /// Starts a server with more arguments.
+    pub fn start_with_args(persistent: bool, extra: Vec<String>) -> Self {
+        let mut server =
+            RedisServer { child: None, port: free_port(), dir: temp_dir(), persistent, extra };
         server.launch();
         server
     }
@@ -80,6 +91,7 @@ impl RedisServer {
                 "--enable-debug-command",
                 "local",
             ])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -89,36 +101,12 @@ impl RedisServer {
     }
 
     fn wait_ready(&self) {
-        for _ in 0..500 {
-            if self.ping() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("redis-server on port {} did not come up", self.port);
-    }
-
-    fn ping(&self) -> bool {
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else { return false };
-        let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
-        if s.write_all(b"PING\r\n").is_err() {
-            return false;
-        }
-        let mut buf = [0u8; 7];
-        s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+        wait_ready(self.port);
     }
 
     /// Sends one inline command and returns the first line of the answer.
     pub fn command(&self, line: &str) -> String {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
-        s.write_all(format!("{line}\r\n").as_bytes()).expect("write");
-        let mut out = Vec::new();
-        let mut byte = [0u8; 1];
-        while s.read_exact(&mut byte).is_ok() && byte[0] != b'\n' {
-            out.push(byte[0]);
-        }
-        String::from_utf8_lossy(&out).trim_end().to_owned()
+        command(self.port, line)
     }
 
     /// Redis CPU per `FCALL` (µs) since the last `CONFIG RESETSTAT`, from `INFO commandstats`.
@@ -168,6 +156,99 @@ impl Drop for RedisServer {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A Redis Sentinel owned by the test, watching one master under a name; killed (and its
+/// directory removed) when dropped.
+pub struct SentinelServer {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl SentinelServer {
+    /// Starts a Sentinel that watches the master on `master_port` as `name`, quorum 1, and
+    /// declares it down after one second.
+    pub fn start(name: &str, master_port: u16) -> Self {
+        let dir = temp_dir();
+        let port = free_port();
+        let conf = dir.join("sentinel.conf");
+        let text = format!(
+            "port {port}\nbind 127.0.0.1\ndir {}\n\
+             sentinel monitor {name} 127.0.0.1 {master_port} 1\n\
+             sentinel down-after-milliseconds {name} 1000\n\
+             sentinel failover-timeout {name} 5000\n",
+            dir.display()
+        );
+        std::fs::write(&conf, text).expect("sentinel config");
+        let child = Command::new(redis_server())
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server --sentinel");
+        wait_ready(port);
+        SentinelServer { child, port, dir }
+    }
+
+    /// The store URL naming this Sentinel and the master `name`.
+    pub fn url(&self, name: &str) -> String {
+        format!("redis+sentinel://127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// Sends one inline command and returns the first line of the answer.
+    pub fn command(&self, line: &str) -> String {
+        command(self.port, line)
+    }
+}
+
+impl Drop for SentinelServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn temp_dir() -> PathBuf {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("starq-redis-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn wait_ready(port: u16) {
+    for _ in 0..500 {
+        if ping(port) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("redis-server on port {port} did not come up");
+}
+
+fn ping(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+    if s.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 7];
+    s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}
+
+/// Sends one inline command to the server on `port` and returns the first line of the answer.
+fn command(port: u16, line: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    s.write_all(format!("{line}\r\n").as_bytes()).expect("write");
+    let mut out = Vec::new();
+    let mut byte = [0u8; 1];
+    while s.read_exact(&mut byte).is_ok() && byte[0] != b'\n' {
+        out.push(byte[0]);
+    }
+    String::from_utf8_lossy(&out).trim_end().to_owned()
 }
 
 fn redis_server() -> String {
