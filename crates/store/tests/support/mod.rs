@@ -52,8 +52,16 @@ impl RedisServer {
     pub fn start_with_args(persistent: bool, extra: Vec<String>) -> Self {
         let mut server =
             RedisServer { child: None, port: free_port(), dir: temp_dir(), persistent, extra };
-        server.launch();
-        server
+        // Another test process may take the port between `free_port` and the server's bind
+        // (it restarts its own server on a port it freed): then try another one.
+        for _ in 0..5 {
+            if server.launch() {
+                return server;
+            }
+            server.stop();
+            server.port = free_port();
+        }
+        panic!("no free port for redis-server");
     }
 
     /// The URL to connect to.
@@ -76,7 +84,8 @@ impl RedisServer {
         RedisStore::connect(RedisOptions::new(self.url(), site)).await.expect("connect to redis")
     }
 
-    fn launch(&mut self) {
+    /// Whether the server came up on its port (not another process's server there).
+    fn launch(&mut self) -> bool {
         let appendonly = if self.persistent { "yes" } else { "no" };
         let child = Command::new(redis_server())
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
@@ -97,11 +106,7 @@ impl RedisServer {
             .spawn()
             .expect("start redis-server (scripts/test installs it)");
         self.child = Some(child);
-        self.wait_ready();
-    }
-
-    fn wait_ready(&self) {
-        wait_ready(self.port);
+        self.child.as_mut().is_some_and(|c| came_up(c, self.port))
     }
 
     /// Sends one inline command and returns the first line of the answer.
@@ -120,20 +125,7 @@ impl RedisServer {
     /// `INFO commandstats` as text: calls and CPU of every command since the last
     /// `CONFIG RESETSTAT`, those run inside functions included.
     pub fn commandstats(&self) -> Option<String> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        s.write_all(b"INFO commandstats\r\n").ok()?;
-        // A bulk string: `$<len>\r\n<text>\r\n`.
-        let mut header = Vec::new();
-        let mut byte = [0u8; 1];
-        while s.read_exact(&mut byte).is_ok() && byte[0] != b'\n' {
-            header.push(byte[0]);
-        }
-        let len: usize =
-            String::from_utf8_lossy(&header).trim().trim_start_matches('$').parse().ok()?;
-        let mut body = vec![0u8; len];
-        s.read_exact(&mut body).ok()?;
-        Some(String::from_utf8_lossy(&body).into_owned())
+        info(self.port, "commandstats")
     }
 
     /// Kills the server (like a crash: no shutdown save).
@@ -144,10 +136,18 @@ impl RedisServer {
         }
     }
 
+    /// Freezes the server (SIGSTOP): it keeps its port and its data but answers nothing, like
+    /// a host gone silent. Dropping the server still kills it.
+    pub fn freeze(&self) {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = Command::new("kill").args(["-STOP", &pid.to_string()]).status();
+        assert!(status.is_ok_and(|s| s.success()), "freeze redis-server {pid}");
+    }
+
     /// Starts it again on the same port and directory.
     pub fn restart(&mut self) {
         self.stop();
-        self.launch();
+        assert!(self.launch(), "redis-server did not come back on port {}", self.port);
     }
 }
 
@@ -181,14 +181,19 @@ impl SentinelServer {
             dir.display()
         );
         std::fs::write(&conf, text).expect("sentinel config");
-        let child = Command::new(redis_server())
+        let mut child = Command::new(redis_server())
             .arg(&conf)
             .arg("--sentinel")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start redis-server --sentinel");
-        wait_ready(port);
+        if !came_up(&mut child, port) {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_dir_all(&dir);
+            return Self::start(name, master_port);
+        }
         SentinelServer { child, port, dir }
     }
 
@@ -218,14 +223,38 @@ fn temp_dir() -> PathBuf {
     dir
 }
 
-fn wait_ready(port: u16) {
+/// Waits until `child` answers on `port`; false if it exited first or another process
+/// answers there (its `process_id` is not the child's).
+fn came_up(child: &mut Child, port: u16) -> bool {
     for _ in 0..500 {
+        if child.try_wait().ok().flatten().is_some() {
+            return false;
+        }
         if ping(port) {
-            return;
+            let pid = format!("process_id:{}", child.id());
+            return info(port, "server").is_some_and(|text| text.lines().any(|l| l == pid));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
     panic!("redis-server on port {port} did not come up");
+}
+
+/// `INFO <section>` of the server on `port`, as text.
+fn info(port: u16, section: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(format!("INFO {section}\r\n").as_bytes()).ok()?;
+    // A bulk string: `$<len>\r\n<text>\r\n`.
+    let mut header = Vec::new();
+    let mut byte = [0u8; 1];
+    while s.read_exact(&mut byte).is_ok() && byte[0] != b'\n' {
+        header.push(byte[0]);
+    }
+    let len: usize =
+        String::from_utf8_lossy(&header).trim().trim_start_matches('$').parse().ok()?;
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).ok()?;
+    Some(String::from_utf8_lossy(&body).replace('\r', ""))
 }
 
 fn ping(port: u16) -> bool {
