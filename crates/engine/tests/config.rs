@@ -66,6 +66,14 @@ fn the_environment_overrides_the_store() {
     );
 }
 
+#[test]
+fn a_sentinel_url_is_a_redis_store() {
+    const URL: &str = "redis+sentinel://10.1.1.1:26379,10.1.1.2:26379/starq";
+    let env = env_with(&[("STARQ_NODE_BACKUP_PASSWORD", "x"), ("STARQ_REDIS_URL", URL)]);
+    let config = parse(EXAMPLE, "starq.toml", &env).unwrap();
+    assert_eq!(config.store, StoreChoice::Redis { url: URL.into(), site: "acme".into() });
+}
+
 const NODE: &str = "[[nodes]]\nname = \"n\"\nari_url = \"http://127.0.0.1:8088/ari\"\nusername = \"u\"\npassword = \"p\"\n";
 
 fn with_node(rest: &str) -> Result<starq_engine::config::Config, ConfigError> {

@@ -7,7 +7,8 @@
 //! has its full size). Printed beside it: a trivial `FCALL` (the Redis ceiling), measured in the
 //! same run, and a run paced at 1,000 decisions/s for the latency target.
 //!
-//! Run: `cargo bench -p starq-store --bench redis_store` (`STARQ_BENCH_SECS` per measurement).
+//! Run: `cargo bench -p starq-store --bench redis_store` (`STARQ_BENCH_SECS` per measurement;
+//! `STARQ_BENCH_STATS=1` also prints `INFO commandstats` of the decision runs at each size).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -195,6 +196,15 @@ fn main() {
                 );
             }
             cpu.push((n, redis_cpu));
+            // `STARQ_BENCH_STATS=1`: the commands the decisions ran inside their FCALLs.
+            if std::env::var_os("STARQ_BENCH_STATS").is_some() {
+                println!("commandstats after the decision runs at {n}:");
+                for line in server.commandstats().unwrap_or_default().lines() {
+                    if line.starts_with("cmdstat_") {
+                        println!("    {line}");
+                    }
+                }
+            }
             let (ops, lat) = run(&b, Work::Decision, 4, secs, Some(1_000.0)).await;
             println!(
                 "| {n} | decision at 1,000/s | 4 | {ops:.0} | {:.3} | {:.3} |",

@@ -125,10 +125,14 @@ pub fn parse(
         agents.push(agent(a, &queue_names, &node_names).map_err(|(k, r)| invalid(at(&k), r))?);
     }
     let store = match env("STARQ_REDIS_URL").or_else(|| raw.store.redis_url.clone()) {
-        Some(url) if !url.starts_with("redis://") && !url.starts_with("rediss://") => {
+        Some(url)
+            if !["redis://", "rediss://", "redis+sentinel://"]
+                .iter()
+                .any(|s| url.starts_with(s)) =>
+        {
             return Err(invalid(
                 "store.redis_url".into(),
-                format!("{url:?} is not a redis:// URL"),
+                format!("{url:?} is not a redis:// (or redis+sentinel://) URL"),
             ));
         }
         Some(url) => StoreChoice::Redis {

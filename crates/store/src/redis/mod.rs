@@ -13,9 +13,14 @@
 //! Data model (details in `lua/core.lua`): callers not yet connected in a sorted set per queue
 //! (score −priority, member entry time · seq · call id, so `ZRANK` is the position), waiting
 //! callers in a sorted set per (queue, penalty window), available agents in a sorted set per
-//! (queue, penalty tier) scored by the strategy, counters per queue, hashes for agents, callers
-//! and reservations. Every function is O(log n) or O(size of its result); times come in as
-//! arguments; no `KEYS`/`SCAN`; TTLs (leases only) collect garbage and never decide anything.
+//! (queue, penalty tier) scored by the strategy, counters per queue (with the queue's packed
+//! configuration), one hash per agent (its memberships, places and pauses as fields), one per
+//! caller (with its reservations) and one per reservation. A routing call reads each hash it
+//! needs once and writes each changed one back once, at its end. Every function is O(log n)
+//! or O(size of its result); times come in as arguments; no `KEYS`/`SCAN`; TTLs (leases only)
+//! collect garbage and never decide anything. The library's name carries a hash of its text,
+//! so a changed layout always comes with a new library; data written under an older layout
+//! is not migrated.
 //!
 //! Fencing: a new lease tenure's epoch is `max(previous + 1, now_ms × 1000)`, so epochs keep
 //! increasing even when Redis lost the lease (restart without persistence, failover to a replica
@@ -29,9 +34,11 @@
 
 mod codec;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ::redis::aio::ConnectionManager;
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::sentinel::{SentinelClient, SentinelServerType};
 use ::redis::{Client, Cmd, Value};
 use starq_core::config::{AgentConfig, QueueConfig};
 use starq_core::journal::JournalEntry;
@@ -50,7 +57,10 @@ const CONFIGURE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Settings of a [`RedisStore`].
 #[derive(Clone, Debug)]
 pub struct RedisOptions {
-    /// Redis URL, e.g. `redis://127.0.0.1:6379/0`.
+    /// Redis URL, e.g. `redis://127.0.0.1:6379/0`, or Sentinels and the name of the master
+    /// they watch: `redis+sentinel://host:port[,host:port…]/master-name`. Behind Sentinel,
+    /// the store asks the Sentinels for the master at connect and again whenever the master
+    /// it uses fails or turns out to be a replica (after a failover).
     pub url: String,
     /// The site (call center): the hash tag of every key.
     pub site: String,
@@ -73,10 +83,46 @@ impl RedisOptions {
 /// The Redis store. Cloning shares the connection (requests are pipelined over it).
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    /// The connection to the master; replaced when Sentinel names another one.
+    conn: Arc<Mutex<ConnectionManager>>,
+    sentinel: Option<Arc<Sentinel>>,
     site_key: String,
     library: Library,
     timeout: Duration,
+}
+
+/// The Sentinels a store finds its master through, and the master it uses now.
+struct Sentinel {
+    client: tokio::sync::Mutex<SentinelClient>,
+    master: Mutex<String>,
+    config: ConnectionManagerConfig,
+}
+
+/// Where to connect: one server, or the master a set of Sentinels names.
+enum Target {
+    Direct(String),
+    Sentinel { sentinels: Vec<String>, master: String },
+}
+
+impl Target {
+    fn parse(url: &str) -> Result<Target, StoreError> {
+        let Some(rest) = url.strip_prefix("redis+sentinel://") else {
+            return Ok(Target::Direct(url.to_owned()));
+        };
+        let bad = || {
+            StoreError::Protocol(format!(
+                "sentinel url {url:?}: expected redis+sentinel://host:port[,host:port…]/master-name"
+            ))
+        };
+        let (hosts, master) = rest.split_once('/').ok_or_else(bad)?;
+        let master = master.trim_end_matches('/');
+        let sentinels: Vec<String> =
+            hosts.split(',').filter(|h| !h.is_empty()).map(|h| format!("redis://{h}/")).collect();
+        if sentinels.is_empty() || master.is_empty() || master.contains('/') {
+            return Err(bad());
+        }
+        Ok(Target::Sentinel { sentinels, master: master.to_owned() })
+    }
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -133,6 +179,23 @@ fn store_error(e: &redis::RedisError) -> StoreError {
     }
 }
 
+/// Connects a manager to `client`'s server within `timeout`.
+async fn manager(
+    client: Client,
+    config: ConnectionManagerConfig,
+    timeout: Duration,
+) -> Result<ConnectionManager, StoreError> {
+    tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, config))
+        .await
+        .map_err(|_| StoreError::Unavailable("connect timed out".to_owned()))?
+        .map_err(|e| store_error(&e))
+}
+
+/// A mutex's value; a panic elsewhere while it was held leaves a value still fit to use.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn function_missing(e: &redis::RedisError) -> bool {
     e.to_string().contains("Function not found")
 }
@@ -141,27 +204,69 @@ impl RedisStore {
     /// Connects, and loads the Lua library. Fails with [`StoreError::Unavailable`] when Redis
     /// cannot be reached within the call timeout.
     pub async fn connect(options: RedisOptions) -> Result<Self, StoreError> {
-        let client = Client::open(options.url.as_str())
-            .map_err(|e| StoreError::Protocol(format!("redis url {:?}: {e}", options.url)))?;
-        let config = redis::aio::ConnectionManagerConfig::new()
+        let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.call_timeout))
             .set_response_timeout(Some(options.call_timeout))
             // Reconnecting happens in the background; a request never waits for it.
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
-        let connect = ConnectionManager::new_with_config(client, config);
-        let conn = tokio::time::timeout(options.call_timeout, connect)
-            .await
-            .map_err(|_| StoreError::Unavailable("connect timed out".to_owned()))?
-            .map_err(|e| store_error(&e))?;
+        let within = options.call_timeout;
+        let (conn, sentinel) = match Target::parse(&options.url)? {
+            Target::Direct(url) => {
+                let client = Client::open(url.as_str())
+                    .map_err(|e| StoreError::Protocol(format!("redis url {url:?}: {e}")))?;
+                (manager(client, config, within).await?, None)
+            }
+            Target::Sentinel { sentinels, master } => {
+                let mut sentinel =
+                    SentinelClient::build(sentinels, master, None, SentinelServerType::Master)
+                        .map_err(|e| {
+                            StoreError::Protocol(format!("sentinel url {:?}: {e}", options.url))
+                        })?;
+                let client = tokio::time::timeout(within, sentinel.async_get_client())
+                    .await
+                    .map_err(|_| StoreError::Unavailable("sentinel timed out".to_owned()))?
+                    .map_err(|e| store_error(&e))?;
+                let address = client.get_connection_info().addr().to_string();
+                let conn = manager(client, config.clone(), within).await?;
+                let sentinel = Sentinel {
+                    client: tokio::sync::Mutex::new(sentinel),
+                    master: Mutex::new(address),
+                    config,
+                };
+                (conn, Some(Arc::new(sentinel)))
+            }
+        };
         let store = RedisStore {
-            conn,
+            conn: Arc::new(Mutex::new(conn)),
+            sentinel,
             site_key: format!("starq:{{{}}}:s", options.site),
             library: Library::new(),
             timeout: options.call_timeout,
         };
         store.load_library().await?;
         Ok(store)
+    }
+
+    /// Asks the Sentinels for the master again and, when it moved, connects to the new one.
+    /// Best effort, after a request failed as `Unavailable`: the next requests use whatever
+    /// connection this leaves.
+    async fn follow_master(&self) {
+        let Some(sentinel) = &self.sentinel else { return };
+        // One at a time: requests failing together ask once.
+        let Ok(mut client) = sentinel.client.try_lock() else { return };
+        let Ok(Ok(found)) = tokio::time::timeout(self.timeout, client.async_get_client()).await
+        else {
+            return;
+        };
+        let address = found.get_connection_info().addr().to_string();
+        if *lock(&sentinel.master) == address {
+            return;
+        }
+        if let Ok(conn) = manager(found, sentinel.config.clone(), self.timeout).await {
+            *lock(&self.conn) = conn;
+            *lock(&sentinel.master) = address;
+        }
     }
 
     /// Loads (or replaces) the library. Done at connect and whenever Redis lost it.
@@ -176,7 +281,7 @@ impl RedisStore {
     }
 
     async fn send_within(&self, cmd: &Cmd, timeout: Duration) -> Result<Value, redis::RedisError> {
-        let mut conn = self.conn.clone();
+        let mut conn = lock(&self.conn).clone();
         match tokio::time::timeout(timeout, cmd.query_async::<Value>(&mut conn)).await {
             Ok(result) => result,
             Err(_) => Err(redis::RedisError::from(std::io::Error::new(
@@ -200,14 +305,20 @@ impl RedisStore {
     ) -> Result<Value, StoreError> {
         let mut cmd = redis::cmd("FCALL");
         cmd.arg(self.library.function(name)).arg(1).arg(&self.site_key).arg(args);
-        match self.send_within(&cmd, timeout).await {
+        let result = match self.send_within(&cmd, timeout).await {
             Ok(v) => Ok(v),
             Err(e) if function_missing(&e) => {
                 self.load_library().await?;
                 self.send_within(&cmd, timeout).await.map_err(|e| store_error(&e))
             }
             Err(e) => Err(store_error(&e)),
+        };
+        if self.sentinel.is_some() && matches!(result, Err(StoreError::Unavailable(_))) {
+            // In the background: the caller learns at once that Redis is unavailable.
+            let store = self.clone();
+            tokio::spawn(async move { store.follow_master().await });
         }
+        result
     }
 
     /// A connection-level round trip through the cheapest library function: the Redis ceiling

@@ -20,6 +20,8 @@ pub struct RedisServer {
     dir: PathBuf,
     /// Whether the server keeps its data across restarts (append-only file).
     persistent: bool,
+    /// More arguments (e.g. `--replicaof`).
+    extra: Vec<String>,
 }
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -37,12 +39,29 @@ impl RedisServer {
 
     /// Starts a server; without persistence a restart loses everything (functions included).
     pub fn start_with(persistent: bool) -> Self {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("starq-redis-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let mut server = RedisServer { child: None, port: free_port(), dir, persistent };
-        server.launch();
-        server
+        Self::start_with_args(persistent, Vec::new())
+    }
+
+    /// Starts a server (without persistence) replicating the one on `master_port`.
+    pub fn start_replica_of(master_port: u16) -> Self {
+        let args = vec!["--replicaof".to_owned(), "127.0.0.1".to_owned(), master_port.to_string()];
+        Self::start_with_args(false, args)
+    }
+
+    /// Starts a server with more arguments.
+    pub fn start_with_args(persistent: bool, extra: Vec<String>) -> Self {
+        let mut server =
+            RedisServer { child: None, port: free_port(), dir: temp_dir(), persistent, extra };
+        // Another test process may take the port between `free_port` and the server's bind
+        // (it restarts its own server on a port it freed): then try another one.
+        for _ in 0..5 {
+            if server.launch() {
+                return server;
+            }
+            server.stop();
+            server.port = free_port();
+        }
+        panic!("no free port for redis-server");
     }
 
     /// The URL to connect to.
@@ -65,7 +84,8 @@ impl RedisServer {
         RedisStore::connect(RedisOptions::new(self.url(), site)).await.expect("connect to redis")
     }
 
-    fn launch(&mut self) {
+    /// Whether the server came up on its port (not another process's server there).
+    fn launch(&mut self) -> bool {
         let appendonly = if self.persistent { "yes" } else { "no" };
         let child = Command::new(redis_server())
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
@@ -80,66 +100,32 @@ impl RedisServer {
                 "--enable-debug-command",
                 "local",
             ])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start redis-server (scripts/test installs it)");
         self.child = Some(child);
-        self.wait_ready();
-    }
-
-    fn wait_ready(&self) {
-        for _ in 0..500 {
-            if self.ping() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("redis-server on port {} did not come up", self.port);
-    }
-
-    fn ping(&self) -> bool {
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else { return false };
-        let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
-        if s.write_all(b"PING\r\n").is_err() {
-            return false;
-        }
-        let mut buf = [0u8; 7];
-        s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+        self.child.as_mut().is_some_and(|c| came_up(c, self.port))
     }
 
     /// Sends one inline command and returns the first line of the answer.
     pub fn command(&self, line: &str) -> String {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
-        s.write_all(format!("{line}\r\n").as_bytes()).expect("write");
-        let mut out = Vec::new();
-        let mut byte = [0u8; 1];
-        while s.read_exact(&mut byte).is_ok() && byte[0] != b'\n' {
-            out.push(byte[0]);
-        }
-        String::from_utf8_lossy(&out).trim_end().to_owned()
+        command(self.port, line)
     }
 
     /// Redis CPU per `FCALL` (µs) since the last `CONFIG RESETSTAT`, from `INFO commandstats`.
     pub fn fcall_usec(&self) -> Option<f64> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        s.write_all(b"INFO commandstats\r\n").ok()?;
-        // A bulk string: `$<len>\r\n<text>\r\n`.
-        let mut header = Vec::new();
-        let mut byte = [0u8; 1];
-        while s.read_exact(&mut byte).is_ok() && byte[0] != b'\n' {
-            header.push(byte[0]);
-        }
-        let len: usize =
-            String::from_utf8_lossy(&header).trim().trim_start_matches('$').parse().ok()?;
-        let mut body = vec![0u8; len];
-        s.read_exact(&mut body).ok()?;
-        let text = String::from_utf8_lossy(&body);
+        let text = self.commandstats()?;
         let line = text.lines().find(|l| l.starts_with("cmdstat_fcall:"))?;
         let field = line.split(',').find_map(|f| f.strip_prefix("usec_per_call="))?;
         field.parse().ok()
+    }
+
+    /// `INFO commandstats` as text: calls and CPU of every command since the last
+    /// `CONFIG RESETSTAT`, those run inside functions included.
+    pub fn commandstats(&self) -> Option<String> {
+        info(self.port, "commandstats")
     }
 
     /// Kills the server (like a crash: no shutdown save).
@@ -150,10 +136,18 @@ impl RedisServer {
         }
     }
 
+    /// Freezes the server (SIGSTOP): it keeps its port and its data but answers nothing, like
+    /// a host gone silent. Dropping the server still kills it.
+    pub fn freeze(&self) {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = Command::new("kill").args(["-STOP", &pid.to_string()]).status();
+        assert!(status.is_ok_and(|s| s.success()), "freeze redis-server {pid}");
+    }
+
     /// Starts it again on the same port and directory.
     pub fn restart(&mut self) {
         self.stop();
-        self.launch();
+        assert!(self.launch(), "redis-server did not come back on port {}", self.port);
     }
 }
 
@@ -162,6 +156,128 @@ impl Drop for RedisServer {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A Redis Sentinel owned by the test, watching one master under a name; killed (and its
+/// directory removed) when dropped.
+pub struct SentinelServer {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl SentinelServer {
+    /// Starts a Sentinel that watches the master on `master_port` as `name`, quorum 1, and
+    /// declares it down after one second.
+    pub fn start(name: &str, master_port: u16) -> Self {
+        let dir = temp_dir();
+        let port = free_port();
+        let conf = dir.join("sentinel.conf");
+        let text = format!(
+            "port {port}\nbind 127.0.0.1\ndir {}\n\
+             sentinel monitor {name} 127.0.0.1 {master_port} 1\n\
+             sentinel down-after-milliseconds {name} 1000\n\
+             sentinel failover-timeout {name} 5000\n",
+            dir.display()
+        );
+        std::fs::write(&conf, text).expect("sentinel config");
+        let mut child = Command::new(redis_server())
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server --sentinel");
+        if !came_up(&mut child, port) {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_dir_all(&dir);
+            return Self::start(name, master_port);
+        }
+        SentinelServer { child, port, dir }
+    }
+
+    /// The store URL naming this Sentinel and the master `name`.
+    pub fn url(&self, name: &str) -> String {
+        format!("redis+sentinel://127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// Sends one inline command and returns the first line of the answer.
+    pub fn command(&self, line: &str) -> String {
+        command(self.port, line)
+    }
+}
+
+impl Drop for SentinelServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn temp_dir() -> PathBuf {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("starq-redis-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Waits until `child` answers on `port`; false if it exited first or another process
+/// answers there (its `process_id` is not the child's).
+fn came_up(child: &mut Child, port: u16) -> bool {
+    for _ in 0..500 {
+        if child.try_wait().ok().flatten().is_some() {
+            return false;
+        }
+        if ping(port) {
+            let pid = format!("process_id:{}", child.id());
+            return info(port, "server").is_some_and(|text| text.lines().any(|l| l == pid));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("redis-server on port {port} did not come up");
+}
+
+/// `INFO <section>` of the server on `port`, as text.
+fn info(port: u16, section: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(format!("INFO {section}\r\n").as_bytes()).ok()?;
+    // A bulk string: `$<len>\r\n<text>\r\n`.
+    let mut header = Vec::new();
+    let mut byte = [0u8; 1];
+    while s.read_exact(&mut byte).is_ok() && byte[0] != b'\n' {
+        header.push(byte[0]);
+    }
+    let len: usize =
+        String::from_utf8_lossy(&header).trim().trim_start_matches('$').parse().ok()?;
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).ok()?;
+    Some(String::from_utf8_lossy(&body).replace('\r', ""))
+}
+
+fn ping(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+    if s.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 7];
+    s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}
+
+/// Sends one inline command to the server on `port` and returns the first line of the answer.
+fn command(port: u16, line: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    s.write_all(format!("{line}\r\n").as_bytes()).expect("write");
+    let mut out = Vec::new();
+    let mut byte = [0u8; 1];
+    while s.read_exact(&mut byte).is_ok() && byte[0] != b'\n' {
+        out.push(byte[0]);
+    }
+    String::from_utf8_lossy(&out).trim_end().to_owned()
 }
 
 fn redis_server() -> String {

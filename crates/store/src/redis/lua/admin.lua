@@ -1,6 +1,11 @@
 -- starq store library, part 3: agent actions, the apply entry point, configuration, views,
 -- node leases, durable timers, the journal, and the registration of every function.
 
+-- Clears every per-queue pause of the agent.
+local function unpause_queues(ag, st)
+  for q in pairs(agent_fields(st, 'z')) do agent_set(ag, 'z:' .. q, false) end
+end
+
 function R.agent(_, a)
   local ag, draw, action = a[1], a[2], a[3]
   local st = agent_state(ag)
@@ -8,19 +13,19 @@ function R.agent(_, a)
   local has_queue, q = a[4] == '1', a[5]
   if action == 'login' then
     if st.st ~= 'out' then return { 'invalid', 'logged_in', ag } end
-    agent_set(ag, 'st', 'idle', 'li', n2s(NOW), 'mi', '0')
+    agent_set(ag, 'st', 'idle', 'li', NOW_S, 'mi', '0')
     journal('login', 'agent', ag)
   elseif action == 'logout' then
     if st.st == 'out' then return { 'invalid', 'not_logged_in', ag } end
     if st.st == 'res' or st.st == 'call' then return { 'invalid', 'on_call', ag } end
     agent_set(ag, 'st', 'out', 'pa', false)
-    rc('DEL', k_paused(ag))
+    unpause_queues(ag, st)
     journal('logout', 'agent', ag, 'session', since(NOW, tonumber(st.li)))
   elseif action == 'pause' then
     local reason = a[6]
     if has_queue then
-      if not rc('ZSCORE', k_members(ag), q) then return { 'invalid', 'not_member', ag, q } end
-      rc('HSET', k_paused(ag), q, reason)
+      if not st['p:' .. q] then return { 'invalid', 'not_member', ag, q } end
+      agent_set(ag, 'z:' .. q, reason)
       journal('paused', 'agent', ag, 'queue', q, 'reason', reason, 'auto', '0')
     else
       agent_set(ag, 'pa', reason)
@@ -28,17 +33,17 @@ function R.agent(_, a)
     end
   elseif action == 'unpause' then
     if has_queue then
-      rc('HDEL', k_paused(ag), q)
+      agent_set(ag, 'z:' .. q, false)
       journal('unpaused', 'agent', ag, 'queue', q)
     else
       agent_set(ag, 'pa', false)
-      rc('DEL', k_paused(ag))
+      unpause_queues(ag, st)
       journal('unpaused', 'agent', ag)
     end
     agent_set(ag, 'mi', '0')
   elseif action == 'penalty' then
-    if not rc('ZSCORE', k_members(ag), q) then return { 'invalid', 'not_member', ag, q } end
-    rc('HSET', k_member(ag, q), 'p', a[6])
+    if not st['p:' .. q] then return { 'invalid', 'not_member', ag, q } end
+    agent_set(ag, 'p:' .. q, a[6])
     journal('penalty', 'agent', ag, 'queue', q, 'penalty', a[6])
   elseif action == 'reach' then
     agent_set(ag, 'rc', a[6])
@@ -55,7 +60,7 @@ function R.agent(_, a)
   return { 'done' }
 end
 
-local JOURNAL_CAP = 1048576
+local JOURNAL_CAP = '1048576'
 -- Clock floors (epochs, journal seqs) count in thousandths of a millisecond, capped so that
 -- they stay exact in doubles (2^43 ms is the year 2248).
 local CLOCK_CAP = 8796093022208
@@ -64,7 +69,15 @@ local function setup(keys, now)
   rc = redis.call
   P = string.sub(keys[1], 1, -2)
   NOW = now or 0
-  J, N, QC, CC, MC, QR, IX, AC = {}, {}, {}, {}, {}, {}, {}, {}
+  NOW_S = n2s(NOW)
+  J, N, QC, CC, CD, MC, QR, IX, AC, AD = {}, {}, {}, {}, {}, {}, {}, {}, {}, {}
+end
+
+-- Writes back what the call changed in cached hashes.
+local function flush()
+  flush_callers()
+  flush_agents()
+  flush_counters()
 end
 
 -- The node's current epoch is the fence's: no newer tenure began since it was issued.
@@ -85,7 +98,7 @@ local function append_journal()
     rc('HSET', k_site(), 'jseq', n2s(last))
   end
   local seq = last - #J
-  local key, t = k_journal(), n2s(NOW)
+  local key, t = k_journal(), NOW_S
   for i, e in ipairs(J) do
     seq = seq + 1
     if i < #J then
@@ -106,13 +119,10 @@ local function apply(keys, args)
   local rest = {}
   for i = 6, #args do rest[#rest + 1] = args[i] end
   local verdict = handler(args[4], rest)
-  flush_counters()
+  flush()
   append_journal()
   return { verdict, N }
 end
-
-local QFIELDS = { 'strategy', 'weight', 'autofill', 'ring', 'retry', 'wrapup', 'ap_scope',
-  'ap_after', 'ap_busy', 'ap_unav', 'maxlen', 'je', 'le', 'pml' }
 
 -- ARGV from `first`: queue count, per queue its id and QFIELDS; agent count, per agent id,
 -- wrap-up ('' for the queue's), membership count, then (queue, penalty) pairs. Returns the
@@ -132,46 +142,49 @@ local function install(args, first)
       fv[#fv + 1] = f
       fv[#fv + 1] = take()
     end
-    -- 'v' packs the values (none holds a newline), the key qcfg memoizes the parsed form by.
+    -- The counters' field 'cfg' packs the values (none holds a newline): what routing reads,
+    -- and the key qcfg memoizes the parsed form by.
     local values = {}
     for j = 2, #fv, 2 do values[#values + 1] = fv[j] end
-    fv[#fv + 1] = 'v'
-    fv[#fv + 1] = table.concat(values, '\n')
+    local packed = table.concat(values, '\n')
     rc('HSET', k_qc(q), unpack(fv))
+    set_field(q, 'cfg', packed)
+    QC[q] = nil
   end
   -- Member order per queue follows the order agents are configured in.
   local next_order = {}
   for _ = 1, tonumber(take()) do
     local ag, wu, nm = take(), take(), tonumber(take())
     agents[#agents + 1] = ag
-    local key = k_agent(ag)
-    if rc('EXISTS', key) == 0 then rc('HSET', key, 'st', 'out', 'rc', '1', 'li', '0', 'mi', '0') end
-    if wu == '' then rc('HDEL', key, 'wu') else rc('HSET', key, 'wu', wu) end
-    local keep = {}
+    agent_create(ag)
+    local st = agent_state(ag)
+    agent_set(ag, 'wu', wu ~= '' and wu)
+    local keep, kept = {}, {}
     for _ = 1, nm do
       local q, p = take(), take()
       local order = next_order[q] or 0
       next_order[q] = order + 1
+      if not keep[q] then kept[#kept + 1] = q end
       keep[q] = true
-      local mk = k_member(ag, q)
       -- A remaining member keeps its counters (last call end, calls taken).
-      if rc('EXISTS', mk) == 0 then
-        rc('HSET', mk, 'l', '0', 'c', '0')
+      if st['n:' .. q] == nil then
+        agent_set(ag, 'l:' .. q, '0', 'n:' .. q, '0')
         journal('member_added', 'agent', ag, 'queue', q, 'penalty', p)
       end
-      rc('HSET', mk, 'p', p, 'o', n2s(order))
-      rc('ZADD', k_members(ag), 0, q)
+      agent_set(ag, 'p:' .. q, p, 'o:' .. q, n2s(order))
     end
-    for _, q in ipairs(rc('ZRANGE', k_members(ag), 0, -1)) do
+    -- A former member loses its settings and counters (not a pause, as in MemoryStore);
+    -- refresh_agent then drops its places.
+    for _, q in ipairs(members_of(ag)) do
       if not keep[q] then
-        rc('ZREM', k_members(ag), q)
-        rc('DEL', k_member(ag, q))
+        agent_set(ag, 'p:' .. q, false, 'o:' .. q, false, 'l:' .. q, false, 'n:' .. q, false)
         journal('member_removed', 'agent', ag, 'queue', q)
       end
     end
-    rc('HSET', key, 'ms', pack_members(rc('ZRANGE', k_members(ag), 0, -1)))
-    MC[ag], AC[ag] = nil, nil -- its queues and settings just changed
-    refresh_agent(ag, '0')
+    table.sort(kept, bytes_lt)
+    agent_set(ag, 'ms', pack_members(kept))
+    MC[ag] = nil -- its queues just changed
+    refresh_agent(ag, '0', true)
   end
   return queues, agents
 end
@@ -181,7 +194,7 @@ end
 local function configure(keys, args)
   setup(keys, 0)
   install(args, 1)
-  flush_counters()
+  flush()
   return 'OK'
 end
 
@@ -197,8 +210,8 @@ local function rematch(queues, agents)
   end
   for _, a in ipairs(agents) do add(a) end
   for _, q in ipairs(queues) do
-    for _, p in ipairs(rc('ZRANGE', k_tiers(q), 0, -1)) do
-      for _, a in ipairs(rc('ZRANGE', k_avail(q, tonumber(p)), 0, -1)) do add(a) end
+    for _, p in ipairs(rc('ZRANGE', k_tiers(q), '0', '-1')) do
+      for _, a in ipairs(rc('ZRANGE', k_avail(q, tonumber(p)), '0', '-1')) do add(a) end
     end
   end
   table.sort(ids, bytes_lt)
@@ -210,7 +223,7 @@ local function reconfigure(keys, args)
   setup(keys, tonumber(args[1]))
   local queues, agents = install(args, 2)
   rematch(queues, agents)
-  flush_counters()
+  flush()
   append_journal()
   return { { 'done' }, N }
 end
@@ -226,7 +239,12 @@ local function agent_view(keys, args)
   if st.st == 'res' then arg = rc('HGET', k_res(st.sr), 'call') or ''
   elseif st.st == 'call' then arg = st.sc
   elseif st.st == 'rest' then arg = st.su end
-  return { st.st, arg, st.sw or '0', st.rc, rc('HGETALL', k_paused(ag)), st.pa or false }
+  local paused = {}
+  for q, reason in pairs(agent_fields(st, 'z')) do
+    paused[#paused + 1] = q
+    paused[#paused + 1] = reason
+  end
+  return { st.st, arg, st.sw or '0', st.rc, paused, st.pa or false }
 end
 
 local function queue_view(keys, args)
@@ -257,7 +275,7 @@ local function node_calls(keys, args)
         row[5], row[6], row[7], row[8] = 'c', c.res or '0', c.agent, c.since
       else
         local offers = {}
-        for _, rid in ipairs(rc('ZRANGE', k_creserv(call), 0, -1)) do
+        for rid in string.gmatch(c.rs or '', '%d+') do
           offers[#offers + 1] = rid
           offers[#offers + 1] = rc('HGET', k_res(rid), 'agent') or ''
         end

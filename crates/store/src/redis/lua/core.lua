@@ -5,7 +5,8 @@
 -- the constants shared with starq-core (RINGALL_MAX, UNREACHABLE_RETRY).
 --
 -- Conventions that keep results identical to MemoryStore:
---   * Numbers become strings only through n2s (Lua's own conversion keeps 14 digits).
+--   * Numbers become strings only through n2s (Lua's own conversion keeps 14 digits), and
+--     reach redis.call as strings.
 --   * Orderings that decide anything live in sorted sets (members compare bytewise, like Rust
 --     strings) or compare numbers; never Lua's `<` on strings, which follows the locale.
 --   * Every key of a site starts with the site's prefix, which carries one hash tag.
@@ -13,45 +14,56 @@
 local rc -- redis.call, bound when a function runs (the library loads without it)
 local P       -- the site's key prefix, e.g. `starq:{main}:`
 local NOW     -- the request's time (ms)
+local NOW_S   -- the same, as a string
 local J, N    -- the request's journal events and notices, in order
 local QC      -- queue configurations read during this call
 local CC      -- callers read during this call (routing.lua)
+local CD      -- callers' fields changed during this call, written back once at its end
 local MC      -- agents' member queues read during this call
 local QR      -- queue counters read during this call, written back once at its end
 local IX      -- agents' places in the availability indexes, as refresh_agent left them
 local AC      -- agents' hashes read during this call
+local AD      -- agents' fields changed during this call, written back once at its end
 
 local MINSTD = 2147483647
 local SCORE_LIMIT = 9007199254740992 -- 2^53: scores stay exact as sorted-set scores
 -- RINGALL_MAX and UNREACHABLE_RETRY (ms) come from starq-core's constants, in the header.
+-- Status classes as strings, so that naming their counters formats no number.
+local CLASS_S = { [0] = '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11' }
 
-local function n2s(x) return string.format('%.0f', x) end
-local function pad(x, w) return string.format('%0' .. w .. '.0f', x) end
+-- Integers only (every number here is one, below 2^53): '%d' is exact for them, and much
+-- cheaper than '%.0f'.
+local function n2s(x) return string.format('%d', x) end
+local PADS = { [10] = '%010d', [16] = '%016d' }
+local function pad(x, w) return string.format(PADS[w], x) end
 
 -- === keys ===
 local function k_site() return P .. 's' end
-local function k_qc(q) return P .. 'qc:' .. q end              -- queue configuration
-local function k_qr(q) return P .. 'qr:' .. q end              -- queue counters, rr cursor
+local function k_qc(q) return P .. 'qc:' .. q end              -- queue configuration (views)
+-- Queue counters, round-robin cursor and the packed configuration routing reads: see counters.
+local function k_qr(q) return P .. 'qr:' .. q end
 local function k_present(q) return P .. 'qp:' .. q end         -- callers not yet connected
 local function k_windows(q) return P .. 'qw:' .. q end         -- windows with waiting callers
 local function k_waiting(q, wk) return P .. 'qwc:' .. wk .. ':' .. q end
 local function k_tiers(q) return P .. 'qt:' .. q end           -- tiers with available agents
 local function k_avail(q, p) return P .. 'qa:' .. pad(p, 10) .. ':' .. q end
 local function k_ctiers(q) return P .. 'qnt:' .. q end         -- tiers with logged-in members
+-- One hash per agent: its state (fields without ':': st, rc, li, mi, wu, ms, sr, sc, su, sw,
+-- pa), and per queue q:
+--   'p:'q penalty, 'o:'q order, 'l:'q last call end, 'n:'q calls taken (while a member),
+--   'z:'q pause reason (kept across changes of memberships, as in MemoryStore),
+--   'i:'q "penalty score", its place in the availability index (while indexed),
+--   'c:'q "penalty class", its place in the member counters (while logged in).
+-- Everything a routing step needs about an agent comes with one HGETALL.
 local function k_agent(a) return P .. 'a:' .. a end
-local function k_paused(a) return P .. 'ap:' .. a end          -- per-queue pause reasons
-local function k_members(a) return P .. 'am:' .. a end         -- the agent's queues (lex)
-local function k_member(a, q) return P .. 'm:' .. #a .. ':' .. a .. ':' .. q end
--- The agent's places: field 'i' .. queue -> "penalty score" in the availability index,
--- 'c' .. queue -> "penalty class" in the member counters.
-local function k_places(a) return P .. 'ax:' .. a end
+-- One hash per caller not yet gone: q, node, sc, en, sq, mb, wmin, wmax, op, st, agent,
+-- since, and 'rs', its reservations (see caller_rids).
 local function k_caller(c) return P .. 'c:' .. c end
-local function k_creserv(c) return P .. 'cr:' .. c end         -- the caller's reservations
 local function k_node_calls(n) return P .. 'nc:' .. n end      -- the node's callers (adoption)
 local function k_inbox(n) return P .. 'in:' .. n end           -- notices for the node's owner
 local function k_ended(c) return P .. 'ce:' .. c end           -- a call that ended (an hour)
 local function k_instances() return P .. 'inst' end            -- live instances, by expiry
-local function k_res(r) return P .. 'r:' .. r end
+local function k_res(r) return P .. 'r:' .. r end   -- reservation: call, agent, q, created
 local function k_lease(n) return P .. 'l:' .. n end
 local function k_timers(n) return P .. 't:' .. n end
 local function k_journal() return P .. 'j' end
@@ -123,38 +135,12 @@ local function memo_room()
   MEMO_N = MEMO_N + 1
 end
 
-local QNUMBERS = { 'weight', 'ring', 'retry', 'wrapup', 'ap_after', 'maxlen', 'je', 'le', 'pml' }
-
--- The queue's configuration: field 'v' packs the others (written in the same HSET by
--- `configure`); a hash without it (written by an older library) is read whole every time.
-local function qcfg(q)
-  local c = QC[q]
-  if c ~= nil then return c end
-  local key = k_qc(q)
-  local v = rc('HGET', key, 'v')
-  c = v and QMEMO[v]
-  if not c then
-    c = hash(key) or false
-    if c then
-      for _, f in ipairs(QNUMBERS) do c[f] = tonumber(c[f]) end
-      c.autofill = c.autofill == '1'
-      c.ap_busy = c.ap_busy == '1'
-      c.ap_unav = c.ap_unav == '1'
-      c.sel = SELECTION[c.strategy] or 'low'
-      if v then
-        memo_room()
-        QMEMO[v] = c
-      end
-    end
-  end
-  QC[q] = c
-  return c
-end
 
 -- A queue's counters (one hash: waiting `nw`, available `na`, logged in `nl`, serving `ns`,
--- the round-robin cursor `rr`, and member counts per tier `p` and per tier and class `p:c`).
--- Read once per call, changed in Lua, written back by flush_counters: one command each way
--- instead of one per change.
+-- the round-robin cursor `rr`, member counts per tier `p` and per tier and class `p:c`,
+-- available members per tier `a` .. p), and its packed configuration `cfg` (see qcfg).
+-- Read once per call, changed in Lua (as numbers once changed), written back by
+-- flush_counters: one command each way instead of one per change.
 local function counters(q)
   local c = QR[q]
   if c == nil then
@@ -174,11 +160,17 @@ local function set_field(q, f, value)
   c.dirty[f] = true
 end
 
-local function counter(q, f) return tonumber(field(q, f) or '0') end
+local function counter(q, f)
+  local v = counters(q).v[f]
+  return v and tonumber(v) or 0
+end
 
 local function bump(q, f, delta)
-  local n = counter(q, f) + delta
-  set_field(q, f, n2s(n))
+  local c = counters(q)
+  local v = c.v[f]
+  local n = (v and tonumber(v) or 0) + delta
+  c.v[f] = n
+  c.dirty[f] = true
   return n
 end
 
@@ -186,12 +178,48 @@ local function flush_counters()
   for q, c in pairs(QR) do
     local args = {}
     for f in pairs(c.dirty) do
+      local v = c.v[f]
       args[#args + 1] = f
-      args[#args + 1] = c.v[f]
+      args[#args + 1] = type(v) == 'number' and n2s(v) or v
     end
     if #args > 0 then rc('HSET', k_qr(q), unpack(args)) end
   end
   QR = {}
+end
+
+-- The fields of a queue's configuration, in the order `configure` packs them.
+local QFIELDS = { 'strategy', 'weight', 'autofill', 'ring', 'retry', 'wrapup', 'ap_scope',
+  'ap_after', 'ap_busy', 'ap_unav', 'maxlen', 'je', 'le', 'pml' }
+local QNUMBERS = { 'weight', 'ring', 'retry', 'wrapup', 'ap_after', 'maxlen', 'je', 'le', 'pml' }
+
+-- The queue's configuration (false when not configured): `configure` packs its values, one
+-- per line in QFIELDS order, into the counters' field 'cfg', so it comes with the counters a
+-- routing call reads anyway.
+local function qcfg(q)
+  local c = QC[q]
+  if c ~= nil then return c end
+  local v = counters(q).v.cfg
+  c = v and QMEMO[v]
+  if v and not c then
+    c = {}
+    local i = 1
+    for _, f in ipairs(QFIELDS) do
+      local nl = string.find(v, '\n', i, true) or #v + 1
+      c[f] = string.sub(v, i, nl - 1)
+      i = nl + 1
+    end
+    c.ring_s = c.ring
+    for _, f in ipairs(QNUMBERS) do c[f] = tonumber(c[f]) end
+    c.autofill = c.autofill == '1'
+    c.ap_busy = c.ap_busy == '1'
+    c.ap_unav = c.ap_unav == '1'
+    c.sel = SELECTION[c.strategy] or 'low'
+    memo_room()
+    QMEMO[v] = c
+  end
+  c = c or false
+  QC[q] = c
+  return c
 end
 
 local function penalties_ignored(q)
@@ -220,7 +248,7 @@ local function empty_verdict(q, ex, wmin, wmax)
   end
   for _, p in ipairs(rc('ZRANGEBYSCORE', k_ctiers(q), lo, hi)) do
     for class = 0, 11 do
-      if counter(q, p .. ':' .. class) > 0 and class_counts(class, ex) then return nil end
+      if counter(q, p .. ':' .. CLASS_S[class]) > 0 and class_counts(class, ex) then return nil end
     end
   end
   return false
@@ -246,7 +274,7 @@ end
 local function waiting_insert(q, wmin, wmax, sc, member)
   local wk = wkey(wmin, wmax)
   if rc('ZADD', k_waiting(q, wk), n2s(sc), member) == 1 then bump(q, 'nw', 1) end
-  rc('ZADD', k_windows(q), 0, wk)
+  rc('ZADD', k_windows(q), '0', wk)
 end
 
 local function waiting_remove(q, wmin, wmax, member)
@@ -263,7 +291,7 @@ end
 -- The best-ranked waiting caller whose window admits `penalty` (any window if nil).
 local function best_for(q, penalty)
   local best
-  for _, wk in ipairs(rc('ZRANGE', k_windows(q), 0, -1)) do
+  for _, wk in ipairs(rc('ZRANGE', k_windows(q), '0', '-1')) do
     local wmin, wmax = window_of(wk)
     if penalty == nil or (wmin <= penalty and penalty <= wmax) then
       local head = rc('ZRANGE', k_waiting(q, wk), 0, 0, 'WITHSCORES')
@@ -313,9 +341,9 @@ local function select_agents(q, sel, wmin, wmax, cursor)
   local tiers
   local tiered = wmin ~= nil and sel ~= 'across'
   if wmin == nil then
-    tiers = rc('ZRANGE', k_tiers(q), 0, -1)
+    tiers = rc('ZRANGE', k_tiers(q), '0', '-1')
   elseif tiered then
-    tiers = rc('ZRANGEBYSCORE', k_tiers(q), n2s(wmin), n2s(wmax), 'LIMIT', 0, 1)
+    tiers = rc('ZRANGEBYSCORE', k_tiers(q), n2s(wmin), n2s(wmax), 'LIMIT', '0', '1')
   else
     tiers = rc('ZRANGEBYSCORE', k_tiers(q), n2s(wmin), n2s(wmax))
   end
@@ -327,10 +355,11 @@ local function select_agents(q, sel, wmin, wmax, cursor)
         picked[#picked + 1] = e
       end
     else
-      local first = entries(rc('ZRANGE', key, 0, 0, 'WITHSCORES'))[1]
+      local first = entries(rc('ZRANGE', key, '0', '0', 'WITHSCORES'))[1]
       if first then firsts[#firsts + 1] = first end
       if sel == 'rr' and cursor ~= nil then
-        local after = rc('ZRANGEBYSCORE', key, n2s(cursor + 1), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+        local after = rc('ZRANGEBYSCORE', key, n2s(cursor + 1), '+inf', 'WITHSCORES',
+          'LIMIT', '0', '1')
         local e = entries(after)[1]
         if e then picked[#picked + 1] = e end
       end
@@ -350,7 +379,8 @@ end
 -- === agents ===
 
 -- Agents' hashes are read through a cache that lives for one function call (AC, reset by
--- setup) and is written through by agent_set.
+-- setup); agent_set changes the cached copy and notes the field (AD), and flush_agents writes
+-- each changed agent back with one HSET (and one HDEL) at the end of the call.
 local function agent_state(a)
   local t = AC[a]
   if t ~= nil then return t or nil end
@@ -359,51 +389,66 @@ local function agent_state(a)
   return t
 end
 
--- Sets fields (name, value pairs) of an agent's hash and of its cached copy; a value of false
--- deletes the field.
+-- Sets fields (name, value pairs) of an agent's hash; a value of false deletes the field.
+-- The agent is read first, so that later reads in the same call see the change.
 local function agent_set(a, ...)
-  local kv = { ... }
-  local set, del = {}, {}
-  for i = 1, #kv, 2 do
-    if kv[i + 1] == false then
-      del[#del + 1] = kv[i]
-    else
-      set[#set + 1] = kv[i]
-      set[#set + 1] = kv[i + 1]
-    end
+  local t = agent_state(a)
+  local dirty = AD[a]
+  if dirty == nil then
+    dirty = {}
+    AD[a] = dirty
   end
-  if #set > 0 then rc('HSET', k_agent(a), unpack(set)) end
-  if #del > 0 then rc('HDEL', k_agent(a), unpack(del)) end
-  local t = AC[a]
-  if t then
-    for i = 1, #kv, 2 do t[kv[i]] = kv[i + 1] or nil end
+  local n = select('#', ...)
+  for i = 1, n, 2 do
+    local f, v = select(i, ...)
+    if t then t[f] = v or nil end
+    dirty[f] = v
   end
 end
 
+-- Creates a configured agent's hash (logged out) unless it exists.
+local function agent_create(a)
+  if agent_state(a) then return end
+  AC[a] = {}
+  agent_set(a, 'st', 'out', 'rc', '1', 'li', '0', 'mi', '0')
+end
+
+local function flush_agents()
+  for a, dirty in pairs(AD) do
+    local set, del = {}, {}
+    for f, v in pairs(dirty) do
+      if v then
+        set[#set + 1] = f
+        set[#set + 1] = v
+      else
+        del[#del + 1] = f
+      end
+    end
+    if #set > 0 then rc('HSET', k_agent(a), unpack(set)) end
+    if #del > 0 then rc('HDEL', k_agent(a), unpack(del)) end
+  end
+  AD = {}
+end
+
 -- The agent's queues, in queue order. Only `configure` changes them, never a request, and it
--- packs them into the agent's field 'ms' (see pack_members) so that they come with the agent's
--- hash; an agent without it (written by an older library) has them read from its sorted set.
+-- packs them into the agent's field 'ms' (see pack_members).
 local function members_of(a)
   local m = MC[a]
   if m == nil then
     local st = agent_state(a)
-    local packed = st and st.ms
-    if packed then
-      m = MMEMO[packed]
-      if m == nil then
-        m = {}
-        local i = 1
-        while i <= #packed do
-          local colon = string.find(packed, ':', i, true)
-          local len = tonumber(string.sub(packed, i, colon - 1))
-          m[#m + 1] = string.sub(packed, colon + 1, colon + len)
-          i = colon + len + 1
-        end
-        memo_room()
-        MMEMO[packed] = m
+    local packed = st and st.ms or ''
+    m = MMEMO[packed]
+    if m == nil then
+      m = {}
+      local i = 1
+      while i <= #packed do
+        local colon = string.find(packed, ':', i, true)
+        local len = tonumber(string.sub(packed, i, colon - 1))
+        m[#m + 1] = string.sub(packed, colon + 1, colon + len)
+        i = colon + len + 1
       end
-    else
-      m = rc('ZRANGE', k_members(a), 0, -1)
+      memo_room()
+      MMEMO[packed] = m
     end
     MC[a] = m
   end
@@ -417,12 +462,22 @@ local function pack_members(queues)
   return table.concat(parts)
 end
 
-local function paused_in(a, st, q)
-  return st.pa ~= nil or rc('HEXISTS', k_paused(a), q) == 1
+-- The queues of the agent's fields of one kind ('z', 'i', ...), with the fields' values.
+local function agent_fields(st, kind)
+  local out = {}
+  local prefix = kind .. ':'
+  for f, v in pairs(st) do
+    if string.sub(f, 1, 2) == prefix then out[string.sub(f, 3)] = v end
+  end
+  return out
+end
+
+local function paused_in(st, q)
+  return st.pa ~= nil or st['z:' .. q] ~= nil
 end
 
 -- agent.rs AgentState::class_in: nil when logged out.
-local function class_in(a, st, q)
+local function class_in(st, q)
   if st.st == 'out' then return nil end
   local c
   if st.rc ~= '1' then c = 4
@@ -431,17 +486,18 @@ local function class_in(a, st, q)
   elseif st.st == 'call' then c = 2
   elseif st.sw == '1' then c = 3
   else c = 5 end
-  if paused_in(a, st, q) then c = c + 6 end
+  if paused_in(st, q) then c = c + 6 end
   return c
 end
 
 local function serving(class) return class < 6 and class ~= 4 end
 
+
 -- Moves one member between counters: from (p0, c0) to (p1, c1), either side nil for none.
 -- Unchanged totals are left alone: most changes move an agent between classes of one tier.
 local function move_count(q, p0, c0, p1, c1)
-  if p0 then bump(q, p0 .. ':' .. c0, -1) end
-  if p1 then bump(q, p1 .. ':' .. c1, 1) end
+  if p0 then bump(q, p0 .. ':' .. CLASS_S[c0], -1) end
+  if p1 then bump(q, p1 .. ':' .. CLASS_S[c1], 1) end
   if p0 ~= p1 then
     if p0 and bump(q, p0, -1) == 0 then rc('ZREM', k_ctiers(q), p0) end
     if p1 and bump(q, p1, 1) == 1 then rc('ZADD', k_ctiers(q), p1, p1) end
@@ -452,83 +508,79 @@ local function move_count(q, p0, c0, p1, c1)
   if ds ~= 0 then bump(q, 'ns', ds) end
 end
 
-local function unindex(a, q, p)
-  local key = k_avail(q, p)
-  rc('ZREM', key, a)
-  if rc('ZCARD', key) == 0 then rc('ZREM', k_tiers(q), n2s(p)) end
+-- Available members per tier are counted (field 'a' .. tier), so that a tier enters and
+-- leaves the queue's tiers exactly when its first member comes and its last one goes.
+local function unindex(a, q, pen)
+  rc('ZREM', k_avail(q, tonumber(pen)), a)
+  if bump(q, 'a' .. pen, -1) == 0 then rc('ZREM', k_tiers(q), pen) end
   bump(q, 'na', -1)
 end
 
+local function index(a, q, pen, sc)
+  rc('ZADD', k_avail(q, tonumber(pen)), n2s(sc), a)
+  if bump(q, 'a' .. pen, 1) == 1 then rc('ZADD', k_tiers(q), pen, pen) end
+  bump(q, 'na', 1)
+end
+
+-- Brings the agent's places in queue q (availability index 'i:'q, member counters 'c:'q) to
+-- what its state wants: `place` ("penalty score", nil when not available there) and `count`
+-- ("penalty class", nil when not counted). Places that stay the same are not touched.
+local function replace(a, st, q, place, pen, sc, count)
+  local fi = 'i:' .. q
+  local had = st[fi]
+  if had ~= place then
+    if had then unindex(a, q, string.match(had, '^(%d+)')) end
+    if place then index(a, q, pen, sc) end
+    agent_set(a, fi, place or false)
+  end
+  local fc = 'c:' .. q
+  local hc = st[fc]
+  if hc ~= count then
+    local p0, c0, p1, c1
+    if hc then
+      p0, c0 = string.match(hc, '^(%d+) (%d+)$')
+      c0 = tonumber(c0)
+    end
+    if count then p1, c1 = string.match(count, '^(%d+) (%d+)$') c1 = tonumber(c1) end
+    move_count(q, p0, c0, p1, c1)
+    agent_set(a, fc, count or false)
+  end
+end
+
 -- board.rs refresh_agent: re-derives the agent's places in every queue's availability index
--- and counters from its state, so the indexes cannot drift. Places that stay the same are not
--- touched (same result, fewer writes).
-local function refresh_agent(a, draw)
+-- and counters from its state, so the indexes cannot drift. `full` (after a change of
+-- memberships) also drops places in queues the agent no longer belongs to.
+local function refresh_agent(a, draw, full)
   local st = agent_state(a)
-  local want_ix, want_ct = {}, {}
-  for _, q in ipairs(members_of(a)) do
+  local idle = st.st == 'idle' and st.rc == '1'
+  local places = {}
+  local members = members_of(a)
+  for _, q in ipairs(members) do
     local cfg = qcfg(q)
+    local place, pen, s, count
     if cfg then
-      local m = rc('HMGET', k_member(a, q), 'p', 'o', 'l', 'c')
-      local class = class_in(a, st, q)
-      if class ~= nil then want_ct[q] = { m[1], class } end
-      if st.st == 'idle' and st.rc == '1' and (class or 0) < 6 then
-        local p = tonumber(m[1])
-        local s = score(cfg.strategy, tonumber(m[2]), p, tonumber(m[3]), tonumber(m[4]), draw)
-        want_ix[q] = { p, m[1] .. ' ' .. n2s(s), s }
+      pen = st['p:' .. q]
+      local class = class_in(st, q)
+      if class ~= nil then count = pen .. ' ' .. CLASS_S[class] end
+      if idle and (class or 0) < 6 then
+        s = score(cfg.strategy, tonumber(st['o:' .. q]), tonumber(pen), tonumber(st['l:' .. q]),
+          tonumber(st['n:' .. q]), draw)
+        place = pen .. ' ' .. n2s(s)
+        places[q] = place
       end
     end
+    replace(a, st, q, place, pen, s, count)
   end
-  local ix, had = {}, {}
-  local raw = rc('HGETALL', k_places(a))
-  for i = 1, #raw, 2 do
-    local kind, q = string.sub(raw[i], 1, 1), string.sub(raw[i], 2)
-    if kind == 'i' then
-      ix[q] = raw[i + 1]
-    else
-      local p, class = string.match(raw[i + 1], '^(%d+) (%d+)$')
-      had[q] = { p, tonumber(class) }
+  if full then
+    local member, gone = {}, {}
+    for _, q in ipairs(members) do member[q] = true end
+    for f in pairs(st) do
+      local kind, q = string.sub(f, 1, 2), string.sub(f, 3)
+      if (kind == 'i:' or kind == 'c:') and not member[q] then gone[q] = true end
     end
+    for q in pairs(gone) do replace(a, st, q) end
   end
-  local places = {}
-  for q, w in pairs(want_ix) do places[q] = w[2] end
   IX[a] = places
-  local set, del = {}, {}
-  local function put(f, v)
-    set[#set + 1] = f
-    set[#set + 1] = v
-  end
-  for q, v in pairs(ix) do
-    if not (want_ix[q] and want_ix[q][2] == v) then
-      unindex(a, q, tonumber(string.match(v, '^(%d+)')))
-      if not want_ix[q] then del[#del + 1] = 'i' .. q end
-    end
-  end
-  for q, w in pairs(want_ix) do
-    if ix[q] ~= w[2] then
-      rc('ZADD', k_avail(q, w[1]), n2s(w[3]), a)
-      rc('ZADD', k_tiers(q), n2s(w[1]), n2s(w[1]))
-      bump(q, 'na', 1)
-      put('i' .. q, w[2])
-    end
-  end
-  for q, h in pairs(had) do
-    local w = want_ct[q]
-    if w == nil then
-      move_count(q, h[1], h[2], nil, nil)
-      del[#del + 1] = 'c' .. q
-    elseif w[1] ~= h[1] or w[2] ~= h[2] then
-      move_count(q, h[1], h[2], w[1], w[2])
-      put('c' .. q, w[1] .. ' ' .. w[2])
-    end
-  end
-  for q, w in pairs(want_ct) do
-    if had[q] == nil then
-      move_count(q, nil, nil, w[1], w[2])
-      put('c' .. q, w[1] .. ' ' .. w[2])
-    end
-  end
-  if #set > 0 then rc('HSET', k_places(a), unpack(set)) end
-  if #del > 0 then rc('HDEL', k_places(a), unpack(del)) end
 end
 
 -- The agent's places (queue -> "penalty score"): as this call's last refresh left them, or
@@ -536,11 +588,7 @@ end
 local function indexed_places(a)
   local places = IX[a]
   if places == nil then
-    places = {}
-    local raw = rc('HGETALL', k_places(a))
-    for i = 1, #raw, 2 do
-      if string.sub(raw[i], 1, 1) == 'i' then places[string.sub(raw[i], 2)] = raw[i + 1] end
-    end
+    places = agent_fields(agent_state(a), 'i')
     IX[a] = places
   end
   return places
@@ -550,8 +598,9 @@ end
 
 local function journal(kind, ...) J[#J + 1] = { kind, ... } end
 
+-- `rid`: the reservation id as a string.
 local function notice(kind, rid, call, node, q, a)
-  N[#N + 1] = { kind, n2s(rid), call, node, q, a, n2s(qcfg(q).ring) }
+  N[#N + 1] = { kind, rid, call, node, q, a, qcfg(q).ring_s }
 end
 
 local function since(later, earlier) return n2s(math.max(0, later - earlier)) end

@@ -6,8 +6,9 @@ local match_agent, match_caller, match_head, cancel_reservation
 local CALLER_NUMBERS = { sc = true, en = true, sq = true, wmin = true, wmax = true, op = true,
   since = true }
 
--- Callers are read through a cache that lives for one function call (CC, reset by setup) and
--- is written through, so a request reads each caller's hash once.
+-- Callers are read through a cache that lives for one function call (CC, reset by setup);
+-- caller_set changes the cached copy and keeps the change (CD), and flush_callers writes each
+-- changed caller back with one HSET (and one HDEL) at the end of the call.
 local function caller(call)
   local t = CC[call]
   if t ~= nil then return t or nil end
@@ -19,14 +20,23 @@ local function caller(call)
   return t
 end
 
--- Sets fields (name, value pairs of strings) of a caller's hash, and of its cached copy.
+-- Sets fields (name, value pairs of strings) of a caller's hash; false deletes one.
+-- A caller not read yet is read first, so that later reads in the same call see the change.
 local function caller_set(call, ...)
-  rc('HSET', k_caller(call), ...)
   local t = CC[call]
-  if t then
-    local kv = { ... }
-    for i = 1, #kv, 2 do
-      t[kv[i]] = CALLER_NUMBERS[kv[i]] and tonumber(kv[i + 1]) or kv[i + 1]
+  if t == nil then t = caller(call) end
+  local dirty = CD[call]
+  if dirty == nil then
+    dirty = {}
+    CD[call] = dirty
+  end
+  local n = select('#', ...)
+  for i = 1, n, 2 do
+    local f, v = select(i, ...)
+    dirty[f] = v
+    if t then
+      if v and CALLER_NUMBERS[f] then v = tonumber(v) end
+      t[f] = v or nil
     end
   end
 end
@@ -40,8 +50,43 @@ local function caller_del(call)
   local c = caller(call)
   if c then rc('SREM', k_node_calls(c.node), call) end
   mark_ended(call)
-  rc('DEL', k_caller(call), k_creserv(call))
-  CC[call] = false
+  rc('DEL', k_caller(call))
+  CC[call], CD[call] = false, nil
+end
+
+local function flush_callers()
+  for call, dirty in pairs(CD) do
+    local set, del = {}, {}
+    for f, v in pairs(dirty) do
+      if v then
+        set[#set + 1] = f
+        set[#set + 1] = v
+      else
+        del[#del + 1] = f
+      end
+    end
+    if #set > 0 then rc('HSET', k_caller(call), unpack(set)) end
+    if #del > 0 then rc('HDEL', k_caller(call), unpack(del)) end
+  end
+  CD = {}
+end
+
+-- A caller's reservations: field 'rs', their ids in the order they were made (ascending, as
+-- ids only grow), separated by spaces; absent when there are none.
+local function caller_rids(c)
+  local out = {}
+  if c.rs then
+    for r in string.gmatch(c.rs, '%d+') do out[#out + 1] = r end
+  end
+  return out
+end
+
+local function caller_drop_rid(call, rid)
+  local keep = {}
+  for _, r in ipairs(caller_rids(caller(call))) do
+    if r ~= rid then keep[#keep + 1] = r end
+  end
+  caller_set(call, 'rs', #keep > 0 and table.concat(keep, ' '))
 end
 
 local function set_status(a, status, fields)
@@ -51,7 +96,7 @@ end
 local check_leave_empty, leave_if_empty -- defined below (mutual recursion)
 
 local function reserve(call, a)
-  local rid = rc('HINCRBY', k_site(), 'res', 1)
+  local rid = n2s(rc('HINCRBY', k_site(), 'res', '1'))
   local c = caller(call)
   local q = c.q
   if c.st == 'w' then
@@ -62,11 +107,11 @@ local function reserve(call, a)
     end
     caller_set(call, 'st', 'o')
   end
-  rc('ZADD', k_creserv(call), rid, rid)
-  rc('HSET', k_res(rid), 'call', call, 'agent', a, 'q', q, 'created', n2s(NOW))
+  caller_set(call, 'rs', c.rs and (c.rs .. ' ' .. rid) or rid)
+  rc('HSET', k_res(rid), 'call', call, 'agent', a, 'q', q, 'created', NOW_S)
   set_status(a, 'res', { 'sr', rid })
   refresh_agent(a, '0')
-  journal('offered', 'call', call, 'queue', q, 'agent', a, 'res', n2s(rid))
+  journal('offered', 'call', call, 'queue', q, 'agent', a, 'res', rid)
   notice('O', rid, call, c.node, q, a)
   check_leave_empty(a)
 end
@@ -141,10 +186,10 @@ cancel_reservation = function(rid, node)
   local res = hash(k_res(rid))
   if res == nil then return end
   rc('DEL', k_res(rid))
-  if caller(res.call) then rc('ZREM', k_creserv(res.call), rid) end
+  if caller(res.call) then caller_drop_rid(res.call, rid) end
   journal('cancelled', 'call', res.call, 'queue', res.q, 'agent', res.agent,
     'rang', since(NOW, tonumber(res.created)))
-  notice('C', tonumber(rid), res.call, node, res.q, res.agent)
+  notice('C', rid, res.call, node, res.q, res.agent)
   set_status(res.agent, 'idle')
   refresh_agent(res.agent, '0')
   match_agent(res.agent)
@@ -153,7 +198,7 @@ end
 -- Removes a caller that is not connected: cancels its offers and lets the next become head.
 local function remove_waiting_caller(call)
   local c = caller(call)
-  local rids = rc('ZRANGE', k_creserv(call), 0, -1)
+  local rids = caller_rids(c)
   caller_del(call)
   rc('ZREM', k_present(c.q), c.mb)
   if c.st == 'w' then waiting_remove(c.q, c.wmin, c.wmax, c.mb) end
@@ -166,12 +211,12 @@ leave_if_empty = function(q)
   local cfg = qcfg(q)
   if not cfg or cfg.le == 0 then return end
   local leaving = {}
-  for _, wk in ipairs(rc('ZRANGE', k_windows(q), 0, -1)) do
+  for _, wk in ipairs(rc('ZRANGE', k_windows(q), '0', '-1')) do
     local wmin, wmax = window_of(wk)
     local empty = empty_verdict(q, cfg.le, wmin, wmax)
     if empty ~= nil then
       local outcome = empty and 'leaveempty' or 'leaveunavail'
-      for _, m in ipairs(rc('ZRANGE', k_waiting(q, wk), 0, -1)) do
+      for _, m in ipairs(rc('ZRANGE', k_waiting(q, wk), '0', '-1')) do
         leaving[#leaving + 1] = { string.sub(m, 33), outcome }
       end
     end
@@ -196,7 +241,7 @@ end
 
 local function requeue_if_unoffered(call)
   local c = caller(call)
-  if c == nil or c.st ~= 'o' or rc('ZCARD', k_creserv(call)) > 0 then return false end
+  if c == nil or c.st ~= 'o' or c.rs then return false end
   caller_set(call, 'st', 'w')
   waiting_insert(c.q, c.wmin, c.wmax, c.sc, c.mb)
   return true
@@ -204,11 +249,12 @@ end
 
 local function end_call_for_agent(a, q, draw)
   local cfg = qcfg(q)
-  if rc('ZSCORE', k_members(a), q) then
-    rc('HINCRBY', k_member(a, q), 'c', 1)
-    rc('HSET', k_member(a, q), 'l', n2s(NOW))
+  local st = agent_state(a)
+  local calls = st['n:' .. q]
+  if calls then -- still a member of the queue
+    agent_set(a, 'n:' .. q, n2s(tonumber(calls) + 1), 'l:' .. q, NOW_S)
   end
-  local wrapup = tonumber(agent_state(a).wu or '') or cfg.wrapup
+  local wrapup = tonumber(st.wu or '') or cfg.wrapup
   if wrapup == 0 then
     set_status(a, 'idle')
   else
@@ -254,14 +300,14 @@ function R.enq(node, a)
     journal('refused', 'call', call, 'queue', q, 'node', node, 'cid', cid, 'out', refusal)
     return { 'refused', refusal }
   end
-  local seq = rc('HINCRBY', k_site(), 'rank', 1)
+  local seq = rc('HINCRBY', k_site(), 'rank', '1')
   local member = pad(NOW, 16) .. pad(seq, 16) .. call
   rc('ZADD', k_present(q), n2s(-prio), member)
   local position = position_of(q, member)
   local serving = counter(q, 'ns')
   local c = {} -- a new caller: its cached copy is exactly what caller_set writes
   CC[call] = c
-  caller_set(call, 'q', q, 'node', node, 'sc', n2s(-prio), 'en', n2s(NOW), 'sq', n2s(seq),
+  caller_set(call, 'q', q, 'node', node, 'sc', n2s(-prio), 'en', NOW_S, 'sq', n2s(seq),
     'mb', member, 'wmin', n2s(wmin), 'wmax', n2s(wmax), 'op', n2s(position), 'st', 'w',
     'cid', cid)
   rc('SADD', k_node_calls(node), call)
@@ -296,7 +342,7 @@ function R.prio(_, a)
   local call, prio = a[1], tonumber(a[2])
   local c = caller(call)
   if c == nil or c.st == 'c' then return { 'stale' } end
-  local seq = rc('HINCRBY', k_site(), 'rank', 1)
+  local seq = rc('HINCRBY', k_site(), 'rank', '1')
   local member = pad(c.en, 16) .. pad(seq, 16) .. call
   rc('ZREM', k_present(c.q), c.mb)
   rc('ZADD', k_present(c.q), n2s(-prio), member)
@@ -337,11 +383,13 @@ function R.ans(_, a)
   if res == nil then return { 'stale' } end
   rc('DEL', k_res(rid))
   local call = res.call
-  rc('ZREM', k_creserv(call), rid)
   local c = caller(call)
-  caller_set(call, 'st', 'c', 'agent', res.agent, 'since', n2s(NOW), 'res', rid)
-  local others = rc('ZRANGE', k_creserv(call), 0, -1)
-  rc('DEL', k_creserv(call))
+  local others = {}
+  for _, r in ipairs(caller_rids(c)) do
+    if r ~= rid then others[#others + 1] = r end
+  end
+  caller_set(call, 'st', 'c', 'agent', res.agent, 'since', NOW_S, 'rs', false,
+    'res', rid)
   rc('ZREM', k_present(res.q), c.mb)
   set_status(res.agent, 'call', { 'sc', call, 'mi', '0' })
   refresh_agent(res.agent, '0')
@@ -360,7 +408,7 @@ function R.miss(_, a)
   local res = hash(k_res(rid))
   if res == nil then return { 'stale' } end
   rc('DEL', k_res(rid))
-  rc('ZREM', k_creserv(res.call), rid)
+  if caller(res.call) then caller_drop_rid(res.call, rid) end
   local cfg = qcfg(res.q)
   local ag = res.agent
   journal('missed', 'call', res.call, 'queue', res.q, 'agent', ag, 'miss', miss,
@@ -375,7 +423,7 @@ function R.miss(_, a)
   if cfg.ap_scope ~= '' and counts and misses >= cfg.ap_after then
     agent_set(ag, 'mi', '0')
     if cfg.ap_scope == 'queue' then
-      rc('HSET', k_paused(ag), res.q, 'auto')
+      agent_set(ag, 'z:' .. res.q, 'auto')
       journal('paused', 'agent', ag, 'queue', res.q, 'reason', 'auto', 'auto', '1')
     else
       agent_set(ag, 'pa', 'auto')
