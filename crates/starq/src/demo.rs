@@ -1,18 +1,22 @@
 //! `starq demo`: a call center on simulated Asterisk nodes, run by the real engine over real
-//! ARI (HTTP and WebSocket on loopback), with the embedded store. It prints a line of live
-//! figures every second and a summary at the end, checked against the simulator's ground truth.
+//! ARI (HTTP and WebSocket on loopback), with the embedded store, and its reports written to
+//! SQLite and a `queue_log` file. It prints a line of live figures every second and a summary
+//! at the end, checked against the simulator's ground truth and against the reports.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use starq_core::QueueId;
 use starq_core::config::{Announcements, PositionAnnounce, QueueConfig};
 use starq_core::engine::Input;
 use starq_core::journal::JournalEvent;
 use starq_core::shared::AgentAction;
 use starq_core::strategy::Strategy;
+use starq_core::{QueueId, Time};
 use starq_engine::{Settings, ShellHandle};
+use starq_report::sql::AnyPool;
+use starq_report::{ReportConfig, queries};
 
 use crate::simulated;
 use starq_sim::phones::PhoneScript;
@@ -42,10 +46,16 @@ pub(crate) struct DemoArgs {
     /// embedded store.
     #[arg(long)]
     redis: Option<String>,
+    /// SQLite file the reports go to (call records, agent sessions, the queue_log table),
+    /// replaced at each run; the queue_log file is written beside it (`.queue_log`).
+    #[arg(long, default_value = "starq-demo.sqlite")]
+    reports: PathBuf,
 }
 
 const QUEUE: &str = "support";
 const SERVICE_LEVEL: Duration = Duration::from_secs(20);
+/// The journal consumer group of the end-of-run summary.
+const SUMMARY_GROUP: &str = "demo-summary";
 
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     match args.redis.clone() {
@@ -67,13 +77,25 @@ async fn run_on<S: Store>(args: DemoArgs, store: Arc<S>, store_name: &str) -> an
     let mut cfg = SimConfig::local(2, args.seed);
     cfg.phones = (0..args.agents).map(phone).collect();
     let sim = Sim::start(cfg).await.context("cannot start the simulated nodes")?;
+    let agents = simulated::agents(args.agents, "agent-", QUEUE, |i| u32::from(i % 3 == 2));
+    // The summary reads the journal too: its group exists from the start, so the reporter's
+    // acknowledgements do not let the store drop what the summary has yet to read.
+    store.read_journal(SUMMARY_GROUP, 1).await.context("cannot read the journal")?;
+    let (report, queue_log) = report_settings(&args.reports)?;
+    let routing_stopped = CancellationToken::new();
+    let (report_status, reporter) = {
+        let stopped = routing_stopped.clone();
+        let shutdown = async move { stopped.cancelled().await };
+        crate::reports::start(&report, &agents, Arc::clone(&store), shutdown)?
+    };
+    let started = wall_clock();
     let stop_engine = CancellationToken::new();
     let (shell, task) = {
         let stop = stop_engine.clone();
         starq_engine::start(
             Arc::clone(&store),
             vec![queue()],
-            simulated::agents(args.agents, "agent-", QUEUE, |i| u32::from(i % 3 == 2)),
+            agents,
             simulated::nodes(&sim),
             settings(args.seed),
             async move {
@@ -118,7 +140,92 @@ async fn run_on<S: Store>(args: DemoArgs, store: Arc<S>, store_name: &str) -> an
     traffic.await.context("traffic task failed")?;
     stop_engine.cancel();
     task.await.context("engine task failed")??;
-    summary(&sim, store.as_ref(), &shell).await
+    routing_stopped.cancel();
+    reporter.await.context("reporter task failed")?;
+    let written = report_status.get();
+    summary(&sim, store.as_ref(), &shell).await?;
+    reports_summary(&sim, &report, &queue_log, started, written.records_written).await
+}
+
+/// The demo's report settings: SQLite at `path` (replaced) and a queue_log file beside it.
+fn report_settings(path: &Path) -> anyhow::Result<(ReportConfig, PathBuf)> {
+    let queue_log = path.with_extension("queue_log");
+    for old in [path.to_path_buf(), queue_log.clone(), queue_log.with_extension("queue_log.pos")] {
+        match std::fs::remove_file(&old) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("cannot replace {}", old.display()));
+            }
+            _ => {}
+        }
+    }
+    let config = ReportConfig {
+        sql_url: Some(format!("sqlite://{}", path.display())),
+        queue_log_file: Some(queue_log.clone()),
+        shutdown_grace_ms: 10_000,
+        ..ReportConfig::default()
+    };
+    Ok((config, queue_log))
+}
+
+/// The wall clock, for the reports' time range.
+#[allow(clippy::disallowed_methods)]
+fn wall_clock() -> Time {
+    let since =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Time::from_millis(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// What the reports say, read back from SQLite with the documented queries, and whether they
+/// agree with the simulator.
+async fn reports_summary(
+    sim: &Sim,
+    report: &ReportConfig,
+    queue_log: &Path,
+    from: Time,
+    written: u64,
+) -> anyhow::Result<()> {
+    let url = report.sql_url.as_deref().unwrap_or_default();
+    let pool = AnyPool::connect_lazy(url).context("cannot open the demo's reports")?;
+    let to = wall_clock() + Duration::from_secs(1);
+    let whole = Duration::from_millis(to.since(from).as_millis() as u64 + 1);
+    let stats = queries::interval_stats(&pool, from, to, whole, SERVICE_LEVEL)
+        .await
+        .context("cannot read the demo's reports")?;
+    pool.close().await;
+    let lines = std::fs::read_to_string(queue_log).map_or(0, |t| t.lines().count());
+    let f = figures(&sim.truth().callers().cloned().collect::<Vec<_>>());
+    let row = stats.into_iter().find(|s| s.queue == QUEUE).unwrap_or_default();
+    println!();
+    println!(
+        "reports: {written} journal records written to {} and {} ({lines} queue_log lines)",
+        url,
+        queue_log.display()
+    );
+    let pct = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{:.1}%", v * 100.0));
+    let secs =
+        |v: Option<Duration>| v.map_or("-".to_owned(), |v| format!("{:.1}s", v.as_secs_f64()));
+    println!("{:<34} {:>10}", "  callers (queue_calls)", row.offered);
+    println!("{:<34} {:>10}", "  answered", row.answered);
+    println!("{:<34} {:>10}", "  service level (SL)", pct(row.service_level()));
+    println!("{:<34} {:>10}", "  service level (SL2)", pct(row.service_level2()));
+    println!("{:<34} {:>10}", "  abandon rate", pct(row.abandon_rate()));
+    println!("{:<34} {:>10}", "  average speed of answer", secs(row.average_speed_of_answer()));
+    println!("{:<34} {:>10}", "  average handle time", secs(row.average_handle_time()));
+    let agrees = row.answered as usize == f.answered && row.abandoned as usize == f.abandoned;
+    println!(
+        "{:<34} {:>10}",
+        "  reports agree with ground truth",
+        if agrees { "yes" } else { "NO" }
+    );
+    anyhow::ensure!(
+        agrees,
+        "the reports count {} answered and {} abandoned; the simulator saw {} and {}",
+        row.answered,
+        row.abandoned,
+        f.answered,
+        f.abandoned
+    );
+    Ok(())
 }
 
 fn phone(i: usize) -> PhoneScript {
@@ -220,7 +327,7 @@ fn ms(d: Duration) -> f64 {
 async fn summary<S: Store>(sim: &Sim, store: &S, shell: &ShellHandle) -> anyhow::Result<()> {
     let callers: Vec<CallerRecord> = sim.truth().callers().cloned().collect();
     let f = figures(&callers);
-    let journal = store.read_journal("demo", 1_000_000).await?;
+    let journal = store.read_journal(SUMMARY_GROUP, 1_000_000).await?;
     let journaled_completions =
         journal.iter().filter(|e| matches!(e.event, JournalEvent::Completed { .. })).count();
     let journaled_abandons = journal

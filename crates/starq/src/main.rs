@@ -5,6 +5,7 @@
 
 mod bench;
 mod demo;
+mod reports;
 mod simulated;
 
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use starq_engine::config::{self, StoreChoice};
 use starq_store::{MemoryStore, RedisOptions, RedisStore, Store};
+use tokio_util::sync::CancellationToken;
 
 /// A distributed call-center queue for Asterisk.
 #[derive(Debug, Parser)]
@@ -131,31 +133,64 @@ fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
         println!("  queue {}: {}, {} agents", queue.id, queue.strategy, members);
     }
     println!("  {} agents", config.agents.len());
+    match reports::settings(config.report.as_ref(), file, env)? {
+        Some(report) => {
+            let sql = report.sql_url.as_deref().map_or("no SQL".to_owned(), |url| {
+                format!("SQL {}", url.split_once("://").map_or(url, |(scheme, _)| scheme))
+            });
+            let file = report
+                .queue_log_file
+                .as_ref()
+                .map_or("no file".to_owned(), |f| format!("queue_log file {}", f.display()));
+            println!("  reports: {sql}, {file}");
+        }
+        None => println!("  reports: none"),
+    }
     Ok(())
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 async fn serve(path: &std::path::Path) -> anyhow::Result<()> {
     let config = config::load(path)?;
+    let report = reports::settings(config.report.as_ref(), path, env)?;
     match &config.store {
-        StoreChoice::Embedded => serve_on(Arc::new(MemoryStore::new()), config).await,
+        StoreChoice::Embedded => serve_on(Arc::new(MemoryStore::new()), config, report).await,
         StoreChoice::Redis { url, site } => {
             let store = RedisStore::connect(RedisOptions::new(url.clone(), site.clone()))
                 .await
                 .with_context(|| {
                     format!("{}: store.redis_url: cannot use Redis", path.display())
                 })?;
-            serve_on(Arc::new(store), config).await
+            serve_on(Arc::new(store), config, report).await
         }
     }
 }
 
-async fn serve_on<S: Store>(store: Arc<S>, config: config::Config) -> anyhow::Result<()> {
+async fn serve_on<S: Store>(
+    store: Arc<S>,
+    config: config::Config,
+    report: Option<starq_report::ReportConfig>,
+) -> anyhow::Result<()> {
     tracing::info!(
         nodes = config.nodes.len(),
         queues = config.queues.len(),
         agents = config.agents.len(),
         "starting"
     );
+    // The reporter outlives routing: once the engine has stopped, it writes what the journal
+    // still holds.
+    let routing_stopped = CancellationToken::new();
+    let reporter = match &report {
+        Some(report) => {
+            let stopped = routing_stopped.clone();
+            let shutdown = async move { stopped.cancelled().await };
+            Some(reports::start(report, &config.agents, Arc::clone(&store), shutdown)?.1)
+        }
+        None => None,
+    };
     let (shell, task) = starq_engine::start(
         store,
         config.queues,
@@ -170,7 +205,12 @@ async fn serve_on<S: Store>(store: Arc<S>, config: config::Config) -> anyhow::Re
             .await
             .with_context(|| format!("http.listen: cannot listen on {listen}"))?;
     }
-    task.await.context("the engine task failed")??;
+    let routed = task.await.context("the engine task failed");
+    routing_stopped.cancel();
+    if let Some(reporter) = reporter {
+        reporter.await.context("the reporter task failed")?;
+    }
+    routed??;
     tracing::info!("stopped");
     Ok(())
 }

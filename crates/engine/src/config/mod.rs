@@ -39,6 +39,8 @@ pub struct Config {
     pub agents: Vec<AgentConfig>,
     /// Where to serve health and status over HTTP, if anywhere.
     pub http_listen: Option<SocketAddr>,
+    /// The `[report]` section as written, for the reporter to read (it validates its own keys).
+    pub report: Option<toml::Table>,
 }
 
 /// Where shared state lives.
@@ -155,7 +157,8 @@ pub fn parse(
         drain_grace: Duration::from_secs(raw.instance.drain_grace_secs.unwrap_or(10)),
         originates_per_sec: raw.instance.originates_per_sec.unwrap_or(200).max(1),
     };
-    Ok(Config { settings, store, nodes, queues, agents, http_listen })
+    let report = raw.report.clone();
+    Ok(Config { settings, store, nodes, queues, agents, http_listen, report })
 }
 
 type KeyError = (String, String);

@@ -14,6 +14,8 @@ pub(super) struct File {
     pub(super) store: Store,
     #[serde(default)]
     pub(super) http: Http,
+    /// Read by the reporter's own configuration (`starq-report`), which names its keys.
+    pub(super) report: Option<toml::Table>,
     #[serde(default)]
     pub(super) nodes: Vec<Node>,
     #[serde(default)]
