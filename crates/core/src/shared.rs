@@ -139,6 +139,10 @@ pub enum Verdict {
     Joined { position: u32, serving: u32 },
     /// The caller was refused at entry; its terminal outcome is recorded.
     Refused(Outcome),
+    /// This call already ended, with this outcome (an `Enqueue` of a channel found again while
+    /// it was on its way out, or left behind by an instance that died before moving it): nothing
+    /// is recorded again; only the channel is left to send on or hang up.
+    Ended(Outcome),
     /// The reservation was confirmed: the agent is on the call.
     #[allow(missing_docs)]
     Confirmed { agent: AgentId },

@@ -779,9 +779,11 @@ async fn an_ended_call_never_enters_again<S: Store>(mut s: Site<S>) {
         now,
     };
     assert_eq!(s.apply(leave).await.result, Verdict::Done);
-    assert_eq!(s.enqueue("c1", "q2", 0, Window::ANY).await.result, Verdict::Stale, "left: once");
+    let again = s.enqueue("c1", "q2", 0, Window::ANY).await.result;
+    assert_eq!(again, Verdict::Ended(Outcome::Abandoned), "left: once, and how it ended");
     assert_eq!(s.enqueue("c2", "q1", 0, Window::ANY).await.result, Verdict::Refused(Outcome::Full));
-    assert_eq!(s.enqueue("c2", "q1", 0, Window::ANY).await.result, Verdict::Stale, "refused: once");
+    let again = s.enqueue("c2", "q1", 0, Window::ANY).await.result;
+    assert_eq!(again, Verdict::Ended(Outcome::Full), "refused: once");
     let ends = s.journal().await.into_iter().filter(|e| e.terminal_call().is_some()).count();
     assert_eq!(ends, 2, "one end each");
 }

@@ -374,6 +374,23 @@ impl Engine {
         self.finish(call, outcome);
     }
 
+    /// A channel whose call had already ended in the store (taken in again as a stray: its
+    /// last owner died before moving it, or it was on its way out): it is moved as its outcome
+    /// says (sent on to the dialplan, or hung up), and nothing is recorded again.
+    fn settle(&mut self, call: &CallId, outcome: Outcome) {
+        if outcome.continues_in_dialplan() {
+            return self.finish(call, outcome);
+        }
+        if let Some(c) = self.callers.get_mut(call) {
+            c.phase = Phase::Ending;
+        }
+        for key in caller::timer_keys(call) {
+            self.timers.cancel(&key);
+        }
+        self.channel(call, ChannelAction::Hangup);
+        self.drop_caller(call);
+    }
+
     /// Ends the caller's stay on this engine: timers off, channel sent on or hung up.
     fn finish(&mut self, call: &CallId, outcome: Outcome) {
         let Some(c) = self.callers.get_mut(call) else { return };

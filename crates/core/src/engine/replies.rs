@@ -23,14 +23,7 @@ impl Engine {
                 }
             }
             (Pending::Enqueue(call), Verdict::Refused(outcome)) => self.finish(&call, *outcome),
-            (Pending::Enqueue(call), Verdict::Stale) => {
-                // The call already ended in the store (found again as a stray while its
-                // channel was on its way out): nothing more to do for it here.
-                for key in caller::timer_keys(&call) {
-                    self.timers.cancel(&key);
-                }
-                self.drop_caller(&call);
-            }
+            (Pending::Enqueue(call), Verdict::Ended(outcome)) => self.settle(&call, *outcome),
             (Pending::Answered(reservation), Verdict::Confirmed { agent }) => {
                 self.connect(reservation, agent.clone())
             }

@@ -288,6 +288,7 @@ fn verdict(v: &Value) -> Result<Verdict, StoreError> {
         "done" => Verdict::Done,
         "joined" => Verdict::Joined { position: num_at(items, 1)?, serving: num_at(items, 2)? },
         "refused" => Verdict::Refused(parse_outcome(&str_at(items, 1)?)?),
+        "ended" => Verdict::Ended(parse_outcome(&str_at(items, 1)?)?),
         "confirmed" => Verdict::Confirmed { agent: AgentId::new(str_at(items, 1)?) },
         "stale" => Verdict::Stale,
         "fenced" => Verdict::Fenced,

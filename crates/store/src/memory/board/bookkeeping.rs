@@ -114,7 +114,7 @@ impl Board {
                 continue;
             }
             let position = position_of(&self.queues[queue], &self.callers[&call].rank);
-            let c = self.remove_waiting_caller(&call, now, fx);
+            let c = self.remove_waiting_caller(&call, outcome, now, fx);
             fx.journal.push(JournalEvent::Left {
                 call: call.clone(),
                 queue: queue.clone(),

@@ -19,9 +19,9 @@ impl Board {
         if self.callers.contains_key(&e.call) {
             return Verdict::Invalid(format!("caller {} is already queued", e.call));
         }
-        if self.ended.contains_key(&e.call) {
+        if let Some((_, outcome)) = self.ended.get(&e.call) {
             // Its stay ended (its channel may still be on its way out): once is all.
-            return Verdict::Stale;
+            return Verdict::Ended(*outcome);
         }
         let Some(q) = self.queues.get(&e.queue) else {
             return Verdict::Invalid(format!("unknown queue {:?}", e.queue.as_str()));
@@ -34,7 +34,7 @@ impl Board {
                 .map(|empty| if empty { Outcome::JoinEmpty } else { Outcome::JoinUnavail })
         };
         if let Some(outcome) = refusal {
-            self.mark_ended(&e.call, e.now);
+            self.mark_ended(&e.call, outcome, e.now);
             fx.journal.push(JournalEvent::Refused {
                 call: e.call,
                 queue: e.queue,
@@ -136,7 +136,7 @@ impl Board {
             let (queue, hold, original_position) =
                 (c.queue.clone(), since.since(c.entered), c.original_position);
             self.callers.remove(call);
-            self.mark_ended(call, now);
+            self.mark_ended(call, outcome, now);
             // The call's end is recorded before the agent, freed, may be offered the next one.
             fx.journal.push(JournalEvent::Left {
                 call: call.clone(),
@@ -150,7 +150,7 @@ impl Board {
             return Verdict::Done;
         }
         let position = position_of(&self.queues[&c.queue], &c.rank);
-        let c = self.remove_waiting_caller(call, now, fx);
+        let c = self.remove_waiting_caller(call, outcome, now, fx);
         fx.journal.push(JournalEvent::Left {
             call: call.clone(),
             queue: c.queue,
@@ -167,11 +167,12 @@ impl Board {
     pub(super) fn remove_waiting_caller(
         &mut self,
         call: &CallId,
+        outcome: Outcome,
         now: Time,
         fx: &mut Effects,
     ) -> CallerState {
         let c = self.callers.remove(call).expect("caller exists");
-        self.mark_ended(call, now);
+        self.mark_ended(call, outcome, now);
         let q = self.queues.get_mut(&c.queue).expect("caller's queue exists");
         q.present.remove(&c.rank);
         if c.status == CallerStatus::Waiting {
@@ -305,7 +306,11 @@ impl Board {
             return Verdict::Stale;
         };
         let c = self.callers.remove(call).expect("checked above");
-        self.mark_ended(call, now);
+        let outcome = match by {
+            Party::Caller => Outcome::CompletedByCaller,
+            Party::Agent => Outcome::CompletedByAgent,
+        };
+        self.mark_ended(call, outcome, now);
         // The call's end is recorded before the agent, freed, may be offered the next one.
         fx.journal.push(JournalEvent::Completed {
             call: call.clone(),
@@ -376,13 +381,13 @@ impl Board {
 impl Board {
     /// Remembers that a call's stay ended, for [`ENDED_KEPT`]: an `Enqueue` of it in that
     /// time (a stray found while its channel was on its way out) changes nothing.
-    pub(super) fn mark_ended(&mut self, call: &CallId, now: Time) {
-        self.ended.insert(call.clone(), now);
+    pub(super) fn mark_ended(&mut self, call: &CallId, outcome: Outcome, now: Time) {
+        self.ended.insert(call.clone(), (now, outcome));
         self.ended_order.push_back((now, call.clone()));
         while let Some((at, old)) = self.ended_order.front()
             && now.since(*at) > ENDED_KEPT
         {
-            if self.ended.get(old) == Some(at) {
+            if self.ended.get(old).is_some_and(|(t, _)| t == at) {
                 self.ended.remove(old);
             }
             self.ended_order.pop_front();

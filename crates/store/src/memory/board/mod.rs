@@ -10,7 +10,7 @@ use starq_core::config::{AgentConfig, QueueConfig, Window};
 use starq_core::journal::JournalEvent;
 use starq_core::shared::{Notice, Request, Verdict};
 use starq_core::strategy::Score;
-use starq_core::{AgentId, CallId, NodeId, QueueId, ReservationId, Time};
+use starq_core::{AgentId, CallId, NodeId, Outcome, QueueId, ReservationId, Time};
 
 use super::agent::{AgentState, CLASSES, MemberStats};
 use super::index::{Available, Rank, Waiting};
@@ -75,8 +75,8 @@ pub(crate) struct Board {
     pub(crate) agents: BTreeMap<AgentId, AgentState>,
     pub(crate) callers: BTreeMap<CallId, CallerState>,
     pub(crate) reservations: BTreeMap<ReservationId, Reservation>,
-    /// Calls whose stay ended recently, and when (see `mark_ended`).
-    pub(crate) ended: BTreeMap<CallId, Time>,
+    /// Calls whose stay ended recently: when, and how (see `mark_ended`).
+    pub(crate) ended: BTreeMap<CallId, (Time, Outcome)>,
     ended_order: VecDeque<(Time, CallId)>,
     next_reservation: u64,
     next_seq: u64,

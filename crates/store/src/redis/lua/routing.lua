@@ -44,12 +44,12 @@ end
 -- A call that ended cannot enter again for ENDED_KEPT (a stray found while its channel was on
 -- its way out); like MemoryStore's `mark_ended`.
 local ENDED_KEPT = 3600000
-local function mark_ended(call) rc('SET', k_ended(call), '1', 'PX', ENDED_KEPT) end
+local function mark_ended(call, outcome) rc('SET', k_ended(call), outcome, 'PX', ENDED_KEPT) end
 
-local function caller_del(call)
+local function caller_del(call, outcome)
   local c = caller(call)
   if c then rc('SREM', k_node_calls(c.node), call) end
-  mark_ended(call)
+  mark_ended(call, outcome)
   rc('DEL', k_caller(call))
   CC[call], CD[call] = false, nil
 end
@@ -196,10 +196,10 @@ cancel_reservation = function(rid, node)
 end
 
 -- Removes a caller that is not connected: cancels its offers and lets the next become head.
-local function remove_waiting_caller(call)
+local function remove_waiting_caller(call, outcome)
   local c = caller(call)
   local rids = caller_rids(c)
-  caller_del(call)
+  caller_del(call, outcome)
   rc('ZREM', k_present(c.q), c.mb)
   if c.st == 'w' then waiting_remove(c.q, c.wmin, c.wmax, c.mb) end
   for _, rid in ipairs(rids) do cancel_reservation(rid, c.node) end
@@ -227,7 +227,7 @@ leave_if_empty = function(q)
     local c = caller(call)
     if c and c.st == 'w' then
       local position = position_of(q, c.mb)
-      remove_waiting_caller(call)
+      remove_waiting_caller(call, outcome)
       journal('left', 'call', call, 'queue', q, 'out', outcome, 'pos', n2s(position),
         'opos', n2s(c.op), 'hold', since(NOW, c.en))
       N[#N + 1] = { 'E', call, c.node, q, outcome }
@@ -285,7 +285,8 @@ function R.enq(node, a)
   local call, q, cid, prio, wmin, wmax = a[1], a[2], a[3], tonumber(a[4]), tonumber(a[5]),
       tonumber(a[6])
   if rc('EXISTS', k_caller(call)) == 1 then return { 'invalid', 'queued', call } end
-  if rc('EXISTS', k_ended(call)) == 1 then return { 'stale' } end
+  local ended = rc('GET', k_ended(call))
+  if ended then return { 'ended', ended } end
   local cfg = qcfg(q)
   if not cfg then return { 'invalid', 'queue', q } end
   local refusal
@@ -296,7 +297,7 @@ function R.enq(node, a)
     if empty ~= nil then refusal = empty and 'joinempty' or 'joinunavail' end
   end
   if refusal then
-    mark_ended(call)
+    mark_ended(call, refusal)
     journal('refused', 'call', call, 'queue', q, 'node', node, 'cid', cid, 'out', refusal)
     return { 'refused', refusal }
   end
@@ -363,7 +364,7 @@ function R.leave(_, a)
   if c == nil then return { 'stale' } end
   if c.st == 'c' then
     -- A connected call lost (node gone, drain): the agent is freed as after a hangup.
-    caller_del(call)
+    caller_del(call, outcome)
     -- The call's end is recorded before the agent, freed, may be offered the next one.
     journal('left', 'call', call, 'queue', c.q, 'out', outcome, 'pos', '0', 'opos', n2s(c.op),
       'hold', since(c.since, c.en))
@@ -371,7 +372,7 @@ function R.leave(_, a)
     return { 'done' }
   end
   local position = position_of(c.q, c.mb)
-  remove_waiting_caller(call)
+  remove_waiting_caller(call, outcome)
   journal('left', 'call', call, 'queue', c.q, 'out', outcome, 'pos', n2s(position),
     'opos', n2s(c.op), 'hold', since(NOW, c.en))
   return { 'done' }
@@ -463,7 +464,7 @@ function R.hang(_, a)
   local call, by, draw = a[1], a[2], a[3]
   local c = caller(call)
   if c == nil or c.st ~= 'c' then return { 'stale' } end
-  caller_del(call)
+  caller_del(call, 'completed-' .. by)
   journal('completed', 'call', call, 'queue', c.q, 'agent', c.agent, 'by', by,
     'hold', since(c.since, c.en), 'talk', since(NOW, c.since), 'opos', n2s(c.op))
   end_call_for_agent(c.agent, c.q, draw)
