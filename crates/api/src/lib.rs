@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `GET /health/live` | `200 ok` while the instance runs (restart it if this fails) |
 //! | `GET /health/ready` | `200` when it routes (the store answers, it is not draining), else `503`; the body is the status below |
-//! | `GET /status` | the instance's [`Health`] as JSON: store, drain, callers followed, each node's state |
+//! | `GET /status` | the instance's [`Health`] as JSON: store, drain, callers followed, each node's state; with a reporter, its progress under `report` (backlog, lag, failures) |
 //! | `POST /agents/{id}/login` | logs the agent in to every queue of its memberships |
 //! | `POST /agents/{id}/logout` | logs it out (refused by the store while it is on a call) |
 //! | `POST /agents/{id}/pause` | pauses it, body `{"reason": "lunch", "queue": "sales"}` (both optional; no queue: everywhere) |
@@ -34,44 +34,73 @@ use starq_core::engine::Input;
 use starq_core::shared::AgentAction;
 use starq_core::{AgentId, QueueId};
 use starq_engine::{Health, ShellHandle};
+use starq_report::StatusHandle;
 
-/// The routes above, over a running shell.
-pub fn router(shell: ShellHandle) -> Router {
+/// What the routes read: the shell, and the reporter's progress when one runs.
+#[derive(Clone)]
+struct Sources {
+    shell: ShellHandle,
+    report: Option<StatusHandle>,
+}
+
+/// The routes above, over a running shell (and its reporter, if any).
+pub fn router(shell: ShellHandle, report: Option<StatusHandle>) -> Router {
     Router::new()
         .route("/health/live", get(|| async { "ok" }))
         .route("/health/ready", get(ready))
         .route("/status", get(status))
         .route("/agents/{agent}/{action}", post(agent_action))
-        .with_state(shell)
+        .with_state(Sources { shell, report })
 }
 
 /// Serves [`router`] on `listen` until the process ends; returns the bound address (the port
 /// may be 0 to pick a free one).
-pub async fn serve(listen: SocketAddr, shell: ShellHandle) -> std::io::Result<SocketAddr> {
+pub async fn serve(
+    listen: SocketAddr,
+    shell: ShellHandle,
+    report: Option<StatusHandle>,
+) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let bound = listener.local_addr()?;
     tracing::info!(%bound, "health and status over HTTP");
     tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router(shell)).await {
+        if let Err(error) = axum::serve(listener, router(shell, report)).await {
             tracing::error!(%error, "HTTP interface stopped");
         }
     });
     Ok(bound)
 }
 
-async fn ready(State(shell): State<ShellHandle>) -> Response {
-    let health = shell.health();
+async fn ready(State(sources): State<Sources>) -> Response {
+    let health = sources.shell.health();
     let code = if health.ready() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (code, json(&health)).into_response()
+    (code, json(&health, sources.report.as_ref())).into_response()
 }
 
-async fn status(State(shell): State<ShellHandle>) -> Response {
-    json(&shell.health()).into_response()
+async fn status(State(sources): State<Sources>) -> Response {
+    json(&sources.shell.health(), sources.report.as_ref()).into_response()
 }
 
-fn json(health: &Health) -> ([(axum::http::HeaderName, &'static str); 1], String) {
-    let body = serde_json::to_string(health).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], body)
+fn json(
+    health: &Health,
+    report: Option<&StatusHandle>,
+) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    let mut value = serde_json::to_value(health).unwrap_or_default();
+    if let (Some(report), Some(object)) = (report, value.as_object_mut()) {
+        let r = report.get();
+        object.insert(
+            "report".to_owned(),
+            serde_json::json!({
+                "records_written": r.records_written,
+                "backlog": r.backlog,
+                "lag_ms": u64::try_from(r.lag.as_millis()).unwrap_or(u64::MAX),
+                "lagging": r.lagging,
+                "consecutive_failures": r.consecutive_failures,
+                "last_error": r.last_error,
+            }),
+        );
+    }
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], value.to_string())
 }
 
 /// The body of a pause or unpause; every field is optional.
@@ -83,7 +112,7 @@ struct PauseBody {
 }
 
 async fn agent_action(
-    State(shell): State<ShellHandle>,
+    State(Sources { shell, .. }): State<Sources>,
     Path((agent, action)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {

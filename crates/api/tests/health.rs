@@ -34,7 +34,8 @@ async fn ready_while_routing_and_not_once_draining() {
     )
     .await
     .expect("shell starts");
-    let bound = starq_api::serve("127.0.0.1:0".parse().expect("address"), shell.clone())
+    let report = Some(starq_report::StatusHandle::default());
+    let bound = starq_api::serve("127.0.0.1:0".parse().expect("address"), shell.clone(), report)
         .await
         .expect("listens");
     let base = format!("http://{bound}");
@@ -53,6 +54,8 @@ async fn ready_while_routing_and_not_once_draining() {
     let status: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(status["store_available"], true, "{body}");
     assert_eq!(status["nodes"]["main"], "connected", "{body}");
+    assert_eq!(status["report"]["backlog"], 0, "the reporter's progress is shown: {body}");
+    assert_eq!(status["report"]["lagging"], false, "{body}");
     let _ = stop.send(());
     task.await.expect("no panic").expect("clean stop");
     let (code, body) = get(&format!("{base}/health/ready")).await;
@@ -89,8 +92,9 @@ async fn agents_are_logged_in_and_paused_over_http_and_mistakes_are_named() {
     )
     .await
     .expect("shell starts");
-    let bound =
-        starq_api::serve("127.0.0.1:0".parse().expect("address"), shell).await.expect("listens");
+    let bound = starq_api::serve("127.0.0.1:0".parse().expect("address"), shell, None)
+        .await
+        .expect("listens");
     let agent = |action: &str| format!("http://{bound}/agents/alice/{action}");
     let status =
         || async { store.agent(&"alice".into()).await.expect("store").expect("known agent") };

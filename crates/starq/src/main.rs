@@ -183,13 +183,15 @@ async fn serve_on<S: Store>(
     // The reporter outlives routing: once the engine has stopped, it writes what the journal
     // still holds.
     let routing_stopped = CancellationToken::new();
-    let reporter = match &report {
+    let (report_status, reporter) = match &report {
         Some(report) => {
             let stopped = routing_stopped.clone();
             let shutdown = async move { stopped.cancelled().await };
-            Some(reports::start(report, &config.agents, Arc::clone(&store), shutdown)?.1)
+            let (status, task) =
+                reports::start(report, &config.agents, Arc::clone(&store), shutdown)?;
+            (Some(status), Some(task))
         }
-        None => None,
+        None => (None, None),
     };
     let (shell, task) = starq_engine::start(
         store,
@@ -201,7 +203,7 @@ async fn serve_on<S: Store>(
     )
     .await?;
     if let Some(listen) = config.http_listen {
-        starq_api::serve(listen, shell)
+        starq_api::serve(listen, shell, report_status)
             .await
             .with_context(|| format!("http.listen: cannot listen on {listen}"))?;
     }
