@@ -35,6 +35,44 @@ async fn node_with_alice(
     (sim, node, spec, alice)
 }
 
+/// One engine over the Redis store and one node, until [`Running::stop`].
+struct Running {
+    shell: starq_engine::ShellHandle,
+    task: tokio::task::JoinHandle<Result<(), starq_engine::EngineError>>,
+    stop: oneshot::Sender<()>,
+}
+
+impl Running {
+    async fn start(
+        store: &Arc<RedisStore>,
+        queues: &[QueueConfig],
+        alice: &AgentConfig,
+        spec: &NodeSpec,
+        settings: Settings,
+    ) -> Running {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (shell, task) = starq_engine::start(
+            Arc::clone(store),
+            queues.to_vec(),
+            vec![alice.clone()],
+            vec![spec.clone()],
+            settings,
+            async {
+                let _ = stopped.await;
+            },
+        )
+        .await
+        .expect("the engine starts over Redis");
+        Running { shell, task, stop }
+    }
+
+    /// Shuts it down gracefully and waits until it has.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("no panic").expect("clean stop");
+    }
+}
+
 async fn wait_for_consumer(node: &starq_sim::server::NodeHandle) {
     for _ in 0..300 {
         if node.has_consumer("starq") {
@@ -68,20 +106,8 @@ async fn calls_complete_and_abandon_with_state_in_redis() {
         drain_grace: Duration::from_secs(2),
         ..Settings::new("redis-test")
     };
-    let (stop, stopped) = oneshot::channel::<()>();
-    let (shell, task) = starq_engine::start(
-        Arc::clone(&store),
-        vec![queue],
-        vec![alice],
-        vec![spec],
-        settings,
-        async {
-            let _ = stopped.await;
-        },
-    )
-    .await
-    .expect("shell starts over Redis");
-    shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await;
+    let run = Running::start(&store, &[queue], &alice, &spec, settings).await;
+    run.shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await;
     wait_for_consumer(&node).await;
     // One caller is served; a second, arriving while alice talks, gives up.
     node.place_call(&CallSpec::new("starq", &["queue=support"], "5551")).expect("placed");
@@ -115,8 +141,7 @@ async fn calls_complete_and_abandon_with_state_in_redis() {
         events.iter().any(|e| matches!(e, JournalEvent::Left { outcome: Outcome::Abandoned, .. })),
         "{events:?}"
     );
-    let _ = stop.send(());
-    task.await.expect("no panic").expect("clean stop");
+    run.stop().await;
     node.check_invariants().expect("simulated node invariants");
 }
 
@@ -148,43 +173,24 @@ async fn a_caller_left_waiting_by_an_earlier_run_is_adopted_and_served() {
     let settings = Settings { drain_grace: Duration::from_millis(200), ..Settings::new("first") };
     // A first run takes a caller, then stops with nobody logged in: the caller stays queued,
     // on hold in Asterisk.
-    let (stop, stopped) = oneshot::channel::<()>();
-    let queues = vec![QueueConfig::new("support")];
-    let run = starq_engine::start(
-        Arc::clone(&store),
-        queues.clone(),
-        vec![alice.clone()],
-        vec![spec.clone()],
-        settings.clone(),
-        async {
-            let _ = stopped.await;
-        },
-    );
-    let (_, task) = run.await.expect("first run starts");
+    let queues = [QueueConfig::new("support")];
+    let first = Running::start(&store, &queues, &alice, &spec, settings.clone()).await;
     wait_for_consumer(&node).await;
     node.place_call(&CallSpec::new("starq", &["queue=support"], "5551")).expect("placed");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let _ = stop.send(());
-    task.await.expect("no panic").expect("clean stop");
+    first.stop().await;
     // A second run logs alice in at once, maybe before it adopted the caller: the offer waits
     // for the adoption, then alice is rung and the caller served.
-    let (stop, stopped) = oneshot::channel::<()>();
     let second = Settings { instance: "second".into(), ..settings };
-    let (shell, task) =
-        starq_engine::start(Arc::clone(&store), queues, vec![alice], vec![spec], second, async {
-            let _ = stopped.await;
-        })
-        .await
-        .expect("second run starts");
-    shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await;
+    let run = Running::start(&store, &queues, &alice, &spec, second).await;
+    run.shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await;
     let events = journal_until(&store, completed).await;
     assert!(completed(&events), "the adopted caller is served: {events:?}");
     let ended: Vec<&JournalEvent> = events.iter().filter(|e| e.terminal_call().is_some()).collect();
     assert_eq!(ended.len(), 1, "one end, a completion: {events:?}");
     let offers = events.iter().filter(|e| matches!(e, JournalEvent::Offered { .. })).count();
     assert_eq!(offers, 1, "alice is rung once");
-    let _ = stop.send(());
-    task.await.expect("no panic").expect("clean stop");
+    run.stop().await;
     node.check_invariants().expect("simulated node invariants");
 }
 
@@ -195,39 +201,18 @@ async fn a_standby_instance_takes_over_a_dead_ones_node_and_serves_its_callers()
     let (_sim, node, spec, alice) = node_with_alice(5).await;
     let lease_ttl = Duration::from_millis(900);
     let settings = Settings { lease_ttl, ..Settings::new("first") };
-    let queues = vec![QueueConfig::new("support")];
-    let never = std::future::pending::<()>();
-    let (_first_shell, first) = starq_engine::start(
-        Arc::clone(&store),
-        queues.clone(),
-        vec![alice.clone()],
-        vec![spec.clone()],
-        settings.clone(),
-        never,
-    )
-    .await
-    .expect("first instance starts");
+    let queues = [QueueConfig::new("support")];
+    let first = Running::start(&store, &queues, &alice, &spec, settings.clone()).await;
     wait_for_consumer(&node).await;
     // The second instance finds the node taken and stands by.
-    let (stop, stopped) = oneshot::channel::<()>();
-    let (shell, second) = starq_engine::start(
-        Arc::clone(&store),
-        queues,
-        vec![alice],
-        vec![spec],
-        Settings { instance: "second".into(), ..settings },
-        async {
-            let _ = stopped.await;
-        },
-    )
-    .await
-    .expect("second instance starts in standby");
+    let second = Settings { instance: "second".into(), ..settings };
+    let run = Running::start(&store, &queues, &alice, &spec, second).await;
     node.place_call(&CallSpec::new("starq", &["queue=support"], "5551")).expect("placed");
     tokio::time::sleep(Duration::from_millis(200)).await;
     // The first instance dies without a word: its lease lapses and the second takes over.
-    first.abort();
+    first.task.abort();
     let died = std::time::Instant::now();
-    shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await;
+    run.shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await;
     let events = journal_until(&store, completed).await;
     assert!(completed(&events), "the waiting caller is served by the new owner: {events:?}");
     let ended: Vec<&JournalEvent> = events.iter().filter(|e| e.terminal_call().is_some()).collect();
@@ -241,8 +226,7 @@ async fn a_standby_instance_takes_over_a_dead_ones_node_and_serves_its_callers()
         "{events:?}"
     );
     assert!(died.elapsed() < Duration::from_secs(5), "served within the lease and a reconnect");
-    let _ = stop.send(());
-    second.await.expect("no panic").expect("clean stop");
+    run.stop().await;
     node.check_invariants().expect("simulated node invariants");
 }
 
@@ -251,32 +235,21 @@ async fn routing_pauses_while_redis_is_away_and_resumes_when_it_returns() {
     let mut redis = support::RedisServer::start_with(true);
     let store = Arc::new(redis.store().await);
     let (_sim, node, spec, alice) = node_with_alice(6).await;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let (shell, task) = starq_engine::start(
-        Arc::clone(&store),
-        vec![QueueConfig::new("support")],
-        vec![alice],
-        vec![spec],
-        Settings::new("only"),
-        async {
-            let _ = stopped.await;
-        },
-    )
-    .await
-    .expect("shell starts over Redis");
-    shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await;
+    let queues = [QueueConfig::new("support")];
+    let run = Running::start(&store, &queues, &alice, &spec, Settings::new("only")).await;
+    run.shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await;
     wait_for_consumer(&node).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(shell.health().ready(), "{:?}", shell.health());
+    assert!(run.shell.health().ready(), "{:?}", run.shell.health());
     redis.stop();
     node.place_call(&CallSpec::new("starq", &["queue=support"], "5551")).expect("placed");
-    let mut health = shell.health();
+    let mut health = run.shell.health();
     for _ in 0..300 {
         if !health.store_available {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
-        health = shell.health();
+        health = run.shell.health();
     }
     assert!(!health.store_available && !health.ready(), "routing paused: {health:?}");
     assert!(health.store_error.is_some());
@@ -284,9 +257,8 @@ async fn routing_pauses_while_redis_is_away_and_resumes_when_it_returns() {
     redis.restart();
     let events = journal_until(&store, completed).await;
     assert!(completed(&events), "the caller held through the outage is served: {events:?}");
-    assert!(shell.health().ready(), "routing resumed: {:?}", shell.health());
-    let _ = stop.send(());
-    task.await.expect("no panic").expect("clean stop");
+    assert!(run.shell.health().ready(), "routing resumed: {:?}", run.shell.health());
+    run.stop().await;
     node.check_invariants().expect("simulated node invariants");
 }
 
@@ -296,40 +268,20 @@ async fn callers_a_restarted_redis_forgot_are_taken_in_again_from_asterisk() {
     let store = Arc::new(redis.store().await);
     let (_sim, node, spec, alice) = node_with_alice(7).await;
     let settings = Settings { drain_grace: Duration::from_millis(200), ..Settings::new("first") };
-    let queues = vec![QueueConfig::new("support")];
-    let (stop, stopped) = oneshot::channel::<()>();
-    let (_, task) = starq_engine::start(
-        Arc::clone(&store),
-        queues.clone(),
-        vec![alice.clone()],
-        vec![spec.clone()],
-        settings.clone(),
-        async {
-            let _ = stopped.await;
-        },
-    )
-    .await
-    .expect("first run starts");
+    let queues = [QueueConfig::new("support")];
+    let first = Running::start(&store, &queues, &alice, &spec, settings.clone()).await;
     wait_for_consumer(&node).await;
     node.place_call(&CallSpec::new("starq", &["queue=support"], "5551")).expect("placed");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let _ = stop.send(());
-    task.await.expect("no panic").expect("clean stop");
+    first.stop().await;
     // Redis comes back empty: the caller, still on hold in Asterisk, is known to nobody.
     redis.restart();
     let store = Arc::new(redis.store().await);
-    let (stop, stopped) = oneshot::channel::<()>();
     let second = Settings { instance: "second".into(), ..settings };
-    let (shell, task) =
-        starq_engine::start(Arc::clone(&store), queues, vec![alice], vec![spec], second, async {
-            let _ = stopped.await;
-        })
-        .await
-        .expect("second run starts");
-    shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await;
+    let run = Running::start(&store, &queues, &alice, &spec, second).await;
+    run.shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await;
     let events = journal_until(&store, completed).await;
     assert!(completed(&events), "the forgotten caller is found in the app and served: {events:?}");
-    let _ = stop.send(());
-    task.await.expect("no panic").expect("clean stop");
+    run.stop().await;
     node.check_invariants().expect("simulated node invariants");
 }

@@ -87,14 +87,14 @@ async fn inject(cluster: &mut Cluster, fault: Fault, round: usize, figures: &mut
                     theirs.push(format!("node{i}~"));
                 }
             }
-            let before = journal(cluster).await;
             let at = wall_ms();
-            let waiting = history::waiting_at(&before, at);
+            // Callers on the victim's nodes that wait now (read again below, complete).
+            let waiting_now = history::waiting_at(&journal(cluster).await, at);
             let killed = Instant::now();
             cluster.instances[victim].kill();
             figures.takeover.push(cluster.until_owned(Duration::from_secs(15)).await);
             // The first offer on the dead instance's nodes, if a caller waits there.
-            if waiting.iter().any(|(c, _)| theirs.iter().any(|p| c.as_str().starts_with(p))) {
+            if waiting_now.iter().any(|(c, _)| theirs.iter().any(|p| c.as_str().starts_with(p))) {
                 for _ in 0..500 {
                     let offered = journal(cluster).await.iter().any(|e| {
                         e.time.0 >= at
@@ -110,7 +110,9 @@ async fn inject(cluster: &mut Cluster, fault: Fault, round: usize, figures: &mut
             }
             cluster.restart(victim);
             tokio::time::sleep(Duration::from_secs(2)).await;
+            // The journal read after the kill holds everything decided before it, too.
             let after = journal(cluster).await;
+            let waiting = history::waiting_at(&after, at);
             figures.order_violations.extend(history::served_in_order_after(&after, &waiting, at));
         }
         Fault::FreezeInstance => {
