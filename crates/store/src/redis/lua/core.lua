@@ -413,8 +413,10 @@ local function agent_create(a)
   agent_set(a, 'st', 'out', 'rc', '1', 'li', '0', 'mi', '0')
 end
 
-local function flush_agents()
-  for a, dirty in pairs(AD) do
+-- Writes back the fields changed during this call (`changes[id][field]` = value, or false to
+-- delete), one HSET and one HDEL per hash; `key` names the hash of an id.
+local function flush_changes(changes, key)
+  for id, dirty in pairs(changes) do
     local set, del = {}, {}
     for f, v in pairs(dirty) do
       if v then
@@ -424,9 +426,13 @@ local function flush_agents()
         del[#del + 1] = f
       end
     end
-    if #set > 0 then rc('HSET', k_agent(a), unpack(set)) end
-    if #del > 0 then rc('HDEL', k_agent(a), unpack(del)) end
+    if #set > 0 then rc('HSET', key(id), unpack(set)) end
+    if #del > 0 then rc('HDEL', key(id), unpack(del)) end
   end
+end
+
+local function flush_agents()
+  flush_changes(AD, k_agent)
   AD = {}
 end
 

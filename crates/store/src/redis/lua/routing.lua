@@ -55,19 +55,7 @@ local function caller_del(call, outcome)
 end
 
 local function flush_callers()
-  for call, dirty in pairs(CD) do
-    local set, del = {}, {}
-    for f, v in pairs(dirty) do
-      if v then
-        set[#set + 1] = f
-        set[#set + 1] = v
-      else
-        del[#del + 1] = f
-      end
-    end
-    if #set > 0 then rc('HSET', k_caller(call), unpack(set)) end
-    if #del > 0 then rc('HDEL', k_caller(call), unpack(del)) end
-  end
+  flush_changes(CD, k_caller)
   CD = {}
 end
 
