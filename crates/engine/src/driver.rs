@@ -60,7 +60,7 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(5);
 /// What woke the driver.
 enum Wake {
     Shutdown,
-    Stream(NodeId, StreamItem),
+    Stream(Fence, StreamItem),
     Input(Input),
     Feedback(Feedback),
     Timer,
@@ -97,7 +97,7 @@ pub(crate) struct Driver<S> {
     /// Inbox reads skipped while alone.
     inbox_skips: u32,
     /// Where node event streams deliver.
-    events: mpsc::Sender<(NodeId, StreamItem)>,
+    events: mpsc::Sender<(Fence, StreamItem)>,
     settings: Settings,
     last_now: Time,
     /// When the input being handled arrived: dispatch latency runs from there to a Dial.
@@ -123,7 +123,7 @@ impl<S: Store> Driver<S> {
         engine: Engine,
         nodes: Vec<NodeSpec>,
         settings: Settings,
-        events: mpsc::Sender<(NodeId, StreamItem)>,
+        events: mpsc::Sender<(Fence, StreamItem)>,
         feedback: mpsc::Sender<Feedback>,
         shared: Shared,
     ) -> Result<Self, EngineError> {
@@ -193,10 +193,12 @@ impl<S: Store> Driver<S> {
         let client = starq_ari::AriClient::new(&spec.ari, starq_ari::RestLimits::default())?;
         let (mut stream, handle) =
             connect_events(EventStreamConfig::new(spec.ari.clone(), self.settings.seed))?;
-        let (node, events) = (spec.id.clone(), self.events.clone());
+        // Items carry the tenure they belong to: a stream kept open past its tenure (during a
+        // handover) is told apart from the next one.
+        let (tenure, events) = (lease.fence(), self.events.clone());
         tokio::spawn(async move {
             while let Some(item) = stream.recv().await {
-                if events.send((node.clone(), item)).await.is_err() {
+                if events.send((tenure.clone(), item)).await.is_err() {
                     return;
                 }
             }
@@ -232,7 +234,7 @@ impl<S: Store> Driver<S> {
     /// Runs until `shutdown` completes.
     pub(crate) async fn run(
         mut self,
-        mut events: mpsc::Receiver<(NodeId, StreamItem)>,
+        mut events: mpsc::Receiver<(Fence, StreamItem)>,
         mut feedback: mpsc::Receiver<Feedback>,
         mut api: mpsc::Receiver<Input>,
         shutdown: impl Future<Output = ()>,
@@ -260,7 +262,7 @@ impl<S: Store> Driver<S> {
             let wake = tokio::select! {
                 biased;
                 () = &mut shutdown, if drain_until.is_none() => Wake::Shutdown,
-                Some((node, item)) = events.recv() => Wake::Stream(node, item),
+                Some((tenure, item)) = events.recv() => Wake::Stream(tenure, item),
                 Some(feedback) = feedback.recv() => Wake::Feedback(feedback),
                 Some(input) = api.recv() => Wake::Input(input),
                 () = tokio::time::sleep(sleep) => Wake::Timer,
@@ -281,7 +283,7 @@ impl<S: Store> Driver<S> {
                     self.draining = true;
                     drain_until = Some(tokio::time::Instant::now() + self.settings.drain_grace);
                 }
-                Wake::Stream(node, item) => self.on_stream(&node, item).await,
+                Wake::Stream(tenure, item) => self.on_stream(tenure, item).await,
                 Wake::Input(input) | Wake::Feedback(Feedback::Input(input)) => {
                     let now = self.now();
                     self.engine.handle(now, input);
@@ -338,10 +340,11 @@ impl<S: Store> Driver<S> {
         Ok(())
     }
 
-    async fn on_stream(&mut self, node: &NodeId, item: StreamItem) {
-        if !self.nodes.contains_key(node) {
-            return; // Left over from a node given up since.
+    async fn on_stream(&mut self, tenure: Fence, item: StreamItem) {
+        if self.nodes.get(&tenure.node).is_none_or(|r| r.lease.epoch != tenure.epoch) {
+            return; // From a tenure over since (a node given up, or handed over).
         }
+        let node = &tenure.node;
         match item {
             StreamItem::Event(event) => {
                 let call = event.channel().map(|c| c.id.clone()).unwrap_or_default();
@@ -503,6 +506,28 @@ impl<S: Store> Driver<S> {
         self.standby.insert(node.clone(), runtime.spec);
     }
 
+    /// Gives a node up for the instance that now wins it: like [`Driver::disown`] with the lease
+    /// released, except that the app stays held (its WebSocket open, its events ignored) until
+    /// the new owner connects or two leases pass. Callers entering `Stasis()` meanwhile are
+    /// then kept in the app, and the new owner takes them in when it reconciles, instead of
+    /// Asterisk sending them to the dialplan's fallback for want of a consumer.
+    async fn hand_over(&mut self, node: &NodeId) {
+        let Some(runtime) = self.nodes.remove(node) else { return };
+        runtime.tenure.end();
+        if let Err(error) = self.store.release_lease(&runtime.lease).await {
+            tracing::warn!(%node, %error, "node lease not released");
+        }
+        let now = self.now();
+        self.engine.handle(now, Input::NodeDisowned { node: node.clone() });
+        self.channels.forget_node(node);
+        self.standby.insert(node.clone(), runtime.spec);
+        let (stream, hold) = (runtime.stream, self.settings.lease_ttl * 2);
+        tokio::spawn(async move {
+            tokio::time::sleep(hold).await;
+            stream.shutdown().await;
+        });
+    }
+
     /// Beats in the store and reads which instances are live.
     async fn beat(&mut self) -> Result<Vec<String>, StoreError> {
         let now = self.now();
@@ -524,7 +549,7 @@ impl<S: Store> Driver<S> {
         let lost: Vec<NodeId> = self.nodes.keys().filter(|n| !self.wins(n)).cloned().collect();
         for node in lost {
             tracing::info!(%node, owner = ?crate::placement::owner(node.as_str(), &self.live), "node handed over to another instance");
-            self.disown(&node, true).await;
+            self.hand_over(&node).await;
         }
         let won: Vec<NodeSpec> =
             self.standby.values().filter(|spec| self.wins(&spec.id)).cloned().collect();

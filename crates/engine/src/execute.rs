@@ -179,7 +179,7 @@ pub(crate) async fn run(
             tracing::warn!(%node, ?command, "lease over: command not sent (the next owner acts)");
             continue;
         }
-        if !report(&client, &node, &command, &feedback, &mut playbacks).await {
+        if !report(&client, &node, &command, &feedback, &mut playbacks, &tenure).await {
             return;
         }
     }
@@ -193,6 +193,7 @@ async fn report(
     command: &AriCommand,
     feedback: &mpsc::Sender<Feedback>,
     playbacks: &mut u64,
+    tenure: &Tenure,
 ) -> bool {
     // Every request is logged within a span naming the node, the call and, for legs, the agent.
     let span = match command {
@@ -207,7 +208,7 @@ async fn report(
         AriCommand::HangupLeg { leg, .. } => tracing::info_span!("ari", %node, %leg),
         AriCommand::DeleteBridge(bridge) => tracing::info_span!("ari", %node, %bridge),
     };
-    let result = execute(client, command, playbacks).instrument(span.clone()).await;
+    let result = execute(client, command, playbacks, tenure).instrument(span.clone()).await;
     let _entered = span.enter();
     let Err(error) = result else { return true };
     tracing::warn!(?command, %error, "ARI command failed");
@@ -229,6 +230,7 @@ async fn execute(
     client: &AriClient,
     command: &AriCommand,
     playbacks: &mut u64,
+    tenure: &Tenure,
 ) -> Result<(), AriError> {
     match command {
         AriCommand::Channel { channel, action } => {
@@ -244,6 +246,11 @@ async fn execute(
                 ..CreateChannel::default()
             };
             client.create_channel(&create).await?;
+            if !tenure.holds() {
+                // The lease ended while the leg was being made (the process froze, say): the
+                // phone must not ring for an offer the next owner has made again.
+                return client.hangup(leg, None).await;
+            }
             let secs = i32::try_from(timeout.as_secs().max(1)).unwrap_or(i32::MAX);
             client.dial(leg, Some(channel), Some(secs)).await
         }

@@ -147,3 +147,54 @@ async fn instances_share_the_nodes_hand_work_across_and_take_over_the_dead() {
         sim.node(i).expect("node").check_invariants().expect("simulated node invariants");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_entering_while_a_node_changes_hands_are_kept() {
+    let redis = support::RedisServer::start_with(false);
+    let store = Arc::new(redis.store().await);
+    let sim = Sim::start(SimConfig::local(2, 12)).await.expect("simulator starts");
+    let specs: Vec<NodeSpec> = NODES
+        .iter()
+        .enumerate()
+        .map(|(i, name)| NodeSpec {
+            id: NodeId::new(*name),
+            ari: sim.node(i).expect("node").ari_config("starq"),
+        })
+        .collect();
+    let (first, second) = split_names();
+    let (a, _a_task) = start(&store, &specs, &first).await;
+    until("the first instance owns both nodes", || owned(&a).len() == 2).await;
+    // Callers keep arriving on both nodes while the second instance joins and node1 moves to
+    // it; nobody logs in, so each waits a moment and hangs up.
+    let arrivals = {
+        let sim_nodes: Vec<_> = sim.nodes().to_vec();
+        tokio::spawn(async move {
+            for i in 0..60u32 {
+                let mut spec = CallSpec::new("starq", &["queue=support"], format!("7{i:03}"));
+                spec.patience = Some(Duration::from_millis(1_500));
+                let _ = sim_nodes[(i % 2) as usize].place_call(&spec);
+                tokio::time::sleep(Duration::from_millis(40)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (b, _b_task) = start(&store, &specs, &second).await;
+    until("the nodes are shared", || owned(&a) == ["node0"] && owned(&b) == ["node1"]).await;
+    arrivals.await.expect("arrivals placed");
+    until("every caller has ended", || {
+        let truth = sim.truth();
+        truth.callers().count() == 60 && truth.callers().all(|c| c.outcome.is_some())
+    })
+    .await;
+    let failed: Vec<String> = sim
+        .truth()
+        .callers()
+        .filter(|c| c.outcome == Some(Truth::StasisFailed))
+        .map(|c| c.channel_id.clone())
+        .collect();
+    assert!(failed.is_empty(), "callers sent to the fallback during the handover: {failed:?}");
+    let events = journal(&store).await;
+    let entered = events.iter().filter(|e| matches!(e, JournalEvent::Entered { .. })).count();
+    let ended = events.iter().filter(|e| e.terminal_call().is_some()).count();
+    assert_eq!((entered, ended), (60, 60), "every caller queued and ended once: {events:?}");
+}
