@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use starq_ari::{ConnectionState, EventStreamConfig, StreamItem, connect_events};
 use starq_core::engine::{ChannelAction, Command, Engine, Input, LegHangup};
 use starq_core::shared::{Reply, Request};
-use starq_core::{Fence, NodeId, Time};
+use starq_core::{CallId, Fence, NodeId, Time};
 use starq_store::{Lease, Store, StoreError};
 use tokio::sync::mpsc;
 
@@ -443,6 +443,20 @@ impl<S: Store> Driver<S> {
         strays.retain(|id| {
             !id.rsplit_once("-r")
                 .is_some_and(|(call, _)| adopted_legs.contains(&format!("{call}-r")))
+        });
+        // A call still bridged in Asterisk that the store no longer knows (a Redis that lost
+        // its last writes) is left to talk: neither its caller queued again nor its agent leg
+        // hung up.
+        let talking: std::collections::BTreeSet<String> = bridges
+            .iter()
+            .filter_map(|b| b.strip_suffix("-bridge"))
+            .map(|caller| CallId::of_channel(&node, caller, 0).to_string())
+            .chain(bridges.iter().filter_map(|b| b.strip_suffix("-bridge")).map(str::to_owned))
+            .collect();
+        strays.retain(|id| {
+            let caller = id.rsplit_once("-r").map_or(id.as_str(), |(call, _)| call);
+            let base = caller.rsplit_once("-q").map_or(caller, |(c, _)| c);
+            !talking.contains(id) && !talking.contains(caller) && !talking.contains(base)
         });
         let now = self.now();
         self.engine.handle(now, Input::Adopt { node: node.clone(), calls, present: channels });
