@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use starq_core::journal::{JournalEntry, JournalEvent};
+use starq_core::shared::Party;
 use starq_core::{CallId, NodeId, Outcome};
 use starq_sim::truth::{Outcome as Truth, Truth as World};
 use starq_store::{AgentStatus, AgentView};
@@ -106,11 +107,14 @@ pub fn check(
                 "{call} is journaled connected but no agent answered it ({outcome:?})"
             ));
         }
+        // A caller hanging up just as the agent answers is journaled connected, then completed
+        // by the caller (as app_queue logs CONNECT then COMPLETECALLER); an agent cannot have
+        // ended a call the caller never had.
         if let Some(ends) = ends.get(&call)
             && *outcome == Truth::Abandoned
-            && ends.iter().any(|e| matches!(e, JournalEvent::Completed { .. }))
+            && ends.iter().any(|e| matches!(e, JournalEvent::Completed { by: Party::Agent, .. }))
         {
-            broken.push(format!("{call} hung up unserved but is journaled completed"));
+            broken.push(format!("{call} hung up unserved but is journaled completed by the agent"));
         }
     }
     for call in &entered {
