@@ -521,8 +521,11 @@ async fn a_full_queue_sends_the_next_caller_back() {
     let mut q = queue("support");
     q.max_len = Some(1);
     let site = site(1, vec![q], vec![], vec![]).await;
-    site.call(0, &["queue=support"], |c| c.patience = Some(Duration::from_millis(800)));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    site.call(0, &["queue=support"], |c| c.patience = Some(Duration::from_millis(1_500)));
+    eventually("the first caller is queued", || {
+        site.journal().iter().any(|e| matches!(e, JournalEvent::Entered { .. }))
+    })
+    .await;
     site.call(0, &["queue=support"], |_| {});
     let callers = site.all_ended().await;
     assert!(continued_to(&callers[1]).is_some(), "the second caller went back: {:?}", callers[1]);

@@ -32,7 +32,12 @@ pub struct Instance {
 
 impl Instance {
     fn spawn(&mut self) {
-        let log = std::fs::File::create(&self.log).expect("instance log");
+        // Appended to, so a restarted instance's log keeps its predecessor's.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("instance log");
         let child = Command::new(env!("CARGO_BIN_EXE_starq"))
             .args(["serve", "--config"])
             .arg(&self.config)
@@ -94,7 +99,12 @@ struct TempDir(PathBuf);
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        // `STARQ_CHAOS_KEEP=1` keeps the instances' configurations and logs for a post-mortem.
+        if std::env::var_os("STARQ_CHAOS_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        } else {
+            eprintln!("instance logs kept in {}", self.0.display());
+        }
     }
 }
 
