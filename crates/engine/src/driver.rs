@@ -205,7 +205,8 @@ impl<S: Store> Driver<S> {
         });
         let (tx, rx) = mpsc::channel(COMMAND_BUFFER);
         let rate = self.settings.originates_per_sec;
-        let tenure = execute::Tenure::default();
+        // Half a lease in reserve: renewals come every third of one.
+        let tenure = execute::Tenure::new(self.settings.lease_ttl / 2);
         tenure.until(lease.expires.0);
         tokio::spawn(execute::run(
             client.clone(),

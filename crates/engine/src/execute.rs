@@ -115,12 +115,34 @@ pub(crate) async fn fetch_present(
 /// ms since the Unix epoch (0 once the node is given up). Asterisk knows nothing of epochs, so
 /// this is the fence on the ARI side: an instance frozen past its lease, or cut from the
 /// store, sends nothing more to the node, not even what it had queued.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Tenure(Arc<AtomicU64>);
+///
+/// A request takes time to reach Asterisk, longer when the node is slow: one sent just before
+/// the lease ends could land after the next owner has taken over. So requests go out only while
+/// more than a `margin` of the lease is left; in the margin they wait for the renewal (which
+/// normally comes long before), and they are dropped once the lease is over.
+#[derive(Clone, Debug)]
+pub(crate) struct Tenure {
+    until: Arc<AtomicU64>,
+    margin_ms: u64,
+}
+
+/// What a [`Tenure`] allows now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Standing {
+    Acting,
+    Renewing,
+    Over,
+}
 
 impl Tenure {
+    /// A tenure not begun yet, keeping `margin` in reserve.
+    pub(crate) fn new(margin: Duration) -> Self {
+        let margin_ms = u64::try_from(margin.as_millis()).unwrap_or(u64::MAX);
+        Tenure { until: Arc::new(AtomicU64::new(0)), margin_ms }
+    }
+
     pub(crate) fn until(&self, ms: u64) {
-        self.0.store(ms, Ordering::Relaxed);
+        self.until.store(ms, Ordering::Relaxed);
     }
 
     pub(crate) fn end(&self) {
@@ -128,11 +150,29 @@ impl Tenure {
     }
 
     #[allow(clippy::disallowed_methods)] // the shell's clock, compared with lease expiries
-    fn holds(&self) -> bool {
+    fn standing(&self) -> Standing {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(u64::MAX, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        now < self.0.load(Ordering::Relaxed)
+        let until = self.until.load(Ordering::Relaxed);
+        if now >= until {
+            Standing::Over
+        } else if now + self.margin_ms >= until {
+            Standing::Renewing
+        } else {
+            Standing::Acting
+        }
+    }
+
+    /// Whether a request may go out now, waiting through the margin for a renewal.
+    async fn holds(&self) -> bool {
+        loop {
+            match self.standing() {
+                Standing::Acting => return true,
+                Standing::Over => return false,
+                Standing::Renewing => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
     }
 }
 
@@ -175,7 +215,7 @@ pub(crate) async fn run(
         if let AriCommand::HangupLeg { leg, .. } = &command {
             paced.retain(|queued| !matches!(queued, AriCommand::Dial { leg: l, .. } if l == leg));
         }
-        if !tenure.holds() {
+        if !tenure.holds().await {
             tracing::warn!(%node, ?command, "lease over: command not sent (the next owner acts)");
             continue;
         }
@@ -246,7 +286,7 @@ async fn execute(
                 ..CreateChannel::default()
             };
             client.create_channel(&create).await?;
-            if !tenure.holds() {
+            if !tenure.holds().await {
                 // The lease ended while the leg was being made (the process froze, say): the
                 // phone must not ring for an offer the next owner has made again.
                 return client.hangup(leg, None).await;

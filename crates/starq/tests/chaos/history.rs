@@ -21,6 +21,8 @@ pub struct Tally {
     pub unqueued: usize,
     /// Rings of a phone already on a call: an agent offered twice.
     pub double_offers: usize,
+    /// What each double offer looked like (its rings and the call's journal).
+    pub double_offer_stories: Vec<String>,
 }
 
 /// A caller's call id in starq, from the node it arrived on.
@@ -142,7 +144,7 @@ pub fn check(
                 })
                 .collect();
             let call = ring.channel_id.rsplit_once("-r").map(|(c, _)| CallId::new(c));
-            broken.push(format!(
+            tally.double_offer_stories.push(format!(
                 "{} was rung on {} at {} while already on a call; its rings:\n  {}\n  the call:\n  {}",
                 ring.agent,
                 ring.channel_id,
