@@ -73,6 +73,23 @@ impl Running {
     }
 }
 
+/// A first run takes a caller, then stops with nobody logged in: the caller stays queued in
+/// the store, on hold in Asterisk.
+async fn leave_a_caller_waiting(
+    store: &Arc<RedisStore>,
+    queues: &[QueueConfig],
+    node: &starq_sim::server::NodeHandle,
+    alice: &AgentConfig,
+    spec: &NodeSpec,
+    settings: Settings,
+) {
+    let first = Running::start(store, queues, alice, spec, settings).await;
+    wait_for_consumer(node).await;
+    node.place_call(&CallSpec::new("starq", &["queue=support"], "5551")).expect("placed");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    first.stop().await;
+}
+
 async fn wait_for_consumer(node: &starq_sim::server::NodeHandle) {
     for _ in 0..300 {
         if node.has_consumer("starq") {
@@ -171,14 +188,8 @@ async fn a_caller_left_waiting_by_an_earlier_run_is_adopted_and_served() {
     let store = Arc::new(redis.store().await);
     let (_sim, node, spec, alice) = node_with_alice(4).await;
     let settings = Settings { drain_grace: Duration::from_millis(200), ..Settings::new("first") };
-    // A first run takes a caller, then stops with nobody logged in: the caller stays queued,
-    // on hold in Asterisk.
     let queues = [QueueConfig::new("support")];
-    let first = Running::start(&store, &queues, &alice, &spec, settings.clone()).await;
-    wait_for_consumer(&node).await;
-    node.place_call(&CallSpec::new("starq", &["queue=support"], "5551")).expect("placed");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    first.stop().await;
+    leave_a_caller_waiting(&store, &queues, &node, &alice, &spec, settings.clone()).await;
     // A second run logs alice in at once, maybe before it adopted the caller: the offer waits
     // for the adoption, then alice is rung and the caller served.
     let second = Settings { instance: "second".into(), ..settings };
@@ -269,11 +280,7 @@ async fn callers_a_restarted_redis_forgot_are_taken_in_again_from_asterisk() {
     let (_sim, node, spec, alice) = node_with_alice(7).await;
     let settings = Settings { drain_grace: Duration::from_millis(200), ..Settings::new("first") };
     let queues = [QueueConfig::new("support")];
-    let first = Running::start(&store, &queues, &alice, &spec, settings.clone()).await;
-    wait_for_consumer(&node).await;
-    node.place_call(&CallSpec::new("starq", &["queue=support"], "5551")).expect("placed");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    first.stop().await;
+    leave_a_caller_waiting(&store, &queues, &node, &alice, &spec, settings.clone()).await;
     // Redis comes back empty: the caller, still on hold in Asterisk, is known to nobody.
     redis.restart();
     let store = Arc::new(redis.store().await);

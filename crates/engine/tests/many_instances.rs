@@ -34,6 +34,18 @@ fn split_names() -> (String, String) {
     panic!("no pair of names splits two nodes");
 }
 
+/// The simulated nodes, named as starq knows them.
+fn node_specs(sim: &Sim) -> Vec<NodeSpec> {
+    NODES
+        .iter()
+        .enumerate()
+        .map(|(i, name)| NodeSpec {
+            id: NodeId::new(*name),
+            ari: sim.node(i).expect("node").ari_config("starq"),
+        })
+        .collect()
+}
+
 fn queue() -> QueueConfig {
     QueueConfig::new("support")
 }
@@ -99,14 +111,7 @@ async fn instances_share_the_nodes_hand_work_across_and_take_over_the_dead() {
     let mut cfg = SimConfig::local(2, 11);
     cfg.phones = vec![PhoneScript::answering("PJSIP/alice", 50, 400)];
     let sim = Sim::start(cfg).await.expect("simulator starts");
-    let specs: Vec<NodeSpec> = NODES
-        .iter()
-        .enumerate()
-        .map(|(i, name)| NodeSpec {
-            id: NodeId::new(*name),
-            ari: sim.node(i).expect("node").ari_config("starq"),
-        })
-        .collect();
+    let specs = node_specs(&sim);
     let (first, second) = split_names();
     // The first instance starts alone and owns both nodes; the second joins and is handed the
     // node it wins.
@@ -153,14 +158,7 @@ async fn callers_entering_while_a_node_changes_hands_are_kept() {
     let redis = support::RedisServer::start_with(false);
     let store = Arc::new(redis.store().await);
     let sim = Sim::start(SimConfig::local(2, 12)).await.expect("simulator starts");
-    let specs: Vec<NodeSpec> = NODES
-        .iter()
-        .enumerate()
-        .map(|(i, name)| NodeSpec {
-            id: NodeId::new(*name),
-            ari: sim.node(i).expect("node").ari_config("starq"),
-        })
-        .collect();
+    let specs = node_specs(&sim);
     let (first, second) = split_names();
     let (a, _a_task) = start(&store, &specs, &first).await;
     until("the first instance owns both nodes", || owned(&a).len() == 2).await;
