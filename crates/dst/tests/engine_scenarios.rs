@@ -9,7 +9,7 @@ use starq_core::config::{
 };
 use starq_core::engine::{Arrival, ChannelAction, Command, Engine, Input, LegHangup};
 use starq_core::journal::JournalEvent;
-use starq_core::shared::{AgentAction, Party};
+use starq_core::shared::{AgentAction, Miss, Party};
 use starq_core::strategy::Strategy;
 use starq_core::{Epoch, Fence, NodeId, Outcome, QueueId, ReservationId, Time};
 use starq_store::MemoryStore;
@@ -136,6 +136,17 @@ impl Harness {
             })
             .collect()
     }
+}
+
+/// The legs the commands ring, with their reservations.
+fn legs_rung(commands: &[Command]) -> Vec<(ReservationId, String)> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Dial { reservation, leg, .. } => Some((*reservation, leg.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 fn continued(commands: &[Command]) -> Vec<(String, Option<Destination>, &'static str)> {
@@ -451,10 +462,16 @@ fn a_phone_still_ringing_at_takeover_is_followed_and_can_be_answered() {
     h.take_over(|_| {}, &["ch1".to_owned(), leg_of("ch1", first)]);
     let out = h.take();
     assert!(
-        !out.iter().any(|c| matches!(c, Command::HangupLeg { .. } | Command::Dial { .. })),
+        !out.iter().any(|c| matches!(c, Command::HangupLeg { .. })),
         "the ring goes on: {out:?}"
     );
-    h.wait(24);
+    assert_eq!(
+        legs_rung(&out),
+        [(first, leg_of("ch1", first))],
+        "rung again under its own reservation and leg, which Asterisk refuses to make or dial \
+         twice: the phone rings once"
+    );
+    h.wait(14);
     assert!(h.take().is_empty(), "a full ring timeout from the takeover");
     h.input(Input::LegAnswered { reservation: first });
     let out = h.take();
@@ -465,15 +482,20 @@ fn a_phone_still_ringing_at_takeover_is_followed_and_can_be_answered() {
 }
 
 #[test]
-fn an_offer_whose_leg_is_gone_at_takeover_is_made_again() {
+fn an_offer_whose_leg_is_missing_at_takeover_is_rung_under_the_same_leg() {
     let q = QueueConfig::new("support");
     let mut h = Harness::new(&[q], &[agent("alice", "support", &[("PJSIP/alice", &[])])]);
     h.arrive("ch1", "support");
     let first = h.dials()[0].0;
     h.take();
+    // The earlier owner's leg request may still be on its way: the same leg meets it.
     h.take_over(|_| {}, &["ch1".to_owned()]);
+    let out = h.take();
+    assert_eq!(legs_rung(&out), [(first, leg_of("ch1", first))], "{out:?}");
+    h.input(Input::LegFailed { reservation: first, miss: Miss::Busy });
+    h.wait(20);
     let again = h.dials();
-    assert_eq!(again.len(), 1, "alice is rung again: {:?}", h.seen);
+    assert!(!again.is_empty(), "a miss gives it back and alice is offered afresh: {:?}", h.seen);
     assert_ne!(again[0].0, first, "under a new reservation");
 }
 
@@ -530,7 +552,7 @@ fn callers_that_left_while_no_one_watched_end_on_adoption() {
 }
 
 #[test]
-fn an_offer_whose_notice_was_lost_is_given_back_at_the_second_look() {
+fn an_offer_whose_notice_was_lost_is_rung_at_the_next_look() {
     let q = QueueConfig::new("support");
     let mut h = Harness::new(&[q], &[agent("alice", "support", &[("PJSIP/alice", &[])])]);
     h.input(Input::Agent { agent: "alice".into(), action: AgentAction::Logout });
@@ -546,13 +568,12 @@ fn an_offer_whose_notice_was_lost_is_given_back_at_the_second_look() {
     let lost = h.store.apply_now(login);
     assert_eq!(lost.notices.len(), 1, "the store offered ch1 to alice");
     let node = NodeId::new("main");
-    let look = |h: &mut Harness| {
-        let calls = h.store.node_calls_now(&node);
-        let present = ["ch1".to_owned()].into_iter().collect();
-        h.input(Input::Adopt { node: node.clone(), calls, present });
-    };
-    look(&mut h);
-    assert!(h.dials().is_empty(), "one look could be a notice still in flight");
-    look(&mut h);
-    assert_eq!(h.dials().len(), 1, "the second look gives it back and alice is rung: {:?}", h.seen);
+    let calls = h.store.node_calls_now(&node);
+    let present = ["ch1".to_owned()].into_iter().collect();
+    h.input(Input::Adopt { node: node.clone(), calls, present });
+    let rung = legs_rung(&h.take());
+    assert_eq!(rung.len(), 1, "the next look rings alice: {rung:?}");
+    // Were the notice only late, it arrives now as a repeat and rings nothing more.
+    h.input(Input::Notices(lost.notices));
+    assert!(legs_rung(&h.take()).is_empty());
 }

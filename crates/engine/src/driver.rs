@@ -428,7 +428,7 @@ impl<S: Store> Driver<S> {
                 return;
             }
         };
-        let adopted = self.channels.adopt(&node, &calls, &channels, &bridges);
+        let unbridged = self.channels.adopt(&node, &calls, &channels, &bridges);
         let steps = self.channels.reconcile(&node, &channels, &bridges, as_of);
         let (stored, in_app, missed) = (calls.len(), channels.len(), steps.len());
         if missed > 0 {
@@ -462,15 +462,7 @@ impl<S: Store> Driver<S> {
         let now = self.now();
         self.engine.handle(now, Input::Adopt { node: node.clone(), calls, present: channels });
         let Some(client) = self.nodes.get(&node).map(|r| r.client.clone()) else { return };
-        for leg in adopted.ringing {
-            tokio::spawn(execute::check_leg(
-                client.clone(),
-                node.clone(),
-                leg,
-                self.feedback.clone(),
-            ));
-        }
-        for (channel, leg) in adopted.unbridged {
+        for (channel, leg) in unbridged {
             tracing::info!(%node, %channel, %leg, "connected call found without its bridge: bridged");
             let bridge = translate::bridge_of(&channel);
             self.send(&node, AriCommand::Bridge { bridge, channel, leg });

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use starq_ari::model::Channel;
+use starq_ari::model::{Channel, ChannelState};
 use starq_ari::rest::{BridgeFeature, CreateChannel, DialplanTarget, HangupReason};
 use starq_ari::{AriClient, AriError};
 use starq_core::engine::{ChannelAction, Input, LegHangup};
@@ -21,7 +21,7 @@ use tracing::Instrument as _;
 pub(crate) enum AriCommand {
     /// Act on a caller's channel.
     Channel { channel: String, action: ChannelAction },
-    /// Create an agent leg in the app and dial it for the caller.
+    /// Make an agent leg ring for the caller (see [`ring`]).
     Dial {
         leg: String,
         channel: String,
@@ -50,22 +50,8 @@ pub(crate) enum Feedback {
     Present { node: NodeId, channels: BTreeSet<String>, bridges: BTreeSet<String>, as_of: u64 },
     /// A channel in the app starq did not know, as Asterisk describes it.
     Stray { node: NodeId, channel: Box<Channel> },
-    /// An adopted agent leg turned out answered already.
+    /// An agent leg rung again turned out answered already.
     LegUp { node: NodeId, leg: String },
-}
-
-/// Asks whether an adopted ringing leg was answered while nobody watched.
-pub(crate) async fn check_leg(
-    client: AriClient,
-    node: NodeId,
-    leg: String,
-    feedback: mpsc::Sender<Feedback>,
-) {
-    if let Ok(channel) = client.get_channel(&leg).await
-        && channel.state == starq_ari::model::ChannelState::Up
-    {
-        let _ = feedback.send(Feedback::LegUp { node, leg }).await;
-    }
 }
 
 /// Asks the node about a channel found in the app that starq did not know.
@@ -250,7 +236,14 @@ async fn report(
     };
     let result = execute(client, command, playbacks, tenure).instrument(span.clone()).await;
     let _entered = span.enter();
-    let Err(error) = result else { return true };
+    let error = match result {
+        Ok(Done::Sent) => return true,
+        Ok(Done::LegUp(leg)) => {
+            let node = NodeId::new(node);
+            return feedback.send(Feedback::LegUp { node, leg }).await.is_ok();
+        }
+        Err(error) => error,
+    };
     tracing::warn!(?command, %error, "ARI command failed");
     let AriCommand::Dial { reservation, .. } = command else { return true };
     let miss = match error {
@@ -266,33 +259,25 @@ async fn report(
         .is_ok()
 }
 
+/// What a command that went through came to.
+enum Done {
+    Sent,
+    /// The leg to ring had been answered already.
+    LegUp(String),
+}
+
 async fn execute(
     client: &AriClient,
     command: &AriCommand,
     playbacks: &mut u64,
     tenure: &Tenure,
-) -> Result<(), AriError> {
+) -> Result<Done, AriError> {
     match command {
         AriCommand::Channel { channel, action } => {
             channel_action(client, channel, action, playbacks).await
         }
         AriCommand::Dial { leg, channel, endpoint, timeout, .. } => {
-            let create = CreateChannel {
-                endpoint: endpoint.clone(),
-                app: client.app().to_owned(),
-                app_args: Some("leg".to_owned()),
-                channel_id: Some(leg.clone()),
-                originator: Some(channel.clone()),
-                ..CreateChannel::default()
-            };
-            client.create_channel(&create).await?;
-            if !tenure.holds().await {
-                // The lease ended while the leg was being made (the process froze, say): the
-                // phone must not ring for an offer the next owner has made again.
-                return client.hangup(leg, None).await;
-            }
-            let secs = i32::try_from(timeout.as_secs().max(1)).unwrap_or(i32::MAX);
-            client.dial(leg, Some(channel), Some(secs)).await
+            return ring(client, leg, channel, endpoint, *timeout, tenure).await;
         }
         AriCommand::Bridge { bridge, channel, leg } => {
             client
@@ -313,6 +298,52 @@ async fn execute(
             client.set_variable(channel, "STARQ_OUTCOME", "ERROR", None).await?;
             client.continue_in_dialplan(channel, &DialplanTarget::default()).await
         }
+    }
+    .map(|()| Done::Sent)
+}
+
+/// Makes the leg of an offer ring, whoever made it first: created unless a channel with its id
+/// exists, dialed unless it was dialed already.
+///
+/// One offer has one leg id, and Asterisk refuses a second channel with an id in use (409) and
+/// a second dial of a channel no longer `Down` (409). So when an offer is rung again (by a new
+/// owner after a takeover, or after a lost notice), any request an earlier owner still had on
+/// the wire meets this leg instead of ringing the phone a second time, in whichever order the
+/// two land. A leg made here after the lease ended is not dialed; it is left for the next
+/// owner, which rings the offer again and so dials it.
+async fn ring(
+    client: &AriClient,
+    leg: &str,
+    channel: &str,
+    endpoint: &str,
+    timeout: Duration,
+    tenure: &Tenure,
+) -> Result<Done, AriError> {
+    let create = CreateChannel {
+        endpoint: endpoint.to_owned(),
+        app: client.app().to_owned(),
+        app_args: Some("leg".to_owned()),
+        channel_id: Some(leg.to_owned()),
+        originator: Some(channel.to_owned()),
+        ..CreateChannel::default()
+    };
+    match client.create_channel(&create).await {
+        Ok(_) | Err(AriError::Conflict { .. }) => {}
+        Err(error) => return Err(error),
+    }
+    if !tenure.holds().await {
+        tracing::info!(%leg, "lease over: leg made but not dialed (the next owner dials it)");
+        return Ok(Done::Sent);
+    }
+    let secs = i32::try_from(timeout.as_secs().max(1)).unwrap_or(i32::MAX);
+    match client.dial(leg, Some(channel), Some(secs)).await {
+        Ok(()) => Ok(Done::Sent),
+        // Dialed before: it rings, or it was answered while nobody watched.
+        Err(AriError::Conflict { .. }) => {
+            let state = client.get_channel(leg).await?.state;
+            Ok(if state == ChannelState::Up { Done::LegUp(leg.to_owned()) } else { Done::Sent })
+        }
+        Err(error) => Err(error),
     }
 }
 

@@ -29,17 +29,6 @@ pub enum Step {
     DeleteBridge(String),
 }
 
-/// What [`Channels::adopt`] leaves to the shell.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Adopted {
-    /// Ringing legs now followed: whether they were answered while nobody watched is for the
-    /// shell to ask ([`Channels::leg_up`] when they were).
-    pub ringing: Vec<String>,
-    /// (caller, leg) of connected calls whose bridge is missing (the previous owner confirmed
-    /// the answer and died before bridging): to bridge now.
-    pub unbridged: Vec<(String, String)>,
-}
-
 /// The channels the shell handles: callers in a queue, agent legs it created, bridges it made.
 /// Kept in step with the commands the shell carries out, so that an event about a channel
 /// starq already let go of (a caller it continued, a leg it hung up) is not acted on twice.
@@ -73,12 +62,15 @@ struct Leg {
 }
 
 impl Channels {
-    /// A leg is being created on `node` for a reservation.
+    /// A leg is being created on `node` for a reservation (or rung again: one known to exist
+    /// stays known).
     pub fn leg_created(&mut self, node: &NodeId, leg: &str, reservation: ReservationId) {
-        self.legs.insert(
-            leg.to_owned(),
-            Leg { seen: None, node: node.clone(), reservation, answered: false },
-        );
+        self.legs.entry(leg.to_owned()).or_insert(Leg {
+            seen: None,
+            node: node.clone(),
+            reservation,
+            answered: false,
+        });
     }
 
     /// The leg exists in Asterisk now.
@@ -251,16 +243,18 @@ impl Channels {
 
     /// Follows, from now on, the callers of `node` the store holds whose channels are
     /// `present` in the app (an earlier owner's, or this instance's before a restart), with
-    /// their agent legs still ringing, or connected and their bridge. Those already followed
-    /// stay as they are. Returns what the shell must still look at (see [`Adopted`]).
+    /// their agent legs present (ringing ones are rung again by the core, which finds them
+    /// answered if they were), or connected and their bridge. Those already followed stay as
+    /// they are. Returns the (caller, leg) of connected calls whose bridge is missing (the
+    /// previous owner confirmed the answer and died before bridging): to bridge now.
     pub fn adopt(
         &mut self,
         node: &NodeId,
         calls: &[StoredCall],
         present: &BTreeSet<String>,
         bridges: &BTreeSet<String>,
-    ) -> Adopted {
-        let mut adopted = Adopted::default();
+    ) -> Vec<(String, String)> {
+        let mut unbridged = Vec::new();
         for stored in calls {
             let Some((channel, _)) =
                 stored.call.channel_candidates(node).into_iter().find(|(c, _)| present.contains(c))
@@ -280,18 +274,16 @@ impl Channels {
                     if answered {
                         let bridge = bridge_of(&channel);
                         if !bridges.contains(&bridge) {
-                            adopted.unbridged.push((channel.clone(), leg.clone()));
+                            unbridged.push((channel.clone(), leg.clone()));
                         }
                         self.bridges.insert((node.clone(), channel.clone()), bridge);
-                    } else {
-                        adopted.ringing.push(leg.clone());
                     }
                     self.legs.insert(leg, Leg { seen, node: node.clone(), reservation, answered });
                 }
             }
             self.follow_caller(node, &channel);
         }
-        adopted
+        unbridged
     }
 
     /// An agent leg starq follows was answered: the core is told once.

@@ -7,11 +7,13 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use starq_ari::rest::CreateChannel;
+use starq_ari::{AriClient, RestLimits};
 use starq_core::config::{AgentConfig, Contact, Membership, QueueConfig};
 use starq_core::engine::Input;
 use starq_core::journal::JournalEvent;
-use starq_core::shared::{AgentAction, Miss};
-use starq_core::{NodeId, Outcome};
+use starq_core::shared::{AgentAction, Miss, Notice, Request};
+use starq_core::{NodeId, Outcome, Time};
 use starq_engine::{NodeSpec, Settings};
 use starq_sim::phones::PhoneScript;
 use starq_sim::truth::Outcome as Truth;
@@ -229,7 +231,7 @@ async fn a_standby_instance_takes_over_a_dead_ones_node_and_serves_its_callers()
     let ended: Vec<&JournalEvent> = events.iter().filter(|e| e.terminal_call().is_some()).collect();
     assert_eq!(ended.len(), 1, "one end, a completion: {ended:?}");
     // Alice's login, made through the standby instance, offered the caller to the dead
-    // owner's node: nobody rang it, and the takeover gave it back at no cost to her.
+    // owner's node: nobody rang it until the takeover rang it, at no cost to her.
     assert!(
         events
             .iter()
@@ -291,4 +293,69 @@ async fn callers_a_restarted_redis_forgot_are_taken_in_again_from_asterisk() {
     assert!(completed(&events), "the forgotten caller is found in the app and served: {events:?}");
     run.stop().await;
     node.check_invariants().expect("simulated node invariants");
+}
+
+/// An owner dies with an offer half made: its notice lost, its leg created in Asterisk and,
+/// when `dialed`, ringing. The next owner rings the same offer under the same leg id, which
+/// Asterisk refuses to create or dial twice: alice's phone rings once, and she is connected.
+async fn an_offer_half_made_by_a_dead_owner_rings_once(seed: u64, dialed: bool) {
+    let redis = support::RedisServer::start_with(false);
+    let store = Arc::new(redis.store().await);
+    let (sim, node, spec, alice) = node_with_alice(seed).await;
+    let settings = Settings { drain_grace: Duration::from_millis(200), ..Settings::new("first") };
+    let queues = [QueueConfig::new("support")];
+    leave_a_caller_waiting(&store, &queues, &node, &alice, &spec, settings.clone()).await;
+    let login = Request::Agent {
+        agent: "alice".into(),
+        action: AgentAction::Login,
+        now: Time::from_millis(1),
+        draw: 1,
+    };
+    let reply = store.apply(login).await.expect("alice logs in");
+    let offer = reply
+        .notices
+        .iter()
+        .find_map(|n| match n {
+            Notice::Offer(offer) => Some(offer.clone()),
+            _ => None,
+        })
+        .expect("the store offers the waiting caller to alice");
+    let (channel, _) = offer.call.channel_candidates(&spec.id).remove(0);
+    let leg = format!("{}-r{}", offer.call, offer.reservation.0);
+    let client = AriClient::new(&spec.ari, RestLimits::default()).expect("ARI client");
+    let create = CreateChannel {
+        endpoint: "PJSIP/alice".into(),
+        app: "starq".into(),
+        app_args: Some("leg".into()),
+        channel_id: Some(leg.clone()),
+        originator: Some(channel.clone()),
+        ..CreateChannel::default()
+    };
+    client.create_channel(&create).await.expect("the dead owner's leg is made");
+    if dialed {
+        client.dial(&leg, Some(&channel), Some(15)).await.expect("and dialed");
+    }
+    let second = Settings { instance: "second".into(), ..settings };
+    let run = Running::start(&store, &queues, &alice, &spec, second).await;
+    let events = journal_until(&store, completed).await;
+    assert!(completed(&events), "the caller is served: {events:?}");
+    let offers = events.iter().filter(|e| matches!(e, JournalEvent::Offered { .. })).count();
+    assert_eq!(offers, 1, "one offer, never made again: {events:?}");
+    let truth = sim.truth();
+    let rings: Vec<_> = truth.rings().iter().filter(|r| r.agent == "PJSIP/alice").collect();
+    assert_eq!(rings.len(), 1, "alice's phone rang once: {rings:?}");
+    assert_eq!(rings[0].channel_id, leg);
+    assert!(rings[0].answered_ms.is_some() && !rings[0].while_busy, "{rings:?}");
+    run.stop().await;
+    node.check_invariants().expect("simulated node invariants");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leg_a_dead_owner_made_but_never_dialed_is_dialed_by_the_next() {
+    an_offer_half_made_by_a_dead_owner_rings_once(8, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leg_a_dead_owner_left_ringing_is_followed_not_rung_twice() {
+    an_offer_half_made_by_a_dead_owner_rings_once(9, true).await;
 }

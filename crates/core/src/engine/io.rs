@@ -21,12 +21,13 @@ pub enum Input {
     /// What the store and Asterisk hold on an owned node, read after every (re)connect of its
     /// event stream: the store's callers of the node, and the channels present in the app.
     /// The engine takes over the callers it does not follow (an earlier owner's, or its own
-    /// before a restart): waiting ones get their music and timers back, phones still ringing
-    /// for them are followed (a full ring timeout from now), offers whose leg is gone are made
-    /// again, connected calls are followed to their end, and callers whose channel is gone
-    /// end; then the held offers are acted on. Sent again from time to time, it also gives
-    /// back offers whose notice was lost between instances. A leg answered while nobody
-    /// watched is reported by the shell as [`Input::LegAnswered`] after it.
+    /// before a restart): waiting ones get their music and timers back, their offers are rung
+    /// under the same reservation and leg (a full ring timeout from now; see
+    /// [`Command::Dial`]: a phone already ringing is followed, not rung twice), connected calls
+    /// are followed to their end, and callers whose channel is gone end; then the held offers
+    /// are acted on. Sent again from time to time, it also rings offers whose notice was lost
+    /// between instances. A leg answered while nobody watched is reported by the shell as
+    /// [`Input::LegAnswered`] after it.
     Adopt { node: NodeId, calls: Vec<StoredCall>, present: BTreeSet<String> },
     /// The engine no longer owns the node (its lease lapsed, another consumer took the app
     /// over, or it was handed to another instance): it forgets the node's callers without
@@ -96,8 +97,11 @@ pub enum Command {
     QueryPosition { call: CallId },
     /// Act on a caller's channel.
     Channel { node: NodeId, channel: String, action: ChannelAction },
-    /// Create and dial an agent leg on `node` (channel id `leg`), in the Stasis app, for the
-    /// caller's `channel`.
+    /// Make an agent leg ring on `node` (channel id `leg`), in the Stasis app, for the
+    /// caller's `channel`: create the leg unless a channel with that id exists, and dial it
+    /// unless it was dialed (reporting [`Input::LegAnswered`] if it was answered already).
+    /// An offer has one leg id, so an offer rung again after a takeover meets any leg its
+    /// earlier owner made, even one whose request lands late, and the phone rings once.
     Dial {
         node: NodeId,
         leg: String,

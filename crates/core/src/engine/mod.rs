@@ -52,9 +52,6 @@ pub struct Engine {
     nodes: BTreeMap<NodeId, Fence>,
     /// Owned nodes not adopted yet, with the notices held for callers not known yet.
     unadopted: BTreeMap<NodeId, Vec<Notice>>,
-    /// Per node, offers the store held for followed callers that this engine never heard of,
-    /// at the last adoption (see `release_lost_offers`).
-    suspects: BTreeMap<NodeId, BTreeSet<ReservationId>>,
     /// Reservations this engine gave back, most recent kept: a notice offering one of them
     /// arriving late (through another instance's inbox) is stale, not a phone to ring.
     given_back: BTreeSet<ReservationId>,
@@ -79,7 +76,6 @@ impl Engine {
             agents: agents.iter().map(|a| (a.id.clone(), Arc::new(a.clone()))).collect(),
             nodes: BTreeMap::new(),
             unadopted: BTreeMap::new(),
-            suspects: BTreeMap::new(),
             given_back: BTreeSet::new(),
             callers: BTreeMap::new(),
             by_channel: BTreeMap::new(),

@@ -3,14 +3,13 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::caller::{self, Caller, Leg, Phase};
 use super::{ChannelAction, Command, Engine, LegHangup, Pending, TimerKey};
 use crate::config::AnswerMode;
 use crate::ids::{AgentId, CallId, NodeId, QueueId, ReservationId};
 use crate::outcome::Outcome;
-use crate::shared::{Miss, Notice, Offer, Party, Request, StoredCall, StoredState};
+use crate::shared::{Notice, Offer, Party, Request, StoredCall, StoredState};
 
 impl Engine {
     /// The node is gone: its callers end as node-lost and the store frees their agents.
@@ -57,7 +56,6 @@ impl Engine {
     pub(super) fn forget_node(&mut self, node: &NodeId) {
         self.nodes.remove(node);
         self.unadopted.remove(node);
-        self.suspects.remove(node);
         let calls = self.callers_on(node);
         for call in calls {
             for key in caller::timer_keys(&call) {
@@ -70,6 +68,12 @@ impl Engine {
 
     /// Takes over the callers of an owned node this engine does not follow (see
     /// [`Input::Adopt`](super::Input::Adopt)), then acts on the notices held meanwhile.
+    ///
+    /// Offers are rung again under their own reservation, never given back for a missing leg:
+    /// an earlier owner frozen or killed with a leg request on the wire may still land it, and
+    /// with one leg id per offer that late request meets this engine's leg (Asterisk refuses a
+    /// second channel with the same id and a second dial) instead of ringing the agent for an
+    /// offer made again.
     pub(super) fn adopt(
         &mut self,
         node: &NodeId,
@@ -80,28 +84,24 @@ impl Engine {
             return;
         }
         let held = self.unadopted.remove(node).unwrap_or_default();
-        // Offers held here were never rung: they are rung below, not made again.
-        let fresh: BTreeSet<ReservationId> = held
-            .iter()
-            .filter_map(|n| match n {
-                Notice::Offer(o) => Some(o.reservation),
-                _ => None,
-            })
-            .collect();
-        let mut unknown = BTreeSet::new();
+        let mut unfollowed = Vec::new();
         for stored in calls {
             if !self.callers.contains_key(&stored.call) {
-                self.adopt_call(node, stored, present, &fresh);
+                self.adopt_call(node, stored, present);
             } else if let StoredState::Waiting { offers } = stored.state {
-                unknown.extend(
-                    offers
-                        .into_iter()
-                        .filter(|(r, _)| !self.legs.contains_key(r) && !fresh.contains(r))
-                        .map(|(r, agent)| (r, agent, stored.call.clone(), stored.queue.clone())),
+                // Offers this engine never heard of, for callers it follows: their notice was
+                // lost (the instance that made it died before handing it over) or is still on
+                // its way (ringing it now makes the notice a repeat).
+                unfollowed.extend(
+                    offers.into_iter().filter(|(r, _)| !self.legs.contains_key(r)).map(
+                        |(r, agent)| self.stored_offer(node, &stored.call, &stored.queue, r, agent),
+                    ),
                 );
             }
         }
-        self.release_lost_offers(node, unknown);
+        for offer in unfollowed.into_iter().flatten() {
+            self.on_offer(offer);
+        }
         for notice in held {
             match notice {
                 Notice::Evict { call, outcome, .. } if !self.callers.contains_key(&call) => {
@@ -126,38 +126,27 @@ impl Engine {
         }
     }
 
-    /// Offers the store holds for followed callers that this engine never heard of: their
-    /// notice was lost (the instance that made it died before handing it over). One seen at
-    /// two adoptions in a row (so not merely in flight between instances) is given back, at no
-    /// cost to the agent, and the caller is offered again.
-    fn release_lost_offers(
-        &mut self,
+    /// An offer the store holds for a caller of `node`, as its notice would have carried it.
+    fn stored_offer(
+        &self,
         node: &NodeId,
-        unknown: BTreeSet<(ReservationId, AgentId, CallId, QueueId)>,
-    ) {
-        let seen_before = self.suspects.remove(node).unwrap_or_default();
-        let mut suspects = BTreeSet::new();
-        for (reservation, agent, call, queue) in unknown {
-            if !seen_before.contains(&reservation) {
-                suspects.insert(reservation);
-                continue;
-            }
-            let ring_timeout = self.queues.get(&queue).map_or(Duration::ZERO, |q| q.ring_timeout);
-            let offer = Offer { reservation, call, node: node.clone(), queue, agent, ring_timeout };
-            self.release(&offer, Miss::Failed);
-        }
-        if !suspects.is_empty() {
-            self.suspects.insert(node.clone(), suspects);
-        }
+        call: &CallId,
+        queue: &QueueId,
+        reservation: ReservationId,
+        agent: AgentId,
+    ) -> Option<Offer> {
+        let ring_timeout = self.queues.get(queue)?.ring_timeout;
+        Some(Offer {
+            reservation,
+            call: call.clone(),
+            node: node.clone(),
+            queue: queue.clone(),
+            agent,
+            ring_timeout,
+        })
     }
 
-    fn adopt_call(
-        &mut self,
-        node: &NodeId,
-        stored: StoredCall,
-        present: &BTreeSet<String>,
-        fresh: &BTreeSet<ReservationId>,
-    ) {
+    fn adopt_call(&mut self, node: &NodeId, stored: StoredCall, present: &BTreeSet<String>) {
         let candidates = stored.call.channel_candidates(node);
         let Some((channel, step)) =
             candidates.iter().find(|(c, _)| present.contains(c)).or(candidates.first()).cloned()
@@ -208,34 +197,20 @@ impl Engine {
             StoredState::Waiting { offers } => {
                 caller.phase = Phase::Waiting;
                 self.callers.insert(call.clone(), caller);
-                let mut ringing = Vec::new();
-                for (reservation, agent) in offers.into_iter().filter(|(r, _)| !fresh.contains(r)) {
-                    let id = format!("{call}-r{}", reservation.0);
-                    match (present.contains(&id), gone) {
-                        // Its phone still rings: follow the ring, afresh from now.
-                        (true, false) => ringing.push(Leg {
-                            id,
-                            offer: offer(reservation, agent),
-                            answered: false,
-                        }),
-                        // The caller is gone: the leave below cancels it; the phone stops.
-                        (true, true) => {
-                            let reason = LegHangup::Cancelled;
-                            let hangup = Command::HangupLeg { node: node.clone(), leg: id, reason };
-                            self.commands.push_back(hangup);
-                        }
-                        // The leg is gone (or was never made): the offer is made again.
-                        (false, false) => self.release(&offer(reservation, agent), Miss::Failed),
-                        (false, true) => {}
-                    }
-                }
                 if gone {
+                    // The leave cancels the offers; phones still ringing for them stop.
+                    for (reservation, _) in offers {
+                        let leg = format!("{call}-r{}", reservation.0);
+                        if present.contains(&leg) {
+                            let reason = LegHangup::Cancelled;
+                            self.commands.push_back(Command::HangupLeg {
+                                node: node.clone(),
+                                leg,
+                                reason,
+                            });
+                        }
+                    }
                     return self.leave(&call, Outcome::Abandoned);
-                }
-                for leg in ringing {
-                    let reservation = leg.offer.reservation;
-                    self.timers.set(TimerKey::Ring(reservation), self.now + leg.offer.ring_timeout);
-                    self.legs.insert(reservation, leg);
                 }
                 let media = match queue.answer {
                     AnswerMode::Answer => ChannelAction::StartMoh(queue.music_class.clone()),
@@ -243,6 +218,9 @@ impl Engine {
                 };
                 self.channel(&call, media);
                 self.arm_wait_timers(&call, &queue, None, stored.entered);
+                for (reservation, agent) in offers {
+                    self.on_offer(offer(reservation, agent));
+                }
             }
         }
     }
