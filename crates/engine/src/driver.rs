@@ -24,10 +24,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use starq_ari::{ConnectionState, EventStreamConfig, StreamItem, connect_events};
+use starq_core::config::{AgentConfig, QueueConfig};
 use starq_core::engine::{ChannelAction, Command, Engine, Input, LegHangup};
 use starq_core::shared::{Reply, Request};
 use starq_core::{CallId, Fence, NodeId, Time};
-use starq_store::{Lease, Store, StoreError};
+use starq_store::{Heartbeat, Lease, Store, StoreError};
 use tokio::sync::mpsc;
 
 use crate::execute::{self, AriCommand, Feedback};
@@ -94,6 +95,8 @@ pub(crate) struct Driver<S> {
     standby: BTreeMap<NodeId, NodeSpec>,
     /// Live instances at the last heartbeat, sorted.
     live: Vec<String>,
+    /// The configuration this instance installed, to install again in a store that lost it.
+    configuration: (Vec<QueueConfig>, Vec<AgentConfig>),
     /// Inbox reads skipped while alone.
     inbox_skips: u32,
     /// Where node event streams deliver.
@@ -134,6 +137,7 @@ impl<S: Store> Driver<S> {
             nodes: BTreeMap::new(),
             standby: BTreeMap::new(),
             live: Vec::new(),
+            configuration: (Vec::new(), Vec::new()),
             inbox_skips: 0,
             events,
             settings,
@@ -144,7 +148,7 @@ impl<S: Store> Driver<S> {
             draining: false,
             feedback,
         };
-        driver.live = driver.beat().await?;
+        driver.live = driver.beat().await?.live;
         for spec in nodes {
             if driver.wins(&spec.id) {
                 driver.try_own(spec).await?;
@@ -159,13 +163,31 @@ impl<S: Store> Driver<S> {
     /// Installs configuration in the store and acts on the offers it makes possible.
     pub(crate) async fn reconfigure(
         &mut self,
-        queues: &[starq_core::config::QueueConfig],
-        agents: &[starq_core::config::AgentConfig],
+        queues: &[QueueConfig],
+        agents: &[AgentConfig],
     ) -> Result<(), EngineError> {
         let now = self.now();
         let notices = self.store.reconfigure(queues, agents, now).await?;
+        self.configuration = (queues.to_vec(), agents.to_vec());
         self.engine.handle(now, Input::Notices(notices));
         self.drain().await
+    }
+
+    /// Installs this instance's configuration again in a store found without one (a Redis
+    /// restarted empty, or a replica promoted before it had it), before nodes are owned anew
+    /// there. Queues and memberships come back; what only the store held (agents logged in or
+    /// paused, counters) is lost with it, and callers are taken in again from Asterisk.
+    async fn restore_configuration(&mut self) {
+        tracing::error!(
+            "the store lost its configuration (Redis restarted empty?): configured again; \
+             agents log in again, and waiting callers are taken in again from Asterisk"
+        );
+        let (queues, agents) = self.configuration.clone();
+        let now = self.now();
+        match self.store.reconfigure(&queues, &agents, now).await {
+            Ok(notices) => self.engine.handle(now, Input::Notices(notices)),
+            Err(error) => tracing::warn!(%error, "configuration not restored: next heartbeat"),
+        }
     }
 
     fn now(&mut self) -> Time {
@@ -312,7 +334,12 @@ impl<S: Store> Driver<S> {
                 }
                 Wake::Renew => {
                     match self.beat().await {
-                        Ok(live) => self.live = live,
+                        Ok(beat) => {
+                            self.live = beat.live;
+                            if !beat.configured {
+                                self.restore_configuration().await;
+                            }
+                        }
                         Err(error) => tracing::warn!(%error, "heartbeat failed"),
                     }
                     self.renew_leases().await;
@@ -536,7 +563,7 @@ impl<S: Store> Driver<S> {
     }
 
     /// Beats in the store and reads which instances are live.
-    async fn beat(&mut self) -> Result<Vec<String>, StoreError> {
+    async fn beat(&mut self) -> Result<Heartbeat, StoreError> {
         let now = self.now();
         self.store.heartbeat(&self.settings.instance, now, self.settings.lease_ttl).await
     }

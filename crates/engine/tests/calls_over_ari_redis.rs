@@ -295,6 +295,45 @@ async fn callers_a_restarted_redis_forgot_are_taken_in_again_from_asterisk() {
     node.check_invariants().expect("simulated node invariants");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_lost_everything_under_a_running_instance_is_configured_again() {
+    let mut redis = support::RedisServer::start_with(false);
+    let store = Arc::new(redis.store().await);
+    let (_sim, node, spec, alice) = node_with_alice(10).await;
+    let queues = [QueueConfig::new("support")];
+    let run = Running::start(&store, &queues, &alice, &spec, Settings::new("only")).await;
+    wait_for_consumer(&node).await;
+    node.place_call(&CallSpec::new("starq", &["queue=support"], "5551")).expect("placed");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Redis comes back empty under the running instance: no queue, no agent, no caller.
+    redis.restart();
+    let support = "support".into();
+    node.place_call(&CallSpec::new("starq", &["queue=support"], "5552")).expect("placed");
+    let mut configured = false;
+    for _ in 0..500 {
+        if store.queue(&support).await.is_ok_and(|q| q.is_some()) {
+            configured = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(configured, "the instance installs its configuration again");
+    // Logins lived in the store only: alice logs in again, and both callers are served, the
+    // one waiting through the loss taken in again from Asterisk.
+    run.shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await;
+    let two = |events: &[JournalEvent]| {
+        events.iter().filter(|e| matches!(e, JournalEvent::Completed { .. })).count() == 2
+    };
+    let events = journal_until(&store, two).await;
+    assert!(two(&events), "both callers served: {events:?}");
+    assert!(
+        !events.iter().any(|e| matches!(e, JournalEvent::Refused { .. })),
+        "nobody refused for a queue the store forgot: {events:?}"
+    );
+    run.stop().await;
+    node.check_invariants().expect("simulated node invariants");
+}
+
 /// An owner dies with an offer half made: its notice lost, its leg created in Asterisk and,
 /// when `dialed`, ringing. The next owner rings the same offer under the same leg id, which
 /// Asterisk refuses to create or dial twice: alice's phone rings once, and she is connected.

@@ -837,10 +837,17 @@ async fn a_nodes_callers_are_read_back_for_adoption<S: Store>(mut s: Site<S>) {
 async fn instances_live_while_they_beat_and_inboxes_hand_notices_to_owners<S: Store>(s: Site<S>) {
     let ttl = Duration::from_secs(3);
     let at = |ms: u64| Time(1_000_000 + ms);
-    assert_eq!(s.store.heartbeat("b", at(0), ttl).await.expect("ok"), ["b"]);
-    assert_eq!(s.store.heartbeat("a", at(1_000), ttl).await.expect("ok"), ["a", "b"]);
-    assert_eq!(s.store.heartbeat("a", at(3_500), ttl).await.expect("ok"), ["a"], "b lapsed");
-    assert!(s.store.heartbeat("a", at(3_600), Duration::ZERO).await.expect("ok").is_empty());
+    let beat =
+        async |instance, ms, ttl| s.store.heartbeat(instance, at(ms), ttl).await.expect("ok");
+    let first = beat("b", 0, ttl).await;
+    assert_eq!(first.live, ["b"]);
+    assert!(!first.configured, "a store never configured says so");
+    s.setup(&[QueueConfig::new("q1")], &[]).await;
+    let second = beat("a", 1_000, ttl).await;
+    assert_eq!(second.live, ["a", "b"]);
+    assert!(second.configured, "a configured store says so");
+    assert_eq!(beat("a", 3_500, ttl).await.live, ["a"], "b lapsed");
+    assert!(beat("a", 3_600, Duration::ZERO).await.live.is_empty());
 
     let offer = |reservation, node: &str| Offer {
         reservation: starq_core::ReservationId(reservation),

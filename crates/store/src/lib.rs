@@ -54,6 +54,15 @@ pub enum StoreError {
     Protocol(String),
 }
 
+/// What a [`Store::heartbeat`] reads back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// The instances live now, sorted.
+    pub live: Vec<String>,
+    /// Whether a configuration was installed ([`Store::configure`]) and is still there.
+    pub configured: bool,
+}
+
 /// A node lease: while it lasts, its owner alone acts for the node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lease {
@@ -195,14 +204,16 @@ pub trait Store: Send + Sync + 'static {
     fn release_lease(&self, lease: &Lease) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Registers `instance` as live until `now + ttl` (renewed like a lease; a zero `ttl` leaves
-    /// at once) and returns every instance live at `now`, sorted. Instances share the nodes
-    /// among the live ones (rendezvous hashing), so this is the membership they agree on.
+    /// at once) and returns every instance live at `now`, sorted, and whether the store holds
+    /// a configuration. Instances share the nodes among the live ones (rendezvous hashing), so
+    /// this is the membership they agree on; a store found without its configuration (a Redis
+    /// restarted empty) is configured again by the instances that beat.
     fn heartbeat(
         &self,
         instance: &str,
         now: Time,
         ttl: Duration,
-    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Heartbeat, StoreError>> + Send;
 
     /// Leaves notices for their nodes' owners: what a request made for callers of a node
     /// another instance owns (an agent this instance freed, offered to a caller over there).

@@ -18,7 +18,7 @@ use starq_core::journal::{JournalEntry, JournalEvent};
 use starq_core::shared::{Notice, Reply, Request, StoredCall, Verdict};
 use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, QueueId, Time};
 
-use crate::{AgentStatus, AgentView, Lease, QueueView, Store, StoreError};
+use crate::{AgentStatus, AgentView, Heartbeat, Lease, QueueView, Store, StoreError};
 use agent::Status;
 use board::{Board, Effects};
 
@@ -45,6 +45,8 @@ struct Inner {
     instances: BTreeMap<String, Time>,
     /// Notices left for each node's owner.
     inboxes: BTreeMap<NodeId, VecDeque<Notice>>,
+    /// Whether a configuration was installed.
+    configured: bool,
 }
 
 #[derive(Debug)]
@@ -76,7 +78,9 @@ impl MemoryStore {
     /// are not journaled: `configure` has no time to stamp them with (see
     /// [`Store::configure`]).
     pub fn configure_now(&self, queues: &[QueueConfig], agents: &[AgentConfig]) {
-        self.lock().board.configure(queues, agents);
+        let mut inner = self.lock();
+        inner.board.configure(queues, agents);
+        inner.configured = true;
     }
 
     /// Configures and re-matches (synchronous form of [`Store::reconfigure`]).
@@ -88,6 +92,7 @@ impl MemoryStore {
     ) -> Vec<Notice> {
         let mut inner = self.lock();
         let memberships = inner.board.configure(queues, agents);
+        inner.configured = true;
         let mut fx = Effects { journal: memberships, ..Effects::default() };
         inner.board.rematch(queues, agents, now, &mut fx);
         inner.record(now, fx.journal);
@@ -299,11 +304,12 @@ impl Store for MemoryStore {
         instance: &str,
         now: Time,
         ttl: Duration,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Heartbeat, StoreError> {
         let mut inner = self.lock();
         inner.instances.insert(instance.to_owned(), now + ttl);
         inner.instances.retain(|_, until| *until > now);
-        Ok(inner.instances.keys().cloned().collect())
+        let live = inner.instances.keys().cloned().collect();
+        Ok(Heartbeat { live, configured: inner.configured })
     }
 
     async fn post_notices(&self, notices: Vec<Notice>) -> Result<(), StoreError> {

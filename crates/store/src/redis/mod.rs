@@ -45,7 +45,7 @@ use starq_core::journal::JournalEntry;
 use starq_core::shared::{Notice, Reply, Request, StoredCall};
 use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, QueueId, Time};
 
-use crate::{AgentView, Lease, QueueView, Store, StoreError};
+use crate::{AgentView, Heartbeat, Lease, QueueView, Store, StoreError};
 
 /// The library's source, in load order (the parts share one Lua chunk).
 const LUA_PARTS: [&str; 3] =
@@ -442,10 +442,16 @@ impl Store for RedisStore {
         instance: &str,
         now: Time,
         ttl: Duration,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Heartbeat, StoreError> {
         let args = [instance.to_owned(), now.0.to_string(), ttl.as_millis().to_string()];
         let v = self.fcall("heartbeat", &args).await?;
-        codec::array(&v)?.iter().map(codec::text).collect()
+        match codec::array(&v)? {
+            [configured, live] => Ok(Heartbeat {
+                live: codec::array(live)?.iter().map(codec::text).collect::<Result<_, _>>()?,
+                configured: codec::number::<u8>(configured)? == 1,
+            }),
+            other => Err(StoreError::Protocol(format!("heartbeat reply {other:?}"))),
+        }
     }
 
     async fn post_notices(&self, notices: Vec<Notice>) -> Result<(), StoreError> {

@@ -195,6 +195,7 @@ local function configure(keys, args)
   setup(keys, 0)
   install(args, 1)
   flush()
+  rc('HSET', k_site(), 'configured', '1')
   return 'OK'
 end
 
@@ -224,6 +225,7 @@ local function reconfigure(keys, args)
   local queues, agents = install(args, 2)
   rematch(queues, agents)
   flush()
+  rc('HSET', k_site(), 'configured', '1')
   append_journal()
   return { { 'done' }, N }
 end
@@ -353,7 +355,7 @@ local function heartbeat(keys, args)
   rc('ZREMRANGEBYSCORE', key, '-inf', n2s(NOW))
   local live = rc('ZRANGE', key, 0, -1)
   table.sort(live)
-  return live
+  return { rc('HEXISTS', k_site(), 'configured'), live }
 end
 
 -- ARGV: node, notice, node, notice, ... Notices stay opaque here (see codec.rs).
