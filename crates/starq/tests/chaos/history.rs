@@ -244,8 +244,12 @@ pub fn served_in_order_after(
     for pair in offered_after.windows(2) {
         if pair[1].0 < pair[0].0 {
             broken.push(format!(
-                "{} entered before {} but was offered after it once the instance died",
-                pair[1].1, pair[0].1
+                "{} entered before {} but was offered after it once the instance died (at {at}); \
+                 their stories:\n  {}\n  {}",
+                pair[1].1,
+                pair[0].1,
+                story(journal, &pair[1].1),
+                story(journal, &pair[0].1)
             ));
         }
     }
