@@ -55,8 +55,10 @@ const FAULTS: [Fault; 6] = [
 struct Figures {
     /// Instance killed → its nodes connected at a survivor.
     takeover: Vec<Duration>,
-    /// Instance killed → the first offer on one of its nodes (when a caller was waiting there).
+    /// Instance killed → the new owner's first decision for one of its nodes.
     dispatch_resumed: Vec<Duration>,
+    /// Instance killed → the first offer to a caller waiting on its nodes (when one waited).
+    first_offer: Vec<Duration>,
     /// Node killed → every agent on a call there released.
     agents_released: Vec<Duration>,
     /// Redis back → every instance routing again.
@@ -92,21 +94,40 @@ async fn inject(cluster: &mut Cluster, fault: Fault, round: usize, figures: &mut
             let waiting_now = history::waiting_at(&journal(cluster).await, at);
             let killed = Instant::now();
             cluster.instances[victim].kill();
+            // Records stamped from here on cannot be the dead instance's.
+            let dead_at = wall_ms();
             figures.takeover.push(cluster.until_owned(Duration::from_secs(15)).await);
-            // The first offer on the dead instance's nodes, if a caller waits there.
-            if waiting_now.iter().any(|(c, _)| theirs.iter().any(|p| c.as_str().starts_with(p))) {
-                for _ in 0..500 {
-                    let offered = journal(cluster).await.iter().any(|e| {
-                        e.time.0 >= at
-                            && matches!(&e.event, starq_core::journal::JournalEvent::Offered { call, .. }
-                                if theirs.iter().any(|p| call.as_str().starts_with(p)))
-                    });
-                    if offered {
-                        figures.dispatch_resumed.push(killed.elapsed());
-                        break;
+            // Dispatch resumes when the new owner acts for the dead instance's nodes: its first
+            // record there that only an owner writes (a caller queued, an offer missed or
+            // connected). The first offer there, when a caller waits, is also timed: it
+            // includes waiting for an agent to be free.
+            let ours =
+                |call: &starq_core::CallId| theirs.iter().any(|p| call.as_str().starts_with(p));
+            let caller_waits = waiting_now.iter().any(|(c, _)| ours(c));
+            let (mut acted, mut offered) = (false, !caller_waits);
+            for _ in 0..1_000 {
+                for e in journal(cluster).await.iter().filter(|e| e.time.0 > dead_at) {
+                    use starq_core::journal::JournalEvent as E;
+                    match &e.event {
+                        E::Entered { call, .. }
+                        | E::Missed { call, .. }
+                        | E::Connected { call, .. }
+                            if !acted && ours(call) =>
+                        {
+                            acted = true;
+                            figures.dispatch_resumed.push(killed.elapsed());
+                        }
+                        E::Offered { call, .. } if !offered && ours(call) => {
+                            offered = true;
+                            figures.first_offer.push(killed.elapsed());
+                        }
+                        _ => {}
                     }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
+                if acted && offered {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
             cluster.restart(victim);
             tokio::time::sleep(Duration::from_secs(2)).await;
@@ -243,10 +264,14 @@ async fn nothing_lost_nothing_double_booked_under_faults() {
     }
     let (tally, mut broken) = history::check(&cluster.sim.truth(), &entries, &agents);
     broken.extend(figures.order_violations.iter().cloned());
+    // A phone rung while on a call: the store never holds an agent twice, so this is a ring
+    // landing for an offer already given back (docs/reliability.md, "one offer, one leg id").
+    broken.extend(tally.double_offer_stories.iter().map(|story| format!("double offer: {story}")));
     eprintln!("{tally:?}");
     for (name, samples) in [
         ("instance killed -> nodes owned again", &figures.takeover),
         ("instance killed -> dispatch resumed", &figures.dispatch_resumed),
+        ("instance killed -> first offer to a caller waiting there", &figures.first_offer),
         ("node killed -> its agents released", &figures.agents_released),
         ("Redis back -> every instance routing", &figures.redis_recovered),
     ] {
@@ -259,18 +284,5 @@ async fn nothing_lost_nothing_double_booked_under_faults() {
         broken.len(),
         broken.join("\n"),
         cluster.logs()
-    );
-    // The store never holds an agent twice (checked above); a phone may still, rarely, be rung
-    // for an offer already given back, when an instance froze with that ring in flight
-    // (docs/reliability.md). Counted and bounded here, so a regression cannot hide in it.
-    for story in &tally.double_offer_stories {
-        eprintln!("double offer: {story}");
-    }
-    let allowed = (tally.queued / 100).max(1);
-    assert!(
-        tally.double_offers <= allowed,
-        "{} double offers (at most {allowed}):\n{}",
-        tally.double_offers,
-        tally.double_offer_stories.join("\n")
     );
 }
