@@ -421,8 +421,12 @@ fn a_waiting_caller_is_adopted_with_its_music_and_its_original_deadline() {
     h.take_over(|_| {}, &["ch1".to_owned()]);
     let out = h.take();
     assert!(
-        matches!(&out[..], [Command::Channel { channel, action: ChannelAction::StartMoh(class), .. }] if channel == "ch1" && class == "default"),
-        "music on hold again, nothing else: {out:?}"
+        matches!(&out[..], [
+            Command::Channel { channel: answered, action: ChannelAction::Answer, .. },
+            Command::Channel { channel, action: ChannelAction::StartMoh(class), .. },
+        ] if answered == "ch1" && channel == "ch1" && class == "default"),
+        "answered (in case the earlier owner died before it did) and music on hold again, \
+         nothing else: {out:?}"
     );
     h.wait(59);
     assert!(continued(&h.take()).is_empty(), "the wait still runs from the first entry");

@@ -26,7 +26,7 @@ use std::time::Duration;
 pub use io::{Arrival, ChannelAction, Command, Input, LegHangup};
 pub use timers::TimerKey;
 
-use crate::config::{AgentConfig, Overflow, QueueConfig, Window};
+use crate::config::{AgentConfig, AnswerMode, Overflow, QueueConfig, Window};
 use crate::estimate::HandleTime;
 use crate::ids::{AgentId, CallId, Fence, NodeId, QueueId, ReservationId};
 use crate::outcome::Outcome;
@@ -248,13 +248,7 @@ impl Engine {
             Caller::new(channel, fence.node.clone(), Arc::clone(queue), caller_id.clone(), now);
         self.callers.insert(call.clone(), caller);
         if first {
-            match queue.answer {
-                crate::config::AnswerMode::Answer => {
-                    self.channel(&call, ChannelAction::Answer);
-                    self.channel(&call, ChannelAction::StartMoh(queue.music_class.clone()));
-                }
-                crate::config::AnswerMode::Ring => self.channel(&call, ChannelAction::Ring),
-            }
+            self.hold(&call, queue);
         }
         self.arm_wait_timers(&call, queue, max_wait, now);
         let window = queue.rule.window_at(Window::ANY, Duration::ZERO);
@@ -268,6 +262,19 @@ impl Engine {
             now,
         };
         self.request(Pending::Enqueue(call), Request::Enqueue(enqueue));
+    }
+
+    /// Puts a caller on hold as its queue says: answered with music on hold, or hearing
+    /// ringback. Answering an answered channel does nothing, so an adopted caller whose
+    /// earlier owner died before answering it is answered too.
+    fn hold(&mut self, call: &CallId, queue: &QueueConfig) {
+        match queue.answer {
+            AnswerMode::Answer => {
+                self.channel(call, ChannelAction::Answer);
+                self.channel(call, ChannelAction::StartMoh(queue.music_class.clone()));
+            }
+            AnswerMode::Ring => self.channel(call, ChannelAction::Ring),
+        }
     }
 
     /// Arms the timers of a wait that began at `entered` (now, or before an adoption): max

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use super::caller::{self, Caller, Leg, Phase};
 use super::{ChannelAction, Command, Engine, LegHangup, Pending, TimerKey};
-use crate::config::AnswerMode;
 use crate::ids::{AgentId, CallId, NodeId, QueueId, ReservationId};
 use crate::outcome::Outcome;
 use crate::shared::{Notice, Offer, Party, Request, StoredCall, StoredState};
@@ -212,11 +211,7 @@ impl Engine {
                     }
                     return self.leave(&call, Outcome::Abandoned);
                 }
-                let media = match queue.answer {
-                    AnswerMode::Answer => ChannelAction::StartMoh(queue.music_class.clone()),
-                    AnswerMode::Ring => ChannelAction::Ring,
-                };
-                self.channel(&call, media);
+                self.hold(&call, &queue);
                 self.arm_wait_timers(&call, &queue, None, stored.entered);
                 for (reservation, agent) in offers {
                     self.on_offer(offer(reservation, agent));
