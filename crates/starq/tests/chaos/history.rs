@@ -111,12 +111,23 @@ pub fn check(
         }
         // A caller hanging up just as the agent answers is journaled connected, then completed
         // by the caller (as app_queue logs CONNECT then COMPLETECALLER); an agent cannot have
-        // ended a call the caller never had.
+        // ended a call the caller left first. (An agent may end one the caller never heard:
+        // answered, then hung up before a slow node made the bridge.)
         if let Some(ends) = ends.get(&call)
             && *outcome == Truth::Abandoned
             && ends.iter().any(|e| matches!(e, JournalEvent::Completed { by: Party::Agent, .. }))
         {
-            broken.push(format!("{call} hung up unserved but is journaled completed by the agent"));
+            let agent_left_first = world.rings().iter().any(|r| {
+                r.caller == Some(caller.caller)
+                    && r.answered_ms.is_some()
+                    && r.ended_ms.zip(caller.ended_ms).is_some_and(|(leg, call)| leg <= call)
+            });
+            if !agent_left_first {
+                broken.push(format!(
+                    "{call} hung up unserved, first, but is journaled completed by the agent\n  {}",
+                    story(journal, &call)
+                ));
+            }
         }
     }
     for call in &entered {
