@@ -21,6 +21,19 @@ use crate::time::Time;
 /// that cannot be reached again at once would loop (mod_callcenter waits 5 s too).
 pub const UNREACHABLE_RETRY: Duration = Duration::from_secs(5);
 
+/// The least wrap-up after a call whose agent leg starq still has to hang up (the caller hung
+/// up first): the hang-up must reach the phone before the next offer rings it, or the phone
+/// rings while still on the call. An agent who hung up, or whose node was lost, has no leg left
+/// to hang up.
+pub const LEG_TEARDOWN: Duration = Duration::from_secs(1);
+
+/// The wrap-up an agent gets after a call: the configured one, at least [`LEG_TEARDOWN`] when
+/// starq still has the agent's leg to hang up. The store applies it, and the engine arms the
+/// matching timer.
+pub fn wrapup_after(wrapup: Duration, leg_to_hang_up: bool) -> Duration {
+    if leg_to_hang_up { wrapup.max(LEG_TEARDOWN) } else { wrapup }
+}
+
 /// How long an agent rests after a missed offer, before being offered again. A failure that is
 /// not the agent's (the leg could not be made) costs nothing; an unreachable phone at least
 /// [`UNREACHABLE_RETRY`]. The store applies it, and the engine arms the matching timer.

@@ -325,6 +325,7 @@ fn announcements_say_position_and_estimated_wait() {
     h.wait(120);
     h.take();
     h.input(Input::CallerHungUp { node: NodeId::new("main"), channel: "ch0".into() });
+    h.wait(121); // the agent's leg is hung up first (LEG_TEARDOWN)
     let r = h.dials()[0].0;
     h.input(Input::LegAnswered { reservation: r });
     h.take();

@@ -17,7 +17,8 @@ use starq_core::config::{
 };
 use starq_core::journal::JournalEvent;
 use starq_core::shared::{
-    AgentAction, Enqueue, Miss, Notice, Offer, Party, Reply, Request, StoredState, Verdict,
+    AgentAction, Enqueue, LEG_TEARDOWN, Miss, Notice, Offer, Party, Reply, Request, StoredState,
+    Verdict,
 };
 use starq_core::strategy::Strategy;
 use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, Outcome, QueueId, Time};
@@ -40,6 +41,7 @@ where
         unknown_queue_and_agent_are_named,
         join_rules_refuse_full_and_empty_queues,
         a_call_goes_through_its_whole_life,
+        an_agent_whose_caller_hung_up_is_free_after_the_leg_is_down,
         priority_then_entry_time_decide_who_is_served,
         lower_penalty_tiers_are_exhausted_first,
         windows_widen_and_bring_higher_tiers_in,
@@ -161,12 +163,17 @@ impl<S: Store> Site<S> {
         .await
     }
 
+    /// The agent ends the call after `secs`.
     async fn hangup(&mut self, call: &str, secs: u64) -> Reply {
+        self.hangup_by(call, secs, Party::Agent).await
+    }
+
+    async fn hangup_by(&mut self, call: &str, secs: u64, by: Party) -> Reply {
         self.tick(secs);
         self.apply(Request::Hangup {
             fence: self.fence.clone(),
             call: CallId::new(call),
-            by: Party::Caller,
+            by,
             now: self.now,
             draw: 5,
         })
@@ -248,7 +255,7 @@ async fn a_call_goes_through_its_whole_life<S: Store>(mut s: Site<S>) {
     assert_eq!(s.answer(&offer).await.result, Verdict::Stale, "a reservation confirms once");
     assert_eq!(s.status("a1").await, AgentStatus::OnCall(CallId::new("c1")));
     assert_eq!(s.store.position(&CallId::new("c1")).await.expect("ok"), None);
-    assert_eq!(s.hangup("c1", 30).await.result, Verdict::Done);
+    assert_eq!(s.hangup_by("c1", 30, Party::Caller).await.result, Verdict::Done);
     let until = s.now + Duration::from_secs(10);
     assert_eq!(s.status("a1").await, AgentStatus::WrapUp(until));
     let early = s.apply(Request::AgentReady { agent: "a1".into(), now: s.now, draw: 1 }).await;
@@ -265,6 +272,29 @@ async fn a_call_goes_through_its_whole_life<S: Store>(mut s: Site<S>) {
     });
     // Talk runs from the answer: 30 s of call plus the 1 s tick of the refused second answer.
     assert_eq!(talk, Some((Duration::from_secs(31), Duration::from_secs(1), Party::Caller)));
+}
+
+/// A call the caller ended leaves the agent's leg for starq to hang up: however short the
+/// queue's wrap-up, the agent is not offered the next caller before that hang-up can have
+/// reached the phone (`LEG_TEARDOWN`). An agent who hung up is free at once.
+async fn an_agent_whose_caller_hung_up_is_free_after_the_leg_is_down<S: Store>(mut s: Site<S>) {
+    let mut q1 = QueueConfig::new("q1");
+    q1.wrapup = Duration::ZERO;
+    s.setup(&[q1], &[agent("a1", &[("q1", 0)])]).await;
+    s.login("a1").await;
+    let r = s.enqueue("c1", "q1", 0, Window::ANY).await;
+    s.answer(&offers(&r)[0].clone()).await;
+    s.hangup_by("c1", 10, Party::Caller).await;
+    let r = s.enqueue("c2", "q1", 0, Window::ANY).await;
+    assert!(offers(&r).is_empty(), "a1's leg is still being hung up");
+    let ready = |s: &Site<S>| Request::AgentReady { agent: "a1".into(), now: s.now, draw: 1 };
+    s.now = s.now + LEG_TEARDOWN;
+    let r = s.apply(ready(&s)).await;
+    assert_eq!(offered_agents(&r), ["a1"], "then a1 takes the waiting caller");
+    s.answer(&offers(&r)[0].clone()).await;
+    s.hangup("c2", 10).await;
+    let r = s.enqueue("c3", "q1", 0, Window::ANY).await;
+    assert_eq!(offered_agents(&r), ["a1"], "a1 hung up: no leg left, free at once");
 }
 
 async fn priority_then_entry_time_decide_who_is_served<S: Store>(mut s: Site<S>) {

@@ -54,7 +54,8 @@ async fn work(store: &RedisStore, fence: &Fence, first: Vec<Notice>, seed: &mut 
             let r = Request::Hangup {
                 fence: fence.clone(),
                 call: o.call.clone(),
-                by: Party::Caller,
+                // The agent ends it, so it is free for the next caller at once.
+                by: Party::Agent,
                 now,
                 draw: *seed,
             };

@@ -119,7 +119,7 @@ proptest! {
         }
         for &i in &hangup_order {
             let now = site.tick();
-            site.store.apply_now(Request::Hangup { fence: fence(), call: calls[i].clone(), by: Party::Caller, now, draw: 0 });
+            site.store.apply_now(Request::Hangup { fence: fence(), call: calls[i].clone(), by: Party::Agent, now, draw: 0 });
         }
         let (_, reply) = site.enqueue(0);
         prop_assert_eq!(first_offer(&reply).map(|o| o.1), Some(format!("a{}", hangup_order[0])));
@@ -206,7 +206,7 @@ proptest! {
             let now = site.tick();
             site.store.apply_now(Request::Answered { fence: fence(), reservation, now });
             let now = site.tick();
-            reply = site.store.apply_now(Request::Hangup { fence: fence(), call, by: Party::Caller, now, draw: 0 });
+            reply = site.store.apply_now(Request::Hangup { fence: fence(), call, by: Party::Agent, now, draw: 0 });
         }
         let expected: Vec<CallId> = expected.into_iter().map(|(_, _, c)| c).collect();
         prop_assert_eq!(served, expected);

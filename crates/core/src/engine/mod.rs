@@ -31,7 +31,7 @@ use crate::estimate::HandleTime;
 use crate::ids::{AgentId, CallId, Fence, NodeId, QueueId, ReservationId};
 use crate::outcome::Outcome;
 use crate::rng::Rng;
-use crate::shared::{Enqueue, Notice, Party, Request};
+use crate::shared::{Enqueue, Notice, Party, Request, wrapup_after};
 use crate::time::Time;
 use caller::{Caller, Leg, Phase};
 use timers::TimerTable;
@@ -363,8 +363,9 @@ impl Engine {
             let wrapup = self.agents.get(&agent).and_then(|a| a.wrapup).unwrap_or(c.queue.wrapup);
             let talk = self.now.since(c.connected_at);
             self.handle_times.entry(c.queue.id.clone()).or_default().record(talk + wrapup);
-            if !wrapup.is_zero() {
-                self.timers.set(TimerKey::AgentReady(agent), self.now + wrapup);
+            let rest = wrapup_after(wrapup, by == Party::Caller);
+            if !rest.is_zero() {
+                self.timers.set(TimerKey::AgentReady(agent), self.now + rest);
             }
         }
         self.legs.remove(&reservation);

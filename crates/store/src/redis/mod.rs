@@ -143,9 +143,10 @@ impl Library {
     fn new() -> Self {
         // The core's constants the functions apply, so the two can never drift apart.
         let constants = format!(
-            "local RINGALL_MAX = {}\nlocal UNREACHABLE_RETRY = {}\n",
+            "local RINGALL_MAX = {}\nlocal UNREACHABLE_RETRY = {}\nlocal LEG_TEARDOWN = {}\n",
             starq_core::strategy::RINGALL_MAX_AGENTS,
-            starq_core::shared::UNREACHABLE_RETRY.as_millis()
+            starq_core::shared::UNREACHABLE_RETRY.as_millis(),
+            starq_core::shared::LEG_TEARDOWN.as_millis()
         );
         let source = format!("{constants}{}", LUA_PARTS.concat());
         let version = fnv1a(source.as_bytes());

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use starq_core::config::{AutoPauseScope, Window};
 use starq_core::journal::JournalEvent;
-use starq_core::shared::{Enqueue, Miss, Party, StoredCall, StoredState, Verdict, rest_after};
+use starq_core::shared::{
+    Enqueue, Miss, Party, StoredCall, StoredState, Verdict, rest_after, wrapup_after,
+};
 use starq_core::{AgentId, CallId, NodeId, Outcome, QueueId, ReservationId, Time};
 
 use super::super::agent::Status;
@@ -146,7 +148,7 @@ impl Board {
                 original_position,
                 hold,
             });
-            self.end_call_for_agent(&agent, &queue, now, 0, fx);
+            self.end_call_for_agent(&agent, &queue, now, 0, false, fx);
             return Verdict::Done;
         }
         let position = position_of(&self.queues[&c.queue], &c.rank);
@@ -321,16 +323,18 @@ impl Board {
             talk: now.since(since),
             original_position: c.original_position,
         });
-        self.end_call_for_agent(&agent, &c.queue, now, draw, fx);
+        self.end_call_for_agent(&agent, &c.queue, now, draw, by == Party::Caller, fx);
         Verdict::Done
     }
 
+    /// Frees the agent of a call that ended into its wrap-up (see [`wrapup_after`]).
     pub(super) fn end_call_for_agent(
         &mut self,
         id: &AgentId,
         queue: &QueueId,
         now: Time,
         draw: u64,
+        leg_to_hang_up: bool,
         fx: &mut Effects,
     ) {
         let cfg = Arc::clone(&self.queues[queue].config);
@@ -339,7 +343,7 @@ impl Board {
             stats.calls_taken += 1;
             stats.last_call_end = now;
         }
-        let wrapup = agent.config.wrapup.unwrap_or(cfg.wrapup);
+        let wrapup = wrapup_after(agent.config.wrapup.unwrap_or(cfg.wrapup), leg_to_hang_up);
         agent.status = if wrapup.is_zero() {
             Status::Idle
         } else {

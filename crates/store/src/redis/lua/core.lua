@@ -2,7 +2,7 @@
 --
 -- The Rust side prepends `#!lua name=<library>` and `local FN = '<prefix>'`, where both carry
 -- a hash of the whole text, so two starq versions can share one Redis during an upgrade, and
--- the constants shared with starq-core (RINGALL_MAX, UNREACHABLE_RETRY).
+-- the constants shared with starq-core (RINGALL_MAX, UNREACHABLE_RETRY, LEG_TEARDOWN).
 --
 -- Conventions that keep results identical to MemoryStore:
 --   * Numbers become strings only through n2s (Lua's own conversion keeps 14 digits), and
@@ -27,7 +27,8 @@ local AD      -- agents' fields changed during this call, written back once at i
 
 local MINSTD = 2147483647
 local SCORE_LIMIT = 9007199254740992 -- 2^53: scores stay exact as sorted-set scores
--- RINGALL_MAX and UNREACHABLE_RETRY (ms) come from starq-core's constants, in the header.
+-- RINGALL_MAX, UNREACHABLE_RETRY and LEG_TEARDOWN (ms) come from starq-core's constants, in
+-- the header.
 -- Status classes as strings, so that naming their counters formats no number.
 local CLASS_S = { [0] = '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11' }
 

@@ -235,7 +235,10 @@ local function requeue_if_unoffered(call)
   return true
 end
 
-local function end_call_for_agent(a, q, draw)
+-- Frees the agent of a call that ended into its wrap-up: at least LEG_TEARDOWN (core's
+-- wrapup_after) when starq still has the agent's leg to hang up, so that hang-up reaches the
+-- phone before the next offer rings it.
+local function end_call_for_agent(a, q, draw, leg_to_hang_up)
   local cfg = qcfg(q)
   local st = agent_state(a)
   local calls = st['n:' .. q]
@@ -243,6 +246,7 @@ local function end_call_for_agent(a, q, draw)
     agent_set(a, 'n:' .. q, n2s(tonumber(calls) + 1), 'l:' .. q, NOW_S)
   end
   local wrapup = tonumber(st.wu or '') or cfg.wrapup
+  if leg_to_hang_up and wrapup < LEG_TEARDOWN then wrapup = LEG_TEARDOWN end
   if wrapup == 0 then
     set_status(a, 'idle')
   else
@@ -356,7 +360,7 @@ function R.leave(_, a)
     -- The call's end is recorded before the agent, freed, may be offered the next one.
     journal('left', 'call', call, 'queue', c.q, 'out', outcome, 'pos', '0', 'opos', n2s(c.op),
       'hold', since(c.since, c.en))
-    end_call_for_agent(c.agent, c.q, '0')
+    end_call_for_agent(c.agent, c.q, '0', false)
     return { 'done' }
   end
   local position = position_of(c.q, c.mb)
@@ -455,7 +459,7 @@ function R.hang(_, a)
   caller_del(call, 'completed-' .. by)
   journal('completed', 'call', call, 'queue', c.q, 'agent', c.agent, 'by', by,
     'hold', since(c.since, c.en), 'talk', since(NOW, c.since), 'opos', n2s(c.op))
-  end_call_for_agent(c.agent, c.q, draw)
+  end_call_for_agent(c.agent, c.q, draw, by == 'caller')
   return { 'done' }
 end
 
