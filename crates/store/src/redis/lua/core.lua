@@ -56,7 +56,7 @@ local function k_ctiers(q) return P .. 'qnt:' .. q end         -- tiers with log
 --   'c:'q "penalty class", its place in the member counters (while logged in).
 -- Everything a routing step needs about an agent comes with one HGETALL.
 local function k_agent(a) return P .. 'a:' .. a end
--- One hash per caller not yet gone: q, node, sc, en, sq, mb, wmin, wmax, op, st, agent,
+-- One hash per caller not yet gone: q, node, sc, en, mb, wmin, wmax, op, st, agent,
 -- since, and 'rs', its reservations (see caller_rids).
 local function k_caller(c) return P .. 'c:' .. c end
 local function k_node_calls(n) return P .. 'nc:' .. n end      -- the node's callers (adoption)
@@ -279,9 +279,10 @@ local function rank_lt(a, b)
   return a.sq < b.sq
 end
 
+-- `sc`: the score, as a string.
 local function waiting_insert(q, wmin, wmax, sc, member)
   local wk = wkey(wmin, wmax)
-  if rc('ZADD', k_waiting(q, wk), n2s(sc), member) == 1 then bump(q, 'nw', 1) end
+  if rc('ZADD', k_waiting(q, wk), sc, member) == 1 then bump(q, 'nw', 1) end
   rc('ZADD', k_windows(q), '0', wk)
 end
 
@@ -343,17 +344,18 @@ local function entries(raw)
   return out
 end
 
--- index::Available::select: the agents `sel` picks for a caller with window (wmin, wmax), or
--- across every tier when wmin is nil (penalties ignored).
+-- index::Available::select: the agents `sel` picks for a caller with window (wmin, wmax), as
+-- the caller's hash holds them (strings), or across every tier when wmin is nil (penalties
+-- ignored).
 local function select_agents(q, sel, wmin, wmax, cursor)
   local tiers
   local tiered = wmin ~= nil and sel ~= 'across'
   if wmin == nil then
     tiers = rc('ZRANGE', k_tiers(q), '0', '-1')
   elseif tiered then
-    tiers = rc('ZRANGEBYSCORE', k_tiers(q), n2s(wmin), n2s(wmax), 'LIMIT', '0', '1')
+    tiers = rc('ZRANGEBYSCORE', k_tiers(q), wmin, wmax, 'LIMIT', '0', '1')
   else
-    tiers = rc('ZRANGEBYSCORE', k_tiers(q), n2s(wmin), n2s(wmax))
+    tiers = rc('ZRANGEBYSCORE', k_tiers(q), wmin, wmax)
   end
   local firsts, picked = {}, {}
   for _, p in ipairs(tiers) do
