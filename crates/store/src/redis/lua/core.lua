@@ -32,8 +32,21 @@ local SCORE_LIMIT = 9007199254740992 -- 2^53: scores stay exact as sorted-set sc
 local CLASS_S = { [0] = '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11' }
 
 -- Integers only (every number here is one, below 2^53): '%d' is exact for them, and much
--- cheaper than '%.0f'.
-local function n2s(x) return string.format('%d', x) end
+-- cheaper than '%.0f'. Small ones (counters, positions, tiers) are formatted once and kept:
+-- a routing call formats a dozen, and each string.format costs more than a table lookup.
+local SMALL_MAX = 4096
+local SMALL = {}
+local function n2s(x)
+  if x >= 0 and x < SMALL_MAX then
+    local s = SMALL[x]
+    if s == nil then
+      s = string.format('%d', x)
+      SMALL[x] = s
+    end
+    return s
+  end
+  return string.format('%d', x)
+end
 local PADS = { [10] = '%010d', [16] = '%016d' }
 local function pad(x, w) return string.format(PADS[w], x) end
 
