@@ -285,13 +285,14 @@ function R.enq(node, a)
   end
   local seq = rc('HINCRBY', k_site(), 'rank', '1')
   local member = pad(NOW, 16) .. pad(seq, 16) .. call
-  rc('ZADD', k_present(q), n2s(-prio), member)
+  local sc = n2s(-prio)
+  rc('ZADD', k_present(q), sc, member)
   local position = position_of(q, member)
   local serving = counter(q, 'ns')
   local c = {} -- a new caller: its cached copy is exactly what caller_set writes
   CC[call] = c
-  caller_set(call, 'q', q, 'node', node, 'sc', n2s(-prio), 'en', NOW_S, 'mb', member, 'wmin', n2s(wmin), 'wmax', n2s(wmax), 'op', n2s(position), 'st', 'w',
-    'cid', cid)
+  caller_set(call, 'q', q, 'node', node, 'sc', sc, 'en', NOW_S, 'mb', member, 'wmin', n2s(wmin),
+    'wmax', n2s(wmax), 'op', n2s(position), 'st', 'w', 'cid', cid)
   rc('SADD', k_node_calls(node), call)
   journal('entered', 'call', call, 'queue', q, 'node', node, 'cid', cid, 'pos', n2s(position))
   -- The caller waits, but enters its waiting set only if no agent takes it now: nothing reads
@@ -301,7 +302,7 @@ function R.enq(node, a)
   match_caller(call)
   if c.unlisted then
     c.unlisted = nil
-    waiting_insert(q, wmin, wmax, n2s(-prio), member)
+    waiting_insert(q, wmin, wmax, sc, member)
   end
   return { 'joined', position, serving }
 end
@@ -326,13 +327,14 @@ function R.prio(_, a)
   if c == nil or c.st == 'c' then return { 'stale' } end
   local seq = rc('HINCRBY', k_site(), 'rank', '1')
   local member = pad(c.en, 16) .. pad(seq, 16) .. call
+  local sc = n2s(-prio)
   rc('ZREM', k_present(c.q), c.mb)
-  rc('ZADD', k_present(c.q), n2s(-prio), member)
+  rc('ZADD', k_present(c.q), sc, member)
   if c.st == 'w' then
     waiting_remove(c.q, c.wmin, c.wmax, c.mb)
-    waiting_insert(c.q, c.wmin, c.wmax, n2s(-prio), member)
+    waiting_insert(c.q, c.wmin, c.wmax, sc, member)
   end
-  caller_set(call, 'sc', n2s(-prio), 'mb', member)
+  caller_set(call, 'sc', sc, 'mb', member)
   match_caller(call)
   -- Under `autofill=no` another caller may have become the head.
   match_head(c.q)
