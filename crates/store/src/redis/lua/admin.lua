@@ -116,8 +116,7 @@ local function apply(keys, args)
   local handler = R[args[1]]
   if handler == nil then return redis.error_reply('starq: unknown request ' .. args[1]) end
   if args[3] == '1' and not fence_holds(args[4], args[5]) then return { { 'fenced' }, {} } end
-  local rest = {}
-  for i = 6, #args do rest[#rest + 1] = args[i] end
+  local rest = { unpack(args, 6) }
   local verdict = handler(args[4], rest)
   flush()
   append_journal()

@@ -33,8 +33,21 @@ local SCORE_LIMIT = 9007199254740992 -- 2^53: scores stay exact as sorted-set sc
 local CLASS_S = { [0] = '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11' }
 
 -- Integers only (every number here is one, below 2^53): '%d' is exact for them, and much
--- cheaper than '%.0f'.
-local function n2s(x) return string.format('%d', x) end
+-- cheaper than '%.0f'. Small ones (counters, positions, tiers) are formatted once and kept:
+-- a routing call formats a dozen, and each string.format costs more than a table lookup.
+local SMALL_MAX = 4096
+local SMALL = {}
+local function n2s(x)
+  if x >= 0 and x < SMALL_MAX then
+    local s = SMALL[x]
+    if s == nil then
+      s = string.format('%d', x)
+      SMALL[x] = s
+    end
+    return s
+  end
+  return string.format('%d', x)
+end
 local PADS = { [10] = '%010d', [16] = '%016d' }
 local function pad(x, w) return string.format(PADS[w], x) end
 
@@ -57,7 +70,7 @@ local function k_ctiers(q) return P .. 'qnt:' .. q end         -- tiers with log
 --   'c:'q "penalty class", its place in the member counters (while logged in).
 -- Everything a routing step needs about an agent comes with one HGETALL.
 local function k_agent(a) return P .. 'a:' .. a end
--- One hash per caller not yet gone: q, node, sc, en, sq, mb, wmin, wmax, op, st, agent,
+-- One hash per caller not yet gone: q, node, sc, en, mb, wmin, wmax, op, st, agent,
 -- since, and 'rs', its reservations (see caller_rids).
 local function k_caller(c) return P .. 'c:' .. c end
 local function k_node_calls(n) return P .. 'nc:' .. n end      -- the node's callers (adoption)
@@ -70,11 +83,21 @@ local function k_timers(n) return P .. 't:' .. n end
 local function k_journal() return P .. 'j' end
 local function k_jgroups() return P .. 'jg' end
 
+-- A hash as a table (empty when the key is missing). Read in RESP3, whose map reply Redis turns
+-- into a keyed table itself: under RESP2 it comes as a flat array of fields and values that
+-- Lua copies into a second table, growing both by rehashes (~5 % of a routing call's
+-- instructions).
+local function hash_map(key)
+  redis.setresp(3)
+  local t = rc('HGETALL', key).map
+  redis.setresp(2)
+  return t
+end
+
+-- A hash as a table, nil when the key is missing.
 local function hash(key)
-  local raw = rc('HGETALL', key)
-  if #raw == 0 then return nil end
-  local t = {}
-  for i = 1, #raw, 2 do t[raw[i]] = raw[i + 1] end
+  local t = hash_map(key)
+  if next(t) == nil then return nil end
   return t
 end
 
@@ -145,9 +168,7 @@ end
 local function counters(q)
   local c = QR[q]
   if c == nil then
-    c = { v = {}, dirty = {} }
-    local raw = rc('HGETALL', k_qr(q))
-    for i = 1, #raw, 2 do c.v[raw[i]] = raw[i + 1] end
+    c = { v = hash_map(k_qr(q)), dirty = {} }
     QR[q] = c
   end
   return c
@@ -272,9 +293,10 @@ local function rank_lt(a, b)
   return a.sq < b.sq
 end
 
+-- `sc`: the score, as a string.
 local function waiting_insert(q, wmin, wmax, sc, member)
   local wk = wkey(wmin, wmax)
-  if rc('ZADD', k_waiting(q, wk), n2s(sc), member) == 1 then bump(q, 'nw', 1) end
+  if rc('ZADD', k_waiting(q, wk), sc, member) == 1 then bump(q, 'nw', 1) end
   rc('ZADD', k_windows(q), '0', wk)
 end
 
@@ -336,17 +358,18 @@ local function entries(raw)
   return out
 end
 
--- index::Available::select: the agents `sel` picks for a caller with window (wmin, wmax), or
--- across every tier when wmin is nil (penalties ignored).
+-- index::Available::select: the agents `sel` picks for a caller with window (wmin, wmax), as
+-- the caller's hash holds them (strings), or across every tier when wmin is nil (penalties
+-- ignored).
 local function select_agents(q, sel, wmin, wmax, cursor)
   local tiers
   local tiered = wmin ~= nil and sel ~= 'across'
   if wmin == nil then
     tiers = rc('ZRANGE', k_tiers(q), '0', '-1')
   elseif tiered then
-    tiers = rc('ZRANGEBYSCORE', k_tiers(q), n2s(wmin), n2s(wmax), 'LIMIT', '0', '1')
+    tiers = rc('ZRANGEBYSCORE', k_tiers(q), wmin, wmax, 'LIMIT', '0', '1')
   else
-    tiers = rc('ZRANGEBYSCORE', k_tiers(q), n2s(wmin), n2s(wmax))
+    tiers = rc('ZRANGEBYSCORE', k_tiers(q), wmin, wmax)
   end
   local firsts, picked = {}, {}
   for _, p in ipairs(tiers) do

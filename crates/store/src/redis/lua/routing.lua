@@ -3,19 +3,14 @@
 
 local match_agent, match_caller, match_head, cancel_reservation
 
-local CALLER_NUMBERS = { sc = true, en = true, sq = true, wmin = true, wmax = true, op = true,
-  since = true }
-
 -- Callers are read through a cache that lives for one function call (CC, reset by setup);
 -- caller_set changes the cached copy and keeps the change (CD), and flush_callers writes each
--- changed caller back with one HSET (and one HDEL) at the end of the call.
+-- changed caller back with one HSET (and one HDEL) at the end of the call. Fields stay the
+-- strings Redis holds; the few compared or computed with become numbers where they are used.
 local function caller(call)
   local t = CC[call]
   if t ~= nil then return t or nil end
   t = hash(k_caller(call))
-  if t then
-    for f in pairs(CALLER_NUMBERS) do t[f] = tonumber(t[f]) end
-  end
   CC[call] = t or false
   return t
 end
@@ -34,10 +29,7 @@ local function caller_set(call, ...)
   for i = 1, n, 2 do
     local f, v = select(i, ...)
     dirty[f] = v
-    if t then
-      if v and CALLER_NUMBERS[f] then v = tonumber(v) end
-      t[f] = v or nil
-    end
+    if t then t[f] = v or nil end
   end
 end
 
@@ -152,7 +144,9 @@ match_agent = function(a)
       local head = head_of(q)
       if head then
         local c = caller(head.call)
-        if c.st == 'w' and (ignored or (c.wmin <= p and p <= c.wmax)) then cand = head end
+        if c.st == 'w' and (ignored or (tonumber(c.wmin) <= p and p <= tonumber(c.wmax))) then
+          cand = head
+        end
       end
     end
     if cand and (best == nil or cfg.weight > best_weight
@@ -217,7 +211,7 @@ leave_if_empty = function(q)
       local position = position_of(q, c.mb)
       remove_waiting_caller(call, outcome)
       journal('left', 'call', call, 'queue', q, 'out', outcome, 'pos', n2s(position),
-        'opos', n2s(c.op), 'hold', since(NOW, c.en))
+        'opos', c.op, 'hold', since(NOW, c.en))
       N[#N + 1] = { 'E', call, c.node, q, outcome }
     end
   end
@@ -295,14 +289,14 @@ function R.enq(node, a)
   end
   local seq = rc('HINCRBY', k_site(), 'rank', '1')
   local member = pad(NOW, 16) .. pad(seq, 16) .. call
-  rc('ZADD', k_present(q), n2s(-prio), member)
+  local sc = n2s(-prio)
+  rc('ZADD', k_present(q), sc, member)
   local position = position_of(q, member)
   local serving = counter(q, 'ns')
   local c = {} -- a new caller: its cached copy is exactly what caller_set writes
   CC[call] = c
-  caller_set(call, 'q', q, 'node', node, 'sc', n2s(-prio), 'en', NOW_S, 'sq', n2s(seq),
-    'mb', member, 'wmin', n2s(wmin), 'wmax', n2s(wmax), 'op', n2s(position), 'st', 'w',
-    'cid', cid)
+  caller_set(call, 'q', q, 'node', node, 'sc', sc, 'en', NOW_S, 'mb', member, 'wmin', n2s(wmin),
+    'wmax', n2s(wmax), 'op', n2s(position), 'st', 'w', 'cid', cid)
   rc('SADD', k_node_calls(node), call)
   journal('entered', 'call', call, 'queue', q, 'node', node, 'cid', cid, 'pos', n2s(position))
   -- The caller waits, but enters its waiting set only if no agent takes it now: nothing reads
@@ -312,7 +306,7 @@ function R.enq(node, a)
   match_caller(call)
   if c.unlisted then
     c.unlisted = nil
-    waiting_insert(q, wmin, wmax, -prio, member)
+    waiting_insert(q, wmin, wmax, sc, member)
   end
   return { 'joined', position, serving }
 end
@@ -337,13 +331,14 @@ function R.prio(_, a)
   if c == nil or c.st == 'c' then return { 'stale' } end
   local seq = rc('HINCRBY', k_site(), 'rank', '1')
   local member = pad(c.en, 16) .. pad(seq, 16) .. call
+  local sc = n2s(-prio)
   rc('ZREM', k_present(c.q), c.mb)
-  rc('ZADD', k_present(c.q), n2s(-prio), member)
+  rc('ZADD', k_present(c.q), sc, member)
   if c.st == 'w' then
     waiting_remove(c.q, c.wmin, c.wmax, c.mb)
-    waiting_insert(c.q, c.wmin, c.wmax, -prio, member)
+    waiting_insert(c.q, c.wmin, c.wmax, sc, member)
   end
-  caller_set(call, 'sc', n2s(-prio), 'sq', n2s(seq), 'mb', member)
+  caller_set(call, 'sc', sc, 'mb', member)
   match_caller(call)
   -- Under `autofill=no` another caller may have become the head.
   match_head(c.q)
@@ -358,7 +353,7 @@ function R.leave(_, a)
     -- A connected call lost (node gone, drain): the agent is freed as after a hangup.
     caller_del(call, outcome)
     -- The call's end is recorded before the agent, freed, may be offered the next one.
-    journal('left', 'call', call, 'queue', c.q, 'out', outcome, 'pos', '0', 'opos', n2s(c.op),
+    journal('left', 'call', call, 'queue', c.q, 'out', outcome, 'pos', '0', 'opos', c.op,
       'hold', since(c.since, c.en))
     end_call_for_agent(c.agent, c.q, '0', false)
     return { 'done' }
@@ -366,7 +361,7 @@ function R.leave(_, a)
   local position = position_of(c.q, c.mb)
   remove_waiting_caller(call, outcome)
   journal('left', 'call', call, 'queue', c.q, 'out', outcome, 'pos', n2s(position),
-    'opos', n2s(c.op), 'hold', since(NOW, c.en))
+    'opos', c.op, 'hold', since(NOW, c.en))
   return { 'done' }
 end
 
@@ -458,7 +453,7 @@ function R.hang(_, a)
   if c == nil or c.st ~= 'c' then return { 'stale' } end
   caller_del(call, 'completed-' .. by)
   journal('completed', 'call', call, 'queue', c.q, 'agent', c.agent, 'by', by,
-    'hold', since(c.since, c.en), 'talk', since(NOW, c.since), 'opos', n2s(c.op))
+    'hold', since(c.since, c.en), 'talk', since(NOW, c.since), 'opos', c.op)
   end_call_for_agent(c.agent, c.q, draw, by == 'caller')
   return { 'done' }
 end
