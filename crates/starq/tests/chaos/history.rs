@@ -190,13 +190,16 @@ pub fn check(
 }
 
 /// Callers waiting at journal time `at`: queued, not ringing an agent, not connected, not
-/// ended; sorted by entry.
+/// ended; in the store's order: by entry time, then (callers entered in the same millisecond)
+/// in the order the store queued them, which is the journal's.
 pub fn waiting_at(journal: &[JournalEntry], at: u64) -> Vec<(CallId, u64)> {
-    let mut waiting: BTreeMap<CallId, u64> = BTreeMap::new();
+    let mut waiting: BTreeMap<CallId, (u64, u64)> = BTreeMap::new();
     let mut ringing: BTreeMap<CallId, usize> = BTreeMap::new();
     for entry in journal.iter().filter(|e| e.time.0 < at) {
         match &entry.event {
-            JournalEvent::Entered { call, .. } => _ = waiting.insert(call.clone(), entry.time.0),
+            JournalEvent::Entered { call, .. } => {
+                _ = waiting.insert(call.clone(), (entry.time.0, entry.seq));
+            }
             JournalEvent::Offered { call, .. } => *ringing.entry(call.clone()).or_default() += 1,
             JournalEvent::Missed { call, .. } | JournalEvent::OfferCancelled { call, .. } => {
                 if let Some(n) = ringing.get_mut(call) {
@@ -211,12 +214,12 @@ pub fn waiting_at(journal: &[JournalEntry], at: u64) -> Vec<(CallId, u64)> {
             }
         }
     }
-    let mut list: Vec<(CallId, u64)> = waiting
+    let mut list: Vec<(CallId, (u64, u64))> = waiting
         .into_iter()
         .filter(|(call, _)| ringing.get(call).copied().unwrap_or(0) == 0)
         .collect();
-    list.sort_by_key(|(call, t)| (*t, call.clone()));
-    list
+    list.sort_by_key(|(_, entered)| *entered);
+    list.into_iter().map(|(call, (time, _))| (call, time)).collect()
 }
 
 /// For callers that were waiting when an instance died: each must end served or by its own
