@@ -294,3 +294,23 @@ fn story(journal: &[JournalEntry], call: &CallId) -> String {
         .collect();
     lines.join("\n  ")
 }
+
+#[test]
+fn callers_entered_in_the_same_millisecond_wait_in_the_order_the_store_queued_them() {
+    use starq_core::{NodeId, QueueId, Time};
+    let entered = |seq, call: &str| JournalEntry {
+        seq,
+        time: Time(1_000),
+        event: JournalEvent::Entered {
+            call: CallId::new(call),
+            queue: QueueId::new("support"),
+            node: NodeId::new("node0"),
+            caller_id: String::new(),
+            position: u32::try_from(seq).expect("small"),
+        },
+    };
+    let journal = [entered(1, "node0~b"), entered(2, "node0~a")];
+    let order: Vec<String> =
+        waiting_at(&journal, 2_000).into_iter().map(|(call, _)| call.to_string()).collect();
+    assert_eq!(order, ["node0~b", "node0~a"]);
+}
