@@ -27,8 +27,8 @@ use starq_ari::{ConnectionState, EventStreamConfig, StreamItem, connect_events};
 use starq_core::config::{AgentConfig, QueueConfig};
 use starq_core::engine::{ChannelAction, Command, Engine, Input, LegHangup};
 use starq_core::shared::{Reply, Request};
-use starq_core::{CallId, Fence, NodeId, Time};
-use starq_store::{Heartbeat, Lease, Store, StoreError};
+use starq_core::{AgentId, CallId, Fence, NodeId, Time};
+use starq_store::{AgentStatus, Heartbeat, Lease, Store, StoreError};
 use tokio::sync::mpsc;
 
 use crate::execute::{self, AriCommand, Feedback};
@@ -170,7 +170,34 @@ impl<S: Store> Driver<S> {
         let notices = self.store.reconfigure(queues, agents, now).await?;
         self.configuration = (queues.to_vec(), agents.to_vec());
         self.engine.handle(now, Input::Notices(notices));
+        self.follow_rests();
         self.drain().await
+    }
+
+    /// Has this engine end the rests the store holds for the configured agents (wrap-up, retry,
+    /// leg teardown). The engine that began a rest ends it with a timer of its own, so a rest
+    /// begun by an instance that died, or by this one before a restart, would never end. Read
+    /// in the background (one store read per agent) at start and at every takeover; ending a
+    /// rest twice is harmless (the second is stale).
+    fn follow_rests(&self) {
+        let (store, feedback) = (Arc::clone(&self.store), self.feedback.clone());
+        let agents: Vec<AgentId> = self.configuration.1.iter().map(|a| a.id.clone()).collect();
+        tokio::spawn(async move {
+            for agent in agents {
+                let until = match store.agent(&agent).await {
+                    Ok(Some(view)) => match view.status {
+                        AgentStatus::WrapUp(until) | AgentStatus::Retry(until) => until,
+                        _ => continue,
+                    },
+                    Ok(None) => continue,
+                    Err(error) => return tracing::warn!(%error, "agents' rests not read"),
+                };
+                let resting = Input::AgentResting { agent, until };
+                if feedback.send(Feedback::Input(resting)).await.is_err() {
+                    return;
+                }
+            }
+        });
     }
 
     /// Installs this instance's configuration again in a store found without one (a Redis
@@ -239,6 +266,8 @@ impl<S: Store> Driver<S> {
             tenure.clone(),
         ));
         self.engine.handle(now, Input::NodeOwned { fence: lease.fence() });
+        // A node taken over may leave agents resting with nobody to end their rest.
+        self.follow_rests();
         let runtime = NodeRuntime {
             tenure,
             spec: spec.clone(),

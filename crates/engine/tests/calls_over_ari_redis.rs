@@ -334,6 +334,35 @@ async fn a_redis_that_lost_everything_under_a_running_instance_is_configured_aga
     node.check_invariants().expect("simulated node invariants");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_in_wrap_up_when_its_instance_died_is_ready_again_under_the_next() {
+    let redis = support::RedisServer::start_with(false);
+    let store = Arc::new(redis.store().await);
+    let (_sim, node, spec, alice) = node_with_alice(11).await;
+    let mut queue = QueueConfig::new("support");
+    queue.wrapup = Duration::from_secs(1);
+    let queues = [queue];
+    let settings = Settings { lease_ttl: Duration::from_millis(900), ..Settings::new("first") };
+    let first = Running::start(&store, &queues, &alice, &spec, settings.clone()).await;
+    first.shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await;
+    wait_for_consumer(&node).await;
+    node.place_call(&CallSpec::new("starq", &["queue=support"], "5551")).expect("placed");
+    let events = journal_until(&store, completed).await;
+    assert!(completed(&events), "the first call is served: {events:?}");
+    // The instance dies in alice's wrap-up: the timer that was to end it dies with it.
+    first.task.abort();
+    let second = Settings { instance: "second".into(), ..settings };
+    let run = Running::start(&store, &queues, &alice, &spec, second).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    node.place_call(&CallSpec::new("starq", &["queue=support"], "5552")).expect("placed");
+    let two = |events: &[JournalEvent]| {
+        events.iter().filter(|e| matches!(e, JournalEvent::Completed { .. })).count() == 2
+    };
+    let events = journal_until(&store, two).await;
+    assert!(two(&events), "alice's wrap-up ended and she took the next caller: {events:?}");
+    run.stop().await;
+}
+
 /// An owner dies with an offer half made: its notice lost, its leg created in Asterisk and,
 /// when `dialed`, ringing. The next owner rings the same offer under the same leg id, which
 /// Asterisk refuses to create or dial twice: alice's phone rings once, and she is connected.

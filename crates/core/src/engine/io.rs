@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::config::Destination;
 use crate::ids::{AgentId, CallId, Fence, NodeId, QueueId, ReservationId};
 use crate::shared::{AgentAction, Miss, Notice, Reply, Request, StoredCall};
+use crate::time::Time;
 
 /// An input to the engine. Every input is handled with the time it happened at.
 ///
@@ -58,6 +59,10 @@ pub enum Input {
     Notices(Vec<Notice>),
     /// An agent-facing action (API).
     Agent { agent: AgentId, action: AgentAction },
+    /// The store holds the agent resting (wrap-up, retry, leg teardown) until `until`: the
+    /// engine ends the rest then. A rest is ended by the engine that began it; this lets
+    /// another (after a takeover, or a restart) end one whose engine is gone.
+    AgentResting { agent: AgentId, until: Time },
     /// Change a waiting caller's priority (API).
     SetPriority { node: NodeId, channel: String, priority: i32 },
     /// Withdraw a waiting caller to the dialplan (API).

@@ -164,6 +164,9 @@ impl Engine {
                 let draw = self.rng.next_u64();
                 self.request(Pending::Other, Request::Agent { agent, action, now, draw });
             }
+            Input::AgentResting { agent, until } => {
+                self.timers.set(TimerKey::AgentReady(agent), until.max(now));
+            }
             Input::SetPriority { node, channel, priority } => {
                 let Some(call) = self.by_channel.get(&(node, channel)).cloned() else { return };
                 if let Some(fence) = self.live_fence(&call) {
