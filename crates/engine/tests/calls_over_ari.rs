@@ -529,6 +529,8 @@ async fn a_full_queue_sends_the_next_caller_back() {
     site.call(0, &["queue=support"], |_| {});
     let callers = site.all_ended().await;
     assert!(continued_to(&callers[1]).is_some(), "the second caller went back: {:?}", callers[1]);
+    // The first caller's hang-up reaches the journal a moment after the simulator saw it.
+    eventually("both ends are journaled", || site.left().len() == 2).await;
     assert_eq!(site.left(), [Outcome::Full, Outcome::Abandoned]);
     site.stop().await;
 }
