@@ -21,10 +21,11 @@ use crate::time::Time;
 /// that cannot be reached again at once would loop (mod_callcenter waits 5 s too).
 pub const UNREACHABLE_RETRY: Duration = Duration::from_secs(5);
 
-/// The least wrap-up after a call whose agent leg starq still has to hang up (the caller hung
-/// up first): the hang-up must reach the phone before the next offer rings it, or the phone
-/// rings while still on the call. An agent who hung up, or whose node was lost, has no leg left
-/// to hang up.
+/// The least rest of an agent whose leg starq still has to hang up: after a call the caller
+/// hung up first, after an offer cancelled (the caller left, or another agent answered first)
+/// and after an offer that rang unanswered. The hang-up must reach the phone before the next
+/// offer rings it, or the phone rings while still on the last call. An agent who hung up, or
+/// whose node was lost, has no leg left to hang up.
 pub const LEG_TEARDOWN: Duration = Duration::from_secs(1);
 
 /// The wrap-up an agent gets after a call: the configured one, at least [`LEG_TEARDOWN`] when
@@ -36,12 +37,14 @@ pub fn wrapup_after(wrapup: Duration, leg_to_hang_up: bool) -> Duration {
 
 /// How long an agent rests after a missed offer, before being offered again. A failure that is
 /// not the agent's (the leg could not be made) costs nothing; an unreachable phone at least
-/// [`UNREACHABLE_RETRY`]. The store applies it, and the engine arms the matching timer.
+/// [`UNREACHABLE_RETRY`]; an unanswered one at least [`LEG_TEARDOWN`], as starq hangs its
+/// ringing leg up. The store applies it, and the engine arms the matching timer.
 pub fn rest_after(miss: Miss, retry: Duration) -> Option<Duration> {
     let rest = match miss {
         Miss::Failed => return None,
         Miss::Unreachable => retry.max(UNREACHABLE_RETRY),
-        Miss::NoAnswer | Miss::Busy => retry,
+        Miss::NoAnswer => retry.max(LEG_TEARDOWN),
+        Miss::Busy => retry,
     };
     (!rest.is_zero()).then_some(rest)
 }

@@ -218,6 +218,31 @@ fn ringall_first_answer_wins_and_the_others_are_hung_up() {
     // The loser's late answer changes nothing.
     h.input(Input::LegAnswered { reservation: dials[0].0 });
     assert!(h.take().iter().all(|c| !matches!(c, Command::Bridge { .. })));
+    // The loser takes the next caller once its leg is down (LEG_TEARDOWN).
+    h.arrive("ch2", "sales");
+    assert!(h.dials().is_empty(), "not while its leg is being hung up");
+    h.wait(1);
+    assert_eq!(h.dials().len(), 1);
+}
+
+/// The caller hangs up while alice's phone rings: starq hangs her leg up, and the next caller
+/// rings her only once that hang-up can have reached the phone (`LEG_TEARDOWN`), never while
+/// the old leg may still be up. The engine that cancelled the offer ends her rest.
+#[test]
+fn a_cancelled_offer_rings_the_phone_again_only_once_its_leg_is_down() {
+    let mut h = Harness::new(&[QueueConfig::new("s")], &[agent("a", "s", &[("PJSIP/a", &[])])]);
+    h.arrive("ch1", "s");
+    assert_eq!(h.dials().len(), 1);
+    h.take();
+    h.input(Input::CallerHungUp { node: NodeId::new("main"), channel: "ch1".into() });
+    let out = h.take();
+    assert!(
+        out.iter().any(|c| matches!(c, Command::HangupLeg { reason: LegHangup::Cancelled, .. }))
+    );
+    h.arrive("ch2", "s");
+    assert!(h.dials().is_empty(), "not while the cancelled leg is being hung up");
+    h.wait(1); // LEG_TEARDOWN
+    assert_eq!(h.dials().len(), 1, "rung for ch2 once the leg is down");
 }
 
 #[test]

@@ -84,6 +84,24 @@ fn average(total_ms: i64, count: i64) -> Option<Duration> {
 }
 
 impl IntervalStats {
+    /// The figures of this interval and a later one of the same queue, as one interval that
+    /// starts at this one's start (intervals are aligned to the epoch, so a report over a
+    /// range that is not can span two).
+    pub fn and_then(self, later: &IntervalStats) -> IntervalStats {
+        IntervalStats {
+            queue: self.queue,
+            interval_start: self.interval_start,
+            offered: self.offered + later.offered,
+            answered: self.answered + later.answered,
+            answered_within_sl: self.answered_within_sl + later.answered_within_sl,
+            abandoned: self.abandoned + later.abandoned,
+            abandoned_within_sl: self.abandoned_within_sl + later.abandoned_within_sl,
+            answered_wait_ms: self.answered_wait_ms + later.answered_wait_ms,
+            completed: self.completed + later.completed,
+            talk_ms: self.talk_ms + later.talk_ms,
+        }
+    }
+
     /// SL: answered within the service level / answered (`None` with nothing answered).
     pub fn service_level(&self) -> Option<f64> {
         ratio(self.answered_within_sl, self.answered)

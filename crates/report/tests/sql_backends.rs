@@ -303,5 +303,9 @@ async fn service_level_queries_on_known_data(dialect: Dialect) {
     assert_eq!(q1.abandon_rate(), Some(2.0 / 5.0));
     assert_eq!(q1.average_speed_of_answer(), Some(Duration::from_millis(47_500 / 3)));
     assert_eq!(q1.average_handle_time(), Some(Duration::from_secs(120)));
+    let both_hours = stats[0].clone().and_then(&stats[1]);
+    assert_eq!((both_hours.offered, both_hours.answered), (6, 4));
+    assert_eq!(both_hours.service_level(), Some(3.0 / 4.0), "SL: 3 of 4 within 20 s");
+    assert_eq!(both_hours.interval_start, stats[0].interval_start);
     sink.pool().close().await;
 }

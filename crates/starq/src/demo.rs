@@ -194,7 +194,11 @@ async fn reports_summary(
     pool.close().await;
     let lines = std::fs::read_to_string(queue_log).map_or(0, |t| t.lines().count());
     let f = figures(&sim.truth().callers().cloned().collect::<Vec<_>>());
-    let row = stats.into_iter().find(|s| s.queue == QUEUE).unwrap_or_default();
+    // The range is one interval long but not aligned to the epoch as intervals are: it can
+    // fall in two.
+    let mut rows = stats.into_iter().filter(|s| s.queue == QUEUE);
+    let first = rows.next().unwrap_or_default();
+    let row = rows.fold(first, |total, later| total.and_then(&later));
     println!();
     println!(
         "reports: {written} journal records written to {} and {} ({lines} queue_log lines)",

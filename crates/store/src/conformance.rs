@@ -50,7 +50,8 @@ where
         ringall_rings_the_best_tier_and_the_first_answer_wins,
         ring_progressively_adds_agents_one_at_a_time,
         missed_offers_rest_then_auto_pause,
-        leaving_cancels_offers_and_frees_agents,
+        an_unanswered_phone_rests_while_its_leg_is_hung_up,
+        leaving_cancels_offers_and_frees_agents_once_their_legs_are_down,
         leave_when_empty_evicts_waiting_callers,
         heavier_queues_are_served_first,
         a_new_configuration_applies_at_once,
@@ -180,6 +181,12 @@ impl<S: Store> Site<S> {
         .await
     }
 
+    /// The agent's leg is down ([`LEG_TEARDOWN`] later): its rest is over.
+    async fn leg_down(&mut self, id: &str) -> Reply {
+        self.now = self.now + LEG_TEARDOWN;
+        self.apply(Request::AgentReady { agent: AgentId::new(id), now: self.now, draw: 1 }).await
+    }
+
     async fn status(&self, id: &str) -> AgentStatus {
         self.store.agent(&AgentId::new(id)).await.expect("available").expect("known agent").status
     }
@@ -287,9 +294,7 @@ async fn an_agent_whose_caller_hung_up_is_free_after_the_leg_is_down<S: Store>(m
     s.hangup_by("c1", 10, Party::Caller).await;
     let r = s.enqueue("c2", "q1", 0, Window::ANY).await;
     assert!(offers(&r).is_empty(), "a1's leg is still being hung up");
-    let ready = |s: &Site<S>| Request::AgentReady { agent: "a1".into(), now: s.now, draw: 1 };
-    s.now = s.now + LEG_TEARDOWN;
-    let r = s.apply(ready(&s)).await;
+    let r = s.leg_down("a1").await;
     assert_eq!(offered_agents(&r), ["a1"], "then a1 takes the waiting caller");
     s.answer(&offers(&r)[0].clone()).await;
     s.hangup("c2", 10).await;
@@ -410,6 +415,7 @@ async fn round_robin_remembers_and_linear_does_not<S: Store>(mut s: Site<S>) {
                 now: s.now,
             };
             s.apply(left).await;
+            s.leg_down(o.agent.as_str()).await;
         }
     }
     assert_eq!(rr, ["a1", "a2", "a3", "a1"]);
@@ -440,7 +446,10 @@ async fn ringall_rings_the_best_tier_and_the_first_answer_wins<S: Store>(mut s: 
         })
         .collect();
     assert_eq!(cancelled, ["a1"]);
+    let hung_up = s.now + LEG_TEARDOWN;
     assert_eq!(s.answer(&first).await.result, Verdict::Stale, "the loser cannot confirm");
+    assert_eq!(s.status("a1").await, AgentStatus::Retry(hung_up), "while its leg is hung up");
+    s.leg_down("a1").await;
     assert_eq!(s.status("a1").await, AgentStatus::Available);
 }
 
@@ -460,6 +469,22 @@ async fn ring_progressively_adds_agents_one_at_a_time<S: Store>(mut s: Site<S>) 
     let r =
         s.apply(Request::Extend { fence: s.fence.clone(), call: "c1".into(), now: s.now }).await;
     assert!(offers(&r).is_empty(), "nobody left to add");
+}
+
+/// Without a retry rest, a phone that rang unanswered is offered again only once starq's
+/// hang-up of its ringing leg can have reached it (`LEG_TEARDOWN`); a busy phone's leg ended by
+/// itself, so it is offered again at once.
+async fn an_unanswered_phone_rests_while_its_leg_is_hung_up<S: Store>(mut s: Site<S>) {
+    s.setup(&[queue("q1", Strategy::Linear)], &[agent("a1", &[("q1", 0)])]).await;
+    s.login("a1").await;
+    let r = s.enqueue("c1", "q1", 0, Window::ANY).await;
+    let r = s.miss(&offers(&r)[0].clone(), Miss::NoAnswer).await;
+    assert!(offers(&r).is_empty(), "a1's ringing leg is still being hung up");
+    assert_eq!(s.status("a1").await, AgentStatus::Retry(s.now + LEG_TEARDOWN));
+    let r = s.leg_down("a1").await;
+    assert_eq!(offered_agents(&r), ["a1"], "then c1 rings a1 again");
+    let r = s.miss(&offers(&r)[0].clone(), Miss::Busy).await;
+    assert_eq!(offered_agents(&r), ["a1"], "a busy phone has no leg left: again at once");
 }
 
 async fn missed_offers_rest_then_auto_pause<S: Store>(mut s: Site<S>) {
@@ -508,7 +533,9 @@ async fn missed_offers_rest_then_auto_pause<S: Store>(mut s: Site<S>) {
     assert_eq!(view.paused_all.as_deref(), Some("auto"), "second counted miss pauses everywhere");
 }
 
-async fn leaving_cancels_offers_and_frees_agents<S: Store>(mut s: Site<S>) {
+async fn leaving_cancels_offers_and_frees_agents_once_their_legs_are_down<S: Store>(
+    mut s: Site<S>,
+) {
     s.setup(
         &[queue("q1", Strategy::RingAll)],
         &[agent("a1", &[("q1", 0)]), agent("a2", &[("q1", 0)])],
@@ -528,7 +555,8 @@ async fn leaving_cancels_offers_and_frees_agents<S: Store>(mut s: Site<S>) {
         .await;
     let cancelled = r.notices.iter().filter(|n| matches!(n, Notice::Cancelled(_))).count();
     assert_eq!(cancelled, 2);
-    assert_eq!(s.status("a1").await, AgentStatus::Available);
+    let hung_up = s.now + LEG_TEARDOWN;
+    assert_eq!(s.status("a1").await, AgentStatus::Retry(hung_up), "while its leg is hung up");
     let left = s.journal().await.into_iter().find_map(|e| match e {
         JournalEvent::Left { outcome, hold, position, .. } => Some((outcome, hold, position)),
         _ => None,
@@ -541,6 +569,21 @@ async fn leaving_cancels_offers_and_frees_agents<S: Store>(mut s: Site<S>) {
         now: s.now,
     };
     assert_eq!(s.apply(again).await.result, Verdict::Stale, "a caller ends once");
+    for a in ["a1", "a2"] {
+        s.leg_down(a).await;
+        assert_eq!(s.status(a).await, AgentStatus::Available, "{a}'s leg is down");
+    }
+    // A lost node took its legs with it: the agents it was ringing are free at once.
+    let r = s.enqueue("c2", "q1", 0, Window::ANY).await;
+    assert_eq!(offered_agents(&r), ["a1", "a2"]);
+    let lost = Request::Leave {
+        fence: s.fence.clone(),
+        call: "c2".into(),
+        outcome: Outcome::NodeLost,
+        now: s.now,
+    };
+    s.apply(lost).await;
+    assert_eq!(s.status("a1").await, AgentStatus::Available, "no leg left to hang up");
 }
 
 async fn leave_when_empty_evicts_waiting_callers<S: Store>(mut s: Site<S>) {
@@ -594,6 +637,7 @@ async fn a_new_configuration_applies_at_once<S: Store>(mut s: Site<S>) {
         now: s.now,
     };
     s.apply(leave).await;
+    s.leg_down("a1").await;
     q2.ring_timeout = Duration::from_secs(7);
     s.setup(&[q1, q2], &[agent("a1", &[("q2", 0)])]).await;
     let r = s.enqueue("c1", "q1", 0, Window::ANY).await;
@@ -843,6 +887,7 @@ async fn a_nodes_callers_are_read_back_for_adoption<S: Store>(mut s: Site<S>) {
     assert_eq!(agents, ["a1", "a2"], "ringall holds both");
     s.answer(&ringing).await;
     let since = s.now;
+    s.leg_down("a2").await;
     s.enqueue("c2", "q1", 0, Window::ANY).await;
     let mut calls = s.store.node_calls(&node).await.expect("ok");
     calls.sort_by(|a, b| a.call.cmp(&b.call));
@@ -856,7 +901,7 @@ async fn a_nodes_callers_are_read_back_for_adoption<S: Store>(mut s: Site<S>) {
     );
     let StoredState::Waiting { offers: held } = &calls[1].state else { panic!("{calls:?}") };
     let agents: Vec<&str> = held.iter().map(|(_, a)| a.as_str()).collect();
-    assert_eq!(agents, ["a2"], "a2, freed by a1's answer, rings for c2");
+    assert_eq!(agents, ["a2"], "a2, freed by a1's answer (once its leg is down), rings for c2");
     assert!(s.store.node_calls(&NodeId::new("n2")).await.expect("ok").is_empty());
     s.hangup("c1", 5).await;
     let calls = s.store.node_calls(&node).await.expect("ok");

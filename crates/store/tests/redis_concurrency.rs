@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use starq_core::config::{AgentConfig, Membership, QueueConfig, Window};
 use starq_core::journal::JournalEvent;
-use starq_core::shared::{AgentAction, Enqueue, Miss, Notice, Offer, Party, Request, Verdict};
+use starq_core::shared::{
+    AgentAction, Enqueue, LEG_TEARDOWN, Miss, Notice, Party, Request, Verdict,
+};
 use starq_core::strategy::Strategy;
 use starq_core::{AgentId, CallId, Fence, NodeId, Outcome, QueueId, Time};
 use starq_store::{AgentStatus, RedisStore, Store};
@@ -20,18 +22,24 @@ const CONNECTIONS: usize = 4;
 const TASKS: usize = 24;
 const CALLS_PER_TASK: usize = 25;
 
-/// Handles every offer a reply carries (for any task's caller): answer and hang up, or miss.
-async fn work(store: &RedisStore, fence: &Fence, first: Vec<Notice>, seed: &mut u64) {
-    let mut offers: Vec<Offer> = Vec::new();
-    let push = |notices: Vec<Notice>, offers: &mut Vec<Offer>| {
-        for n in notices {
-            if let Notice::Offer(o) = n {
-                offers.push(o);
-            }
-        }
+/// Handles every notice a reply carries (for any task's caller): an offer is answered and hung
+/// up, or missed; an agent resting while its leg is hung up (a miss, a cancelled offer) is made
+/// ready once that is done. `at` is the time of the request that brought `first`.
+async fn work(store: &RedisStore, fence: &Fence, first: Vec<Notice>, at: Time, seed: &mut u64) {
+    let mut todo: Vec<(Notice, Time)> = first.into_iter().map(|n| (n, at)).collect();
+    let push = |notices: Vec<Notice>, at: Time, todo: &mut Vec<(Notice, Time)>| {
+        todo.extend(notices.into_iter().map(|n| (n, at)));
     };
-    push(first, &mut offers);
-    while let Some(o) = offers.pop() {
+    while let Some((notice, at)) = todo.pop() {
+        let o = match notice {
+            Notice::Offer(o) => o,
+            Notice::Cancelled(o) => {
+                let ready = Request::AgentReady { agent: o.agent, now: at + LEG_TEARDOWN, draw: 0 };
+                push(store.apply(ready).await.expect("ready").notices, at, &mut todo);
+                continue;
+            }
+            Notice::Evict { .. } => continue,
+        };
         *seed =
             seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         let now = Time(2_000_000 + (*seed >> 50));
@@ -43,13 +51,15 @@ async fn work(store: &RedisStore, fence: &Fence, first: Vec<Notice>, seed: &mut 
                 now,
                 draw: *seed,
             };
-            push(store.apply(r).await.expect("miss").notices, &mut offers);
+            push(store.apply(r).await.expect("miss").notices, now, &mut todo);
+            let ready = Request::AgentReady { agent: o.agent, now: now + LEG_TEARDOWN, draw: 0 };
+            push(store.apply(ready).await.expect("ready").notices, now, &mut todo);
             continue;
         }
         let r = Request::Answered { fence: fence.clone(), reservation: o.reservation, now };
         let reply = store.apply(r).await.expect("answer");
         let confirmed = matches!(reply.result, Verdict::Confirmed { .. });
-        push(reply.notices, &mut offers);
+        push(reply.notices, now, &mut todo);
         if confirmed {
             let r = Request::Hangup {
                 fence: fence.clone(),
@@ -59,7 +69,7 @@ async fn work(store: &RedisStore, fence: &Fence, first: Vec<Notice>, seed: &mut 
                 now,
                 draw: *seed,
             };
-            push(store.apply(r).await.expect("hangup").notices, &mut offers);
+            push(store.apply(r).await.expect("hangup").notices, now, &mut todo);
         }
     }
 }
@@ -112,8 +122,9 @@ async fn concurrent_matching_never_double_books() {
                     window: Window::ANY,
                     now: Time(1_500_000 + i as u64),
                 };
+                let at = e.now;
                 let reply = store.apply(Request::Enqueue(e)).await.expect("enqueue");
-                work(&store, &fence, reply.notices, &mut seed).await;
+                work(&store, &fence, reply.notices, at, &mut seed).await;
             }
             // Whoever of this task's callers still waits gives up; offers that frees are served.
             for i in 0..CALLS_PER_TASK {
@@ -125,7 +136,7 @@ async fn concurrent_matching_never_double_books() {
                     now: Time(3_000_000),
                 };
                 let reply = store.apply(leave).await.expect("leave");
-                work(&store, &fence, reply.notices, &mut seed).await;
+                work(&store, &fence, reply.notices, Time(3_000_000), &mut seed).await;
             }
         }));
     }

@@ -3,7 +3,7 @@
 use super::caller::{self, Phase};
 use super::{ChannelAction, Command, Engine, LegHangup, Pending, TimerKey};
 use crate::ids::{AgentId, ReservationId};
-use crate::shared::{Notice, Party, Reply, Verdict};
+use crate::shared::{LEG_TEARDOWN, Notice, Party, Reply, Verdict};
 
 impl Engine {
     /// The store's reply to the oldest request in flight.
@@ -41,6 +41,14 @@ impl Engine {
                 }
             }
             _ => {}
+        }
+        // An agent whose offer this request cancelled rests while its leg is hung up; the rest
+        // ends here, whichever instance owns the caller's node.
+        for notice in &reply.notices {
+            if let Notice::Cancelled(offer) = notice {
+                let until = self.now + LEG_TEARDOWN;
+                self.timers.set(TimerKey::AgentReady(offer.agent.clone()), until);
+            }
         }
         self.on_notices(reply.notices);
     }

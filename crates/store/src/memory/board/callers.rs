@@ -164,8 +164,8 @@ impl Board {
         Verdict::Done
     }
 
-    /// Removes a caller that is not connected: cancels its offers (freeing their agents, who
-    /// may then be matched) and lets the next caller become the head.
+    /// Removes a caller that is not connected: cancels its offers (their agents rest while
+    /// their legs are hung up) and lets the next caller become the head.
     pub(super) fn remove_waiting_caller(
         &mut self,
         call: &CallId,
@@ -180,8 +180,10 @@ impl Board {
         if c.status == CallerStatus::Waiting {
             q.waiting.remove(c.window, &c.rank);
         }
+        // A lost node took its agent legs with it: nothing is left to hang up.
+        let leg_to_hang_up = outcome != Outcome::NodeLost;
         for r in &c.reservations {
-            self.cancel_reservation(*r, &c.node, now, fx);
+            self.cancel_reservation(*r, &c.node, leg_to_hang_up, now, fx);
         }
         self.match_head(&c.queue, now, fx);
         c
@@ -209,7 +211,7 @@ impl Board {
             rang: now.since(res.created),
         });
         for other in others {
-            self.cancel_reservation(other, &node, now, fx);
+            self.cancel_reservation(other, &node, true, now, fx);
         }
         self.check_leave_empty(&res.agent, now, fx);
         self.match_head(&res.queue, now, fx);

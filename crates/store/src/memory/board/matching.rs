@@ -2,7 +2,7 @@
 //! their cancellation.
 
 use starq_core::journal::JournalEvent;
-use starq_core::shared::{Notice, Offer};
+use starq_core::shared::{LEG_TEARDOWN, Notice, Offer};
 use starq_core::{AgentId, CallId, NodeId, QueueId, ReservationId, Time};
 
 use super::super::agent::Status;
@@ -146,11 +146,14 @@ impl Board {
         }
     }
 
-    /// Ends a reservation the agent is not to blame for; the agent is free again at once.
+    /// Ends a reservation the agent is not to blame for. The agent rests [`LEG_TEARDOWN`] while
+    /// starq hangs its leg up (the engine that asked for the change ends the rest), or is free at
+    /// once when there is no leg to hang up.
     pub(super) fn cancel_reservation(
         &mut self,
         id: ReservationId,
         node: &NodeId,
+        leg_to_hang_up: bool,
         now: Time,
         fx: &mut Effects,
     ) {
@@ -173,7 +176,11 @@ impl Board {
             agent: res.agent.clone(),
             ring_timeout,
         }));
-        self.agents.get_mut(&res.agent).expect("exists").status = Status::Idle;
+        self.agents.get_mut(&res.agent).expect("exists").status = if leg_to_hang_up {
+            Status::Resting { until: now + LEG_TEARDOWN, wrapup: false }
+        } else {
+            Status::Idle
+        };
         self.refresh_agent(&res.agent, 0);
         self.match_agent(&res.agent, now, fx);
     }

@@ -163,8 +163,10 @@ match_agent = function(a)
   reserve(best.call, a)
 end
 
--- Ends a reservation the agent is not to blame for; the agent is free again at once.
-cancel_reservation = function(rid, node)
+-- Ends a reservation the agent is not to blame for. The agent rests LEG_TEARDOWN while starq
+-- hangs its leg up (the engine that asked for the change ends the rest), or is free at once
+-- when there is no leg to hang up.
+cancel_reservation = function(rid, node, leg_to_hang_up)
   local res = hash(k_res(rid))
   if res == nil then return end
   rc('DEL', k_res(rid))
@@ -172,9 +174,14 @@ cancel_reservation = function(rid, node)
   journal('cancelled', 'call', res.call, 'queue', res.q, 'agent', res.agent,
     'rang', since(NOW, tonumber(res.created)))
   notice('C', rid, res.call, node, res.q, res.agent)
-  set_status(res.agent, 'idle')
-  refresh_agent(res.agent, '0')
-  match_agent(res.agent)
+  if leg_to_hang_up then
+    set_status(res.agent, 'rest', { 'su', n2s(NOW + LEG_TEARDOWN), 'sw', '0' })
+    refresh_agent(res.agent, '0')
+  else
+    set_status(res.agent, 'idle')
+    refresh_agent(res.agent, '0')
+    match_agent(res.agent)
+  end
 end
 
 -- Removes a caller that is not connected: cancels its offers and lets the next become head.
@@ -184,7 +191,8 @@ local function remove_waiting_caller(call, outcome)
   caller_del(call, outcome)
   rc('ZREM', k_present(c.q), c.mb)
   if c.st == 'w' then waiting_remove(c.q, c.wmin, c.wmax, c.mb) end
-  for _, rid in ipairs(rids) do cancel_reservation(rid, c.node) end
+  -- A lost node took its agent legs with it: nothing is left to hang up.
+  for _, rid in ipairs(rids) do cancel_reservation(rid, c.node, outcome ~= 'nodelost') end
   match_head(c.q)
   return c
 end
@@ -383,7 +391,7 @@ function R.ans(_, a)
   refresh_agent(res.agent, '0')
   journal('connected', 'call', call, 'queue', res.q, 'agent', res.agent, 'res', rid,
     'hold', since(NOW, c.en), 'rang', since(NOW, tonumber(res.created)))
-  for _, other in ipairs(others) do cancel_reservation(other, c.node) end
+  for _, other in ipairs(others) do cancel_reservation(other, c.node, true) end
   check_leave_empty(res.agent)
   match_head(res.q)
   return { 'confirmed', res.agent }
@@ -420,6 +428,7 @@ function R.miss(_, a)
   end
   local rest
   if miss == 'unreachable' then rest = math.max(cfg.retry, UNREACHABLE_RETRY)
+  elseif miss == 'noanswer' then rest = math.max(cfg.retry, LEG_TEARDOWN)
   elseif miss ~= 'failed' then rest = cfg.retry end
   if rest and rest > 0 then
     set_status(ag, 'rest', { 'su', n2s(NOW + rest), 'sw', '0' })
