@@ -247,6 +247,7 @@ async fn nothing_lost_nothing_double_booked_under_faults() {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let store = cluster.store().await;
+    let read_at = wall_ms();
     let mut agents = Vec::new();
     for a in 0..AGENTS {
         let id = format!("agent{a}");
@@ -262,7 +263,7 @@ async fn nothing_lost_nothing_double_booked_under_faults() {
             .sim
             .dump_truth(std::fs::File::create(format!("{path}.truth")).expect("truth file"));
     }
-    let (tally, mut broken) = history::check(&cluster.sim.truth(), &entries, &agents);
+    let (tally, mut broken) = history::check(&cluster.sim.truth(), &entries, &agents, read_at);
     broken.extend(figures.order_violations.iter().cloned());
     // A phone rung while on a call: the store never holds an agent twice, so this is a ring
     // landing for an offer already given back (docs/reliability.md, "one offer, one leg id").

@@ -2,6 +2,7 @@
 //! lived through) and starq's journal (what starq decided), and lists every broken promise.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use starq_core::journal::{JournalEntry, JournalEvent};
 use starq_core::shared::Party;
@@ -25,16 +26,21 @@ pub struct Tally {
     pub double_offer_stories: Vec<String>,
 }
 
+/// How soon after its end a rest must be over in the store.
+const REST_ENDED_WITHIN: Duration = Duration::from_secs(2);
+
 /// A caller's call id in starq, from the node it arrived on.
 pub fn call_of(node: usize, channel: &str) -> CallId {
     CallId::of_channel(&NodeId::new(format!("node{node}")), channel, 0)
 }
 
-/// Checks the history; returns the tally and the violations, each said in a sentence.
+/// Checks the history and the agents as read at `read_at` (wall-clock ms); returns the tally
+/// and the violations, each said in a sentence.
 pub fn check(
     world: &World,
     journal: &[JournalEntry],
     agents: &[(String, AgentView)],
+    read_at: u64,
 ) -> (Tally, Vec<String>) {
     let mut tally = Tally::default();
     let mut broken = Vec::new();
@@ -182,8 +188,22 @@ pub fn check(
         }
     }
     for (agent, view) in agents {
-        if let AgentStatus::Reserved(call) | AgentStatus::OnCall(call) = &view.status {
-            broken.push(format!("{agent} is still held for {call} after everything ended"));
+        match &view.status {
+            AgentStatus::Reserved(call) | AgentStatus::OnCall(call) => {
+                broken.push(format!("{agent} is still held for {call} after everything ended"));
+            }
+            // A rest is ended by a timer of the instance that began it, or of the next owner
+            // of its nodes: one left well past its end is one nobody ends.
+            AgentStatus::WrapUp(until) | AgentStatus::Retry(until)
+                if until.0 + REST_ENDED_WITHIN.as_millis() as u64 <= read_at =>
+            {
+                broken.push(format!(
+                    "{agent} is still resting ({:?}), {} ms after its rest was over",
+                    view.status,
+                    read_at - until.0
+                ));
+            }
+            _ => {}
         }
     }
     (tally, broken)
@@ -313,4 +333,17 @@ fn callers_entered_in_the_same_millisecond_wait_in_the_order_the_store_queued_th
     let order: Vec<String> =
         waiting_at(&journal, 2_000).into_iter().map(|(call, _)| call.to_string()).collect();
     assert_eq!(order, ["node0~b", "node0~a"]);
+}
+
+#[test]
+fn an_agent_resting_past_the_end_of_its_rest_is_reported() {
+    use starq_core::Time;
+    let view = |status| AgentView { status, paused_all: None, paused: Vec::new(), reachable: true };
+    let agents = [
+        ("agent0".to_owned(), view(AgentStatus::WrapUp(Time(10_000)))),
+        ("agent1".to_owned(), view(AgentStatus::Retry(Time(19_000)))),
+    ];
+    let (_, broken) = check(&World::default(), &[], &agents, 20_000);
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert!(broken[0].starts_with("agent0 is still resting"), "{broken:?}");
 }
