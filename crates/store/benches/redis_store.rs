@@ -2,7 +2,9 @@
 //!
 //! A decision is match + reserve + release: an `Enqueue` that matches the caller with an
 //! available agent and reserves it (one `FCALL`), then a `Leave` that cancels the reservation
-//! and frees the agent, who looks for a caller again (one `FCALL`). The site holds N agents and
+//! and frees the agent, who looks for a caller again (one `FCALL`). The caller leaves as one
+//! whose node was lost: that frees the agent at once, where any other leave rests it
+//! `LEG_TEARDOWN` while its leg is hung up, and the bench would run out of free agents. The site holds N agents and
 //! N waiting callers (in a penalty window no agent admits, so they stay waiting and every index
 //! has its full size). Printed beside it: a trivial `FCALL` (the Redis ceiling), measured in the
 //! same run, and a run paced at 1,000 decisions/s for the latency target.
@@ -99,7 +101,7 @@ async fn decision(b: &Bench, store: &RedisStore) {
     let reply = store.apply(req).await.expect("enqueue");
     assert!(matches!(reply.notices.first(), Some(Notice::Offer(_))), "matched: {reply:?}");
     let now = Time(b.clock.fetch_add(1, Ordering::Relaxed));
-    let leave = Request::Leave { fence: b.fence.clone(), call, outcome: Outcome::Abandoned, now };
+    let leave = Request::Leave { fence: b.fence.clone(), call, outcome: Outcome::NodeLost, now };
     store.apply(leave).await.expect("leave");
 }
 
