@@ -29,6 +29,9 @@
 //! - **outcome**: how a caller's stay ended ([`outcome::Outcome`]), exactly one per caller.
 //! - **epoch**: a node lease's fencing token; stale epochs are refused by the store.
 //! - **wrap-up**: after-call time before an agent is offered the next call.
+//! - **rest**: any time an agent is held back from offers: wrap-up, the *retry* after a missed
+//!   offer, or the *leg teardown* (at least [`shared::LEG_TEARDOWN`]) while starq hangs up a leg
+//!   the agent may still have.
 //! - **journal**: the append-only record of shared state changes.
 
 #![forbid(unsafe_code)]

@@ -49,6 +49,13 @@ pub fn rest_after(miss: Miss, retry: Duration) -> Option<Duration> {
     (!rest.is_zero()).then_some(rest)
 }
 
+/// The channel id of the agent leg that rings `reservation` for `call`: one per offer, so that
+/// whoever rings it (its owner, the next one after a takeover) makes the same channel, and any
+/// instance can hang it up.
+pub fn leg_id(call: &CallId, reservation: ReservationId) -> String {
+    format!("{call}-r{}", reservation.0)
+}
+
 /// A request to the shared store.
 #[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)] // variant fields are named for what they hold

@@ -9,7 +9,9 @@ use starq_core::config::{
 };
 use starq_core::engine::{Arrival, ChannelAction, Command, Engine, Input, LegHangup};
 use starq_core::journal::JournalEvent;
-use starq_core::shared::{AgentAction, Miss, Party};
+use starq_core::shared::{
+    AgentAction, Miss, Notice, Offer, Party, Reply, Request, Verdict, leg_id,
+};
 use starq_core::strategy::Strategy;
 use starq_core::{Epoch, Fence, NodeId, Outcome, QueueId, ReservationId, Time};
 use starq_store::MemoryStore;
@@ -22,6 +24,8 @@ struct Harness {
     now: Time,
     /// Every non-store command, in order.
     seen: Vec<Command>,
+    /// Whether the store refuses give-backs (`Missed`) as from a node lease that moved on.
+    fence_give_backs: bool,
 }
 
 fn agent(id: &str, queue: &str, contacts: &[(&str, &[&str])]) -> AgentConfig {
@@ -54,6 +58,7 @@ impl Harness {
             store,
             now: Time(1_000_000),
             seen: Vec::new(),
+            fence_give_backs: false,
         };
         for a in agents {
             h.input(Input::Agent { agent: a.id.clone(), action: AgentAction::Login });
@@ -70,6 +75,10 @@ impl Harness {
     fn drain(&mut self) {
         while let Some(command) = self.engine.poll_command() {
             match command {
+                Command::Store(Request::Missed { .. }) if self.fence_give_backs => {
+                    let fenced = Reply { result: Verdict::Fenced, notices: Vec::new() };
+                    self.engine.handle(self.now, Input::Reply(fenced));
+                }
                 Command::Store(request) => {
                     let reply = self.store.apply_now(request);
                     self.engine.handle(self.now, Input::Reply(reply));
@@ -606,4 +615,57 @@ fn an_offer_whose_notice_was_lost_is_rung_at_the_next_look() {
     // Were the notice only late, it arrives now as a repeat and rings nothing more.
     h.input(Input::Notices(lost.notices));
     assert!(legs_rung(&h.take()).is_empty());
+}
+
+/// A cancelled offer's leg is hung up by its id even when this engine does not follow it (an
+/// earlier owner rang it, or its tracking went with a node given up meanwhile): its agent is
+/// offered again once the teardown rest ends, and the phone must not be ringing then.
+#[test]
+fn a_cancelled_offer_is_hung_up_even_when_its_leg_is_not_followed() {
+    let mut h = Harness::new(&[QueueConfig::new("s")], &[agent("a", "s", &[("PJSIP/a", &[])])]);
+    h.arrive("ch1", "s");
+    h.take();
+    let call = starq_core::CallId::of_channel(&NodeId::new("main"), "ch1", 0);
+    let untracked = Offer {
+        reservation: ReservationId(99),
+        call: call.clone(),
+        node: NodeId::new("main"),
+        queue: QueueId::new("s"),
+        agent: "a".into(),
+        ring_timeout: Duration::from_secs(15),
+    };
+    h.input(Input::Notices(vec![Notice::Cancelled(untracked)]));
+    let hung: Vec<String> = h
+        .take()
+        .into_iter()
+        .filter_map(|c| match c {
+            Command::HangupLeg { leg, reason: LegHangup::Cancelled, .. } => Some(leg),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(hung, [leg_id(&call, ReservationId(99))]);
+}
+
+/// A missed offer whose give-back the store refused (the node's lease had moved on, e.g. while
+/// Redis was away) is still held by the store: the engine must not take it as given back, and
+/// rings it again, under its own leg, at its next look at the node.
+#[test]
+fn an_offer_whose_give_back_was_fenced_is_rung_again_at_the_next_look() {
+    let mut q = QueueConfig::new("s");
+    q.ring_timeout = Duration::from_secs(10);
+    let mut h = Harness::new(&[q], &[agent("a", "s", &[("PJSIP/a", &[])])]);
+    h.arrive("ch1", "s");
+    let r = h.dials()[0].0;
+    h.take();
+    h.fence_give_backs = true;
+    h.wait(10);
+    assert!(
+        h.take().iter().any(|c| matches!(c, Command::HangupLeg { reason: LegHangup::Timeout, .. }))
+    );
+    h.fence_give_backs = false;
+    let node = NodeId::new("main");
+    let calls = h.store.node_calls_now(&node);
+    let present = ["ch1".to_owned()].into_iter().collect();
+    h.input(Input::Adopt { node, calls, present });
+    assert_eq!(legs_rung(&h.take()), [(r, leg_of("ch1", r))]);
 }

@@ -7,7 +7,7 @@ use starq_ari::Event;
 use starq_ari::model::Channel;
 use starq_ari::model::DialStatus;
 use starq_core::engine::{Arrival, Input};
-use starq_core::shared::{Miss, StoredCall, StoredState};
+use starq_core::shared::{Miss, StoredCall, StoredState, leg_id};
 use starq_core::{NodeId, ReservationId};
 
 use crate::args;
@@ -268,7 +268,7 @@ impl Channels {
                 }
             };
             for reservation in legs {
-                let leg = format!("{}-r{}", stored.call, reservation.0);
+                let leg = leg_id(&stored.call, reservation);
                 if present.contains(&leg) && !self.legs.contains_key(&leg) {
                     let seen = Some(self.tick());
                     if answered {

@@ -6,7 +6,7 @@ use super::caller::{Leg, Phase};
 use super::{Command, Engine, Pending, TimerKey};
 use crate::ids::ReservationId;
 use crate::outcome::Outcome;
-use crate::shared::{Miss, Offer, Party, Request, rest_after};
+use crate::shared::{Miss, Offer, Party, Request, leg_id, rest_after};
 use crate::strategy::Strategy;
 
 /// Reservations given back that an engine remembers (ids only grow: the oldest go first).
@@ -38,7 +38,7 @@ impl Engine {
         let Some(endpoint) = endpoint else {
             return self.release(&offer, Miss::Unreachable);
         };
-        let leg = format!("{}-r{}", offer.call, offer.reservation.0);
+        let leg = leg_id(&offer.call, offer.reservation);
         let (caller_id, channel) = (c.caller_id.clone(), c.channel.clone());
         let strategy = c.queue.strategy;
         let delay = c.queue.ring_progressively_delay;
@@ -79,7 +79,8 @@ impl Engine {
             self.timers.set(TimerKey::AgentReady(offer.agent.clone()), self.now + rest);
         }
         let (now, draw) = (self.now, self.rng.next_u64());
-        self.request(Pending::Other, Request::Missed { fence, reservation, miss, now, draw });
+        let request = Request::Missed { fence, reservation, miss, now, draw };
+        self.request(Pending::GaveBack(reservation), request);
     }
 
     /// The agent picked up: ask the store to confirm (under ringall, the first confirmation wins).

@@ -41,6 +41,8 @@ use timers::TimerTable;
 enum Pending {
     Enqueue(CallId),
     Answered(ReservationId),
+    /// A missed offer given back (`Missed`).
+    GaveBack(ReservationId),
     Other,
 }
 
@@ -52,8 +54,11 @@ pub struct Engine {
     nodes: BTreeMap<NodeId, Fence>,
     /// Owned nodes not adopted yet, with the notices held for callers not known yet.
     unadopted: BTreeMap<NodeId, Vec<Notice>>,
+    /// Owned nodes found down: nothing is sent to them until they are owned again.
+    lost: BTreeSet<NodeId>,
     /// Reservations this engine gave back, most recent kept: a notice offering one of them
-    /// arriving late (through another instance's inbox) is stale, not a phone to ring.
+    /// arriving late (through another instance's inbox) is stale, not a phone to ring. A
+    /// give-back the store refused (fenced) is forgotten: the offer is still held.
     given_back: BTreeSet<ReservationId>,
     callers: BTreeMap<CallId, Caller>,
     /// The current caller of each (node, channel) (a failover step gives a channel a new caller).
@@ -76,6 +81,7 @@ impl Engine {
             agents: agents.iter().map(|a| (a.id.clone(), Arc::new(a.clone()))).collect(),
             nodes: BTreeMap::new(),
             unadopted: BTreeMap::new(),
+            lost: BTreeSet::new(),
             given_back: BTreeSet::new(),
             callers: BTreeMap::new(),
             by_channel: BTreeMap::new(),
@@ -128,6 +134,7 @@ impl Engine {
         self.advance(now);
         match input {
             Input::NodeOwned { fence } => {
+                self.lost.remove(&fence.node);
                 self.unadopted.entry(fence.node.clone()).or_default();
                 self.nodes.insert(fence.node.clone(), fence);
             }

@@ -14,6 +14,7 @@ impl Engine {
     /// The node is gone: its callers end as node-lost and the store frees their agents.
     pub(super) fn node_down(&mut self, node: &NodeId) {
         let Some(fence) = self.nodes.get(node).cloned() else { return };
+        self.lost.insert(node.clone());
         // Offers held for callers never adopted: those callers went with the node.
         for notice in self.unadopted.remove(node).unwrap_or_default() {
             if let Notice::Offer(offer) = notice {
@@ -54,6 +55,7 @@ impl Engine {
     /// Drops everything about a node another instance now owns, without touching the store.
     pub(super) fn forget_node(&mut self, node: &NodeId) {
         self.nodes.remove(node);
+        self.lost.remove(node);
         self.unadopted.remove(node);
         let calls = self.callers_on(node);
         for call in calls {

@@ -3,7 +3,7 @@
 use super::caller::{self, Phase};
 use super::{ChannelAction, Command, Engine, LegHangup, Pending, TimerKey};
 use crate::ids::{AgentId, ReservationId};
-use crate::shared::{LEG_TEARDOWN, Notice, Party, Reply, Verdict};
+use crate::shared::{LEG_TEARDOWN, Notice, Party, Reply, Verdict, leg_id};
 
 impl Engine {
     /// The store's reply to the oldest request in flight.
@@ -53,11 +53,18 @@ impl Engine {
         self.on_notices(reply.notices);
     }
 
-    /// The store refused a request: another instance owns that node now.
+    /// The store refused a request: another instance owns that node now, or this one under a
+    /// newer lease.
     pub(super) fn on_fenced(&mut self, pending: &Pending) {
         let call = match pending {
             Pending::Enqueue(call) => Some(call.clone()),
             Pending::Answered(r) => self.legs.get(r).map(|l| l.offer.call.clone()),
+            Pending::GaveBack(r) => {
+                // The offer was not given back: the store still holds it, and whoever adopts
+                // the node next (this engine included, at its next look) rings it again.
+                self.given_back.remove(r);
+                None
+            }
             Pending::Other => None,
         };
         let node = call.and_then(|c| self.callers.get(&c).map(|c| c.node.clone()));
@@ -89,22 +96,26 @@ impl Engine {
                 Notice::Offer(offer) => self.on_offer(offer),
                 Notice::Cancelled(offer) => {
                     self.timers.cancel(&TimerKey::Ring(offer.reservation));
-                    if let Some(leg) = self.legs.remove(&offer.reservation) {
-                        let reason = if self
-                            .callers
-                            .get(&offer.call)
-                            .is_some_and(|c| matches!(c.phase, Phase::Connected(_)))
-                        {
-                            LegHangup::AnsweredElsewhere
-                        } else {
-                            LegHangup::Cancelled
-                        };
-                        self.commands.push_back(Command::HangupLeg {
-                            node: offer.node,
-                            leg: leg.id,
-                            reason,
-                        });
-                    }
+                    // Hung up even when this engine does not follow the leg (an earlier owner
+                    // rang it, or its tracking was dropped with a node given up meanwhile):
+                    // the agent is offered again once its rest ends, and the phone must not
+                    // be ringing then. A leg that is gone, or never made, is ignored. A lost
+                    // node took its legs with it.
+                    let leg = match self.legs.remove(&offer.reservation) {
+                        Some(leg) => leg.id,
+                        None if self.lost.contains(&offer.node) => continue,
+                        None => leg_id(&offer.call, offer.reservation),
+                    };
+                    let reason = if self
+                        .callers
+                        .get(&offer.call)
+                        .is_some_and(|c| matches!(c.phase, Phase::Connected(_)))
+                    {
+                        LegHangup::AnsweredElsewhere
+                    } else {
+                        LegHangup::Cancelled
+                    };
+                    self.commands.push_back(Command::HangupLeg { node: offer.node, leg, reason });
                 }
                 Notice::Evict { call, outcome, .. } => {
                     // The store already ended the caller; only the channel is left to move.
