@@ -237,7 +237,9 @@ local function agent_view(keys, args)
   local st = agent_state(ag)
   if st == nil then return false end
   local arg = ''
-  if st.st == 'res' then arg = rc('HGET', k_res(st.sr), 'call') or ''
+  if st.st == 'res' then
+    local res = packed(k_res(st.sr))
+    arg = res and res.call or ''
   elseif st.st == 'call' then arg = st.sc
   elseif st.st == 'rest' then arg = st.su end
   local paused = {}
@@ -269,7 +271,7 @@ local function node_calls(keys, args)
   setup(keys)
   local out = {}
   for _, call in ipairs(rc('SMEMBERS', k_node_calls(args[1]))) do
-    local c = hash(k_caller(call))
+    local c = packed(k_caller(call))
     if c then
       local row = { call, c.q, c.cid or '', c.en }
       if c.st == 'c' then
@@ -278,7 +280,8 @@ local function node_calls(keys, args)
         local offers = {}
         for rid in string.gmatch(c.rs or '', '%d+') do
           offers[#offers + 1] = rid
-          offers[#offers + 1] = rc('HGET', k_res(rid), 'agent') or ''
+          local res = packed(k_res(rid))
+          offers[#offers + 1] = res and res.agent or ''
         end
         row[5], row[6] = 'w', offers
       end

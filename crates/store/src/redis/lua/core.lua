@@ -18,12 +18,12 @@ local NOW_S   -- the same, as a string
 local J, N    -- the request's journal events and notices, in order
 local QC      -- queue configurations read during this call
 local CC      -- callers read during this call (routing.lua)
-local CD      -- callers' fields changed during this call, written back once at its end
+local CD      -- callers changed during this call, written back once at its end
 local MC      -- agents' member queues read during this call
 local QR      -- queue counters read during this call, written back once at its end
 local IX      -- agents' places in the availability indexes, as refresh_agent left them
-local AC      -- agents' hashes read during this call
-local AD      -- agents' fields changed during this call, written back once at its end
+local AC      -- agents read during this call
+local AD      -- agents changed during this call, written back once at its end
 
 local MINSTD = 2147483647
 local SCORE_LIMIT = 9007199254740992 -- 2^53: scores stay exact as sorted-set scores
@@ -54,30 +54,35 @@ local function pad(x, w) return string.format(PADS[w], x) end
 -- === keys ===
 local function k_site() return P .. 's' end
 local function k_qc(q) return P .. 'qc:' .. q end              -- queue configuration (views)
--- Queue counters, round-robin cursor and the packed configuration routing reads: see counters.
-local function k_qr(q) return P .. 'qr:' .. q end
+-- Queue counters, round-robin cursor and the packed configuration routing reads, one packed
+-- map (see counters; keys 'qr:' held them as a hash before).
+local function k_qr(q) return P .. 'qs:' .. q end
 local function k_present(q) return P .. 'qp:' .. q end         -- callers not yet connected
 local function k_windows(q) return P .. 'qw:' .. q end         -- windows with waiting callers
 local function k_waiting(q, wk) return P .. 'qwc:' .. wk .. ':' .. q end
 local function k_tiers(q) return P .. 'qt:' .. q end           -- tiers with available agents
 local function k_avail(q, p) return P .. 'qa:' .. pad(p, 10) .. ':' .. q end
 local function k_ctiers(q) return P .. 'qnt:' .. q end         -- tiers with logged-in members
--- One hash per agent: its state (fields without ':': st, rc, li, mi, wu, ms, sr, sc, su, sw,
--- pa), and per queue q:
+-- One string per agent: a packed map (see packed) of its state (fields without ':': st, rc, li,
+-- mi, wu, ms, sr, sc, su, sw, pa), and per queue q:
 --   'p:'q penalty, 'o:'q order, 'l:'q last call end, 'n:'q calls taken (while a member),
 --   'z:'q pause reason (kept across changes of memberships, as in MemoryStore),
 --   'i:'q "penalty score", its place in the availability index (while indexed),
 --   'c:'q "penalty class", its place in the member counters (while logged in).
--- Everything a routing step needs about an agent comes with one HGETALL.
-local function k_agent(a) return P .. 'a:' .. a end
--- One hash per caller not yet gone: q, node, sc, en, mb, wmin, wmax, op, st, agent,
--- since, and 'rs', its reservations (see caller_rids).
-local function k_caller(c) return P .. 'c:' .. c end
+-- Everything a routing step needs about an agent comes with one GET, and goes back with one
+-- SET. (Keys 'a:' held the same fields as a hash before; the new name keeps a GET from ever
+-- meeting one.)
+local function k_agent(a) return P .. 'A:' .. a end
+-- One string per caller not yet gone, a packed map (see packed): q, node, cid, sc, en, mb,
+-- wmin, wmax, op, st, agent, since, res, and 'rs', its reservations (see caller_rids).
+-- (Keys 'c:' held callers as hashes before.)
+local function k_caller(c) return P .. 'C:' .. c end
 local function k_node_calls(n) return P .. 'nc:' .. n end      -- the node's callers (adoption)
 local function k_inbox(n) return P .. 'in:' .. n end           -- notices for the node's owner
 local function k_ended(c) return P .. 'ce:' .. c end           -- a call that ended (an hour)
 local function k_instances() return P .. 'inst' end            -- live instances, by expiry
-local function k_res(r) return P .. 'r:' .. r end   -- reservation: call, agent, q, created
+-- A reservation, a packed map: call, agent, q, created. (Keys 'r:' held hashes before.)
+local function k_res(r) return P .. 'R:' .. r end
 local function k_lease(n) return P .. 'l:' .. n end
 local function k_timers(n) return P .. 't:' .. n end
 local function k_journal() return P .. 'j' end
@@ -99,6 +104,15 @@ local function hash(key)
   local t = hash_map(key)
   if next(t) == nil then return nil end
   return t
+end
+
+-- A map of strings packed into one string value with MessagePack (Redis's built-in cmsgpack,
+-- C code): read with one GET and written with one SET, where a hash of a dozen fields costs a
+-- reply string per field and name and (HSET) a scan of its listpack per field written. Values
+-- stay strings unless said otherwise; the order of the fields is of no consequence.
+local function packed(key)
+  local v = rc('GET', key)
+  return v and cmsgpack.unpack(v) or nil
 end
 
 -- Bytewise string order, as Rust compares ids.
@@ -160,15 +174,16 @@ local function memo_room()
 end
 
 
--- A queue's counters (one hash: waiting `nw`, available `na`, logged in `nl`, serving `ns`,
--- the round-robin cursor `rr`, member counts per tier `p` and per tier and class `p:c`,
--- available members per tier `a` .. p), and its packed configuration `cfg` (see qcfg).
--- Read once per call, changed in Lua (as numbers once changed), written back by
--- flush_counters: one command each way instead of one per change.
+-- A queue's counters (waiting `nw`, available `na`, logged in `nl`, serving `ns`, the
+-- round-robin cursor `rr`, member counts per tier `p` and per tier and class `p:c`, available
+-- members per tier `a` .. p), and its packed configuration `cfg` (see qcfg), in one packed map.
+-- Read once per call, changed in Lua, written back by flush_counters: one command each way.
+-- Counts are numbers (MessagePack keeps them as such: none is formatted or parsed), the
+-- cursor a number or a string of digits; both are read through tonumber.
 local function counters(q)
   local c = QR[q]
   if c == nil then
-    c = { v = hash_map(k_qr(q)), dirty = {} }
+    c = { v = packed(k_qr(q)) or {}, dirty = false }
     QR[q] = c
   end
   return c
@@ -179,7 +194,7 @@ local function field(q, f) return counters(q).v[f] end
 local function set_field(q, f, value)
   local c = counters(q)
   c.v[f] = value
-  c.dirty[f] = true
+  c.dirty = true
 end
 
 local function counter(q, f)
@@ -192,19 +207,13 @@ local function bump(q, f, delta)
   local v = c.v[f]
   local n = (v and tonumber(v) or 0) + delta
   c.v[f] = n
-  c.dirty[f] = true
+  c.dirty = true
   return n
 end
 
 local function flush_counters()
   for q, c in pairs(QR) do
-    local args = {}
-    for f in pairs(c.dirty) do
-      local v = c.v[f]
-      args[#args + 1] = f
-      args[#args + 1] = type(v) == 'number' and n2s(v) or v
-    end
-    if #args > 0 then rc('HSET', k_qr(q), unpack(args)) end
+    if c.dirty then rc('SET', k_qr(q), cmsgpack.pack(c.v)) end
   end
   QR = {}
 end
@@ -402,61 +411,38 @@ end
 
 -- === agents ===
 
--- Agents' hashes are read through a cache that lives for one function call (AC, reset by
--- setup); agent_set changes the cached copy and notes the field (AD), and flush_agents writes
--- each changed agent back with one HSET (and one HDEL) at the end of the call.
+-- Agents are read through a cache that lives for one function call (AC, reset by setup);
+-- agent_set changes the cached copy and notes the agent (AD), and flush_agents writes each
+-- changed agent back with one SET at the end of the call.
 local function agent_state(a)
   local t = AC[a]
   if t ~= nil then return t or nil end
-  t = hash(k_agent(a))
+  t = packed(k_agent(a))
   AC[a] = t or false
   return t
 end
 
--- Sets fields (name, value pairs) of an agent's hash; a value of false deletes the field.
--- The agent is read first, so that later reads in the same call see the change.
+-- Sets fields (name, value pairs of strings) of an agent; a value of false deletes the field.
+-- Only an existing agent (configured: agents are never removed) is changed.
 local function agent_set(a, ...)
   local t = agent_state(a)
-  local dirty = AD[a]
-  if dirty == nil then
-    dirty = {}
-    AD[a] = dirty
-  end
+  AD[a] = true
   local n = select('#', ...)
   for i = 1, n, 2 do
     local f, v = select(i, ...)
-    if t then t[f] = v or nil end
-    dirty[f] = v
+    t[f] = v or nil
   end
 end
 
--- Creates a configured agent's hash (logged out) unless it exists.
+-- Creates a configured agent (logged out) unless it exists.
 local function agent_create(a)
   if agent_state(a) then return end
   AC[a] = {}
   agent_set(a, 'st', 'out', 'rc', '1', 'li', '0', 'mi', '0')
 end
 
--- Writes back the fields changed during this call (`changes[id][field]` = value, or false to
--- delete), one HSET and one HDEL per hash; `key` names the hash of an id.
-local function flush_changes(changes, key)
-  for id, dirty in pairs(changes) do
-    local set, del = {}, {}
-    for f, v in pairs(dirty) do
-      if v then
-        set[#set + 1] = f
-        set[#set + 1] = v
-      else
-        del[#del + 1] = f
-      end
-    end
-    if #set > 0 then rc('HSET', key(id), unpack(set)) end
-    if #del > 0 then rc('HDEL', key(id), unpack(del)) end
-  end
-end
-
 local function flush_agents()
-  flush_changes(AD, k_agent)
+  for a in pairs(AD) do rc('SET', k_agent(a), cmsgpack.pack(AC[a])) end
   AD = {}
 end
 

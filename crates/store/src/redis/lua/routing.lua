@@ -4,32 +4,25 @@
 local match_agent, match_caller, match_head, cancel_reservation
 
 -- Callers are read through a cache that lives for one function call (CC, reset by setup);
--- caller_set changes the cached copy and keeps the change (CD), and flush_callers writes each
--- changed caller back with one HSET (and one HDEL) at the end of the call. Fields stay the
--- strings Redis holds; the few compared or computed with become numbers where they are used.
+-- caller_set changes the cached copy and notes the caller (CD), and flush_callers writes each
+-- changed caller back with one SET at the end of the call. Fields stay strings; the few
+-- compared or computed with become numbers where they are used.
 local function caller(call)
   local t = CC[call]
   if t ~= nil then return t or nil end
-  t = hash(k_caller(call))
+  t = packed(k_caller(call))
   CC[call] = t or false
   return t
 end
 
--- Sets fields (name, value pairs of strings) of a caller's hash; false deletes one.
--- A caller not read yet is read first, so that later reads in the same call see the change.
+-- Sets fields (name, value pairs of strings) of an existing caller; false deletes one.
 local function caller_set(call, ...)
-  local t = CC[call]
-  if t == nil then t = caller(call) end
-  local dirty = CD[call]
-  if dirty == nil then
-    dirty = {}
-    CD[call] = dirty
-  end
+  local t = caller(call)
+  CD[call] = true
   local n = select('#', ...)
   for i = 1, n, 2 do
     local f, v = select(i, ...)
-    dirty[f] = v
-    if t then t[f] = v or nil end
+    t[f] = v or nil
   end
 end
 
@@ -47,7 +40,7 @@ local function caller_del(call, outcome)
 end
 
 local function flush_callers()
-  flush_changes(CD, k_caller)
+  for call in pairs(CD) do rc('SET', k_caller(call), cmsgpack.pack(CC[call])) end
   CD = {}
 end
 
@@ -88,7 +81,7 @@ local function reserve(call, a)
     caller_set(call, 'st', 'o')
   end
   caller_set(call, 'rs', c.rs and (c.rs .. ' ' .. rid) or rid)
-  rc('HSET', k_res(rid), 'call', call, 'agent', a, 'q', q, 'created', NOW_S)
+  rc('SET', k_res(rid), cmsgpack.pack({ call = call, agent = a, q = q, created = NOW_S }))
   set_status(a, 'res', { 'sr', rid })
   refresh_agent(a, '0')
   journal('offered', 'call', call, 'queue', q, 'agent', a, 'res', rid)
@@ -106,7 +99,7 @@ local function offer_to_best(call)
   local cursor = tonumber(field(q, 'rr') or '')
   local chosen = select_agents(q, cfg.sel, wmin, wmax, cursor)
   if #chosen == 0 then return false end
-  set_field(q, 'rr', n2s(chosen[#chosen].s))
+  set_field(q, 'rr', chosen[#chosen].s)
   for _, e in ipairs(chosen) do reserve(call, e.id) end
   return true
 end
@@ -167,7 +160,7 @@ end
 -- hangs its leg up (the engine that asked for the change ends the rest), or is free at once
 -- when there is no leg to hang up.
 cancel_reservation = function(rid, node, leg_to_hang_up)
-  local res = hash(k_res(rid))
+  local res = packed(k_res(rid))
   if res == nil then return end
   rc('DEL', k_res(rid))
   if caller(res.call) then caller_drop_rid(res.call, rid) end
@@ -375,7 +368,7 @@ end
 
 function R.ans(_, a)
   local rid = a[1]
-  local res = hash(k_res(rid))
+  local res = packed(k_res(rid))
   if res == nil then return { 'stale' } end
   rc('DEL', k_res(rid))
   local call = res.call
@@ -401,7 +394,7 @@ local COUNTS = { noanswer = true, busy = 'ap_busy', unreachable = 'ap_unav', fai
 
 function R.miss(_, a)
   local rid, miss, draw = a[1], a[2], a[3]
-  local res = hash(k_res(rid))
+  local res = packed(k_res(rid))
   if res == nil then return { 'stale' } end
   rc('DEL', k_res(rid))
   if caller(res.call) then caller_drop_rid(res.call, rid) end
