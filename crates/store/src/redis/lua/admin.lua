@@ -238,7 +238,7 @@ local function agent_view(keys, args)
   if st == nil then return false end
   local arg = ''
   if st.st == 'res' then
-    local res = packed(k_res(st.sr))
+    local res = reservation(st.sr)
     arg = res and res.call or ''
   elseif st.st == 'call' then arg = st.sc
   elseif st.st == 'rest' then arg = st.su end
@@ -271,7 +271,7 @@ local function node_calls(keys, args)
   setup(keys)
   local out = {}
   for _, call in ipairs(rc('SMEMBERS', k_node_calls(args[1]))) do
-    local c = packed(k_caller(call))
+    local c = caller_unpacked(k_caller(call))
     if c then
       local row = { call, c.q, c.cid or '', c.en }
       if c.st == 'c' then
@@ -280,7 +280,7 @@ local function node_calls(keys, args)
         local offers = {}
         for rid in string.gmatch(c.rs or '', '%d+') do
           offers[#offers + 1] = rid
-          local res = packed(k_res(rid))
+          local res = reservation(rid)
           offers[#offers + 1] = res and res.agent or ''
         end
         row[5], row[6] = 'w', offers

@@ -73,15 +73,15 @@ local function k_ctiers(q) return P .. 'qnt:' .. q end         -- tiers with log
 -- SET. (Keys 'a:' held the same fields as a hash before; the new name keeps a GET from ever
 -- meeting one.)
 local function k_agent(a) return P .. 'A:' .. a end
--- One string per caller not yet gone, a packed map (see packed): q, node, cid, sc, en, mb,
--- wmin, wmax, op, st, agent, since, res, and 'rs', its reservations (see caller_rids).
--- (Keys 'c:' held callers as hashes before.)
+-- One string per caller not yet gone, packed by caller_pack: q, node, cid, sc, en, mb, wmin,
+-- wmax, op, st, agent, since, res, and 'rs', its reservations (see caller_rids). (Keys 'c:'
+-- held callers as hashes before.)
 local function k_caller(c) return P .. 'C:' .. c end
 local function k_node_calls(n) return P .. 'nc:' .. n end      -- the node's callers (adoption)
 local function k_inbox(n) return P .. 'in:' .. n end           -- notices for the node's owner
 local function k_ended(c) return P .. 'ce:' .. c end           -- a call that ended (an hour)
 local function k_instances() return P .. 'inst' end            -- live instances, by expiry
--- A reservation, a packed map: call, agent, q, created. (Keys 'r:' held hashes before.)
+-- A reservation, packed by reserve: call, agent, q, created. (Keys 'r:' held hashes before.)
 local function k_res(r) return P .. 'R:' .. r end
 local function k_lease(n) return P .. 'l:' .. n end
 local function k_timers(n) return P .. 't:' .. n end
@@ -113,6 +113,36 @@ end
 local function packed(key)
   local v = rc('GET', key)
   return v and cmsgpack.unpack(v) or nil
+end
+
+-- Records of fixed fields (callers, reservations) are packed as a sequence of MessagePack
+-- values in a fixed order instead, absent fields as nil: no field names stored or read, and
+-- the table is built by one constructor at its full size, where unpacking a map grows the
+-- table field by field (each growth a rehash).
+local function caller_pack(c)
+  return cmsgpack.pack(c.q, c.node, c.cid, c.sc, c.en, c.mb, c.wmin, c.wmax, c.op, c.st, c.agent,
+    c.since, c.res, c.rs)
+end
+
+-- A caller as caller_pack left it, nil when the key is missing.
+local function caller_unpacked(key)
+  local v = rc('GET', key)
+  if not v then return nil end
+  local q, node, cid, sc, en, mb, wmin, wmax, op, st, agent, since, res, rs = cmsgpack.unpack(v)
+  return { q = q, node = node, cid = cid, sc = sc, en = en, mb = mb, wmin = wmin, wmax = wmax,
+    op = op, st = st, agent = agent, since = since, res = res, rs = rs }
+end
+
+local function reservation_pack(call, agent, q, created)
+  return cmsgpack.pack(call, agent, q, created)
+end
+
+-- A reservation as reservation_pack left it, nil when the key is missing.
+local function reservation(rid)
+  local v = rc('GET', k_res(rid))
+  if not v then return nil end
+  local call, agent, q, created = cmsgpack.unpack(v)
+  return { call = call, agent = agent, q = q, created = created }
 end
 
 -- Bytewise string order, as Rust compares ids.

@@ -10,7 +10,7 @@ local match_agent, match_caller, match_head, cancel_reservation
 local function caller(call)
   local t = CC[call]
   if t ~= nil then return t or nil end
-  t = packed(k_caller(call))
+  t = caller_unpacked(k_caller(call))
   CC[call] = t or false
   return t
 end
@@ -40,7 +40,7 @@ local function caller_del(call, outcome)
 end
 
 local function flush_callers()
-  for call in pairs(CD) do rc('SET', k_caller(call), cmsgpack.pack(CC[call])) end
+  for call in pairs(CD) do rc('SET', k_caller(call), caller_pack(CC[call])) end
   CD = {}
 end
 
@@ -81,7 +81,7 @@ local function reserve(call, a)
     caller_set(call, 'st', 'o')
   end
   caller_set(call, 'rs', c.rs and (c.rs .. ' ' .. rid) or rid)
-  rc('SET', k_res(rid), cmsgpack.pack({ call = call, agent = a, q = q, created = NOW_S }))
+  rc('SET', k_res(rid), reservation_pack(call, a, q, NOW_S))
   set_status(a, 'res', { 'sr', rid })
   refresh_agent(a, '0')
   journal('offered', 'call', call, 'queue', q, 'agent', a, 'res', rid)
@@ -160,7 +160,7 @@ end
 -- hangs its leg up (the engine that asked for the change ends the rest), or is free at once
 -- when there is no leg to hang up.
 cancel_reservation = function(rid, node, leg_to_hang_up)
-  local res = packed(k_res(rid))
+  local res = reservation(rid)
   if res == nil then return end
   rc('DEL', k_res(rid))
   if caller(res.call) then caller_drop_rid(res.call, rid) end
@@ -294,10 +294,9 @@ function R.enq(node, a)
   rc('ZADD', k_present(q), sc, member)
   local position = position_of(q, member)
   local serving = counter(q, 'ns')
-  local c = {} -- a new caller: its cached copy is exactly what caller_set writes
-  CC[call] = c
-  caller_set(call, 'q', q, 'node', node, 'sc', sc, 'en', NOW_S, 'mb', member, 'wmin', n2s(wmin),
-    'wmax', n2s(wmax), 'op', n2s(position), 'st', 'w', 'cid', cid)
+  local c = { q = q, node = node, cid = cid, sc = sc, en = NOW_S, mb = member, wmin = n2s(wmin),
+    wmax = n2s(wmax), op = n2s(position), st = 'w' }
+  CC[call], CD[call] = c, true
   rc('SADD', k_node_calls(node), call)
   journal('entered', 'call', call, 'queue', q, 'node', node, 'cid', cid, 'pos', n2s(position))
   -- The caller waits, but enters its waiting set only if no agent takes it now: nothing reads
@@ -368,7 +367,7 @@ end
 
 function R.ans(_, a)
   local rid = a[1]
-  local res = packed(k_res(rid))
+  local res = reservation(rid)
   if res == nil then return { 'stale' } end
   rc('DEL', k_res(rid))
   local call = res.call
@@ -394,7 +393,7 @@ local COUNTS = { noanswer = true, busy = 'ap_busy', unreachable = 'ap_unav', fai
 
 function R.miss(_, a)
   local rid, miss, draw = a[1], a[2], a[3]
-  local res = packed(k_res(rid))
+  local res = reservation(rid)
   if res == nil then return { 'stale' } end
   rc('DEL', k_res(rid))
   if caller(res.call) then caller_drop_rid(res.call, rid) end
