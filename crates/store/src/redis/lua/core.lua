@@ -73,13 +73,15 @@ local function k_ctiers(q) return P .. 'qnt:' .. q end         -- tiers with log
 -- SET. (Keys 'a:' held the same fields as a hash before; the new name keeps a GET from ever
 -- meeting one.)
 local function k_agent(a) return P .. 'A:' .. a end
--- One string per caller not yet gone, packed by caller_pack: q, node, cid, sc, en, mb, wmin,
--- wmax, op, st, agent, since, res, and 'rs', its reservations (see caller_rids). (Keys 'c:'
--- held callers as hashes before.)
+-- One string per caller, packed by caller_pack while the call is in the queue or connected: q,
+-- node, cid, sc, en, mb, wmin, wmax, op, st, agent, since, res, and 'rs', its reservations
+-- (see caller_rids). Once the call ended, its outcome instead, for an hour (see mark_ended).
+-- The first byte tells them apart: a packed caller starts with a MessagePack string header
+-- (0xa0 and above), an outcome with a lowercase letter. (Keys 'c:' held callers as hashes,
+-- keys 'ce:' the outcomes, before.)
 local function k_caller(c) return P .. 'C:' .. c end
 local function k_node_calls(n) return P .. 'nc:' .. n end      -- the node's callers (adoption)
 local function k_inbox(n) return P .. 'in:' .. n end           -- notices for the node's owner
-local function k_ended(c) return P .. 'ce:' .. c end           -- a call that ended (an hour)
 local function k_instances() return P .. 'inst' end            -- live instances, by expiry
 -- A reservation, packed by reserve: call, agent, q, created. (Keys 'r:' held hashes before.)
 local function k_res(r) return P .. 'R:' .. r end
@@ -124,10 +126,13 @@ local function caller_pack(c)
     c.since, c.res, c.rs)
 end
 
--- A caller as caller_pack left it, nil when the key is missing.
+-- Whether the value of a caller's key is a packed caller (not an ended call's outcome).
+local function is_caller(v) return string.byte(v, 1) >= 0xa0 end
+
+-- A caller as caller_pack left it, nil when the call is unknown or ended.
 local function caller_unpacked(key)
   local v = rc('GET', key)
-  if not v then return nil end
+  if not v or not is_caller(v) then return nil end
   local q, node, cid, sc, en, mb, wmin, wmax, op, st, agent, since, res, rs = cmsgpack.unpack(v)
   return { q = q, node = node, cid = cid, sc = sc, en = en, mb = mb, wmin = wmin, wmax = wmax,
     op = op, st = st, agent = agent, since = since, res = res, rs = rs }

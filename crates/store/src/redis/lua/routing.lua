@@ -27,15 +27,14 @@ local function caller_set(call, ...)
 end
 
 -- A call that ended cannot enter again for ENDED_KEPT (a stray found while its channel was on
--- its way out); like MemoryStore's `mark_ended`.
+-- its way out); like MemoryStore's `mark_ended`. Its outcome replaces the caller, if any.
 local ENDED_KEPT = 3600000
-local function mark_ended(call, outcome) rc('SET', k_ended(call), outcome, 'PX', ENDED_KEPT) end
+local function mark_ended(call, outcome) rc('SET', k_caller(call), outcome, 'PX', ENDED_KEPT) end
 
 local function caller_del(call, outcome)
   local c = caller(call)
   if c then rc('SREM', k_node_calls(c.node), call) end
   mark_ended(call, outcome)
-  rc('DEL', k_caller(call))
   CC[call], CD[call] = false, nil
 end
 
@@ -271,9 +270,11 @@ local R = {}
 function R.enq(node, a)
   local call, q, cid, prio, wmin, wmax = a[1], a[2], a[3], tonumber(a[4]), tonumber(a[5]),
       tonumber(a[6])
-  if rc('EXISTS', k_caller(call)) == 1 then return { 'invalid', 'queued', call } end
-  local ended = rc('GET', k_ended(call))
-  if ended then return { 'ended', ended } end
+  local known = rc('GET', k_caller(call))
+  if known then
+    if is_caller(known) then return { 'invalid', 'queued', call } end
+    return { 'ended', known }
+  end
   local cfg = qcfg(q)
   if not cfg then return { 'invalid', 'queue', q } end
   local refusal
