@@ -271,7 +271,7 @@ local function node_calls(keys, args)
   setup(keys)
   local out = {}
   for _, call in ipairs(rc('SMEMBERS', k_node_calls(args[1]))) do
-    local c = caller_unpacked(k_caller(call))
+    local c = record('c', call, k_caller(call), caller_decode)
     if c then
       local row = { call, c.q, c.cid or '', c.en }
       if c.st == 'c' then

@@ -108,13 +108,47 @@ local function hash(key)
   return t
 end
 
--- A map of strings packed into one string value with MessagePack (Redis's built-in cmsgpack,
--- C code): read with one GET and written with one SET, where a hash of a dozen fields costs a
--- reply string per field and name and (HSET) a scan of its listpack per field written. Values
--- stay strings unless said otherwise; the order of the fields is of no consequence.
-local function packed(key)
+-- Agents, callers and queue counters are records packed into one string value with
+-- MessagePack (Redis's built-in cmsgpack, C code): read with one GET and written with one SET,
+-- where a hash of a dozen fields costs a reply string per field and name and (HSET) a scan of
+-- its listpack per field written. Agents and counters are maps (cmsgpack.pack of the table;
+-- the order of the fields is of no consequence); values stay strings unless said otherwise.
+--
+-- Records unpacked or written by earlier calls are kept, per kind ('a' agents, 'c' callers,
+-- 'q' queue counters), with the string they were read from or written as: a GET that returns
+-- that same string (the same content) takes the kept table instead of unpacking it again. The
+-- leave that follows an enqueue reads the agent and caller the enqueue wrote, and every call
+-- reads its queue's counters. A record is dropped from here before a call first changes its
+-- table (agent_set, caller_set, set_field, bump), so a call that fails halfway never leaves a
+-- changed table behind a string it no longer matches; it is kept again once written back.
+-- Bounded like the memos below.
+local KEPT_MAX = 4096
+local KEPT, KEPT_N = { a = {}, c = {}, q = {} }, 0
+
+local function keep(kind, id, s, t)
+  local kept = KEPT[kind]
+  if kept[id] == nil then
+    if KEPT_N >= KEPT_MAX then
+      KEPT, KEPT_N = { a = {}, c = {}, q = {} }, 0
+      kept = KEPT[kind]
+    end
+    KEPT_N = KEPT_N + 1
+  end
+  kept[id] = { s = s, t = t }
+end
+
+local function unkeep(kind, id) KEPT[kind][id] = nil end
+
+-- The record of `id` under `key`: kept, or unpacked by `decode` (which may find none); nil
+-- when the key is missing.
+local function record(kind, id, key, decode)
   local v = rc('GET', key)
-  return v and cmsgpack.unpack(v) or nil
+  if not v then return nil end
+  local e = KEPT[kind][id]
+  if e and e.s == v then return e.t end
+  local t = decode(v)
+  if t then keep(kind, id, v, t) end
+  return t
 end
 
 -- Records of fixed fields (callers, reservations) are packed as a sequence of MessagePack
@@ -129,10 +163,9 @@ end
 -- Whether the value of a caller's key is a packed caller (not an ended call's outcome).
 local function is_caller(v) return string.byte(v, 1) >= 0xa0 end
 
--- A caller as caller_pack left it, nil when the call is unknown or ended.
-local function caller_unpacked(key)
-  local v = rc('GET', key)
-  if not v or not is_caller(v) then return nil end
+-- The value of a caller's key as caller_pack packed it, nil when it holds an outcome.
+local function caller_decode(v)
+  if not is_caller(v) then return nil end
   local q, node, cid, sc, en, mb, wmin, wmax, op, st, agent, since, res, rs = cmsgpack.unpack(v)
   return { q = q, node = node, cid = cid, sc = sc, en = en, mb = mb, wmin = wmin, wmax = wmax,
     op = op, st = st, agent = agent, since = since, res = res, rs = rs }
@@ -218,7 +251,7 @@ end
 local function counters(q)
   local c = QR[q]
   if c == nil then
-    c = { v = packed(k_qr(q)) or {}, dirty = false }
+    c = { v = record('q', q, k_qr(q), cmsgpack.unpack) or {}, dirty = false }
     QR[q] = c
   end
   return c
@@ -226,10 +259,17 @@ end
 
 local function field(q, f) return counters(q).v[f] end
 
+local function changing(q, c)
+  if not c.dirty then
+    unkeep('q', q)
+    c.dirty = true
+  end
+end
+
 local function set_field(q, f, value)
   local c = counters(q)
+  changing(q, c)
   c.v[f] = value
-  c.dirty = true
 end
 
 local function counter(q, f)
@@ -239,16 +279,20 @@ end
 
 local function bump(q, f, delta)
   local c = counters(q)
+  changing(q, c)
   local v = c.v[f]
   local n = (v and tonumber(v) or 0) + delta
   c.v[f] = n
-  c.dirty = true
   return n
 end
 
 local function flush_counters()
   for q, c in pairs(QR) do
-    if c.dirty then rc('SET', k_qr(q), cmsgpack.pack(c.v)) end
+    if c.dirty then
+      local s = cmsgpack.pack(c.v)
+      rc('SET', k_qr(q), s)
+      keep('q', q, s, c.v)
+    end
   end
   QR = {}
 end
@@ -452,7 +496,7 @@ end
 local function agent_state(a)
   local t = AC[a]
   if t ~= nil then return t or nil end
-  t = packed(k_agent(a))
+  t = record('a', a, k_agent(a), cmsgpack.unpack)
   AC[a] = t or false
   return t
 end
@@ -461,7 +505,10 @@ end
 -- Only an existing agent (configured: agents are never removed) is changed.
 local function agent_set(a, ...)
   local t = agent_state(a)
-  AD[a] = true
+  if not AD[a] then
+    unkeep('a', a)
+    AD[a] = true
+  end
   local n = select('#', ...)
   for i = 1, n, 2 do
     local f, v = select(i, ...)
@@ -477,7 +524,12 @@ local function agent_create(a)
 end
 
 local function flush_agents()
-  for a in pairs(AD) do rc('SET', k_agent(a), cmsgpack.pack(AC[a])) end
+  for a in pairs(AD) do
+    local t = AC[a]
+    local s = cmsgpack.pack(t)
+    rc('SET', k_agent(a), s)
+    keep('a', a, s, t)
+  end
   AD = {}
 end
 

@@ -10,7 +10,7 @@ local match_agent, match_caller, match_head, cancel_reservation
 local function caller(call)
   local t = CC[call]
   if t ~= nil then return t or nil end
-  t = caller_unpacked(k_caller(call))
+  t = record('c', call, k_caller(call), caller_decode)
   CC[call] = t or false
   return t
 end
@@ -18,7 +18,10 @@ end
 -- Sets fields (name, value pairs of strings) of an existing caller; false deletes one.
 local function caller_set(call, ...)
   local t = caller(call)
-  CD[call] = true
+  if not CD[call] then
+    unkeep('c', call)
+    CD[call] = true
+  end
   local n = select('#', ...)
   for i = 1, n, 2 do
     local f, v = select(i, ...)
@@ -35,11 +38,17 @@ local function caller_del(call, outcome)
   local c = caller(call)
   if c then rc('SREM', k_node_calls(c.node), call) end
   mark_ended(call, outcome)
+  unkeep('c', call)
   CC[call], CD[call] = false, nil
 end
 
 local function flush_callers()
-  for call in pairs(CD) do rc('SET', k_caller(call), caller_pack(CC[call])) end
+  for call in pairs(CD) do
+    local t = CC[call]
+    local s = caller_pack(t)
+    rc('SET', k_caller(call), s)
+    keep('c', call, s, t)
+  end
   CD = {}
 end
 
