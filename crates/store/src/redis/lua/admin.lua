@@ -211,7 +211,7 @@ local function rematch(queues, agents)
   for _, a in ipairs(agents) do add(a) end
   for _, q in ipairs(queues) do
     for _, p in ipairs(rc('ZRANGE', k_tiers(q), '0', '-1')) do
-      for _, a in ipairs(rc('ZRANGE', k_avail(q, tonumber(p)), '0', '-1')) do add(a) end
+      for _, a in ipairs(rc('ZRANGE', k_avail(q, p), '0', '-1')) do add(a) end
     end
   end
   table.sort(ids, bytes_lt)
@@ -499,6 +499,6 @@ reg('jack', ack_journal)
 reg('jbacklog', journal_backlog, true)
 -- For tests and the benchmark: the Lua score of one agent, and the cheapest possible call.
 reg('score', function(_, a)
-  return n2s(score(a[1], tonumber(a[2]), tonumber(a[3]), tonumber(a[4]), tonumber(a[5]), a[6]))
+  return n2s(score(a[1], a[2], a[3], a[4], a[5], a[6]))
 end, true)
 reg('noop', function() return 1 end, true)

@@ -61,7 +61,18 @@ local function k_present(q) return P .. 'qp:' .. q end         -- callers not ye
 local function k_windows(q) return P .. 'qw:' .. q end         -- windows with waiting callers
 local function k_waiting(q, wk) return P .. 'qwc:' .. wk .. ':' .. q end
 local function k_tiers(q) return P .. 'qt:' .. q end           -- tiers with available agents
-local function k_avail(q, p) return P .. 'qa:' .. pad(p, 10) .. ':' .. q end
+-- `p`: the tier as a string of digits, as the indexes hold it. Its padded form is kept: tiers
+-- are penalties, and a site configures few.
+local PADDED, PADDED_N = {}, 0
+local function k_avail(q, p)
+  local padded = PADDED[p]
+  if padded == nil then
+    if PADDED_N >= SMALL_MAX then PADDED, PADDED_N = {}, 0 end
+    padded = pad(tonumber(p), 10)
+    PADDED[p], PADDED_N = padded, PADDED_N + 1
+  end
+  return P .. 'qa:' .. padded .. ':' .. q
+end
 local function k_ctiers(q) return P .. 'qnt:' .. q end         -- tiers with logged-in members
 -- One string per agent: a packed map (see packed) of its state (fields without ':': st, rc, li,
 -- mi, wu, ms, sr, sc, su, sw, pa), and per queue q:
@@ -216,13 +227,16 @@ local SELECTION = {
   ['ring-progressively'] = 'low',
 }
 
+-- The agent's order, penalty, last call end and calls taken come as stored (strings): only
+-- those the strategy uses are converted.
 local function score(strategy, order, penalty, last, calls, draw)
   local s
-  if strategy == 'leastrecent' then s = last
-  elseif strategy == 'fewestcalls' then s = calls
-  elseif strategy == 'random' then s = agent_draw(draw, order)
-  elseif strategy == 'wrandom' then s = agent_draw(draw, order) % ((penalty + 1) * 1000)
-  else s = order end
+  if strategy == 'leastrecent' then s = tonumber(last)
+  elseif strategy == 'fewestcalls' then s = tonumber(calls)
+  elseif strategy == 'random' then s = agent_draw(draw, tonumber(order))
+  elseif strategy == 'wrandom' then
+    s = agent_draw(draw, tonumber(order)) % ((tonumber(penalty) + 1) * 1000)
+  else s = tonumber(order) end
   return s % SCORE_LIMIT
 end
 
@@ -461,7 +475,7 @@ local function select_agents(q, sel, wmin, wmax, cursor)
   end
   local firsts, picked = {}, {}
   for _, p in ipairs(tiers) do
-    local key = k_avail(q, tonumber(p))
+    local key = k_avail(q, p)
     if sel == 'all' then
       for _, e in ipairs(entries(rc('ZRANGE', key, 0, RINGALL_MAX - 1, 'WITHSCORES'))) do
         picked[#picked + 1] = e
@@ -614,13 +628,13 @@ end
 -- Available members per tier are counted (field 'a' .. tier), so that a tier enters and
 -- leaves the queue's tiers exactly when its first member comes and its last one goes.
 local function unindex(a, q, pen)
-  rc('ZREM', k_avail(q, tonumber(pen)), a)
+  rc('ZREM', k_avail(q, pen), a)
   if bump(q, 'a' .. pen, -1) == 0 then rc('ZREM', k_tiers(q), pen) end
   bump(q, 'na', -1)
 end
 
 local function index(a, q, pen, sc)
-  rc('ZADD', k_avail(q, tonumber(pen)), n2s(sc), a)
+  rc('ZADD', k_avail(q, pen), n2s(sc), a)
   if bump(q, 'a' .. pen, 1) == 1 then rc('ZADD', k_tiers(q), pen, pen) end
   bump(q, 'na', 1)
 end
@@ -666,8 +680,7 @@ local function refresh_agent(a, draw, full)
       local class = class_in(st, q)
       if class ~= nil then count = pen .. ' ' .. CLASS_S[class] end
       if idle and (class or 0) < 6 then
-        s = score(cfg.strategy, tonumber(st['o:' .. q]), tonumber(pen), tonumber(st['l:' .. q]),
-          tonumber(st['n:' .. q]), draw)
+        s = score(cfg.strategy, st['o:' .. q], pen, st['l:' .. q], st['n:' .. q], draw)
         place = pen .. ' ' .. n2s(s)
         places[q] = place
       end
