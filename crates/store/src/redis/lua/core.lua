@@ -74,7 +74,7 @@ local function k_avail(q, p)
   return P .. 'qa:' .. padded .. ':' .. q
 end
 local function k_ctiers(q) return P .. 'qnt:' .. q end         -- tiers with logged-in members
--- One string per agent: a packed map (see packed) of its state (fields without ':': st, rc, li,
+-- One string per agent: a packed map (see record) of its state (fields without ':': st, rc, li,
 -- mi, wu, ms, sr, sc, su, sw, pa), and per queue q:
 --   'p:'q penalty, 'o:'q order, 'l:'q last call end, 'n:'q calls taken (while a member),
 --   'z:'q pause reason (kept across changes of memberships, as in MemoryStore),
@@ -101,20 +101,13 @@ local function k_timers(n) return P .. 't:' .. n end
 local function k_journal() return P .. 'j' end
 local function k_jgroups() return P .. 'jg' end
 
--- A hash as a table (empty when the key is missing). Read in RESP3, whose map reply Redis turns
--- into a keyed table itself: under RESP2 it comes as a flat array of fields and values that
--- Lua copies into a second table, growing both by rehashes (~5 % of a routing call's
--- instructions).
-local function hash_map(key)
+-- A hash (a lease) as a table, nil when the key is missing. Read in RESP3, whose map reply
+-- Redis turns into a keyed table itself: under RESP2 it comes as a flat array of fields and
+-- values that Lua copies into a second table.
+local function hash(key)
   redis.setresp(3)
   local t = rc('HGETALL', key).map
   redis.setresp(2)
-  return t
-end
-
--- A hash as a table, nil when the key is missing.
-local function hash(key)
-  local t = hash_map(key)
   if next(t) == nil then return nil end
   return t
 end
