@@ -87,7 +87,7 @@ end
 
 local function append_journal()
   if #J == 0 then return end
-  local last = rc('HINCRBY', k_site(), 'jseq', #J)
+  local last = rc('HINCRBY', k_site(), 'jseq', n2s(#J))
   if last == #J then
     -- No counter before: a fresh site, or Redis lost writes. Restart above the clock and above
     -- what the stream still holds, so a seq is never handed out twice (reporters dedupe on it).

@@ -412,7 +412,7 @@ local function best_for(q, penalty)
   for _, wk in ipairs(rc('ZRANGE', k_windows(q), '0', '-1')) do
     local wmin, wmax = window_of(wk)
     if penalty == nil or (wmin <= penalty and penalty <= wmax) then
-      local head = rc('ZRANGE', k_waiting(q, wk), 0, 0, 'WITHSCORES')
+      local head = rc('ZRANGE', k_waiting(q, wk), '0', '0', 'WITHSCORES')
       if #head > 0 then
         local r = rank_of(head[1], head[2])
         if best == nil or rank_lt(r, best) then best = r end
@@ -423,7 +423,7 @@ local function best_for(q, penalty)
 end
 
 local function head_of(q)
-  local head = rc('ZRANGE', k_present(q), 0, 0, 'WITHSCORES')
+  local head = rc('ZRANGE', k_present(q), '0', '0', 'WITHSCORES')
   if #head == 0 then return nil end
   return rank_of(head[1], head[2])
 end

@@ -29,9 +29,10 @@ local function caller_set(call, ...)
   end
 end
 
--- A call that ended cannot enter again for ENDED_KEPT (a stray found while its channel was on
--- its way out); like MemoryStore's `mark_ended`. Its outcome replaces the caller, if any.
-local ENDED_KEPT = 3600000
+-- A call that ended cannot enter again for ENDED_KEPT ms (a stray found while its channel was
+-- on its way out); like MemoryStore's `mark_ended`. Its outcome replaces the caller, if any.
+-- A string, as redis.call formats a number argument with '%.17g', which costs more.
+local ENDED_KEPT = '3600000'
 local function mark_ended(call, outcome) rc('SET', k_caller(call), outcome, 'PX', ENDED_KEPT) end
 
 local function caller_del(call, outcome)
