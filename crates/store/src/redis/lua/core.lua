@@ -402,8 +402,16 @@ local function waiting_remove(q, wmin, wmax, member)
   if rc('ZCARD', key) == 0 then rc('ZREM', k_windows(q), wk) end
 end
 
+-- Parsed once per distinct window: a queue's callers share few.
+local WINDOWS, WINDOWS_N = {}, 0
 local function window_of(wk)
-  return tonumber(string.sub(wk, 1, 10)), tonumber(string.sub(wk, 12, 21))
+  local w = WINDOWS[wk]
+  if w == nil then
+    if WINDOWS_N >= SMALL_MAX then WINDOWS, WINDOWS_N = {}, 0 end
+    w = { tonumber(string.sub(wk, 1, 10)), tonumber(string.sub(wk, 12, 21)) }
+    WINDOWS[wk], WINDOWS_N = w, WINDOWS_N + 1
+  end
+  return w[1], w[2]
 end
 
 -- The best-ranked waiting caller whose window admits `penalty` (any window if nil).
@@ -635,6 +643,21 @@ end
 -- Brings the agent's places in queue q (availability index 'i:'q, member counters 'c:'q) to
 -- what its state wants: `place` ("penalty score", nil when not available there) and `count`
 -- ("penalty class", nil when not counted). Places that stay the same are not touched.
+-- A "penalty class" as its penalty (string) and class (number). Parsed once per distinct
+-- string: a site has few tiers and twelve classes, and a routing call moves its agent between
+-- classes about twice.
+local CLASSES, CLASSES_N = {}, 0
+local function penalty_class(count)
+  local pc = CLASSES[count]
+  if pc == nil then
+    if CLASSES_N >= SMALL_MAX then CLASSES, CLASSES_N = {}, 0 end
+    local p, c = string.match(count, '^(%d+) (%d+)$')
+    pc = { p, tonumber(c) }
+    CLASSES[count], CLASSES_N = pc, CLASSES_N + 1
+  end
+  return pc[1], pc[2]
+end
+
 local function replace(a, st, q, place, pen, sc, count)
   local fi = 'i:' .. q
   local had = st[fi]
@@ -647,11 +670,8 @@ local function replace(a, st, q, place, pen, sc, count)
   local hc = st[fc]
   if hc ~= count then
     local p0, c0, p1, c1
-    if hc then
-      p0, c0 = string.match(hc, '^(%d+) (%d+)$')
-      c0 = tonumber(c0)
-    end
-    if count then p1, c1 = string.match(count, '^(%d+) (%d+)$') c1 = tonumber(c1) end
+    if hc then p0, c0 = penalty_class(hc) end
+    if count then p1, c1 = penalty_class(count) end
     move_count(q, p0, c0, p1, c1)
     agent_set(a, fc, count or false)
   end
