@@ -13,10 +13,13 @@
 //! Data model (details in `lua/core.lua`): callers not yet connected in a sorted set per queue
 //! (score −priority, member entry time · seq · call id, so `ZRANK` is the position), waiting
 //! callers in a sorted set per (queue, penalty window), available agents in a sorted set per
-//! (queue, penalty tier) scored by the strategy, counters per queue (with the queue's packed
-//! configuration), one hash per agent (its memberships, places and pauses as fields), one per
-//! caller (with its reservations) and one per reservation. A routing call reads each hash it
-//! needs once and writes each changed one back once, at its end. Every function is O(log n)
+//! (queue, penalty tier) scored by the strategy, and records packed with MessagePack into one
+//! string value each: counters per queue (with the queue's packed configuration), one record
+//! per agent (its memberships, places and pauses), one per caller (with its reservations; its
+//! outcome for an hour once it ended) and one per reservation. A routing call reads each record
+//! it needs with one `GET` and writes each changed one back with one `SET`, at its end, and
+//! keeps the unpacked records across calls for as long as the stored string is the one it
+//! unpacked or wrote. Every function is O(log n)
 //! or O(size of its result); times come in as arguments; no `KEYS`/`SCAN`; TTLs (leases only)
 //! collect garbage and never decide anything. The library's name carries a hash of its text,
 //! so a changed layout always comes with a new library; data written under an older layout

@@ -87,7 +87,7 @@ end
 
 local function append_journal()
   if #J == 0 then return end
-  local last = rc('HINCRBY', k_site(), 'jseq', #J)
+  local last = rc('HINCRBY', k_site(), 'jseq', n2s(#J))
   if last == #J then
     -- No counter before: a fresh site, or Redis lost writes. Restart above the clock and above
     -- what the stream still holds, so a seq is never handed out twice (reporters dedupe on it).
@@ -211,7 +211,7 @@ local function rematch(queues, agents)
   for _, a in ipairs(agents) do add(a) end
   for _, q in ipairs(queues) do
     for _, p in ipairs(rc('ZRANGE', k_tiers(q), '0', '-1')) do
-      for _, a in ipairs(rc('ZRANGE', k_avail(q, tonumber(p)), '0', '-1')) do add(a) end
+      for _, a in ipairs(rc('ZRANGE', k_avail(q, p), '0', '-1')) do add(a) end
     end
   end
   table.sort(ids, bytes_lt)
@@ -237,7 +237,9 @@ local function agent_view(keys, args)
   local st = agent_state(ag)
   if st == nil then return false end
   local arg = ''
-  if st.st == 'res' then arg = rc('HGET', k_res(st.sr), 'call') or ''
+  if st.st == 'res' then
+    local res = reservation(st.sr)
+    arg = res and res.call or ''
   elseif st.st == 'call' then arg = st.sc
   elseif st.st == 'rest' then arg = st.su end
   local paused = {}
@@ -269,7 +271,7 @@ local function node_calls(keys, args)
   setup(keys)
   local out = {}
   for _, call in ipairs(rc('SMEMBERS', k_node_calls(args[1]))) do
-    local c = hash(k_caller(call))
+    local c = record('c', call, k_caller(call), caller_decode)
     if c then
       local row = { call, c.q, c.cid or '', c.en }
       if c.st == 'c' then
@@ -278,7 +280,8 @@ local function node_calls(keys, args)
         local offers = {}
         for rid in string.gmatch(c.rs or '', '%d+') do
           offers[#offers + 1] = rid
-          offers[#offers + 1] = rc('HGET', k_res(rid), 'agent') or ''
+          local res = reservation(rid)
+          offers[#offers + 1] = res and res.agent or ''
         end
         row[5], row[6] = 'w', offers
       end
@@ -496,6 +499,6 @@ reg('jack', ack_journal)
 reg('jbacklog', journal_backlog, true)
 -- For tests and the benchmark: the Lua score of one agent, and the cheapest possible call.
 reg('score', function(_, a)
-  return n2s(score(a[1], tonumber(a[2]), tonumber(a[3]), tonumber(a[4]), tonumber(a[5]), a[6]))
+  return n2s(score(a[1], a[2], a[3], a[4], a[5], a[6]))
 end, true)
 reg('noop', function() return 1 end, true)

@@ -18,12 +18,12 @@ local NOW_S   -- the same, as a string
 local J, N    -- the request's journal events and notices, in order
 local QC      -- queue configurations read during this call
 local CC      -- callers read during this call (routing.lua)
-local CD      -- callers' fields changed during this call, written back once at its end
+local CD      -- callers changed during this call, written back once at its end
 local MC      -- agents' member queues read during this call
 local QR      -- queue counters read during this call, written back once at its end
 local IX      -- agents' places in the availability indexes, as refresh_agent left them
-local AC      -- agents' hashes read during this call
-local AD      -- agents' fields changed during this call, written back once at its end
+local AC      -- agents read during this call
+local AD      -- agents changed during this call, written back once at its end
 
 local MINSTD = 2147483647
 local SCORE_LIMIT = 9007199254740992 -- 2^53: scores stay exact as sorted-set scores
@@ -54,51 +54,137 @@ local function pad(x, w) return string.format(PADS[w], x) end
 -- === keys ===
 local function k_site() return P .. 's' end
 local function k_qc(q) return P .. 'qc:' .. q end              -- queue configuration (views)
--- Queue counters, round-robin cursor and the packed configuration routing reads: see counters.
-local function k_qr(q) return P .. 'qr:' .. q end
+-- Queue counters, round-robin cursor and the packed configuration routing reads, one packed
+-- map (see counters; keys 'qr:' held them as a hash before).
+local function k_qr(q) return P .. 'qs:' .. q end
 local function k_present(q) return P .. 'qp:' .. q end         -- callers not yet connected
 local function k_windows(q) return P .. 'qw:' .. q end         -- windows with waiting callers
 local function k_waiting(q, wk) return P .. 'qwc:' .. wk .. ':' .. q end
 local function k_tiers(q) return P .. 'qt:' .. q end           -- tiers with available agents
-local function k_avail(q, p) return P .. 'qa:' .. pad(p, 10) .. ':' .. q end
+-- `p`: the tier as a string of digits, as the indexes hold it. Its padded form is kept: tiers
+-- are penalties, and a site configures few.
+local PADDED, PADDED_N = {}, 0
+local function k_avail(q, p)
+  local padded = PADDED[p]
+  if padded == nil then
+    if PADDED_N >= SMALL_MAX then PADDED, PADDED_N = {}, 0 end
+    padded = pad(tonumber(p), 10)
+    PADDED[p], PADDED_N = padded, PADDED_N + 1
+  end
+  return P .. 'qa:' .. padded .. ':' .. q
+end
 local function k_ctiers(q) return P .. 'qnt:' .. q end         -- tiers with logged-in members
--- One hash per agent: its state (fields without ':': st, rc, li, mi, wu, ms, sr, sc, su, sw,
--- pa), and per queue q:
+-- One string per agent: a packed map (see record) of its state (fields without ':': st, rc, li,
+-- mi, wu, ms, sr, sc, su, sw, pa), and per queue q:
 --   'p:'q penalty, 'o:'q order, 'l:'q last call end, 'n:'q calls taken (while a member),
 --   'z:'q pause reason (kept across changes of memberships, as in MemoryStore),
 --   'i:'q "penalty score", its place in the availability index (while indexed),
 --   'c:'q "penalty class", its place in the member counters (while logged in).
--- Everything a routing step needs about an agent comes with one HGETALL.
-local function k_agent(a) return P .. 'a:' .. a end
--- One hash per caller not yet gone: q, node, sc, en, mb, wmin, wmax, op, st, agent,
--- since, and 'rs', its reservations (see caller_rids).
-local function k_caller(c) return P .. 'c:' .. c end
+-- Everything a routing step needs about an agent comes with one GET, and goes back with one
+-- SET. (Keys 'a:' held the same fields as a hash before; the new name keeps a GET from ever
+-- meeting one.)
+local function k_agent(a) return P .. 'A:' .. a end
+-- One string per caller, packed by caller_pack while the call is in the queue or connected: q,
+-- node, cid, sc, en, mb, wmin, wmax, op, st, agent, since, res, and 'rs', its reservations
+-- (see caller_rids). Once the call ended, its outcome instead, for an hour (see mark_ended).
+-- The first byte tells them apart: a packed caller starts with a MessagePack string header
+-- (0xa0 and above), an outcome with a lowercase letter. (Keys 'c:' held callers as hashes,
+-- keys 'ce:' the outcomes, before.)
+local function k_caller(c) return P .. 'C:' .. c end
 local function k_node_calls(n) return P .. 'nc:' .. n end      -- the node's callers (adoption)
 local function k_inbox(n) return P .. 'in:' .. n end           -- notices for the node's owner
-local function k_ended(c) return P .. 'ce:' .. c end           -- a call that ended (an hour)
 local function k_instances() return P .. 'inst' end            -- live instances, by expiry
-local function k_res(r) return P .. 'r:' .. r end   -- reservation: call, agent, q, created
+-- A reservation, packed by reserve: call, agent, q, created. (Keys 'r:' held hashes before.)
+local function k_res(r) return P .. 'R:' .. r end
 local function k_lease(n) return P .. 'l:' .. n end
 local function k_timers(n) return P .. 't:' .. n end
 local function k_journal() return P .. 'j' end
 local function k_jgroups() return P .. 'jg' end
 
--- A hash as a table (empty when the key is missing). Read in RESP3, whose map reply Redis turns
--- into a keyed table itself: under RESP2 it comes as a flat array of fields and values that
--- Lua copies into a second table, growing both by rehashes (~5 % of a routing call's
--- instructions).
-local function hash_map(key)
+-- A hash (a lease) as a table, nil when the key is missing. Read in RESP3, whose map reply
+-- Redis turns into a keyed table itself: under RESP2 it comes as a flat array of fields and
+-- values that Lua copies into a second table.
+local function hash(key)
   redis.setresp(3)
   local t = rc('HGETALL', key).map
   redis.setresp(2)
+  if next(t) == nil then return nil end
   return t
 end
 
--- A hash as a table, nil when the key is missing.
-local function hash(key)
-  local t = hash_map(key)
-  if next(t) == nil then return nil end
+-- Agents, callers and queue counters are records packed into one string value with
+-- MessagePack (Redis's built-in cmsgpack, C code): read with one GET and written with one SET,
+-- where a hash of a dozen fields costs a reply string per field and name and (HSET) a scan of
+-- its listpack per field written. Agents and counters are maps (cmsgpack.pack of the table;
+-- the order of the fields is of no consequence); values stay strings unless said otherwise.
+--
+-- Records unpacked or written by earlier calls are kept, per kind ('a' agents, 'c' callers,
+-- 'q' queue counters), with the string they were read from or written as: a GET that returns
+-- that same string (the same content) takes the kept table instead of unpacking it again. The
+-- leave that follows an enqueue reads the agent and caller the enqueue wrote, and every call
+-- reads its queue's counters. A record is dropped from here before a call first changes its
+-- table (agent_set, caller_set, set_field, bump), so a call that fails halfway never leaves a
+-- changed table behind a string it no longer matches; it is kept again once written back.
+-- Bounded like the memos below.
+local KEPT_MAX = 4096
+local KEPT, KEPT_N = { a = {}, c = {}, q = {} }, 0
+
+local function keep(kind, id, s, t)
+  local kept = KEPT[kind]
+  if kept[id] == nil then
+    if KEPT_N >= KEPT_MAX then
+      KEPT, KEPT_N = { a = {}, c = {}, q = {} }, 0
+      kept = KEPT[kind]
+    end
+    KEPT_N = KEPT_N + 1
+  end
+  kept[id] = { s = s, t = t }
+end
+
+local function unkeep(kind, id) KEPT[kind][id] = nil end
+
+-- The record of `id` under `key`: kept, or unpacked by `decode` (which may find none); nil
+-- when the key is missing.
+local function record(kind, id, key, decode)
+  local v = rc('GET', key)
+  if not v then return nil end
+  local e = KEPT[kind][id]
+  if e and e.s == v then return e.t end
+  local t = decode(v)
+  if t then keep(kind, id, v, t) end
   return t
+end
+
+-- Records of fixed fields (callers, reservations) are packed as a sequence of MessagePack
+-- values in a fixed order instead, absent fields as nil: no field names stored or read, and
+-- the table is built by one constructor at its full size, where unpacking a map grows the
+-- table field by field (each growth a rehash).
+local function caller_pack(c)
+  return cmsgpack.pack(c.q, c.node, c.cid, c.sc, c.en, c.mb, c.wmin, c.wmax, c.op, c.st, c.agent,
+    c.since, c.res, c.rs)
+end
+
+-- Whether the value of a caller's key is a packed caller (not an ended call's outcome).
+local function is_caller(v) return string.byte(v, 1) >= 0xa0 end
+
+-- The value of a caller's key as caller_pack packed it, nil when it holds an outcome.
+local function caller_decode(v)
+  if not is_caller(v) then return nil end
+  local q, node, cid, sc, en, mb, wmin, wmax, op, st, agent, since, res, rs = cmsgpack.unpack(v)
+  return { q = q, node = node, cid = cid, sc = sc, en = en, mb = mb, wmin = wmin, wmax = wmax,
+    op = op, st = st, agent = agent, since = since, res = res, rs = rs }
+end
+
+local function reservation_pack(call, agent, q, created)
+  return cmsgpack.pack(call, agent, q, created)
+end
+
+-- A reservation as reservation_pack left it, nil when the key is missing.
+local function reservation(rid)
+  local v = rc('GET', k_res(rid))
+  if not v then return nil end
+  local call, agent, q, created = cmsgpack.unpack(v)
+  return { call = call, agent = agent, q = q, created = created }
 end
 
 -- Bytewise string order, as Rust compares ids.
@@ -134,13 +220,16 @@ local SELECTION = {
   ['ring-progressively'] = 'low',
 }
 
+-- The agent's order, penalty, last call end and calls taken come as stored (strings): only
+-- those the strategy uses are converted.
 local function score(strategy, order, penalty, last, calls, draw)
   local s
-  if strategy == 'leastrecent' then s = last
-  elseif strategy == 'fewestcalls' then s = calls
-  elseif strategy == 'random' then s = agent_draw(draw, order)
-  elseif strategy == 'wrandom' then s = agent_draw(draw, order) % ((penalty + 1) * 1000)
-  else s = order end
+  if strategy == 'leastrecent' then s = tonumber(last)
+  elseif strategy == 'fewestcalls' then s = tonumber(calls)
+  elseif strategy == 'random' then s = agent_draw(draw, tonumber(order))
+  elseif strategy == 'wrandom' then
+    s = agent_draw(draw, tonumber(order)) % ((tonumber(penalty) + 1) * 1000)
+  else s = tonumber(order) end
   return s % SCORE_LIMIT
 end
 
@@ -160,15 +249,16 @@ local function memo_room()
 end
 
 
--- A queue's counters (one hash: waiting `nw`, available `na`, logged in `nl`, serving `ns`,
--- the round-robin cursor `rr`, member counts per tier `p` and per tier and class `p:c`,
--- available members per tier `a` .. p), and its packed configuration `cfg` (see qcfg).
--- Read once per call, changed in Lua (as numbers once changed), written back by
--- flush_counters: one command each way instead of one per change.
+-- A queue's counters (waiting `nw`, available `na`, logged in `nl`, serving `ns`, the
+-- round-robin cursor `rr`, member counts per tier `p` and per tier and class `p:c`, available
+-- members per tier `a` .. p), and its packed configuration `cfg` (see qcfg), in one packed map.
+-- Read once per call, changed in Lua, written back by flush_counters: one command each way.
+-- Counts are numbers (MessagePack keeps them as such: none is formatted or parsed), the
+-- cursor a number or a string of digits; both are read through tonumber.
 local function counters(q)
   local c = QR[q]
   if c == nil then
-    c = { v = hash_map(k_qr(q)), dirty = {} }
+    c = { v = record('q', q, k_qr(q), cmsgpack.unpack) or {}, dirty = false }
     QR[q] = c
   end
   return c
@@ -176,10 +266,17 @@ end
 
 local function field(q, f) return counters(q).v[f] end
 
+local function changing(q, c)
+  if not c.dirty then
+    unkeep('q', q)
+    c.dirty = true
+  end
+end
+
 local function set_field(q, f, value)
   local c = counters(q)
+  changing(q, c)
   c.v[f] = value
-  c.dirty[f] = true
 end
 
 local function counter(q, f)
@@ -189,22 +286,20 @@ end
 
 local function bump(q, f, delta)
   local c = counters(q)
+  changing(q, c)
   local v = c.v[f]
   local n = (v and tonumber(v) or 0) + delta
   c.v[f] = n
-  c.dirty[f] = true
   return n
 end
 
 local function flush_counters()
   for q, c in pairs(QR) do
-    local args = {}
-    for f in pairs(c.dirty) do
-      local v = c.v[f]
-      args[#args + 1] = f
-      args[#args + 1] = type(v) == 'number' and n2s(v) or v
+    if c.dirty then
+      local s = cmsgpack.pack(c.v)
+      rc('SET', k_qr(q), s)
+      keep('q', q, s, c.v)
     end
-    if #args > 0 then rc('HSET', k_qr(q), unpack(args)) end
   end
   QR = {}
 end
@@ -307,8 +402,16 @@ local function waiting_remove(q, wmin, wmax, member)
   if rc('ZCARD', key) == 0 then rc('ZREM', k_windows(q), wk) end
 end
 
+-- Parsed once per distinct window: a queue's callers share few.
+local WINDOWS, WINDOWS_N = {}, 0
 local function window_of(wk)
-  return tonumber(string.sub(wk, 1, 10)), tonumber(string.sub(wk, 12, 21))
+  local w = WINDOWS[wk]
+  if w == nil then
+    if WINDOWS_N >= SMALL_MAX then WINDOWS, WINDOWS_N = {}, 0 end
+    w = { tonumber(string.sub(wk, 1, 10)), tonumber(string.sub(wk, 12, 21)) }
+    WINDOWS[wk], WINDOWS_N = w, WINDOWS_N + 1
+  end
+  return w[1], w[2]
 end
 
 -- The best-ranked waiting caller whose window admits `penalty` (any window if nil).
@@ -317,7 +420,7 @@ local function best_for(q, penalty)
   for _, wk in ipairs(rc('ZRANGE', k_windows(q), '0', '-1')) do
     local wmin, wmax = window_of(wk)
     if penalty == nil or (wmin <= penalty and penalty <= wmax) then
-      local head = rc('ZRANGE', k_waiting(q, wk), 0, 0, 'WITHSCORES')
+      local head = rc('ZRANGE', k_waiting(q, wk), '0', '0', 'WITHSCORES')
       if #head > 0 then
         local r = rank_of(head[1], head[2])
         if best == nil or rank_lt(r, best) then best = r end
@@ -328,7 +431,7 @@ local function best_for(q, penalty)
 end
 
 local function head_of(q)
-  local head = rc('ZRANGE', k_present(q), 0, 0, 'WITHSCORES')
+  local head = rc('ZRANGE', k_present(q), '0', '0', 'WITHSCORES')
   if #head == 0 then return nil end
   return rank_of(head[1], head[2])
 end
@@ -373,7 +476,7 @@ local function select_agents(q, sel, wmin, wmax, cursor)
   end
   local firsts, picked = {}, {}
   for _, p in ipairs(tiers) do
-    local key = k_avail(q, tonumber(p))
+    local key = k_avail(q, p)
     if sel == 'all' then
       for _, e in ipairs(entries(rc('ZRANGE', key, 0, RINGALL_MAX - 1, 'WITHSCORES'))) do
         picked[#picked + 1] = e
@@ -402,61 +505,46 @@ end
 
 -- === agents ===
 
--- Agents' hashes are read through a cache that lives for one function call (AC, reset by
--- setup); agent_set changes the cached copy and notes the field (AD), and flush_agents writes
--- each changed agent back with one HSET (and one HDEL) at the end of the call.
+-- Agents are read through a cache that lives for one function call (AC, reset by setup);
+-- agent_set changes the cached copy and notes the agent (AD), and flush_agents writes each
+-- changed agent back with one SET at the end of the call.
 local function agent_state(a)
   local t = AC[a]
   if t ~= nil then return t or nil end
-  t = hash(k_agent(a))
+  t = record('a', a, k_agent(a), cmsgpack.unpack)
   AC[a] = t or false
   return t
 end
 
--- Sets fields (name, value pairs) of an agent's hash; a value of false deletes the field.
--- The agent is read first, so that later reads in the same call see the change.
+-- Sets fields (name, value pairs of strings) of an agent; a value of false deletes the field.
+-- Only an existing agent (configured: agents are never removed) is changed.
 local function agent_set(a, ...)
   local t = agent_state(a)
-  local dirty = AD[a]
-  if dirty == nil then
-    dirty = {}
-    AD[a] = dirty
+  if not AD[a] then
+    unkeep('a', a)
+    AD[a] = true
   end
   local n = select('#', ...)
   for i = 1, n, 2 do
     local f, v = select(i, ...)
-    if t then t[f] = v or nil end
-    dirty[f] = v
+    t[f] = v or nil
   end
 end
 
--- Creates a configured agent's hash (logged out) unless it exists.
+-- Creates a configured agent (logged out) unless it exists.
 local function agent_create(a)
   if agent_state(a) then return end
   AC[a] = {}
   agent_set(a, 'st', 'out', 'rc', '1', 'li', '0', 'mi', '0')
 end
 
--- Writes back the fields changed during this call (`changes[id][field]` = value, or false to
--- delete), one HSET and one HDEL per hash; `key` names the hash of an id.
-local function flush_changes(changes, key)
-  for id, dirty in pairs(changes) do
-    local set, del = {}, {}
-    for f, v in pairs(dirty) do
-      if v then
-        set[#set + 1] = f
-        set[#set + 1] = v
-      else
-        del[#del + 1] = f
-      end
-    end
-    if #set > 0 then rc('HSET', key(id), unpack(set)) end
-    if #del > 0 then rc('HDEL', key(id), unpack(del)) end
-  end
-end
-
 local function flush_agents()
-  flush_changes(AD, k_agent)
+  for a in pairs(AD) do
+    local t = AC[a]
+    local s = cmsgpack.pack(t)
+    rc('SET', k_agent(a), s)
+    keep('a', a, s, t)
+  end
   AD = {}
 end
 
@@ -541,13 +629,13 @@ end
 -- Available members per tier are counted (field 'a' .. tier), so that a tier enters and
 -- leaves the queue's tiers exactly when its first member comes and its last one goes.
 local function unindex(a, q, pen)
-  rc('ZREM', k_avail(q, tonumber(pen)), a)
+  rc('ZREM', k_avail(q, pen), a)
   if bump(q, 'a' .. pen, -1) == 0 then rc('ZREM', k_tiers(q), pen) end
   bump(q, 'na', -1)
 end
 
 local function index(a, q, pen, sc)
-  rc('ZADD', k_avail(q, tonumber(pen)), n2s(sc), a)
+  rc('ZADD', k_avail(q, pen), n2s(sc), a)
   if bump(q, 'a' .. pen, 1) == 1 then rc('ZADD', k_tiers(q), pen, pen) end
   bump(q, 'na', 1)
 end
@@ -555,6 +643,21 @@ end
 -- Brings the agent's places in queue q (availability index 'i:'q, member counters 'c:'q) to
 -- what its state wants: `place` ("penalty score", nil when not available there) and `count`
 -- ("penalty class", nil when not counted). Places that stay the same are not touched.
+-- A "penalty class" as its penalty (string) and class (number). Parsed once per distinct
+-- string: a site has few tiers and twelve classes, and a routing call moves its agent between
+-- classes about twice.
+local CLASSES, CLASSES_N = {}, 0
+local function penalty_class(count)
+  local pc = CLASSES[count]
+  if pc == nil then
+    if CLASSES_N >= SMALL_MAX then CLASSES, CLASSES_N = {}, 0 end
+    local p, c = string.match(count, '^(%d+) (%d+)$')
+    pc = { p, tonumber(c) }
+    CLASSES[count], CLASSES_N = pc, CLASSES_N + 1
+  end
+  return pc[1], pc[2]
+end
+
 local function replace(a, st, q, place, pen, sc, count)
   local fi = 'i:' .. q
   local had = st[fi]
@@ -567,11 +670,8 @@ local function replace(a, st, q, place, pen, sc, count)
   local hc = st[fc]
   if hc ~= count then
     local p0, c0, p1, c1
-    if hc then
-      p0, c0 = string.match(hc, '^(%d+) (%d+)$')
-      c0 = tonumber(c0)
-    end
-    if count then p1, c1 = string.match(count, '^(%d+) (%d+)$') c1 = tonumber(c1) end
+    if hc then p0, c0 = penalty_class(hc) end
+    if count then p1, c1 = penalty_class(count) end
     move_count(q, p0, c0, p1, c1)
     agent_set(a, fc, count or false)
   end
@@ -593,8 +693,7 @@ local function refresh_agent(a, draw, full)
       local class = class_in(st, q)
       if class ~= nil then count = pen .. ' ' .. CLASS_S[class] end
       if idle and (class or 0) < 6 then
-        s = score(cfg.strategy, tonumber(st['o:' .. q]), tonumber(pen), tonumber(st['l:' .. q]),
-          tonumber(st['n:' .. q]), draw)
+        s = score(cfg.strategy, st['o:' .. q], pen, st['l:' .. q], st['n:' .. q], draw)
         place = pen .. ' ' .. n2s(s)
         places[q] = place
       end

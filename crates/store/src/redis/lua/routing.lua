@@ -4,50 +4,52 @@
 local match_agent, match_caller, match_head, cancel_reservation
 
 -- Callers are read through a cache that lives for one function call (CC, reset by setup);
--- caller_set changes the cached copy and keeps the change (CD), and flush_callers writes each
--- changed caller back with one HSET (and one HDEL) at the end of the call. Fields stay the
--- strings Redis holds; the few compared or computed with become numbers where they are used.
+-- caller_set changes the cached copy and notes the caller (CD), and flush_callers writes each
+-- changed caller back with one SET at the end of the call. Fields stay strings; the few
+-- compared or computed with become numbers where they are used.
 local function caller(call)
   local t = CC[call]
   if t ~= nil then return t or nil end
-  t = hash(k_caller(call))
+  t = record('c', call, k_caller(call), caller_decode)
   CC[call] = t or false
   return t
 end
 
--- Sets fields (name, value pairs of strings) of a caller's hash; false deletes one.
--- A caller not read yet is read first, so that later reads in the same call see the change.
+-- Sets fields (name, value pairs of strings) of an existing caller; false deletes one.
 local function caller_set(call, ...)
-  local t = CC[call]
-  if t == nil then t = caller(call) end
-  local dirty = CD[call]
-  if dirty == nil then
-    dirty = {}
-    CD[call] = dirty
+  local t = caller(call)
+  if not CD[call] then
+    unkeep('c', call)
+    CD[call] = true
   end
   local n = select('#', ...)
   for i = 1, n, 2 do
     local f, v = select(i, ...)
-    dirty[f] = v
-    if t then t[f] = v or nil end
+    t[f] = v or nil
   end
 end
 
--- A call that ended cannot enter again for ENDED_KEPT (a stray found while its channel was on
--- its way out); like MemoryStore's `mark_ended`.
-local ENDED_KEPT = 3600000
-local function mark_ended(call, outcome) rc('SET', k_ended(call), outcome, 'PX', ENDED_KEPT) end
+-- A call that ended cannot enter again for ENDED_KEPT ms (a stray found while its channel was
+-- on its way out); like MemoryStore's `mark_ended`. Its outcome replaces the caller, if any.
+-- A string, as redis.call formats a number argument with '%.17g', which costs more.
+local ENDED_KEPT = '3600000'
+local function mark_ended(call, outcome) rc('SET', k_caller(call), outcome, 'PX', ENDED_KEPT) end
 
 local function caller_del(call, outcome)
   local c = caller(call)
   if c then rc('SREM', k_node_calls(c.node), call) end
   mark_ended(call, outcome)
-  rc('DEL', k_caller(call))
+  unkeep('c', call)
   CC[call], CD[call] = false, nil
 end
 
 local function flush_callers()
-  flush_changes(CD, k_caller)
+  for call in pairs(CD) do
+    local t = CC[call]
+    local s = caller_pack(t)
+    rc('SET', k_caller(call), s)
+    keep('c', call, s, t)
+  end
   CD = {}
 end
 
@@ -88,7 +90,7 @@ local function reserve(call, a)
     caller_set(call, 'st', 'o')
   end
   caller_set(call, 'rs', c.rs and (c.rs .. ' ' .. rid) or rid)
-  rc('HSET', k_res(rid), 'call', call, 'agent', a, 'q', q, 'created', NOW_S)
+  rc('SET', k_res(rid), reservation_pack(call, a, q, NOW_S))
   set_status(a, 'res', { 'sr', rid })
   refresh_agent(a, '0')
   journal('offered', 'call', call, 'queue', q, 'agent', a, 'res', rid)
@@ -106,7 +108,7 @@ local function offer_to_best(call)
   local cursor = tonumber(field(q, 'rr') or '')
   local chosen = select_agents(q, cfg.sel, wmin, wmax, cursor)
   if #chosen == 0 then return false end
-  set_field(q, 'rr', n2s(chosen[#chosen].s))
+  set_field(q, 'rr', chosen[#chosen].s)
   for _, e in ipairs(chosen) do reserve(call, e.id) end
   return true
 end
@@ -167,7 +169,7 @@ end
 -- hangs its leg up (the engine that asked for the change ends the rest), or is free at once
 -- when there is no leg to hang up.
 cancel_reservation = function(rid, node, leg_to_hang_up)
-  local res = hash(k_res(rid))
+  local res = reservation(rid)
   if res == nil then return end
   rc('DEL', k_res(rid))
   if caller(res.call) then caller_drop_rid(res.call, rid) end
@@ -278,9 +280,11 @@ local R = {}
 function R.enq(node, a)
   local call, q, cid, prio, wmin, wmax = a[1], a[2], a[3], tonumber(a[4]), tonumber(a[5]),
       tonumber(a[6])
-  if rc('EXISTS', k_caller(call)) == 1 then return { 'invalid', 'queued', call } end
-  local ended = rc('GET', k_ended(call))
-  if ended then return { 'ended', ended } end
+  local known = rc('GET', k_caller(call))
+  if known then
+    if is_caller(known) then return { 'invalid', 'queued', call } end
+    return { 'ended', known }
+  end
   local cfg = qcfg(q)
   if not cfg then return { 'invalid', 'queue', q } end
   local refusal
@@ -301,10 +305,9 @@ function R.enq(node, a)
   rc('ZADD', k_present(q), sc, member)
   local position = position_of(q, member)
   local serving = counter(q, 'ns')
-  local c = {} -- a new caller: its cached copy is exactly what caller_set writes
-  CC[call] = c
-  caller_set(call, 'q', q, 'node', node, 'sc', sc, 'en', NOW_S, 'mb', member, 'wmin', n2s(wmin),
-    'wmax', n2s(wmax), 'op', n2s(position), 'st', 'w', 'cid', cid)
+  local c = { q = q, node = node, cid = cid, sc = sc, en = NOW_S, mb = member, wmin = n2s(wmin),
+    wmax = n2s(wmax), op = n2s(position), st = 'w' }
+  CC[call], CD[call] = c, true
   rc('SADD', k_node_calls(node), call)
   journal('entered', 'call', call, 'queue', q, 'node', node, 'cid', cid, 'pos', n2s(position))
   -- The caller waits, but enters its waiting set only if no agent takes it now: nothing reads
@@ -375,7 +378,7 @@ end
 
 function R.ans(_, a)
   local rid = a[1]
-  local res = hash(k_res(rid))
+  local res = reservation(rid)
   if res == nil then return { 'stale' } end
   rc('DEL', k_res(rid))
   local call = res.call
@@ -401,7 +404,7 @@ local COUNTS = { noanswer = true, busy = 'ap_busy', unreachable = 'ap_unav', fai
 
 function R.miss(_, a)
   local rid, miss, draw = a[1], a[2], a[3]
-  local res = hash(k_res(rid))
+  local res = reservation(rid)
   if res == nil then return { 'stale' } end
   rc('DEL', k_res(rid))
   if caller(res.call) then caller_drop_rid(res.call, rid) end
