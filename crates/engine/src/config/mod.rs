@@ -128,13 +128,13 @@ pub fn parse(
     }
     let store = match env("STARQ_REDIS_URL").or_else(|| raw.store.redis_url.clone()) {
         Some(url)
-            if !["redis://", "rediss://", "redis+sentinel://"]
+            if !["redis://", "rediss://", "redis+sentinel://", "redis+cluster://"]
                 .iter()
                 .any(|s| url.starts_with(s)) =>
         {
             return Err(invalid(
                 "store.redis_url".into(),
-                format!("{url:?} is not a redis:// (or redis+sentinel://) URL"),
+                format!("{url:?} is not a redis:// (redis+sentinel://, redis+cluster://) URL"),
             ));
         }
         Some(url) => StoreChoice::Redis {

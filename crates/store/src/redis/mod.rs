@@ -7,8 +7,9 @@
 //! Redis failures to [`StoreError`]s; `codec` owns the wire format.
 //!
 //! Keys: every key of a site starts with `starq:{site}:`, so one site lives in one hash slot and
-//! the store runs unchanged on Redis Cluster (one site per shard) or behind Sentinel. The
-//! functions name only the site's key and derive the others from it, all in the same slot.
+//! the store runs unchanged on a Redis Cluster (`redis+cluster://`: each site on the shard
+//! holding its slot, sites spread over shards) or behind Sentinel. The functions name only the
+//! site's key and derive the others from it, all in the same slot.
 //!
 //! Data model (details in `lua/core.lua`): callers not yet connected in a sorted set per queue
 //! (score −priority, member entry time · seq · call id, so `ZRANK` is the position), waiting
@@ -41,6 +42,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::cluster::ClusterClient;
+use ::redis::cluster_async::ClusterConnection;
 use ::redis::sentinel::{SentinelClient, SentinelServerType};
 use ::redis::{Client, Cmd, Value};
 use starq_core::config::{AgentConfig, QueueConfig};
@@ -60,10 +63,13 @@ const CONFIGURE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Settings of a [`RedisStore`].
 #[derive(Clone, Debug)]
 pub struct RedisOptions {
-    /// Redis URL, e.g. `redis://127.0.0.1:6379/0`, or Sentinels and the name of the master
-    /// they watch: `redis+sentinel://host:port[,host:port…]/master-name`. Behind Sentinel,
-    /// the store asks the Sentinels for the master at connect and again whenever the master
-    /// it uses fails or turns out to be a replica (after a failover).
+    /// Redis URL, e.g. `redis://127.0.0.1:6379/0`; or Sentinels and the name of the master
+    /// they watch: `redis+sentinel://host:port[,host:port…]/master-name`; or nodes of a Redis
+    /// Cluster: `redis+cluster://host:port[,host:port…]`. Behind Sentinel, the store asks the
+    /// Sentinels for the master at connect and again whenever the master it uses fails or
+    /// turns out to be a replica (after a failover). On a Cluster, every call goes to the node
+    /// that holds the site's slot (following `MOVED` when slots move), and the library is
+    /// loaded on every primary.
     pub url: String,
     /// The site (call center): the hash tag of every key.
     pub site: String,
@@ -86,8 +92,8 @@ impl RedisOptions {
 /// The Redis store. Cloning shares the connection (requests are pipelined over it).
 #[derive(Clone)]
 pub struct RedisStore {
-    /// The connection to the master; replaced when Sentinel names another one.
-    conn: Arc<Mutex<ConnectionManager>>,
+    /// The connection; to a master, replaced when Sentinel names another one.
+    conn: Arc<Mutex<Connection>>,
     sentinel: Option<Arc<Sentinel>>,
     site_key: String,
     library: Library,
@@ -101,14 +107,37 @@ struct Sentinel {
     config: ConnectionManagerConfig,
 }
 
-/// Where to connect: one server, or the master a set of Sentinels names.
+/// A connection to one server (given, or the master Sentinel names), or to a Redis Cluster,
+/// which sends each command to the node holding its key's slot. Both reconnect by themselves.
+#[derive(Clone)]
+enum Connection {
+    Server(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+/// Where to connect: one server, the master a set of Sentinels names, or a Redis Cluster.
 enum Target {
     Direct(String),
     Sentinel { sentinels: Vec<String>, master: String },
+    Cluster { nodes: Vec<String> },
 }
 
 impl Target {
     fn parse(url: &str) -> Result<Target, StoreError> {
+        if let Some(rest) = url.strip_prefix("redis+cluster://") {
+            let nodes: Vec<String> = rest
+                .trim_end_matches('/')
+                .split(',')
+                .filter(|h| !h.is_empty())
+                .map(|h| format!("redis://{h}/"))
+                .collect();
+            if nodes.is_empty() || rest.trim_end_matches('/').contains('/') {
+                return Err(StoreError::Protocol(format!(
+                    "cluster url {url:?}: expected redis+cluster://host:port[,host:port…]"
+                )));
+            }
+            return Ok(Target::Cluster { nodes });
+        }
         let Some(rest) = url.strip_prefix("redis+sentinel://") else {
             return Ok(Target::Direct(url.to_owned()));
         };
@@ -219,7 +248,24 @@ impl RedisStore {
             Target::Direct(url) => {
                 let client = Client::open(url.as_str())
                     .map_err(|e| StoreError::Protocol(format!("redis url {url:?}: {e}")))?;
-                (manager(client, config, within).await?, None)
+                (Connection::Server(manager(client, config, within).await?), None)
+            }
+            Target::Cluster { nodes } => {
+                let client = ClusterClient::builder(nodes)
+                    .connection_timeout(within)
+                    .response_timeout(within)
+                    // A call fails fast while the cluster is away (the engine keeps callers on
+                    // hold and retries); redirections are followed regardless.
+                    .retries(1)
+                    .build()
+                    .map_err(|e| {
+                        StoreError::Protocol(format!("cluster url {:?}: {e}", options.url))
+                    })?;
+                let conn = tokio::time::timeout(within, client.get_async_connection())
+                    .await
+                    .map_err(|_| StoreError::Unavailable("cluster connect timed out".to_owned()))?
+                    .map_err(|e| store_error(&e))?;
+                (Connection::Cluster(conn), None)
             }
             Target::Sentinel { sentinels, master } => {
                 let mut sentinel =
@@ -232,7 +278,7 @@ impl RedisStore {
                     .map_err(|_| StoreError::Unavailable("sentinel timed out".to_owned()))?
                     .map_err(|e| store_error(&e))?;
                 let address = client.get_connection_info().addr().to_string();
-                let conn = manager(client, config.clone(), within).await?;
+                let conn = Connection::Server(manager(client, config.clone(), within).await?);
                 let sentinel = Sentinel {
                     client: tokio::sync::Mutex::new(sentinel),
                     master: Mutex::new(address),
@@ -268,12 +314,13 @@ impl RedisStore {
             return;
         }
         if let Ok(conn) = manager(found, sentinel.config.clone(), self.timeout).await {
-            *lock(&self.conn) = conn;
+            *lock(&self.conn) = Connection::Server(conn);
             *lock(&sentinel.master) = address;
         }
     }
 
-    /// Loads (or replaces) the library. Done at connect and whenever Redis lost it.
+    /// Loads (or replaces) the library, on every primary of a Cluster. Done at connect and
+    /// whenever Redis lost it (or a node joining a Cluster never had it).
     async fn load_library(&self) -> Result<(), StoreError> {
         let mut cmd = redis::cmd("FUNCTION");
         cmd.arg("LOAD").arg("REPLACE").arg(&self.library.code);
@@ -285,8 +332,14 @@ impl RedisStore {
     }
 
     async fn send_within(&self, cmd: &Cmd, timeout: Duration) -> Result<Value, redis::RedisError> {
-        let mut conn = lock(&self.conn).clone();
-        match tokio::time::timeout(timeout, cmd.query_async::<Value>(&mut conn)).await {
+        let conn = lock(&self.conn).clone();
+        let reply = async {
+            match conn {
+                Connection::Server(mut c) => cmd.query_async::<Value>(&mut c).await,
+                Connection::Cluster(mut c) => cmd.query_async::<Value>(&mut c).await,
+            }
+        };
+        match tokio::time::timeout(timeout, reply).await {
             Ok(result) => result,
             Err(_) => Err(redis::RedisError::from(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,

@@ -216,6 +216,65 @@ impl Drop for SentinelServer {
     }
 }
 
+/// A Redis Cluster of three primaries (no replicas), each slot range on one, owned by the
+/// test; its servers are killed when dropped.
+pub struct RedisCluster {
+    servers: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts three servers in cluster mode, gives each a third of the slots, introduces them
+    /// to each other and waits until every one reports the cluster up.
+    pub fn start() -> Self {
+        let servers: Vec<RedisServer> = (0..3)
+            .map(|_| {
+                // The cluster bus takes its own port (by default the client port + 10000,
+                // which an ephemeral port may not have).
+                let args = ["--cluster-enabled", "yes", "--cluster-port", &free_port().to_string()];
+                RedisServer::start_with_args(false, args.map(str::to_owned).to_vec())
+            })
+            .collect();
+        let ranges = [(0, 5460), (5461, 10922), (10923, 16383)];
+        for (server, (first, last)) in servers.iter().zip(ranges) {
+            let reply = server.command(&format!("CLUSTER ADDSLOTSRANGE {first} {last}"));
+            assert_eq!(reply, "+OK", "slots {first}-{last}");
+        }
+        for other in &servers[1..] {
+            let bus = bulk(other.port, "CONFIG GET cluster-port")
+                .and_then(|text| text.lines().last().map(str::to_owned))
+                .expect("cluster-port");
+            let meet = format!("CLUSTER MEET 127.0.0.1 {} {bus}", other.port);
+            assert_eq!(servers[0].command(&meet), "+OK", "{meet}");
+        }
+        for _ in 0..1000 {
+            let up = servers.iter().all(|s| {
+                bulk(s.port, "CLUSTER INFO")
+                    .is_some_and(|text| text.lines().any(|l| l == "cluster_state:ok"))
+            });
+            if up {
+                return RedisCluster { servers };
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the test's Redis Cluster did not come up");
+    }
+
+    /// The store URL naming every node.
+    pub fn url(&self) -> String {
+        let nodes: Vec<String> =
+            self.servers.iter().map(|s| format!("127.0.0.1:{}", s.port)).collect();
+        format!("redis+cluster://{}", nodes.join(","))
+    }
+
+    /// The number of keys each server holds.
+    pub fn keys_per_server(&self) -> Vec<u64> {
+        self.servers
+            .iter()
+            .map(|s| s.command("DBSIZE").trim_start_matches(':').parse().expect("DBSIZE"))
+            .collect()
+    }
+}
+
 fn temp_dir() -> PathBuf {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("starq-redis-{}-{n}", std::process::id()));
@@ -241,20 +300,46 @@ fn came_up(child: &mut Child, port: u16) -> bool {
 
 /// `INFO <section>` of the server on `port`, as text.
 fn info(port: u16, section: &str) -> Option<String> {
+    bulk(port, &format!("INFO {section}"))
+}
+
+/// The bulk-string answer to one inline command (`INFO`, `CLUSTER INFO`), as text; for an
+/// array of bulk strings (`CONFIG GET`), its elements, one per line.
+fn bulk(port: u16, line: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(format!("INFO {section}\r\n").as_bytes()).ok()?;
-    // A bulk string: `$<len>\r\n<text>\r\n`.
-    let mut header = Vec::new();
-    let mut byte = [0u8; 1];
-    while s.read_exact(&mut byte).is_ok() && byte[0] != b'\n' {
-        header.push(byte[0]);
+    s.write_all(format!("{line}\r\n").as_bytes()).ok()?;
+    let header = read_line(&mut s)?;
+    let Some(count) = header.strip_prefix('*') else { return bulk_body(&mut s, &header) };
+    let mut out = Vec::new();
+    for _ in 0..count.parse::<usize>().ok()? {
+        let header = read_line(&mut s)?;
+        out.push(bulk_body(&mut s, &header)?);
     }
-    let len: usize =
-        String::from_utf8_lossy(&header).trim().trim_start_matches('$').parse().ok()?;
-    let mut body = vec![0u8; len];
+    Some(out.join("\n"))
+}
+
+/// The text of a bulk string whose header (`$<len>`) was read: `<text>\r\n` follows.
+fn bulk_body(s: &mut TcpStream, header: &str) -> Option<String> {
+    let len: usize = header.strip_prefix('$')?.parse().ok()?;
+    let mut body = vec![0u8; len + 2];
     s.read_exact(&mut body).ok()?;
+    body.truncate(len);
     Some(String::from_utf8_lossy(&body).replace('\r', ""))
+}
+
+/// One line of an answer, without its `\r\n`.
+fn read_line(s: &mut TcpStream) -> Option<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        s.read_exact(&mut byte).ok()?;
+        if byte[0] == b'\n' {
+            break;
+        }
+        line.push(byte[0]);
+    }
+    Some(String::from_utf8_lossy(&line).trim_end().to_owned())
 }
 
 fn ping(port: u16) -> bool {
