@@ -63,10 +63,12 @@ async fn a_bad_sentinel_url_is_refused() {
 }
 
 // Ignored by default: alone it passes every time, but within the parallel suite about one run
-// in ten finds the replica empty just before the failover although `WAIT 1` on the master
-// reported it in sync, so the promoted replica has no site (the store then answers `Fenced`,
-// correctly). Not understood yet; run it with `--run-ignored all`.
-#[ignore = "flaky within the parallel suite: the replica is sometimes found empty"]
+// in fifteen the promoted replica answers the first request `Fenced` (correctly, for what it
+// holds: the site's lease is not there), although `WAIT 1` on the master reported the replica
+// in sync before the failover. A failover behind the test's back (the Sentinel finding a
+// loaded master down) is ruled out: it now fails over only when told. Not understood yet; run
+// it with `--run-ignored all`.
+#[ignore = "flaky within the parallel suite: the promoted replica sometimes lacks the lease"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_failover_the_store_follows_the_new_master_with_its_state() {
     // No delay before the replica's first sync (Redis waits 5 s by default).
@@ -105,10 +107,14 @@ async fn after_a_failover_the_store_follows_the_new_master_with_its_state() {
     assert!(matches!(reply.notices.first(), Some(Notice::Offer(_))), "{reply:?}");
     assert_eq!(master.command("WAIT 1 2000"), ":1", "replicated before the failover");
 
-    // The master goes silent; the Sentinel finds it down after a second and promotes the
-    // replica. (Frozen rather than killed: a port freed here could be taken at once by another
-    // test's server, which the replica would then sync from, losing the site.)
+    // The master goes silent and the Sentinel is told to fail over: it promotes the replica.
+    // (Frozen rather than killed: a port freed here could be taken at once by another test's
+    // server, which the replica would then sync from, losing the site.)
     master.freeze();
+    // The Sentinel promotes only a replica it heard from within the last 5 s (it asks them
+    // every 10 s): until then it answers NOGOODSLAVE.
+    let failover = format!("SENTINEL FAILOVER {MASTER}");
+    eventually("the Sentinel to fail over", || sentinel.command(&failover) == "+OK").await;
 
     // Requests fail (as unavailable) until the Sentinel names the new master and the store,
     // asking it again after each failure, has connected to it.

@@ -167,8 +167,11 @@ pub struct SentinelServer {
 }
 
 impl SentinelServer {
-    /// Starts a Sentinel that watches the master on `master_port` as `name`, quorum 1, and
-    /// declares it down after one second.
+    /// Starts a Sentinel that watches the master on `master_port` as `name`, quorum 1. It
+    /// declares the master down only after a minute: on a loaded machine a master slow to
+    /// answer for a second must not be failed over behind the test's back (which made the
+    /// failover test find its data on the wrong server); a test that wants a failover asks
+    /// for it (`SENTINEL FAILOVER`).
     pub fn start(name: &str, master_port: u16) -> Self {
         let dir = temp_dir();
         let port = free_port();
@@ -176,7 +179,7 @@ impl SentinelServer {
         let text = format!(
             "port {port}\nbind 127.0.0.1\ndir {}\n\
              sentinel monitor {name} 127.0.0.1 {master_port} 1\n\
-             sentinel down-after-milliseconds {name} 1000\n\
+             sentinel down-after-milliseconds {name} 60000\n\
              sentinel failover-timeout {name} 5000\n",
             dir.display()
         );
