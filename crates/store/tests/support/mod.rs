@@ -26,9 +26,11 @@ pub struct RedisServer {
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
-/// A fresh site name, so every store built by a test starts empty.
+/// A fresh site name, so every store built by a test starts empty. It names the test process
+/// too: a store of another test process whose server was killed reconnects to whatever server
+/// takes its port next, perhaps this test's, and must not find its own site there.
 pub fn fresh_site() -> String {
-    format!("t{}", NEXT.fetch_add(1, Ordering::Relaxed))
+    format!("t{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 impl RedisServer {
@@ -126,6 +128,13 @@ impl RedisServer {
     /// `CONFIG RESETSTAT`, those run inside functions included.
     pub fn commandstats(&self) -> Option<String> {
         info(self.port, "commandstats")
+    }
+
+    /// A field of `INFO replication` (e.g. `master_repl_offset`), as text.
+    pub fn replication(&self, field: &str) -> Option<String> {
+        let text = info(self.port, "replication")?;
+        let prefix = format!("{field}:");
+        text.lines().find_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
     }
 
     /// Kills the server (like a crash: no shutdown save).
