@@ -110,6 +110,48 @@ pub(crate) struct Driver<S> {
     store_error: Option<String>,
     draining: bool,
     feedback: mpsc::Sender<Feedback>,
+    /// Passes over the agents' rests (see `follow_rests`).
+    rest_passes: Arc<std::sync::Mutex<RestPasses>>,
+}
+
+/// Whether a pass over the agents' rests runs, and whether another was asked for meanwhile:
+/// the nodes taken over together (at start, or from one dead instance) share one more pass.
+#[derive(Default)]
+struct RestPasses {
+    running: bool,
+    again: bool,
+}
+
+/// A mutex's value; a panic elsewhere while it was held leaves a value still fit to use.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Reads the rest of each of `agents` and hands those resting to the engine
+/// ([`Input::AgentResting`]); false when the store or the driver went away first.
+async fn follow_rests_once<S: Store>(
+    store: &S,
+    feedback: &mpsc::Sender<Feedback>,
+    agents: &[AgentId],
+) -> bool {
+    for agent in agents {
+        let until = match store.agent(agent).await {
+            Ok(Some(view)) => match view.status {
+                AgentStatus::WrapUp(until) | AgentStatus::Retry(until) => until,
+                _ => continue,
+            },
+            Ok(None) => continue,
+            Err(error) => {
+                tracing::warn!(%error, "agents' rests not read");
+                return false;
+            }
+        };
+        let resting = Input::AgentResting { agent: agent.clone(), until };
+        if feedback.send(Feedback::Input(resting)).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// Wall-clock time for the core, never going backwards. The one place the shell reads a clock.
@@ -147,6 +189,7 @@ impl<S: Store> Driver<S> {
             store_error: None,
             draining: false,
             feedback,
+            rest_passes: Arc::default(),
         };
         driver.live = driver.beat().await?.live;
         for spec in nodes {
@@ -177,25 +220,30 @@ impl<S: Store> Driver<S> {
     /// Has this engine end the rests the store holds for the configured agents (wrap-up, retry,
     /// leg teardown). The engine that began a rest ends it with a timer of its own, so a rest
     /// begun by an instance that died, or by this one before a restart, would never end. Read
-    /// in the background (one store read per agent) at start and at every takeover; ending a
-    /// rest twice is harmless (the second is stale).
+    /// in the background (one store read per agent) at start and at every takeover; asked for
+    /// while a pass runs, one more pass follows it (a rest may have begun behind the running
+    /// one). Ending a rest twice is harmless (the second is stale).
     fn follow_rests(&self) {
+        {
+            let mut passes = lock(&self.rest_passes);
+            if passes.running {
+                passes.again = true;
+                return;
+            }
+            passes.running = true;
+        }
         let (store, feedback) = (Arc::clone(&self.store), self.feedback.clone());
         let agents: Vec<AgentId> = self.configuration.1.iter().map(|a| a.id.clone()).collect();
+        let passes = Arc::clone(&self.rest_passes);
         tokio::spawn(async move {
-            for agent in agents {
-                let until = match store.agent(&agent).await {
-                    Ok(Some(view)) => match view.status {
-                        AgentStatus::WrapUp(until) | AgentStatus::Retry(until) => until,
-                        _ => continue,
-                    },
-                    Ok(None) => continue,
-                    Err(error) => return tracing::warn!(%error, "agents' rests not read"),
-                };
-                let resting = Input::AgentResting { agent, until };
-                if feedback.send(Feedback::Input(resting)).await.is_err() {
+            loop {
+                let read_all = follow_rests_once(&*store, &feedback, &agents).await;
+                let mut passes = lock(&passes);
+                if !read_all || !passes.again {
+                    *passes = RestPasses::default();
                     return;
                 }
+                passes.again = false;
             }
         });
     }
@@ -794,12 +842,12 @@ impl<S: Store> Driver<S> {
             callers: self.engine.callers(),
             nodes,
         };
-        *self.shared.health.lock().unwrap_or_else(|p| p.into_inner()) = health;
+        *lock(&self.shared.health) = health;
     }
 
     fn record_dispatch(&self) {
         let elapsed = self.received.elapsed();
-        self.shared.latency.lock().unwrap_or_else(|p| p.into_inner()).record(elapsed);
+        lock(&self.shared.latency).record(elapsed);
     }
 
     fn send(&self, node: &NodeId, command: AriCommand) {

@@ -43,9 +43,12 @@ impl Engine {
             _ => {}
         }
         // An agent whose offer this request cancelled rests while its leg is hung up; the rest
-        // ends here, whichever instance owns the caller's node.
+        // ends here, whichever instance owns the caller's node. (A lost node's offers leave no
+        // leg: the store freed their agents at once.)
         for notice in &reply.notices {
-            if let Notice::Cancelled(offer) = notice {
+            if let Notice::Cancelled(offer) = notice
+                && !self.lost.contains(&offer.node)
+            {
                 let until = self.now + LEG_TEARDOWN;
                 self.timers.set(TimerKey::AgentReady(offer.agent.clone()), until);
             }

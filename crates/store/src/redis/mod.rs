@@ -212,16 +212,26 @@ fn store_error(e: &redis::RedisError) -> StoreError {
     }
 }
 
+/// Awaits a step of connecting (`what`) for at most `timeout`; a step that takes longer fails
+/// as unavailable, like one Redis refused.
+async fn within<T>(
+    timeout: Duration,
+    what: &str,
+    step: impl Future<Output = redis::RedisResult<T>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(timeout, step)
+        .await
+        .map_err(|_| StoreError::Unavailable(format!("{what} timed out")))?
+        .map_err(|e| store_error(&e))
+}
+
 /// Connects a manager to `client`'s server within `timeout`.
 async fn manager(
     client: Client,
     config: ConnectionManagerConfig,
     timeout: Duration,
 ) -> Result<ConnectionManager, StoreError> {
-    tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, config))
-        .await
-        .map_err(|_| StoreError::Unavailable("connect timed out".to_owned()))?
-        .map_err(|e| store_error(&e))
+    within(timeout, "connect", ConnectionManager::new_with_config(client, config)).await
 }
 
 /// A mutex's value; a panic elsewhere while it was held leaves a value still fit to use.
@@ -243,17 +253,17 @@ impl RedisStore {
             // Reconnecting happens in the background; a request never waits for it.
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
-        let within = options.call_timeout;
+        let timeout = options.call_timeout;
         let (conn, sentinel) = match Target::parse(&options.url)? {
             Target::Direct(url) => {
                 let client = Client::open(url.as_str())
                     .map_err(|e| StoreError::Protocol(format!("redis url {url:?}: {e}")))?;
-                (Connection::Server(manager(client, config, within).await?), None)
+                (Connection::Server(manager(client, config, timeout).await?), None)
             }
             Target::Cluster { nodes } => {
                 let client = ClusterClient::builder(nodes)
-                    .connection_timeout(within)
-                    .response_timeout(within)
+                    .connection_timeout(timeout)
+                    .response_timeout(timeout)
                     // A call fails fast while the cluster is away (the engine keeps callers on
                     // hold and retries); redirections are followed regardless.
                     .retries(1)
@@ -261,10 +271,8 @@ impl RedisStore {
                     .map_err(|e| {
                         StoreError::Protocol(format!("cluster url {:?}: {e}", options.url))
                     })?;
-                let conn = tokio::time::timeout(within, client.get_async_connection())
-                    .await
-                    .map_err(|_| StoreError::Unavailable("cluster connect timed out".to_owned()))?
-                    .map_err(|e| store_error(&e))?;
+                let conn =
+                    within(timeout, "cluster connect", client.get_async_connection()).await?;
                 (Connection::Cluster(conn), None)
             }
             Target::Sentinel { sentinels, master } => {
@@ -273,12 +281,9 @@ impl RedisStore {
                         .map_err(|e| {
                             StoreError::Protocol(format!("sentinel url {:?}: {e}", options.url))
                         })?;
-                let client = tokio::time::timeout(within, sentinel.async_get_client())
-                    .await
-                    .map_err(|_| StoreError::Unavailable("sentinel timed out".to_owned()))?
-                    .map_err(|e| store_error(&e))?;
+                let client = within(timeout, "sentinel", sentinel.async_get_client()).await?;
                 let address = client.get_connection_info().addr().to_string();
-                let conn = Connection::Server(manager(client, config.clone(), within).await?);
+                let conn = Connection::Server(manager(client, config.clone(), timeout).await?);
                 let sentinel = Sentinel {
                     client: tokio::sync::Mutex::new(sentinel),
                     master: Mutex::new(address),
