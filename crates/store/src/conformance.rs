@@ -164,6 +164,17 @@ impl<S: Store> Site<S> {
         .await
     }
 
+    /// The caller leaves (or is made to) now, however it was placed.
+    async fn leave(&mut self, call: &str, outcome: Outcome) -> Reply {
+        let request = Request::Leave {
+            fence: self.fence.clone(),
+            call: CallId::new(call),
+            outcome,
+            now: self.now,
+        };
+        self.apply(request).await
+    }
+
     /// The agent ends the call after `secs`.
     async fn hangup(&mut self, call: &str, secs: u64) -> Reply {
         self.hangup_by(call, secs, Party::Agent).await
@@ -408,13 +419,7 @@ async fn round_robin_remembers_and_linear_does_not<S: Store>(mut s: Site<S>) {
             let r = s.enqueue(&call, q, 0, Window::ANY).await;
             let o = offers(&r)[0].clone();
             out.push(o.agent.to_string());
-            let left = Request::Leave {
-                fence: s.fence.clone(),
-                call: CallId::new(&call),
-                outcome: Outcome::Abandoned,
-                now: s.now,
-            };
-            s.apply(left).await;
+            s.leave(&call, Outcome::Abandoned).await;
             s.leg_down(o.agent.as_str()).await;
         }
     }
@@ -545,14 +550,7 @@ async fn leaving_cancels_offers_and_frees_agents_once_their_legs_are_down<S: Sto
     s.login("a2").await;
     s.enqueue("c1", "q1", 0, Window::ANY).await;
     s.tick(4);
-    let r = s
-        .apply(Request::Leave {
-            fence: s.fence.clone(),
-            call: "c1".into(),
-            outcome: Outcome::Abandoned,
-            now: s.now,
-        })
-        .await;
+    let r = s.leave("c1", Outcome::Abandoned).await;
     let cancelled = r.notices.iter().filter(|n| matches!(n, Notice::Cancelled(_))).count();
     assert_eq!(cancelled, 2);
     let hung_up = s.now + LEG_TEARDOWN;
@@ -562,13 +560,8 @@ async fn leaving_cancels_offers_and_frees_agents_once_their_legs_are_down<S: Sto
         _ => None,
     });
     assert_eq!(left, Some((Outcome::Abandoned, Duration::from_secs(4), 1)));
-    let again = Request::Leave {
-        fence: s.fence.clone(),
-        call: "c1".into(),
-        outcome: Outcome::Abandoned,
-        now: s.now,
-    };
-    assert_eq!(s.apply(again).await.result, Verdict::Stale, "a caller ends once");
+    let again = s.leave("c1", Outcome::Abandoned).await;
+    assert_eq!(again.result, Verdict::Stale, "a caller ends once");
     for a in ["a1", "a2"] {
         s.leg_down(a).await;
         assert_eq!(s.status(a).await, AgentStatus::Available, "{a}'s leg is down");
@@ -576,13 +569,7 @@ async fn leaving_cancels_offers_and_frees_agents_once_their_legs_are_down<S: Sto
     // A lost node took its legs with it: the agents it was ringing are free at once.
     let r = s.enqueue("c2", "q1", 0, Window::ANY).await;
     assert_eq!(offered_agents(&r), ["a1", "a2"]);
-    let lost = Request::Leave {
-        fence: s.fence.clone(),
-        call: "c2".into(),
-        outcome: Outcome::NodeLost,
-        now: s.now,
-    };
-    s.apply(lost).await;
+    s.leave("c2", Outcome::NodeLost).await;
     assert_eq!(s.status("a1").await, AgentStatus::Available, "no leg left to hang up");
 }
 
@@ -630,13 +617,7 @@ async fn a_new_configuration_applies_at_once<S: Store>(mut s: Site<S>) {
     s.login("a1").await;
     let r = s.enqueue("c0", "q2", 0, Window::ANY).await;
     assert_eq!(offers(&r)[0].ring_timeout, Duration::from_secs(5), "{r:?}");
-    let leave = Request::Leave {
-        fence: s.fence.clone(),
-        call: "c0".into(),
-        outcome: Outcome::Abandoned,
-        now: s.now,
-    };
-    s.apply(leave).await;
+    s.leave("c0", Outcome::Abandoned).await;
     s.leg_down("a1").await;
     q2.ring_timeout = Duration::from_secs(7);
     s.setup(&[q1, q2], &[agent("a1", &[("q2", 0)])]).await;
@@ -845,14 +826,7 @@ async fn an_ended_call_never_enters_again<S: Store>(mut s: Site<S>) {
     s.setup(&[queue("q2", Strategy::Linear), full], &[agent("a1", &[("q2", 0)])]).await;
     s.enqueue("c1", "q2", 0, Window::ANY).await;
     s.tick(1);
-    let now = s.now;
-    let leave = Request::Leave {
-        fence: s.fence.clone(),
-        call: "c1".into(),
-        outcome: Outcome::Abandoned,
-        now,
-    };
-    assert_eq!(s.apply(leave).await.result, Verdict::Done);
+    assert_eq!(s.leave("c1", Outcome::Abandoned).await.result, Verdict::Done);
     let again = s.enqueue("c1", "q2", 0, Window::ANY).await.result;
     assert_eq!(again, Verdict::Ended(Outcome::Abandoned), "left: once, and how it ended");
     assert_eq!(s.enqueue("c2", "q1", 0, Window::ANY).await.result, Verdict::Refused(Outcome::Full));
