@@ -28,7 +28,12 @@
 //!   extension: cause 0 for originate, 16 for create+dial), or a scripted phone by endpoint
 //!   ([`phones::PhoneScript`]: answer probability and delay, talk time, busy, unreachable,
 //!   which nodes reach it, calls at once — a second call to a phone in a call is busy). An
-//!   unreachable or unknown endpoint answers `500 Allocation failed`.
+//!   unreachable or unknown endpoint answers `500 Allocation failed`. As in Asterisk, a
+//!   created channel enters Stasis a moment *after* `create` answers
+//!   ([`NodeConfig::stasis_entry_delay`]); a `/dial` before its `StasisStart` answers `409
+//!   Channel not in Stasis application`. `Busy()` with no timeout (`busy_hold: None`) signals
+//!   `Dial BUSY` and leaves the leg up until the dial timeout (cause 19); `/continue` leaves
+//!   music on hold playing (ground truth: `moh_after_stasis`).
 //! - **REST surface**: `/asterisk/{info,ping}`, `/applications[/{app}[/subscription]]`
 //!   (`channel:`, `bridge:`, `endpoint:` sources), `/channels` (list, originate with or
 //!   without id, create, get, hangup with `reason`/`reason_code`, answer, ring, progress,

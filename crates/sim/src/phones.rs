@@ -96,7 +96,7 @@ impl PhoneBook {
         let while_busy = phone.active >= s.max_calls;
         phone.active += 1;
         if s.busy || while_busy {
-            return Reach::Far { far: FarEnd::Busy { hold: Duration::ZERO }, while_busy };
+            return Reach::Far { far: FarEnd::Busy { hold: Some(Duration::ZERO) }, while_busy };
         }
         let answer_after = rng.chance(s.answer_probability).then(|| s.answer_delay.sample(rng));
         let talk = s.talk_time.sample(rng);

@@ -78,6 +78,9 @@ pub struct CallerRecord {
     pub moh_starts: u32,
     /// Total ms of MOH heard so far.
     pub moh_ms: u64,
+    /// Whether music on hold was still playing when the caller left Stasis for the dialplan
+    /// (`/continue` does not stop it: the caller hears it over whatever the dialplan does).
+    pub moh_after_stasis: bool,
     /// Whether ringback was indicated to the caller.
     pub heard_ringing: bool,
     /// Announcements and prompts played.

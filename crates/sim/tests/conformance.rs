@@ -234,6 +234,8 @@ async fn sample_04b_create_dial_answer_busy_timeout_cancel() {
         ari.post("/channels/create", &create("Local/1005@agents", "a1005", "agent,1005")).await.0,
         200
     );
+    // A created leg enters Stasis only after the answer (sample 07): dial on its StasisStart.
+    got.extend(ev.until(is("StasisStart", "a1005")).await);
     assert_eq!(ari.post("/channels/a1005/dial", &dial("0")).await.0, 204);
     got.extend(ev.until(|e| e["type"] == "Dial" && e["dialstatus"] == "ANSWER").await);
     ari.post("/bridges/b500/addChannel", &[("channel", "a1005")]).await;
@@ -242,14 +244,17 @@ async fn sample_04b_create_dial_answer_busy_timeout_cancel() {
     got.extend(ev.until(is("ChannelDestroyed", "a1005")).await);
     // Ring timeout: cause 19, no final Dial.
     ari.post("/channels/create", &create("Local/1006@noanswer", "a1006", "")).await;
+    got.extend(ev.until(is("StasisStart", "a1006")).await);
     ari.post("/channels/a1006/dial", &dial("1")).await;
     got.extend(ev.until(is("ChannelDestroyed", "a1006")).await);
     // Busy: Dial BUSY, cause 17.
     ari.post("/channels/create", &create("Local/1007@busy", "a1007", "")).await;
+    got.extend(ev.until(is("StasisStart", "a1007")).await);
     ari.post("/channels/a1007/dial", &dial("0")).await;
     got.extend(ev.until(is("ChannelDestroyed", "a1007")).await);
     // Hang up while ringing: cause 16.
     ari.post("/channels/create", &create("Local/1008@noanswer", "a1008", "")).await;
+    got.extend(ev.until(is("StasisStart", "a1008")).await);
     ari.post("/channels/a1008/dial", &dial("0")).await;
     got.extend(ev.until(|e| e["type"] == "Dial" && e["dialstatus"] == "RINGING").await);
     ari.delete("/channels/a1008", &[]).await;

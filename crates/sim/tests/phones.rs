@@ -35,6 +35,7 @@ async fn phone_rings_answers_talks_and_hangs_up() {
         .await;
     assert_eq!(status, 200);
     assert!(leg["name"].as_str().unwrap().starts_with("PJSIP/1001-"));
+    ev.until(is("StasisStart", "a1")).await;
     ari.post("/channels/a1/dial", &[("caller", "c1;2"), ("timeout", "5")]).await;
     let got = ev.until(|e| e["type"] == "Dial" && e["dialstatus"] == "ANSWER").await;
     let dials: Vec<&str> = got
@@ -93,6 +94,7 @@ async fn busy_unreachable_and_per_node_reach() {
     let mut ev = Events::connect(n0, "q").await;
     a0.post("/channels/create", &[("endpoint", "PJSIP/busy"), ("app", "q"), ("channelId", "b")])
         .await;
+    ev.until(is("StasisStart", "b")).await;
     a0.post("/channels/b/dial", &[]).await;
     let got = ev.until(is("ChannelDestroyed", "b")).await;
     assert!(got.iter().any(|e| e["type"] == "Dial" && e["dialstatus"] == "BUSY"));
@@ -314,6 +316,7 @@ async fn a_created_leg_rings_the_phone_only_when_dialed() {
         &[("endpoint", "PJSIP/5001"), ("app", "q"), ("channelId", "idle")],
     )
     .await;
+    ev.until(is("StasisStart", "idle")).await;
     // The phone knows nothing of the undialed leg: an originate reaches it.
     ari.post("/channels", &[("endpoint", "PJSIP/5001"), ("app", "q"), ("channelId", "busy-now")])
         .await;
@@ -344,6 +347,7 @@ async fn caller_hanging_up_first_is_caller_hung_up() {
     ev.until(is("StasisStart", "k1;2")).await;
     ari.post("/channels/create", &[("endpoint", "PJSIP/6001"), ("app", "q"), ("channelId", "ag")])
         .await;
+    ev.until(is("StasisStart", "ag")).await;
     ari.post("/channels/ag/dial", &[("caller", "k1;2")]).await;
     ev.until(|e| e["type"] == "Dial" && e["dialstatus"] == "ANSWER").await;
     ari.post("/bridges", &[("bridgeId", "kb")]).await;

@@ -172,6 +172,7 @@ async fn dtmf_reaches_the_app_unless_natively_bridged() {
         &[("endpoint", "Local/2@agents"), ("app", "q"), ("channelId", "d2")],
     )
     .await;
+    ev.until(is("StasisStart", "d2")).await;
     ari.post("/channels/d2/dial", &[]).await;
     ari.post("/bridges", &[("bridgeId", "plain"), ("type", "mixing")]).await;
     ari.post("/bridges/plain/addChannel", &[("channel", "d1;2,d2")]).await;
@@ -241,7 +242,7 @@ async fn holding_bridge_moh_counts_for_every_caller() {
 async fn dial_timeout_does_not_cut_a_busy_leg() {
     let mut cfg = starq_sim::SimConfig::local(1, 2);
     cfg.node = common::fast_node();
-    cfg.node.busy_hold = Duration::from_millis(1_500);
+    cfg.node.busy_hold = Some(Duration::from_millis(1_500));
     let sim = starq_sim::Sim::start(cfg).await.unwrap();
     let node = sim.node(0).unwrap();
     let ari = Ari::new(node);
@@ -251,7 +252,93 @@ async fn dial_timeout_does_not_cut_a_busy_leg() {
         &[("endpoint", "Local/9@busy"), ("app", "q"), ("channelId", "bz")],
     )
     .await;
+    ev.until(is("StasisStart", "bz")).await;
     ari.post("/channels/bz/dial", &[("timeout", "1")]).await;
     let got = ev.until(is("ChannelDestroyed", "bz")).await;
     assert_eq!(got.last().unwrap()["cause"], 17, "busy, not a timeout: {:?}", types(&got));
+}
+
+#[tokio::test]
+async fn a_created_leg_enters_stasis_after_the_answer_and_refuses_an_early_dial() {
+    // Sample 07: `/channels/create` answers before the channel is in the app, so a `/dial`
+    // sent on the answer alone meets 409; once its StasisStart has come, the dial goes through.
+    let mut cfg = starq_sim::SimConfig::local(1, 2);
+    cfg.node = common::fast_node();
+    cfg.node.stasis_entry_delay = (Duration::from_millis(50), Duration::from_millis(50));
+    let sim = starq_sim::Sim::start(cfg).await.unwrap();
+    let node = sim.node(0).unwrap();
+    let ari = Ari::new(node);
+    let mut ev = Events::connect(node, "q").await;
+    let create = [("endpoint", "Local/7@agents"), ("app", "q"), ("channelId", "early")];
+    assert_eq!(ari.post("/channels/create", &create).await.0, 200);
+    let (status, body) = ari.post("/channels/early/dial", &[]).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (409, Some("Channel not in Stasis application"))
+    );
+    let (status, app) = ari.get("/applications/q", &[]).await;
+    assert_eq!(status, 200);
+    assert!(
+        app["channel_ids"].as_array().unwrap().iter().any(|c| c == "early"),
+        "subscribed at creation (stasis_app_subscribe_channel), before it enters Stasis"
+    );
+    let got = ev.until(is("StasisStart", "early")).await;
+    let first: Vec<String> = got
+        .iter()
+        .filter(|e| e["channel"]["id"] == "early")
+        .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(first, ["ChannelDialplan", "ChannelVarset", "StasisStart"]);
+    assert_eq!(ari.post("/channels/early/dial", &[]).await.0, 204);
+    ev.until(|e| e["type"] == "Dial" && e["dialstatus"] == "ANSWER").await;
+}
+
+#[tokio::test]
+async fn busy_with_no_timeout_leaves_the_leg_up_until_the_dial_timeout() {
+    // Sample 08: `Busy()` says BUSY at once but never hangs up; the leg dies at the dial
+    // timeout with a no-answer cause (19), so only the `Dial` event tells busy.
+    let mut cfg = starq_sim::SimConfig::local(1, 2);
+    cfg.node = common::fast_node();
+    cfg.node.busy_hold = None;
+    let sim = starq_sim::Sim::start(cfg).await.unwrap();
+    let node = sim.node(0).unwrap();
+    let ari = Ari::new(node);
+    let mut ev = Events::connect(node, "q").await;
+    ari.post(
+        "/channels/create",
+        &[("endpoint", "Local/9@busy"), ("app", "q"), ("channelId", "bf")],
+    )
+    .await;
+    ev.until(is("StasisStart", "bf")).await;
+    ari.post("/channels/bf/dial", &[("timeout", "1")]).await;
+    let busy = ev.until(|e| e["type"] == "Dial" && e["dialstatus"] == "BUSY").await;
+    let at_busy = std::time::Instant::now();
+    assert!(busy.iter().all(|e| e["type"] != "ChannelDestroyed"));
+    let got = ev.until(is("ChannelDestroyed", "bf")).await;
+    assert!(at_busy.elapsed() >= Duration::from_millis(800), "lived on until the timeout");
+    assert_eq!(got.last().unwrap()["cause"], 19, "{:?}", types(&got));
+    assert!(got.iter().any(|e| e["type"] == "ChannelHangupRequest" && e["cause"] == 32));
+}
+
+#[tokio::test]
+async fn continue_leaves_music_on_hold_playing_unless_stopped_first() {
+    // Sample 10: no event tells of it, but `/continue` does not stop MOH.
+    let sim = one_node().await;
+    let node = sim.node(0).unwrap();
+    let ari = Ari::new(node);
+    let mut ev = Events::connect(node, "q").await;
+    for (id, leg, stop_first) in [("m1", "m1;2", false), ("m2", "m2;2", true)] {
+        let placed = node.place_call(&call(id)).unwrap();
+        ev.until(is("StasisStart", leg)).await;
+        let path = format!("/channels/{}", common::seg(leg));
+        assert_eq!(ari.post(&format!("{path}/moh"), &[]).await.0, 204);
+        if stop_first {
+            assert_eq!(ari.delete(&format!("{path}/moh"), &[]).await.0, 204);
+        }
+        assert_eq!(ari.post(&format!("{path}/continue"), &[]).await.0, 204);
+        ev.until(is("StasisEnd", leg)).await;
+        let truth = sim.truth();
+        let rec = truth.caller(placed.caller).unwrap();
+        assert_eq!(rec.moh_after_stasis, !stop_first, "{id}");
+    }
 }

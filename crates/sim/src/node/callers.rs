@@ -196,6 +196,7 @@ impl NodeState {
             stasis_status: if ok { String::new() } else { "FAILED".to_owned() },
             moh_starts: 0,
             moh_ms: 0,
+            moh_after_stasis: false,
             heard_ringing: false,
             heard: Vec::new(),
             dtmf: Vec::new(),

@@ -24,8 +24,16 @@ pub struct NodeConfig {
     pub agents_talk: Duration,
     /// `[noanswer]` dialplan: `Ringing()` then `Wait(10)`.
     pub noanswer_wait: Duration,
-    /// `[busy]` dialplan: `Busy(5)`.
-    pub busy_hold: Duration,
+    /// `[busy]` dialplan: `Busy(hold)`, which signals busy and hangs up (cause 17) after
+    /// `hold`; `None` is `Busy()` with no timeout, which never hangs up: the leg then stays up
+    /// until the `/dial` timeout and dies with cause 19 (sample 08).
+    pub busy_hold: Option<Duration>,
+    /// How long after answering `POST /channels/create` the new channel enters Stasis, drawn
+    /// uniformly between the two bounds. Asterisk answers the request from the HTTP thread and
+    /// puts the channel into the app from a thread of its own (`ari_channel_thread` in
+    /// `res/ari/resource_channels.c`), so a `/dial` sent on the answer alone can meet `409 Channel
+    /// not in Stasis application` (sample 07: the `StasisStart` came ~1 ms after the answer).
+    pub stasis_entry_delay: (Duration, Duration),
     /// Where `/continue` sends a channel: `Wait(2)` then `Hangup()`.
     pub continue_wait: Duration,
     /// Which media exist and how long they play.
@@ -59,7 +67,8 @@ impl NodeConfig {
             ws_queue: 20_000,
             agents_talk: Duration::from_secs(30),
             noanswer_wait: Duration::from_secs(10),
-            busy_hold: Duration::from_secs(5),
+            busy_hold: Some(Duration::from_secs(5)),
+            stasis_entry_delay: (Duration::from_micros(500), Duration::from_millis(2)),
             continue_wait: Duration::from_secs(2),
             media: MediaCatalog::default(),
             outbound: None,

@@ -59,11 +59,17 @@ impl NodeState {
             self.leave_bridge(now, id);
         }
         self.stop_channel_playbacks(now, id);
-        self.stop_moh_truth(now, id);
+        // `/continue` does not stop music on hold: it plays on in the dialplan until the
+        // channel hangs up (sample 10). The caller hears it where starq's app is gone.
+        if let Some(caller) = self.caller_of(id)
+            && self.channels.get(id).is_some_and(|c| c.moh.is_some())
+            && let Some(rec) = self.world.truth().caller_mut(caller)
+        {
+            rec.moh_after_stasis = true;
+        }
         self.emit_chan(now, id, |channel| Event::StasisEnd { channel });
         let Some(chan) = self.channels.get_mut(id) else { return Ok(()) };
         chan.stasis = None;
-        chan.moh = None;
         let targeted = to.context.is_some() || to.extension.is_some();
         if let Some(ctx) = to.context {
             chan.dialplan.context = ctx;

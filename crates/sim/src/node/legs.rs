@@ -205,7 +205,10 @@ impl NodeState {
         self.insert_channel(peer);
     }
 
-    /// `POST /channels/create`: the leg is in Stasis at once and waits for `/dial`.
+    /// `POST /channels/create`: the leg exists at once but enters Stasis only a moment after
+    /// the answer ([`NodeConfig::stasis_entry_delay`](crate::NodeConfig)), then waits for
+    /// `/dial`. Until then it is not in the app: `/dial` answers 409 and the app's listing
+    /// lacks it (sample 07).
     pub(crate) fn create_leg(
         &mut self,
         now: Now,
@@ -213,15 +216,38 @@ impl NodeState {
     ) -> Result<wire::Channel, AriError> {
         let id = self.build_leg(now, spec, Start::Created)?;
         let chan = self.channels.get(&id).ok_or_else(AriError::channel_not_found)?;
-        let (app, data) = (chan.dialplan.app_name.clone(), chan.dialplan.app_data.clone());
-        self.emit_chan(now, &id, |channel| Event::ChannelDialplan {
-            dialplan_app: app,
+        let (snapshot, serial) = (chan.wire(), chan.serial);
+        let (low, high) = self.cfg.stasis_entry_delay;
+        let spread = u64::try_from(high.saturating_sub(low).as_micros()).unwrap_or(u64::MAX);
+        let delay = low + Duration::from_micros(self.rng.below(spread.saturating_add(1)));
+        let step = Step::EnterStasis {
+            leg: id,
+            serial,
+            app: spec.app.clone(),
+            args: spec.app_args.clone(),
+        };
+        self.at(now, delay, step);
+        Ok(snapshot)
+    }
+
+    /// A created leg reaches the app: `ChannelDialplan` (Stasis), `STASISSTATUS=""`,
+    /// `StasisStart`, in that order (sample 07).
+    pub(crate) fn created_leg_enters_stasis(
+        &mut self,
+        now: Now,
+        id: &str,
+        app: &str,
+        args: Vec<String>,
+    ) {
+        let Some(chan) = self.channels.get(id) else { return };
+        let (name, data) = (chan.dialplan.app_name.clone(), chan.dialplan.app_data.clone());
+        self.emit_chan(now, id, |channel| Event::ChannelDialplan {
+            dialplan_app: name,
             dialplan_app_data: data,
             channel,
         });
-        self.set_var(now, &id, "STASISSTATUS", "");
-        self.enter_stasis(now, &id, &spec.app, spec.app_args.clone());
-        self.channels.get(&id).map(|c| c.wire()).ok_or_else(AriError::channel_not_found)
+        self.set_var(now, id, "STASISSTATUS", "");
+        self.enter_stasis(now, id, app, args);
     }
 
     /// `POST /channels`: the leg dials at once and enters Stasis when answered.
@@ -331,10 +357,13 @@ impl NodeState {
                 }
             }
             // No `Ringing` state: `Busy()` answers busy before ringing (sample 04b).
+            // `Busy()` with no timeout leaves the leg up until the dial timeout (sample 08).
             FarEnd::Busy { hold } => {
                 self.emit_dial(now, id, "BUSY", final_dialstring);
                 self.mark_ring(now, id, RingResult::Busy);
-                self.at(now, hold, Step::FarHangup { leg: id.to_owned(), serial, cause: 17 });
+                if let Some(hold) = hold {
+                    self.at(now, hold, Step::FarHangup { leg: id.to_owned(), serial, cause: 17 });
+                }
             }
             // Unregistered since the leg was created: the dial fails at once.
             FarEnd::Unavailable => {

@@ -36,8 +36,9 @@ pub(crate) enum FarEnd {
     /// A ringing phone or `Ringing()` context: answers after `answer_after` (or never), hangs
     /// up `talk` after answering, and gives up ringing after `give_up` if set.
     Ring { answer_after: Option<Duration>, talk: Duration, give_up: Option<Duration> },
-    /// `Busy(hold)`: reports busy, hangs up with cause 17 after `hold`.
-    Busy { hold: Duration },
+    /// `Busy(hold)`: reports busy, hangs up with cause 17 after `hold`; with no `hold`
+    /// (`Busy()`), never: the leg lives until the dial timeout.
+    Busy { hold: Option<Duration> },
     /// The extension does not exist: the Local `;2` half cannot start.
     Missing,
     /// The phone became unreachable between `/channels/create` and `/dial`.

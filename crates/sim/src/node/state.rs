@@ -69,6 +69,8 @@ pub(crate) enum Step {
     FarAnswer { leg: String, serial: u64 },
     /// The far end of an outgoing leg hangs up (talk over, `Busy()` over, gave up ringing).
     FarHangup { leg: String, serial: u64, cause: i32 },
+    /// A channel made by `POST /channels/create` enters the app.
+    EnterStasis { leg: String, serial: u64, app: String, args: Vec<String> },
     /// `/dial` or originate timeout expired.
     DialTimeout { leg: String, serial: u64 },
     /// A Local `;2` half reaches `Wait()` after `Answer()` (events for subscribers only).

@@ -20,11 +20,16 @@ impl NodeState {
             Step::FarHangup { leg, serial, cause } if self.live(&leg, serial) => {
                 self.hangup(now, &leg, Hangup::Far(cause));
             }
+            Step::EnterStasis { leg, serial, app, args } if self.live(&leg, serial) => {
+                self.created_leg_enters_stasis(now, &leg, &app, args);
+            }
             Step::DialTimeout { leg, serial } if self.live(&leg, serial) => {
                 let Some(chan) = self.channels.get(&leg) else { return };
-                // An answered dial, or one that already ended busy, has nothing left to time
-                // out: the busy leg lives until `Busy()` ends (cause 17, sample 04b).
-                let busy = matches!(chan.role, Role::Outgoing { far: FarEnd::Busy { .. }, .. });
+                // An answered dial has nothing left to time out, nor has a busy leg whose
+                // `Busy(hold)` ends it (cause 17, sample 04b); `Busy()` with no timeout does
+                // not, so its leg times out like an unanswered one (cause 19, sample 08).
+                let busy =
+                    matches!(chan.role, Role::Outgoing { far: FarEnd::Busy { hold: Some(_) }, .. });
                 if chan.state == ChanState::Up || busy {
                     return;
                 }

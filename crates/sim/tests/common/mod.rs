@@ -24,7 +24,7 @@ pub async fn one_node() -> Sim {
 /// Node settings with sub-second dialplan waits.
 pub fn fast_node() -> NodeConfig {
     let mut node = NodeConfig::for_index(0);
-    node.busy_hold = Duration::from_millis(300);
+    node.busy_hold = Some(Duration::from_millis(300));
     // Longer than the 500 ms `Answer()` hold, as the recording's `Wait(2)` is.
     node.continue_wait = Duration::from_millis(800);
     node.media.scale = 0.05;
