@@ -24,6 +24,7 @@
 
 mod backoff;
 mod delivery;
+mod handshake;
 mod item;
 mod session;
 

@@ -9,17 +9,15 @@ use futures_util::{SinkExt, StreamExt};
 use reqwest::header::HeaderValue;
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior, sleep, sleep_until, timeout};
-use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest};
+use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_util::sync::CancellationToken;
 
 use super::EventStreamConfig;
 use super::backoff::Backoff;
 use super::delivery::{ConsumerGone, Delivery};
+use super::handshake::{self, Socket};
 use super::item::{ConnectionState, DisconnectReason, StopReason, StreamItem};
 use crate::model::{Event, decode_event};
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// How one connection ended.
 enum Ended {
@@ -89,27 +87,16 @@ impl Session {
 
     /// Opens the WebSocket, within the connect timeout, unless stopped first.
     async fn connect(&mut self) -> Result<Socket, Ended> {
-        let mut request = self
-            .url
-            .as_str()
-            .into_client_request()
-            .map_err(|e| Ended::Disconnected(DisconnectReason::ConnectFailed(e.to_string())))?;
-        request.headers_mut().insert(reqwest::header::AUTHORIZATION, self.authorization.clone());
-        let connecting = tokio_tungstenite::connect_async_with_config(request, None, true);
+        // Our own upgrade, so that tungstenite never logs the credentials (see `handshake`).
+        let connecting = handshake::connect(&self.url, &self.authorization);
         let closed = self.delivery.sender();
         tokio::select! {
             () = self.shutdown.cancelled() => Err(Ended::Stop(StopReason::Shutdown)),
             () = closed.closed() => Err(Ended::Stop(StopReason::ConsumerGone)),
             result = timeout(self.config.connect_timeout, connecting) => match result {
                 Err(_) => Err(Ended::Disconnected(DisconnectReason::ConnectTimeout)),
-                Ok(Ok((socket, _response))) => Ok(socket),
-                Ok(Err(tungstenite::Error::Http(response))) => {
-                    let status = response.status().as_u16();
-                    Err(Ended::Disconnected(DisconnectReason::Rejected { status }))
-                }
-                Ok(Err(error)) => {
-                    Err(Ended::Disconnected(DisconnectReason::ConnectFailed(error.to_string())))
-                }
+                Ok(Ok(socket)) => Ok(socket),
+                Ok(Err(reason)) => Err(Ended::Disconnected(reason)),
             },
         }
     }
