@@ -22,7 +22,8 @@ impl HandleTime {
     pub fn record(&mut self, sample: Duration) {
         self.average = Some(match self.average {
             None => sample,
-            Some(old) => (old * 3 + sample) / 4,
+            // Quartered before adding: no sum can overflow, whatever the durations.
+            Some(old) => old / 4 * 3 + sample / 4,
         });
     }
 
@@ -39,7 +40,7 @@ pub fn estimated_wait(position: u32, serving: u32, handle: &HandleTime) -> Optio
         return None;
     }
     let rounds = position.div_ceil(serving);
-    Some(average * rounds)
+    Some(average.saturating_mul(rounds))
 }
 
 /// The media (ARI `sound:` / `number:` URIs) of a position / hold-time announcement, or an

@@ -43,6 +43,9 @@ impl Time {
     }
 }
 
+// Time arithmetic saturates, so that no duration (a setting, a dialplan argument) can panic
+// the core: a deadline past the end of `u64` milliseconds is one never reached. `Duration`'s
+// own `+` and `*` panic on overflow; the core uses `saturating_*` on those.
 impl Add<Duration> for Time {
     type Output = Time;
     fn add(self, rhs: Duration) -> Time {
@@ -71,6 +74,10 @@ mod tests {
     fn arithmetic_saturates_instead_of_wrapping() {
         assert_eq!(Time(5) - Duration::from_millis(10), Time::ZERO);
         assert_eq!(Time(u64::MAX) + Duration::from_secs(1), Time(u64::MAX));
+        assert_eq!(Time(1) + Duration::MAX, Time(u64::MAX));
+        assert_eq!(Time(1) + Duration::from_secs(u64::MAX), Time(u64::MAX));
+        assert_eq!(Time(u64::MAX) - Duration::MAX, Time::ZERO);
+        assert_eq!(Time(u64::MAX).since(Time::ZERO), Duration::from_millis(u64::MAX));
         assert_eq!(Time(1_500).since(Time(2_000)), Duration::ZERO);
         assert_eq!(Time(2_500).since(Time(1_000)), Duration::from_millis(1_500));
     }

@@ -2,7 +2,7 @@
 //! setting, never a panic.
 
 use proptest::prelude::*;
-use starq_core::config::{AutoPause, EmptyConditions, PenaltyStep};
+use starq_core::config::{AutoPause, EmptyConditions, PenaltyStep, limits};
 use starq_core::strategy::Strategy;
 
 proptest! {
@@ -25,10 +25,16 @@ proptest! {
     }
 
     #[test]
-    fn penalty_steps_round_trip_their_numbers(secs in 0u64..100_000, max in 0u32..1000, delta in -50i64..50) {
+    fn penalty_steps_round_trip_their_numbers(secs in limits::PENALTY_STEP_SECS, max in 0u32..1000, delta in -50i64..50) {
         let step: PenaltyStep = format!("{secs},{max},{delta:+}").parse().expect("valid");
         prop_assert_eq!(step.after.as_secs(), secs);
         prop_assert_eq!(step.max, starq_core::config::PenaltyChange::Absolute(max));
         prop_assert_eq!(step.min, Some(starq_core::config::PenaltyChange::Relative(delta)));
+    }
+
+    #[test]
+    fn penalty_steps_past_the_limit_are_refused(secs in limits::PENALTY_STEP_SECS.end() + 1..) {
+        let error = format!("{secs},1").parse::<PenaltyStep>().expect_err("too late");
+        prop_assert!(error.to_string().contains("must be between 0 and 86400 seconds"), "{}", error);
     }
 }

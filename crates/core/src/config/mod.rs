@@ -7,6 +7,7 @@
 
 mod agent;
 mod empty;
+pub mod limits;
 mod penalty;
 mod queue;
 

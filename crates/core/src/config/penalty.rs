@@ -8,7 +8,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::SettingError;
+use super::{SettingError, limits};
 
 /// The inclusive range of agent penalties a caller may be offered to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -100,8 +100,10 @@ impl FromStr for PenaltyStep {
         let secs: u64 = fields[0].trim().parse().map_err(|_| {
             SettingError::new("penaltychange", s, "the first field must be whole seconds")
         })?;
+        let after = limits::secs(&limits::PENALTY_STEP_SECS, secs)
+            .map_err(|reason| SettingError::new("penaltychange", s, reason))?;
         Ok(PenaltyStep {
-            after: Duration::from_secs(secs),
+            after,
             max: PenaltyChange::parse(fields[1], s)?,
             min: fields.get(2).map(|f| PenaltyChange::parse(f, s)).transpose()?,
         })
@@ -173,5 +175,7 @@ mod tests {
         assert!("x,1".parse::<PenaltyStep>().unwrap_err().to_string().contains("seconds"));
         assert!("5,+z".parse::<PenaltyStep>().unwrap_err().to_string().contains("\"+z\""));
         assert!("5,1,1,r2".parse::<PenaltyStep>().unwrap_err().to_string().contains("raise"));
+        let late = "18446744073709551615,+1".parse::<PenaltyStep>().unwrap_err().to_string();
+        assert!(late.contains("must be between 0 and 86400 seconds"), "{late}");
     }
 }

@@ -121,10 +121,14 @@ impl Engine {
         self.pending.len()
     }
 
-    /// Fires every timer due at `now`.
+    /// Fires every timer due at `now` that was set before this call.
     pub fn handle_timeout(&mut self, now: Time) {
         self.advance(now);
-        while let Some(key) = self.timers.pop_due(now) {
+        // Only the timers set before this call: one re-armed for `now` while firing (a zero
+        // interval, or a time saturated at its maximum) waits for the next call rather than
+        // spinning here for ever.
+        let set_before = self.timers.generation();
+        while let Some(key) = self.timers.pop_due(now, set_before) {
             self.on_timer(key);
         }
     }
@@ -372,7 +376,10 @@ impl Engine {
         if let Some(agent) = c.agent.clone() {
             let wrapup = self.agents.get(&agent).and_then(|a| a.wrapup).unwrap_or(c.queue.wrapup);
             let talk = self.now.since(c.connected_at);
-            self.handle_times.entry(c.queue.id.clone()).or_default().record(talk + wrapup);
+            self.handle_times
+                .entry(c.queue.id.clone())
+                .or_default()
+                .record(talk.saturating_add(wrapup));
             let rest = wrapup_after(wrapup, by == Party::Caller);
             if !rest.is_zero() {
                 self.timers.set(TimerKey::AgentReady(agent), self.now + rest);

@@ -56,15 +56,22 @@ impl TimerTable {
         self.by_due.first().map(|(due, _, _)| *due)
     }
 
-    /// Removes and returns the earliest timer due at `now`.
-    pub(crate) fn pop_due(&mut self, now: Time) -> Option<TimerKey> {
-        let (due, _, _) = self.by_due.first()?;
-        if *due > now {
-            return None;
-        }
-        let (_, _, key) = self.by_due.pop_first()?;
-        self.by_key.remove(&key);
-        Some(key)
+    /// What [`pop_due`](Self::pop_due) takes to skip the timers set from now on.
+    pub(crate) fn generation(&self) -> u64 {
+        self.seq
+    }
+
+    /// Removes and returns the earliest timer due at `now` among those set up to `generation`.
+    pub(crate) fn pop_due(&mut self, now: Time, generation: u64) -> Option<TimerKey> {
+        let entry = self
+            .by_due
+            .iter()
+            .take_while(|(due, _, _)| *due <= now)
+            .find(|(_, seq, _)| *seq <= generation)?
+            .clone();
+        self.by_due.remove(&entry);
+        self.by_key.remove(&entry.2);
+        Some(entry.2)
     }
 }
 
@@ -80,10 +87,23 @@ mod tests {
         t.set(TimerKey::MaxWait("a".into()), Time(5));
         t.set(TimerKey::Ring(ReservationId(1)), Time(10));
         assert_eq!(t.next_deadline(), Some(Time(5)));
-        assert_eq!(t.pop_due(Time(10)), Some(TimerKey::MaxWait("a".into())));
-        assert_eq!(t.pop_due(Time(10)), Some(TimerKey::MaxWait("b".into())));
+        let all = t.generation();
+        assert_eq!(t.pop_due(Time(10), all), Some(TimerKey::MaxWait("a".into())));
+        assert_eq!(t.pop_due(Time(10), all), Some(TimerKey::MaxWait("b".into())));
         t.cancel(&TimerKey::Ring(ReservationId(1)));
-        assert_eq!(t.pop_due(Time(100)), None);
+        assert_eq!(t.pop_due(Time(100), all), None);
         assert_eq!(t.next_deadline(), None);
+    }
+
+    #[test]
+    fn timers_set_after_a_generation_wait_for_the_next() {
+        let mut t = TimerTable::default();
+        t.set(TimerKey::MaxWait("old".into()), Time(10));
+        let before = t.generation();
+        t.set(TimerKey::Extend("new".into()), Time(5));
+        assert_eq!(t.pop_due(Time(10), before), Some(TimerKey::MaxWait("old".into())));
+        assert_eq!(t.pop_due(Time(10), before), None);
+        assert_eq!(t.next_deadline(), Some(Time(5)));
+        assert_eq!(t.pop_due(Time(10), t.generation()), Some(TimerKey::Extend("new".into())));
     }
 }
