@@ -37,14 +37,14 @@ pub fn wrapup_after(wrapup: Duration, leg_to_hang_up: bool) -> Duration {
 
 /// How long an agent rests after a missed offer, before being offered again. A failure that is
 /// not the agent's (the leg could not be made) costs nothing; an unreachable phone at least
-/// [`UNREACHABLE_RETRY`]; an unanswered one at least [`LEG_TEARDOWN`], as starq hangs its
-/// ringing leg up. The store applies it, and the engine arms the matching timer.
+/// [`UNREACHABLE_RETRY`]; an unanswered or busy one at least [`LEG_TEARDOWN`], as starq hangs
+/// its leg up (Asterisk leaves a leg that said busy up until the dial timeout). The store
+/// applies it, and the engine arms the matching timer.
 pub fn rest_after(miss: Miss, retry: Duration) -> Option<Duration> {
     let rest = match miss {
         Miss::Failed => return None,
         Miss::Unreachable => retry.max(UNREACHABLE_RETRY),
-        Miss::NoAnswer => retry.max(LEG_TEARDOWN),
-        Miss::Busy => retry,
+        Miss::NoAnswer | Miss::Busy => retry.max(LEG_TEARDOWN),
     };
     (!rest.is_zero()).then_some(rest)
 }

@@ -32,7 +32,7 @@ use starq_store::{AgentStatus, Heartbeat, Lease, Store, StoreError};
 use tokio::sync::mpsc;
 
 use crate::execute::{self, AriCommand, Feedback};
-use crate::translate::{self, Channels, Step};
+use crate::translate::{self, Channels, DialOrder, Step};
 use crate::{DispatchLatency, EngineError, Health, NodeHealth, NodeSpec, Settings};
 
 /// Events from all nodes, tagged with their node; bounded, read promptly.
@@ -395,6 +395,14 @@ impl<S: Store> Driver<S> {
                     let steps = self.channels.leg_up(&leg);
                     self.apply_steps(&node, steps);
                 }
+                Wake::Feedback(Feedback::LegExisted { node, leg }) => {
+                    let steps = self.channels.leg_existed(&leg);
+                    self.apply_steps(&node, steps);
+                }
+                Wake::Feedback(Feedback::DialEarly { node, leg, order }) => {
+                    let steps = self.channels.dial_early(&leg, order);
+                    self.apply_steps(&node, steps);
+                }
                 Wake::Feedback(Feedback::Stray { node, channel }) => {
                     if let Some(runtime) = self.nodes.get(&node) {
                         let app = runtime.spec.ari.app.clone();
@@ -507,6 +515,13 @@ impl<S: Store> Driver<S> {
                     self.send(node, AriCommand::Refuse { channel });
                 }
                 Step::DeleteBridge(bridge) => self.send(node, AriCommand::DeleteBridge(bridge)),
+                Step::Dial { leg, reservation, order } => {
+                    self.send(node, AriCommand::DialLeg { leg, reservation, order });
+                }
+                Step::HangupLeg(leg) => {
+                    let reason = LegHangup::Normal;
+                    self.send(node, AriCommand::HangupLeg { leg, reason });
+                }
             }
         }
     }
@@ -762,10 +777,11 @@ impl<S: Store> Driver<S> {
                     node, leg, channel, agent, reservation, endpoint, timeout, ..
                 } => {
                     self.record_dispatch();
-                    self.channels.leg_created(&node, &leg, reservation);
-                    let dial =
-                        AriCommand::Dial { leg, channel, agent, reservation, endpoint, timeout };
-                    self.send(&node, dial);
+                    let order = DialOrder { caller: channel.clone(), timeout };
+                    self.channels.leg_created(&node, &leg, reservation, order);
+                    let create =
+                        AriCommand::CreateLeg { leg, channel, agent, reservation, endpoint };
+                    self.send(&node, create);
                 }
                 Command::Bridge { node, channel, leg } => {
                     let bridge = translate::bridge_of(&channel);

@@ -16,20 +16,23 @@ use starq_core::{AgentId, NodeId, ReservationId};
 use tokio::sync::mpsc;
 use tracing::Instrument as _;
 
+use crate::translate::{DialOrder, LEG_ARG};
+
 /// One ARI action for a node.
 #[derive(Clone, Debug)]
 pub(crate) enum AriCommand {
     /// Act on a caller's channel.
     Channel { channel: String, action: ChannelAction },
-    /// Make an agent leg ring for the caller (see [`ring`]).
-    Dial {
+    /// Create an agent leg for the caller (see [`create_leg`]); it is dialed once in the app.
+    CreateLeg {
         leg: String,
         channel: String,
         agent: AgentId,
         reservation: ReservationId,
         endpoint: String,
-        timeout: Duration,
     },
+    /// Make an agent leg that is in the app ring (see [`dial_leg`]).
+    DialLeg { leg: String, reservation: ReservationId, order: DialOrder },
     /// Bridge the caller with the answered leg.
     Bridge { bridge: String, channel: String, leg: String },
     /// Hang a leg up.
@@ -52,6 +55,10 @@ pub(crate) enum Feedback {
     Stray { node: NodeId, channel: Box<Channel> },
     /// An agent leg rung again turned out answered already.
     LegUp { node: NodeId, leg: String },
+    /// A leg to create existed already: it is dialed now (see `Channels::leg_existed`).
+    LegExisted { node: NodeId, leg: String },
+    /// A leg was dialed before it was in the app: dial it again once it is.
+    DialEarly { node: NodeId, leg: String, order: DialOrder },
 }
 
 /// Asks the node about a channel found in the app that starq did not know.
@@ -186,11 +193,11 @@ pub(crate) async fn run(
                 paced.pop_front().expect("not empty")
             }
             command = commands.recv() => match command {
-                Some(AriCommand::Dial { .. }) if !paced.is_empty() || tokio::time::Instant::now() < next_slot => {
+                Some(AriCommand::CreateLeg { .. }) if !paced.is_empty() || tokio::time::Instant::now() < next_slot => {
                     paced.push_back(command.expect("matched"));
                     continue;
                 }
-                Some(command @ AriCommand::Dial { .. }) => {
+                Some(command @ AriCommand::CreateLeg { .. }) => {
                     next_slot = tokio::time::Instant::now() + gap;
                     command
                 }
@@ -199,13 +206,15 @@ pub(crate) async fn run(
             },
         };
         if let AriCommand::HangupLeg { leg, .. } = &command {
-            paced.retain(|queued| !matches!(queued, AriCommand::Dial { leg: l, .. } if l == leg));
+            paced.retain(
+                |queued| !matches!(queued, AriCommand::CreateLeg { leg: l, .. } if l == leg),
+            );
         }
         if !tenure.holds().await {
             tracing::warn!(%node, ?command, "lease over: command not sent (the next owner acts)");
             continue;
         }
-        if !report(&client, &node, &command, &feedback, &mut playbacks, &tenure).await {
+        if !report(&client, &node, &command, &feedback, &mut playbacks).await {
             return;
         }
     }
@@ -219,12 +228,14 @@ async fn report(
     command: &AriCommand,
     feedback: &mpsc::Sender<Feedback>,
     playbacks: &mut u64,
-    tenure: &Tenure,
 ) -> bool {
     // Every request is logged within a span naming the node, the call and, for legs, the agent.
     let span = match command {
-        AriCommand::Dial { channel, leg, agent, .. } => {
+        AriCommand::CreateLeg { channel, leg, agent, .. } => {
             tracing::info_span!("ari", %node, call = %channel, %leg, %agent)
+        }
+        AriCommand::DialLeg { leg, order, .. } => {
+            tracing::info_span!("ari", %node, call = %order.caller, %leg)
         }
         AriCommand::Channel { channel, .. }
         | AriCommand::Refuse { channel }
@@ -234,18 +245,30 @@ async fn report(
         AriCommand::HangupLeg { leg, .. } => tracing::info_span!("ari", %node, %leg),
         AriCommand::DeleteBridge(bridge) => tracing::info_span!("ari", %node, %bridge),
     };
-    let result = execute(client, command, playbacks, tenure).instrument(span.clone()).await;
+    let result = execute(client, command, playbacks).instrument(span.clone()).await;
     let _entered = span.enter();
+    let node_id = || NodeId::new(node);
     let error = match result {
         Ok(Done::Sent) => return true,
         Ok(Done::LegUp(leg)) => {
-            let node = NodeId::new(node);
-            return feedback.send(Feedback::LegUp { node, leg }).await.is_ok();
+            return feedback.send(Feedback::LegUp { node: node_id(), leg }).await.is_ok();
+        }
+        Ok(Done::LegExisted(leg)) => {
+            return feedback.send(Feedback::LegExisted { node: node_id(), leg }).await.is_ok();
+        }
+        Ok(Done::DialEarly(leg, order)) => {
+            tracing::debug!(%leg, "leg dialed before it was in the app: dialed again once it is");
+            let early = Feedback::DialEarly { node: node_id(), leg, order };
+            return feedback.send(early).await.is_ok();
         }
         Err(error) => error,
     };
     tracing::warn!(?command, %error, "ARI command failed");
-    let AriCommand::Dial { reservation, .. } = command else { return true };
+    let (AriCommand::CreateLeg { reservation, .. } | AriCommand::DialLeg { reservation, .. }) =
+        command
+    else {
+        return true;
+    };
     let miss = match error {
         // Asterisk refused the endpoint: the phone cannot be reached from here.
         AriError::BadRequest { .. } | AriError::NotFound { .. } | AriError::InvalidState { .. } => {
@@ -264,21 +287,25 @@ enum Done {
     Sent,
     /// The leg to ring had been answered already.
     LegUp(String),
+    /// The leg to create existed already.
+    LegExisted(String),
+    /// The leg to dial was not in the app yet.
+    DialEarly(String, DialOrder),
 }
 
 async fn execute(
     client: &AriClient,
     command: &AriCommand,
     playbacks: &mut u64,
-    tenure: &Tenure,
 ) -> Result<Done, AriError> {
     match command {
         AriCommand::Channel { channel, action } => {
             channel_action(client, channel, action, playbacks).await
         }
-        AriCommand::Dial { leg, channel, endpoint, timeout, .. } => {
-            return ring(client, leg, channel, endpoint, *timeout, tenure).await;
+        AriCommand::CreateLeg { leg, channel, endpoint, .. } => {
+            return create_leg(client, leg, channel, endpoint).await;
         }
+        AriCommand::DialLeg { leg, order, .. } => return dial_leg(client, leg, order).await,
         AriCommand::Bridge { bridge, channel, leg } => {
             client
                 .create_bridge(bridge, &[BridgeFeature::Mixing, BridgeFeature::DtmfEvents], None)
@@ -302,42 +329,46 @@ async fn execute(
     .map(|()| Done::Sent)
 }
 
-/// Makes the leg of an offer ring, whoever made it first: created unless a channel with its id
-/// exists, dialed unless it was dialed already.
+/// Creates the leg of an offer, in the app, undialed. Asterisk answers before the channel is
+/// in the app (`ari_channel_thread` in `res/ari/resource_channels.c` runs `Stasis()` on a
+/// thread of its own), so the leg is dialed on its `StasisStart`, never on this answer.
 ///
-/// One offer has one leg id, and Asterisk refuses a second channel with an id in use (409) and
-/// a second dial of a channel no longer `Down` (409). So when an offer is rung again (by a new
-/// owner after a takeover, or after a lost notice), any request an earlier owner still had on
-/// the wire meets this leg instead of ringing the phone a second time, in whichever order the
-/// two land. A leg made here after the lease ended is not dialed; it is left for the next
-/// owner, which rings the offer again and so dials it.
-async fn ring(
+/// One offer has one leg id, and Asterisk refuses a second channel with an id in use (409): a
+/// leg made before (by an earlier owner after a takeover, or for a notice lost and sent again)
+/// is not made twice but dialed as it is ([`Done::LegExisted`]).
+async fn create_leg(
     client: &AriClient,
     leg: &str,
     channel: &str,
     endpoint: &str,
-    timeout: Duration,
-    tenure: &Tenure,
 ) -> Result<Done, AriError> {
     let create = CreateChannel {
         endpoint: endpoint.to_owned(),
         app: client.app().to_owned(),
-        app_args: Some("leg".to_owned()),
+        app_args: Some(LEG_ARG.to_owned()),
         channel_id: Some(leg.to_owned()),
         originator: Some(channel.to_owned()),
         ..CreateChannel::default()
     };
     match client.create_channel(&create).await {
-        Ok(_) | Err(AriError::Conflict { .. }) => {}
-        Err(error) => return Err(error),
+        Ok(_) => Ok(Done::Sent),
+        Err(AriError::Conflict { .. }) => Ok(Done::LegExisted(leg.to_owned())),
+        Err(error) => Err(error),
     }
-    if !tenure.holds().await {
-        tracing::info!(%leg, "lease over: leg made but not dialed (the next owner dials it)");
-        return Ok(Done::Sent);
-    }
-    let secs = i32::try_from(timeout.as_secs().max(1)).unwrap_or(i32::MAX);
-    match client.dial(leg, Some(channel), Some(secs)).await {
+}
+
+/// Dials a leg in the app. Asterisk dials a channel once (a second dial of a channel no longer
+/// `Down` is 409), so when an offer is rung again, a dial an earlier owner still had on the
+/// wire meets this one instead of ringing the phone twice, in whichever order they land.
+async fn dial_leg(client: &AriClient, leg: &str, order: &DialOrder) -> Result<Done, AriError> {
+    /// Asterisk's answer to a dial of a channel that exists but has not entered the app yet.
+    const NOT_IN_APP: &str = "Channel not in Stasis application";
+    let secs = i32::try_from(order.timeout.as_secs().max(1)).unwrap_or(i32::MAX);
+    match client.dial(leg, Some(&order.caller), Some(secs)).await {
         Ok(()) => Ok(Done::Sent),
+        Err(AriError::Conflict { message, .. }) if message == NOT_IN_APP => {
+            Ok(Done::DialEarly(leg.to_owned(), order.clone()))
+        }
         // Dialed before: it rings, or it was answered while nobody watched.
         Err(AriError::Conflict { .. }) => {
             let state = client.get_channel(leg).await?.state;

@@ -2,6 +2,7 @@
 //! means for them. Pure: the shell feeds events in and gets core inputs out.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use starq_ari::Event;
 use starq_ari::model::Channel;
@@ -27,7 +28,32 @@ pub enum Step {
     },
     /// A bridge starq made is no longer needed.
     DeleteBridge(String),
+    /// An agent leg is in the app: make it ring now.
+    Dial {
+        /// The leg's channel id.
+        leg: String,
+        /// The offer it rings for.
+        reservation: ReservationId,
+        /// How to dial it.
+        order: DialOrder,
+    },
+    /// An agent leg that answered busy or unreachable is left up by Asterisk until the dial
+    /// timeout (sample 08): hang it up.
+    HangupLeg(String),
 }
+
+/// How to dial an agent leg once it is in the app: for which caller, and for how long.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DialOrder {
+    /// The caller's channel (its caller id becomes the leg's connected line).
+    pub caller: String,
+    /// How long the phone may ring.
+    pub timeout: Duration,
+}
+
+/// The `Stasis()` argument starq gives the agent legs it creates: a channel entering the app
+/// with it is never a caller, whoever made it and whether or not starq still follows it.
+pub const LEG_ARG: &str = "leg";
 
 /// The channels the shell handles: callers in a queue, agent legs it created, bridges it made.
 /// Kept in step with the commands the shell carries out, so that an event about a channel
@@ -59,18 +85,65 @@ struct Leg {
     node: NodeId,
     reservation: ReservationId,
     answered: bool,
+    /// Its `StasisStart` has come: `/dial` can find it in the app.
+    in_app: bool,
+    /// The dial to send once the leg is in the app, until it is sent.
+    dial: Option<DialOrder>,
 }
 
 impl Channels {
-    /// A leg is being created on `node` for a reservation (or rung again: one known to exist
-    /// stays known).
-    pub fn leg_created(&mut self, node: &NodeId, leg: &str, reservation: ReservationId) {
-        self.legs.entry(leg.to_owned()).or_insert(Leg {
+    /// A leg is being created on `node` for a reservation, to be dialed with `order` once it
+    /// is in the app (or rung again: one known to exist stays known, and is dialed again when
+    /// its creation finds it there already).
+    ///
+    /// Asterisk answers `POST /channels/create` before the channel is in the app, so the dial
+    /// waits for the leg's `StasisStart` ([`Channels::translate`]) or, when the leg existed
+    /// already, for the create's `409` ([`Channels::leg_existed`]).
+    pub fn leg_created(
+        &mut self,
+        node: &NodeId,
+        leg: &str,
+        reservation: ReservationId,
+        order: DialOrder,
+    ) {
+        let entry = self.legs.entry(leg.to_owned()).or_insert(Leg {
             seen: None,
             node: node.clone(),
             reservation,
             answered: false,
+            in_app: false,
+            dial: None,
         });
+        entry.dial = Some(order);
+    }
+
+    /// Creating a leg met a channel with its id: made before (by an earlier owner, or for an
+    /// earlier ring of the same offer), so no `StasisStart` may come to this instance. Dial it
+    /// now; a dial that finds it not in the app yet comes back ([`Channels::dial_early`]).
+    pub fn leg_existed(&mut self, leg: &str) -> Vec<Step> {
+        self.dial_now(leg)
+    }
+
+    /// A dial answered `409 Channel not in Stasis application`: the leg is still entering the
+    /// app. Dial it when its `StasisStart` comes, or at once if it came meanwhile.
+    pub fn dial_early(&mut self, leg: &str, order: DialOrder) -> Vec<Step> {
+        let Some(l) = self.legs.get_mut(leg) else { return Vec::new() };
+        if l.answered {
+            return Vec::new();
+        }
+        l.dial = Some(order);
+        if l.in_app { self.dial_now(leg) } else { Vec::new() }
+    }
+
+    /// The dial of a leg starq follows, if one is still to be sent.
+    fn dial_now(&mut self, leg: &str) -> Vec<Step> {
+        let Some(l) = self.legs.get_mut(leg) else { return Vec::new() };
+        match l.dial.take() {
+            Some(order) => {
+                vec![Step::Dial { leg: leg.to_owned(), reservation: l.reservation, order }]
+            }
+            None => Vec::new(),
+        }
     }
 
     /// The leg exists in Asterisk now.
@@ -144,9 +217,11 @@ impl Channels {
         match event {
             Event::StasisStart(e) => {
                 let id = &e.channel.id;
-                if self.legs.contains_key(id) {
-                    self.leg_seen(id); // Our own leg entering the app.
-                    return Vec::new();
+                if let Some(leg) = self.legs.get_mut(id) {
+                    // Our own leg entering the app: it can be dialed now.
+                    leg.in_app = true;
+                    self.leg_seen(id);
+                    return self.dial_now(id);
                 }
                 self.arrival(node, &e.channel, &e.args)
             }
@@ -166,7 +241,16 @@ impl Channels {
                     None => self.caller_gone(node, id),
                 }
             }
-            Event::Dial(e) if e.dialstatus == DialStatus::Answer => self.leg_up(&e.peer.id),
+            Event::Dial(e) => match e.dialstatus {
+                DialStatus::Answer => self.leg_up(&e.peer.id),
+                // Judged on the `Dial` event, not on the hangup cause: Asterisk leaves a busy
+                // leg up until the dial timeout and then reports no-answer (sample 08).
+                DialStatus::Busy => self.leg_refused(&e.peer.id, Miss::Busy),
+                DialStatus::ChanUnavail | DialStatus::Congestion => {
+                    self.leg_refused(&e.peer.id, Miss::Unreachable)
+                }
+                _ => Vec::new(),
+            },
             Event::ChannelDtmfReceived(e) if self.is_caller(node, &e.channel.id) => {
                 match e.digit.chars().next() {
                     Some(digit) => vec![Step::Input(Input::CallerDtmf {
@@ -278,12 +362,38 @@ impl Channels {
                         }
                         self.bridges.insert((node.clone(), channel.clone()), bridge);
                     }
-                    self.legs.insert(leg, Leg { seen, node: node.clone(), reservation, answered });
+                    // Not `in_app`: a listing also shows a leg still entering the app (it is
+                    // subscribed at creation); only its `StasisStart` says it is in.
+                    let leg_state = Leg {
+                        seen,
+                        node: node.clone(),
+                        reservation,
+                        answered,
+                        in_app: false,
+                        dial: None,
+                    };
+                    self.legs.insert(leg, leg_state);
                 }
             }
             self.follow_caller(node, &channel);
         }
         unbridged
+    }
+
+    /// An agent leg starq follows said it will not answer: the offer is given back at once
+    /// and the leg hung up.
+    fn leg_refused(&mut self, leg: &str, miss: Miss) -> Vec<Step> {
+        match self.legs.get(leg) {
+            Some(l) if !l.answered => {
+                let reservation = l.reservation;
+                self.leg_released(leg);
+                vec![
+                    Step::HangupLeg(leg.to_owned()),
+                    Step::Input(Input::LegFailed { reservation, miss }),
+                ]
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// An agent leg starq follows was answered: the core is told once.
@@ -333,7 +443,13 @@ impl Channels {
     }
 
     /// A caller entering the app with `args`: a core arrival, or a refusal naming what is wrong.
+    /// An agent leg is never a caller, even one starq no longer follows (its offer ended while
+    /// its creation was on the way) or another instance made: it is left to whoever hangs it
+    /// up.
     fn arrival(&mut self, node: &NodeId, channel: &Channel, args: &[String]) -> Vec<Step> {
+        if is_leg(node, &channel.id) || args == [LEG_ARG] {
+            return Vec::new();
+        }
         match args::parse(args) {
             Ok(a) => {
                 self.follow_caller(node, &channel.id);

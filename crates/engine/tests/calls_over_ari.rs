@@ -74,10 +74,23 @@ async fn site_with(
     phones: Vec<PhoneScript>,
     settings: Settings,
 ) -> Site {
+    site_tuned(nodes, queues, agents, phones, settings, |_| {}).await
+}
+
+/// A site whose simulated Asterisk is set up by `tune` as well.
+async fn site_tuned(
+    nodes: usize,
+    queues: Vec<QueueConfig>,
+    agents: Vec<AgentConfig>,
+    phones: Vec<PhoneScript>,
+    settings: Settings,
+    tune: impl FnOnce(&mut SimConfig),
+) -> Site {
     let mut cfg = SimConfig::local(nodes, 7);
     cfg.phones = phones;
     cfg.node.continue_wait = Duration::from_millis(200);
     cfg.node.media.scale = 0.05;
+    tune(&mut cfg);
     let sim = Sim::start(cfg).await.expect("simulator starts");
     let specs = sim
         .nodes()
@@ -273,6 +286,11 @@ async fn timeout_moves_the_caller_to_the_backup_queue_then_to_voicemail() {
     site.call(0, &["queue=main"], |_| {});
     let callers = site.all_ended().await;
     assert_eq!(continued_to(&callers[0]), Some(("voicemail".into(), "100".into(), 1)));
+    assert!(
+        !callers[0].moh_after_stasis,
+        "music on hold stopped before the caller went on to voicemail: {:?}",
+        callers[0]
+    );
     assert_eq!(
         site.left(),
         [Outcome::Timeout, Outcome::Timeout],
@@ -289,6 +307,7 @@ async fn an_exit_key_continues_in_the_exit_context() {
     site.call(0, &["queue=support"], |c| c.dtmf = vec![(Duration::from_millis(300), '5')]);
     let callers = site.all_ended().await;
     assert_eq!(continued_to(&callers[0]), Some(("exits".into(), "5".into(), 1)));
+    assert!(!callers[0].moh_after_stasis, "{:?}", callers[0]);
     assert_eq!(site.left(), [Outcome::ExitWithKey('5')]);
     site.stop().await;
 }
@@ -657,5 +676,71 @@ async fn a_caller_who_hangs_up_while_an_agent_rings_is_an_abandon_and_the_ring_s
     })
     .await;
     eventually("alice is free", || site.agent_status("alice") == AgentStatus::Available).await;
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_agent_leg_starq_creates_rings() {
+    // Asterisk puts a created channel into the app only after answering the create: a dial
+    // sent on that answer alone meets 409 and the phone never rings. Here the simulator takes
+    // up to 20 ms, so a dial that does not wait for the leg's StasisStart always fails.
+    let agents: Vec<AgentConfig> = (1..=4)
+        .map(|n| agent(&format!("a{n}"), "support", &[(&format!("PJSIP/a{n}"), &[])]))
+        .collect();
+    let phones: Vec<PhoneScript> =
+        (1..=4).map(|n| PhoneScript::answering(&format!("PJSIP/a{n}"), 20, 150)).collect();
+    // One agent per offer (ringall's losing legs may be hung up before they are dialed).
+    let mut q = queue("support");
+    q.strategy = Strategy::LeastRecent;
+    let site = site_tuned(1, vec![q], agents, phones, settings(), |cfg| {
+        cfg.node.stasis_entry_delay = (Duration::from_millis(5), Duration::from_millis(20));
+    })
+    .await;
+    for _ in 0..12 {
+        site.call(0, &["queue=support"], |_| {});
+    }
+    let callers = site.all_ended().await;
+    assert!(callers.iter().all(|c| c.agent.is_some()), "every caller reached an agent");
+    let journal = site.journal();
+    let offers = journal.iter().filter(|e| matches!(e, JournalEvent::Offered { .. })).count();
+    let missed: Vec<_> =
+        journal.iter().filter(|e| matches!(e, JournalEvent::Missed { .. })).collect();
+    assert!(missed.is_empty(), "no phone missed a call: {missed:?}");
+    assert_eq!(site.sim.truth().rings().len(), offers, "every offer's leg rang");
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_phone_is_given_back_at_once_not_at_the_ring_timeout() {
+    // `Busy()` with no timeout: Asterisk sends `Dial BUSY` at once and leaves the leg up until
+    // the dial timeout. starq must take the busy at its word.
+    let mut q = queue("support");
+    q.ring_timeout = Duration::from_secs(5);
+    q.strategy = Strategy::Linear;
+    let agents = vec![
+        agent("busy", "support", &[("Local/1@busy", &[])]),
+        agent("free", "support", &[("Local/2@agents", &[])]),
+    ];
+    let site = site_tuned(1, vec![q], agents, vec![], settings(), |cfg| {
+        cfg.node.busy_hold = None;
+        cfg.node.agents_talk = Duration::from_millis(300);
+    })
+    .await;
+    site.call(0, &["queue=support"], |_| {});
+    let callers = site.all_ended().await;
+    assert_eq!(callers[0].agent.as_deref(), Some("Local/2@agents"));
+    let wait = callers[0].connected_ms.unwrap() - callers[0].entered_ms;
+    assert!(wait < 2_000, "served {wait} ms after entering: the busy phone was not rung out");
+    let missed = site.journal().into_iter().find_map(|e| match e {
+        JournalEvent::Missed { agent, miss, rang, .. } => Some((agent, miss, rang)),
+        _ => None,
+    });
+    let (agent, miss, rang) = missed.expect("the busy agent's miss is journaled");
+    assert_eq!((agent.as_str(), miss), ("busy", starq_core::shared::Miss::Busy));
+    assert!(rang < Duration::from_secs(1), "rang {rang:?}");
+    let truth = site.sim.truth();
+    let busy_leg = truth.rings().iter().find(|r| r.agent == "Local/1@busy").expect("rang");
+    let ended = busy_leg.ended_ms.expect("the busy leg was hung up");
+    assert!(ended - busy_leg.at_ms < 1_000, "hung up by starq, not at the dial timeout");
     site.stop().await;
 }

@@ -401,7 +401,13 @@ async fn an_offer_half_made_by_a_dead_owner_rings_once(seed: u64, dialed: bool) 
     };
     client.create_channel(&create).await.expect("the dead owner's leg is made");
     if dialed {
-        client.dial(&leg, Some(&channel), Some(15)).await.expect("and dialed");
+        // As the dead owner did: dialed once the leg is in the app (a moment after the create).
+        let mut tries = 0;
+        while let Err(error) = client.dial(&leg, Some(&channel), Some(15)).await {
+            tries += 1;
+            assert!(tries < 200, "the leg never entered the app: {error}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
     let second = Settings { instance: "second".into(), ..settings };
     let run = Running::start(&store, &queues, &alice, &spec, second).await;

@@ -476,9 +476,10 @@ async fn ring_progressively_adds_agents_one_at_a_time<S: Store>(mut s: Site<S>) 
     assert!(offers(&r).is_empty(), "nobody left to add");
 }
 
-/// Without a retry rest, a phone that rang unanswered is offered again only once starq's
-/// hang-up of its ringing leg can have reached it (`LEG_TEARDOWN`); a busy phone's leg ended by
-/// itself, so it is offered again at once.
+/// Without a retry rest, a phone that rang unanswered or said busy is offered again only once
+/// starq's hang-up of its leg can have reached it (`LEG_TEARDOWN`): Asterisk leaves a leg that
+/// said busy up until the dial timeout, and a busy phone offered again at once would be rung in
+/// a loop.
 async fn an_unanswered_phone_rests_while_its_leg_is_hung_up<S: Store>(mut s: Site<S>) {
     s.setup(&[queue("q1", Strategy::Linear)], &[agent("a1", &[("q1", 0)])]).await;
     s.login("a1").await;
@@ -489,7 +490,10 @@ async fn an_unanswered_phone_rests_while_its_leg_is_hung_up<S: Store>(mut s: Sit
     let r = s.leg_down("a1").await;
     assert_eq!(offered_agents(&r), ["a1"], "then c1 rings a1 again");
     let r = s.miss(&offers(&r)[0].clone(), Miss::Busy).await;
-    assert_eq!(offered_agents(&r), ["a1"], "a busy phone has no leg left: again at once");
+    assert!(offers(&r).is_empty(), "a1's busy leg is still being hung up");
+    assert_eq!(s.status("a1").await, AgentStatus::Retry(s.now + LEG_TEARDOWN));
+    let r = s.leg_down("a1").await;
+    assert_eq!(offered_agents(&r), ["a1"], "then c1 rings a1 again");
 }
 
 async fn missed_offers_rest_then_auto_pause<S: Store>(mut s: Site<S>) {

@@ -453,6 +453,11 @@ impl Engine {
                 }
                 _ => destination,
             };
+            // `/continue` leaves music on hold playing on in the dialplan (Asterisk stops it
+            // only at hangup): stop it first, or the caller hears it over voicemail.
+            if queue.answer == AnswerMode::Answer {
+                self.channel(call, ChannelAction::StopMoh);
+            }
             self.channel(
                 call,
                 ChannelAction::Continue { destination, status: outcome.queue_status() },

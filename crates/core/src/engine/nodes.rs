@@ -113,13 +113,19 @@ impl Engine {
                         .map(|(channel, _)| channel)
                         .find(|c| present.contains(c));
                     if let Some(channel) = channel {
+                        // Its earlier owner may have left music on hold playing, which
+                        // `/continue` does not stop.
                         let status = outcome.queue_status();
-                        let action = ChannelAction::Continue { destination: None, status };
-                        self.commands.push_back(Command::Channel {
-                            node: node.clone(),
-                            channel,
-                            action,
-                        });
+                        for action in [
+                            ChannelAction::StopMoh,
+                            ChannelAction::Continue { destination: None, status },
+                        ] {
+                            self.commands.push_back(Command::Channel {
+                                node: node.clone(),
+                                channel: channel.clone(),
+                                action,
+                            });
+                        }
                     }
                 }
                 notice => self.on_notices(vec![notice]),
