@@ -28,7 +28,7 @@ use starq_core::shared::{Notice, Reply, Request, StoredCall};
 use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, QueueId, Time};
 use thiserror::Error;
 
-pub use self::redis::{RedisOptions, RedisStore};
+pub use self::redis::{RedisOptions, RedisStore, redact_url};
 pub use memory::MemoryStore;
 
 /// Why a store operation failed. Each variant is a different reaction for the caller.

@@ -60,8 +60,8 @@ const LUA_PARTS: [&str; 3] =
 /// How long `configure` may take: it writes every agent of the site in one atomic call.
 const CONFIGURE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Settings of a [`RedisStore`].
-#[derive(Clone, Debug)]
+/// Settings of a [`RedisStore`]. `Debug` shows the URL without its password.
+#[derive(Clone)]
 pub struct RedisOptions {
     /// Redis URL, e.g. `redis://127.0.0.1:6379/0`; or Sentinels and the name of the master
     /// they watch: `redis+sentinel://host:port[,host:port…]/master-name`; or nodes of a Redis
@@ -86,6 +86,34 @@ impl RedisOptions {
             site: site.into(),
             call_timeout: Duration::from_millis(500),
         }
+    }
+
+    /// Checks the URL the way [`RedisStore::connect`] reads it, connecting to nothing: what
+    /// `starq check-config` runs, so that a URL it passes is one `serve` can use.
+    pub fn check(&self) -> Result<(), StoreError> {
+        Clients::new(self).map(drop)
+    }
+}
+
+impl std::fmt::Debug for RedisOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisOptions")
+            .field("url", &redact_url(&self.url))
+            .field("site", &self.site)
+            .field("call_timeout", &self.call_timeout)
+            .finish()
+    }
+}
+
+/// The URL with the password in its user info replaced by `***` (all of the user info when it
+/// has no `user:` part), for errors and logs: `redis://:***@host:6379`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    // The last `@`: a password may hold an unescaped `@` or `/`, a host never does.
+    let Some((userinfo, host)) = rest.rsplit_once('@') else { return url.to_owned() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => format!("{scheme}://***@{host}"),
     }
 }
 
@@ -124,6 +152,7 @@ enum Target {
 
 impl Target {
     fn parse(url: &str) -> Result<Target, StoreError> {
+        let shown = redact_url(url);
         if let Some(rest) = url.strip_prefix("redis+cluster://") {
             let nodes: Vec<String> = rest
                 .trim_end_matches('/')
@@ -133,7 +162,7 @@ impl Target {
                 .collect();
             if nodes.is_empty() || rest.trim_end_matches('/').contains('/') {
                 return Err(StoreError::Protocol(format!(
-                    "cluster url {url:?}: expected redis+cluster://host:port[,host:port…]"
+                    "cluster url {shown:?}: expected redis+cluster://host:port[,host:port…]"
                 )));
             }
             return Ok(Target::Cluster { nodes });
@@ -143,7 +172,7 @@ impl Target {
         };
         let bad = || {
             StoreError::Protocol(format!(
-                "sentinel url {url:?}: expected redis+sentinel://host:port[,host:port…]/master-name"
+                "sentinel url {shown:?}: expected redis+sentinel://host:port[,host:port…]/master-name"
             ))
         };
         let (hosts, master) = rest.split_once('/').ok_or_else(bad)?;
@@ -154,6 +183,42 @@ impl Target {
             return Err(bad());
         }
         Ok(Target::Sentinel { sentinels, master: master.to_owned() })
+    }
+}
+
+/// The clients a URL asks for, built (which checks the URL) but not connected yet.
+enum Clients {
+    Direct(Client),
+    Cluster(ClusterClient),
+    Sentinel(SentinelClient),
+}
+
+impl Clients {
+    fn new(options: &RedisOptions) -> Result<Clients, StoreError> {
+        // Errors show the URL without its password: they end up in logs and on terminals.
+        let bad = |what: &str, e: ::redis::RedisError| {
+            StoreError::Protocol(format!("{what} url {:?}: {e}", redact_url(&options.url)))
+        };
+        let timeout = options.call_timeout;
+        Ok(match Target::parse(&options.url)? {
+            Target::Direct(url) => {
+                Clients::Direct(Client::open(url.as_str()).map_err(|e| bad("redis", e))?)
+            }
+            Target::Cluster { nodes } => Clients::Cluster(
+                ClusterClient::builder(nodes)
+                    .connection_timeout(timeout)
+                    .response_timeout(timeout)
+                    // A call fails fast while the cluster is away (the engine keeps callers on
+                    // hold and retries); redirections are followed regardless.
+                    .retries(1)
+                    .build()
+                    .map_err(|e| bad("cluster", e))?,
+            ),
+            Target::Sentinel { sentinels, master } => Clients::Sentinel(
+                SentinelClient::build(sentinels, master, None, SentinelServerType::Master)
+                    .map_err(|e| bad("sentinel", e))?,
+            ),
+        })
     }
 }
 
@@ -254,33 +319,16 @@ impl RedisStore {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
         let timeout = options.call_timeout;
-        let (conn, sentinel) = match Target::parse(&options.url)? {
-            Target::Direct(url) => {
-                let client = Client::open(url.as_str())
-                    .map_err(|e| StoreError::Protocol(format!("redis url {url:?}: {e}")))?;
+        let (conn, sentinel) = match Clients::new(&options)? {
+            Clients::Direct(client) => {
                 (Connection::Server(manager(client, config, timeout).await?), None)
             }
-            Target::Cluster { nodes } => {
-                let client = ClusterClient::builder(nodes)
-                    .connection_timeout(timeout)
-                    .response_timeout(timeout)
-                    // A call fails fast while the cluster is away (the engine keeps callers on
-                    // hold and retries); redirections are followed regardless.
-                    .retries(1)
-                    .build()
-                    .map_err(|e| {
-                        StoreError::Protocol(format!("cluster url {:?}: {e}", options.url))
-                    })?;
+            Clients::Cluster(client) => {
                 let conn =
                     within(timeout, "cluster connect", client.get_async_connection()).await?;
                 (Connection::Cluster(conn), None)
             }
-            Target::Sentinel { sentinels, master } => {
-                let mut sentinel =
-                    SentinelClient::build(sentinels, master, None, SentinelServerType::Master)
-                        .map_err(|e| {
-                            StoreError::Protocol(format!("sentinel url {:?}: {e}", options.url))
-                        })?;
+            Clients::Sentinel(mut sentinel) => {
                 let client = within(timeout, "sentinel", sentinel.async_get_client()).await?;
                 let address = client.get_connection_info().addr().to_string();
                 let conn = Connection::Server(manager(client, config.clone(), timeout).await?);
@@ -615,5 +663,41 @@ impl Store for RedisStore {
 
     async fn ack_journal(&self, group: &str, seq: u64) -> Result<(), StoreError> {
         self.fcall("jack", &[group.to_owned(), seq.to_string()]).await.map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_stay_out_of_urls_shown_debug_output_and_url_errors() {
+        assert_eq!(redact_url("redis://:hunter2@h:6379/0"), "redis://:***@h:6379/0");
+        assert_eq!(redact_url("rediss://starq:hun@ter2@h"), "rediss://starq:***@h");
+        assert_eq!(redact_url("redis://hunter2@h"), "redis://***@h");
+        assert_eq!(redact_url("redis://h:6379"), "redis://h:6379");
+        let options = RedisOptions::new("redis://starq:hunter2@h:6379", "s");
+        assert!(!format!("{options:?}").contains("hunter2"), "{options:?}");
+        for url in [
+            "redis://starq:hunter2@h:notaport",
+            "redis+sentinel://:hunter2@h1:26379",
+            "redis+cluster://:hunter2@h1:6379/x/y",
+        ] {
+            let error = RedisOptions::new(url, "s").check().expect_err(url);
+            assert!(matches!(error, StoreError::Protocol(_)), "{url}: {error:?}");
+            assert!(!format!("{error} {error:?}").contains("hunter2"), "{error}");
+        }
+    }
+
+    #[test]
+    fn checking_a_url_connects_to_nothing() {
+        // Nothing listens on port 1: only connecting would fail.
+        for url in [
+            "redis://:pw@127.0.0.1:1/0",
+            "redis+sentinel://127.0.0.1:1/m",
+            "redis+cluster://127.0.0.1:1",
+        ] {
+            assert_eq!(RedisOptions::new(url, "s").check(), Ok(()), "{url}");
+        }
     }
 }
