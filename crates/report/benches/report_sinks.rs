@@ -16,7 +16,7 @@
 
 use std::time::{Duration, Instant};
 
-use starq_core::journal::{JournalEntry, JournalEvent};
+use starq_core::journal::{JournalEntry, JournalEvent, JournalId};
 use starq_core::shared::{Miss, Party};
 use starq_core::{AgentId, CallId, NodeId, QueueId, ReservationId, Time};
 use starq_report::QueueLogRenderer;
@@ -25,6 +25,8 @@ use starq_report::records;
 use starq_report::sql::{AnyPool, Dialect, SqlSink, SqlTables};
 
 const BATCH: usize = 500;
+/// The id of the synthetic journal (the time of its first record).
+const JOURNAL: Option<JournalId> = Some(JournalId(1_700_000_000_000));
 
 fn journal(callers: u64) -> Vec<JournalEntry> {
     let mut out = Vec::new();
@@ -158,7 +160,7 @@ async fn bench_database(dialect: Dialect, journal: &[JournalEntry], single: usiz
         sink.migrate().await.expect("migrate");
         let start = Instant::now();
         for chunk in journal[..records].chunks(batch) {
-            sink.write(chunk, &renderer).await.expect("write");
+            sink.write(JOURNAL, chunk, &renderer).await.expect("write");
         }
         report(&format!("{dialect:?}, {mode}"), records, start.elapsed());
         pool.close().await;
@@ -195,7 +197,7 @@ fn main() {
     let file = FileSink::new(dir.join("queue_log"));
     let start = Instant::now();
     for chunk in journal.chunks(BATCH) {
-        file.write(chunk, &renderer).expect("file write");
+        file.write(JOURNAL, chunk, &renderer).expect("file write");
     }
     report("queue_log file, batches of 500 (fsync each)", journal.len(), start.elapsed());
     let _ = std::fs::remove_dir_all(&dir);

@@ -6,7 +6,7 @@
 //! | journal record | event | data |
 //! |---|---|---|
 //! | `Entered` | `ENTERQUEUE` | url (empty) \| caller id \| original position |
-//! | `Connected` | `CONNECT` | hold s \| agent leg channel id \| ring s |
+//! | `Connected` | `CONNECT` | hold s \| agent leg's channel uniqueid \| ring s |
 //! | `Completed` | `COMPLETECALLER` / `COMPLETEAGENT` | hold s \| talk s \| original position |
 //! | `Left` abandoned | `ABANDON` | position \| original position \| wait s |
 //! | `Left` timeout | `EXITWITHTIMEOUT` | position \| original position \| wait s |
@@ -14,12 +14,32 @@
 //! | `Left` exit key | `EXITWITHKEY` | key \| position \| original position \| wait s |
 //! | `Left` withdrawn | `WITHDRAW` | position \| original position \| wait s \| info (empty) |
 //! | `Missed` | `RINGNOANSWER` | ring **ms** |
-//! | `OfferCancelled` | `RINGCANCELED` | ring ms |
-//! | `MemberAdded` / `MemberRemoved` | `ADDMEMBER` / `REMOVEMEMBER` | empty / none |
+//! | `OfferCancelled`, caller left | `RINGCANCELED` | ring ms |
 //! | `Paused` / `Unpaused` in one queue | `PAUSE` / `UNPAUSE` | reason / empty |
-//! | `Paused` / `Unpaused` in all queues | `PAUSEALL` / `UNPAUSEALL` | reason / empty |
-//! | `LoggedIn` / `LoggedOut` | `AGENTLOGIN` / `AGENTLOGOFF` | agent \| (session s) |
+//! | `Paused` / `Unpaused` in all queues | `PAUSEALL` / `UNPAUSEALL`, then one per queue | reason / empty |
+//! | `LoggedIn` | `AGENTLOGIN` | interface |
+//! | `LoggedOut` | `AGENTLOGOFF` | interface \| logged-in s |
 //! | `PenaltyChanged` | `PENALTY` | new penalty |
+//!
+//! A pause or unpause in all queues is followed by a `PAUSE` / `UNPAUSE` in each queue the agent
+//! was a member of then, as app_queue's `set_member_paused` writes them.
+//!
+//! Durations in seconds are what app_queue computes, the difference of the two events'
+//! whole-second epoch times (`time(NULL) - qe->start`), so that a line's time minus its
+//! duration is the earlier line's time: hold and wait from entry, talk from the connect, the
+//! login time from the login. `CONNECT`'s ring time is app_queue's milliseconds divided by 1000,
+//! `RINGNOANSWER` and `RINGCANCELED` are milliseconds. `CONNECT`'s second field is the agent
+//! leg's channel uniqueid, which starq chose when it created the leg
+//! ([`leg_id`]). `AGENTLOGIN` and `AGENTLOGOFF` are
+//! app_agent_pool's lines: starq agents log in with no channel of their own, so the interface
+//! is the phone's endpoint (the first contact's, `PJSIP/1001`), or `Agent/<id>` when the
+//! renderer was not given the agents' configuration.
+//!
+//! Not written, as app_queue writes nothing for them: offers (`Offered`; a member starting to
+//! ring), phone reachability, the losing legs of a ring-all (`OfferCancelled` because another
+//! agent answered), and memberships (`MemberAdded`, `MemberRemoved`): every starq membership
+//! comes from configuration, like `queues.conf`'s static members, for which app_queue writes no
+//! `ADDMEMBER` or `REMOVEMEMBER` (tools count those as a dynamic member's login and logout).
 //!
 //! What app_queue cannot express gets starq's own events, prefixed `STARQ_` so that parsers
 //! which skip unknown events (all the common ones do) are not confused:
@@ -34,25 +54,29 @@
 //!   second and later queues of a failover chain, as app_queue would log a caller sent from
 //!   one `Queue()` to the next by the dialplan.
 //!
-//! Not written: offers (`Offered`, app_queue logs nothing when a member starts ringing) and
-//! phone reachability (no app_queue equivalent a report needs).
-//!
 //! ## Call id and agent
-//! `callid` is what Asterisk writes: the caller channel's uniqueid. A starq [`CallId`] is
-//! `<node>~<channel>` for the first queue of a failover chain and `<node>~<channel>-q<step>`
-//! for the next ones; the same channel keeps its uniqueid across queues in app_queue, so both
-//! the node prefix and the step suffix are stripped (the call records keep node and step).
-//! `agent` is the member name ([`AgentConfig::name`](starq_core::config::AgentConfig::name))
-//! for every agent event, `NONE` for caller-only events; `queuename` is `NONE` for events that
-//! are not about one queue (`PAUSEALL`, `UNPAUSEALL`, `AGENTLOGIN`, `AGENTLOGOFF`).
+//! `callid` is `<node>~<uniqueid>` ([`callid()`]): the caller channel's uniqueid, which app_queue
+//! writes, prefixed with the node, since two Asterisk nodes of one site can give two callers
+//! the same uniqueid. A starq [`CallId`] is `<node>~<channel>` for the first queue of a failover
+//! chain and `<node>~<channel>-q<step>` for the next ones; the step is stripped, as app_queue
+//! keeps a channel's uniqueid across queues (the call records keep node and step). Ids too
+//! long for the realtime table's `VARCHAR(80)` are cut with a hash that keeps them apart.
+//! `agent` is the member name ([`AgentConfig::name`]) for every agent event, `NONE` for
+//! caller-only events; `queuename` is `NONE` for events that are not about one queue
+//! (`PAUSEALL`, `UNPAUSEALL`, `AGENTLOGIN`, `AGENTLOGOFF`).
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use starq_core::journal::{JournalEntry, JournalEvent};
-use starq_core::shared::{Miss, Party};
-use starq_core::{AgentId, CallId, Outcome, Time};
+use starq_core::config::AgentConfig;
+use starq_core::journal::{CancelCause, JournalEntry, JournalEvent};
+use starq_core::shared::{Miss, Party, leg_id};
+use starq_core::{AgentId, CallId, Outcome, QueueId, Time};
+
+mod callid;
+
+pub use callid::{CALLID_MAX, callid};
 
 /// The placeholder Asterisk writes in `queuename`, `agent` or `callid` when there is none.
 pub const NONE: &str = "NONE";
@@ -79,7 +103,7 @@ pub const DATA_COLUMNS: usize = 5;
 pub struct QueueLogLine {
     /// When it happened.
     pub time: Time,
-    /// The caller channel's uniqueid, or `NONE`.
+    /// The caller's [`callid()`] (its node and channel uniqueid), or `NONE`.
     pub callid: String,
     /// The queue, or `NONE`.
     pub queue: String,
@@ -129,12 +153,6 @@ impl fmt::Display for QueueLogLine {
     }
 }
 
-/// The channel uniqueid Asterisk would log for a starq caller: the [`CallId`] without its
-/// `<node>~` prefix and its `-q<step>` failover suffix.
-pub fn channel_of(call: &CallId) -> &str {
-    split_call(call).1
-}
-
 /// A call id's parts: node (empty if the id has none), channel, failover step.
 pub fn split_call(call: &CallId) -> (&str, &str, u32) {
     let (node, rest) = call.as_str().split_once('~').unwrap_or(("", call.as_str()));
@@ -149,7 +167,16 @@ pub fn split_call(call: &CallId) -> (&str, &str, u32) {
     (node, rest, 0)
 }
 
-/// Whole seconds, rounded down, as app_queue computes them from `time()` differences.
+/// Whole seconds from the event `d` before `time` to the one at `time`, as app_queue computes
+/// them: the difference of the two events' whole-second epoch times (`time(NULL) - start`), so
+/// that a line's time minus the duration is the earlier line's time. Whole seconds of `d`
+/// itself would be up to a second short (100.9 s to 103.2 s is 3, not 2).
+fn secs_since(time: Time, d: Duration) -> String {
+    (time.as_secs() - (time - d).as_secs()).to_string()
+}
+
+/// Whole seconds of a duration rounded down: `CONNECT`'s ring time, which app_queue computes
+/// from milliseconds (`(orig - to) / 1000`), not from two times.
 fn secs(d: Duration) -> String {
     d.as_secs().to_string()
 }
@@ -162,6 +189,7 @@ fn millis(d: Duration) -> String {
 #[derive(Clone, Debug, Default)]
 pub struct QueueLogRenderer {
     names: BTreeMap<AgentId, String>,
+    interfaces: BTreeMap<AgentId, String>,
 }
 
 impl QueueLogRenderer {
@@ -173,19 +201,44 @@ impl QueueLogRenderer {
     /// Uses these member names (`AgentConfig::name`) for the agents they list; others are
     /// written by id.
     pub fn with_member_names(names: BTreeMap<AgentId, String>) -> Self {
-        QueueLogRenderer { names }
+        QueueLogRenderer { names, interfaces: BTreeMap::new() }
+    }
+
+    /// Takes from the agents' configuration their member names (when set) and interfaces (the
+    /// endpoint of the first contact, e.g. `PJSIP/1001`) for `AGENTLOGIN` / `AGENTLOGOFF`.
+    pub fn with_agents(agents: &[AgentConfig]) -> Self {
+        let names = agents
+            .iter()
+            .filter(|a| !a.name.is_empty())
+            .map(|a| (a.id.clone(), a.name.clone()))
+            .collect();
+        let interfaces = agents
+            .iter()
+            .filter_map(|a| Some((a.id.clone(), a.contacts.first()?.endpoint.clone())))
+            .collect();
+        QueueLogRenderer { names, interfaces }
     }
 
     fn member(&self, agent: &AgentId) -> String {
         self.names.get(agent).cloned().unwrap_or_else(|| agent.to_string())
     }
 
-    /// The lines one journal record produces, in order (none, one, or a `STARQ_` line followed
-    /// by the app_queue one). Text from outside (caller ids, pause reasons, names) has its `|`
-    /// and line breaks replaced by spaces, so that it can neither shift the positional fields
-    /// nor start a line of its own.
+    /// The channel app_agent_pool names in `AGENTLOGIN` / `AGENTLOGOFF`: starq agents log in
+    /// with no channel of their own, so their phone's interface, or `Agent/<id>` (the
+    /// interface app_agent_pool agents have in queues) when none is configured.
+    fn interface(&self, agent: &AgentId) -> String {
+        self.interfaces.get(agent).cloned().unwrap_or_else(|| format!("Agent/{agent}"))
+    }
+
+    /// The lines one journal record produces, in order (none, one, or several: a `STARQ_` line
+    /// followed by the app_queue one, or `PAUSEALL` followed by a `PAUSE` per queue). Text from
+    /// outside (caller ids, pause reasons, names) has its `|` and line breaks replaced by
+    /// spaces, so that it can neither shift the positional fields nor start a line of its own.
     pub fn render(&self, entry: &JournalEntry) -> Vec<QueueLogLine> {
-        let mut lines = self.render_fields(entry);
+        let mut lines = match entry.event.caller() {
+            Some(call) => self.caller_lines(entry, &callid(call)),
+            None => self.agent_lines(entry),
+        };
         for line in &mut lines {
             for text in [&mut line.callid, &mut line.queue, &mut line.agent]
                 .into_iter()
@@ -199,133 +252,166 @@ impl QueueLogRenderer {
         lines
     }
 
-    fn render_fields(&self, entry: &JournalEntry) -> Vec<QueueLogLine> {
+    /// The lines of a record about a caller, all with the caller's `callid`.
+    fn caller_lines(&self, entry: &JournalEntry, callid: &str) -> Vec<QueueLogLine> {
         let time = entry.time;
-        let line =
-            |callid: &str, queue: &str, agent: &str, event, data: Vec<String>| QueueLogLine {
-                time,
-                callid: callid.to_owned(),
-                queue: queue.to_owned(),
-                agent: agent.to_owned(),
-                event,
-                data,
-            };
+        let line = |queue: &QueueId, agent: &str, event, data: Vec<String>| QueueLogLine {
+            time,
+            callid: callid.to_owned(),
+            queue: queue.to_string(),
+            agent: agent.to_owned(),
+            event,
+            data,
+        };
         match &entry.event {
             JournalEvent::Entered { call, queue, caller_id, position, .. } => {
-                let (_, channel, step) = split_call(call);
-                let enter = line(
-                    channel,
-                    queue.as_str(),
-                    NONE,
-                    "ENTERQUEUE",
-                    vec![String::new(), caller_id.clone(), position.to_string()],
-                );
-                if step == 0 {
-                    vec![enter]
-                } else {
-                    let failover = line(
-                        channel,
-                        queue.as_str(),
-                        NONE,
-                        "STARQ_FAILOVER",
-                        vec![step.to_string()],
-                    );
-                    vec![failover, enter]
+                let data = vec![String::new(), caller_id.clone(), position.to_string()];
+                let enter = line(queue, NONE, "ENTERQUEUE", data);
+                match split_call(call).2 {
+                    0 => vec![enter],
+                    step => {
+                        let failover = line(queue, NONE, "STARQ_FAILOVER", vec![step.to_string()]);
+                        vec![failover, enter]
+                    }
                 }
             }
-            JournalEvent::Refused { call, queue, caller_id, outcome, .. } => {
+            // app_queue logs nothing when a member starts ringing.
+            JournalEvent::Offered { .. } => Vec::new(),
+            JournalEvent::Refused { queue, caller_id, outcome, .. } => {
                 let event = match outcome {
                     Outcome::Full => "STARQ_FULL",
                     Outcome::JoinUnavail => "STARQ_JOINUNAVAIL",
                     _ => "STARQ_JOINEMPTY",
                 };
-                vec![line(channel_of(call), queue.as_str(), NONE, event, vec![caller_id.clone()])]
+                vec![line(queue, NONE, event, vec![caller_id.clone()])]
             }
-            JournalEvent::Offered { .. } | JournalEvent::Reachability { .. } => Vec::new(),
-            JournalEvent::Missed { call, queue, agent, miss, rang } => {
-                // app_queue logs RINGNOANSWER for every unanswered ring (busy and unreachable
-                // included); an offer withdrawn for starq's own reasons is not the agent's.
-                if *miss == Miss::Failed {
-                    return Vec::new();
+            // app_queue logs RINGNOANSWER for every unanswered ring (busy and unreachable
+            // included); an offer withdrawn for starq's own reasons is not the agent's.
+            JournalEvent::Missed { miss: Miss::Failed, .. } => Vec::new(),
+            JournalEvent::Missed { queue, agent, rang, .. } => {
+                vec![line(queue, &self.member(agent), "RINGNOANSWER", vec![millis(*rang)])]
+            }
+            // app_queue writes RINGCANCELED only for members still ringing when the caller
+            // leaves; the losing legs of a ring-all are hung up without a line.
+            JournalEvent::OfferCancelled { queue, agent, rang, cause, .. } => match cause {
+                CancelCause::CallerLeft => {
+                    vec![line(queue, &self.member(agent), "RINGCANCELED", vec![millis(*rang)])]
                 }
-                let agent = self.member(agent);
-                vec![line(
-                    channel_of(call),
-                    queue.as_str(),
-                    &agent,
-                    "RINGNOANSWER",
-                    vec![millis(*rang)],
-                )]
-            }
-            JournalEvent::OfferCancelled { call, queue, agent, rang } => {
-                let agent = self.member(agent);
-                vec![line(
-                    channel_of(call),
-                    queue.as_str(),
-                    &agent,
-                    "RINGCANCELED",
-                    vec![millis(*rang)],
-                )]
-            }
+                CancelCause::AnsweredElsewhere => Vec::new(),
+            },
             JournalEvent::Connected { call, queue, agent, reservation, hold, rang } => {
-                let leg = format!("{call}-r{}", reservation.0);
-                let agent = self.member(agent);
-                let data = vec![secs(*hold), leg, secs(*rang)];
-                vec![line(channel_of(call), queue.as_str(), &agent, "CONNECT", data)]
+                // The member channel's uniqueid: the id starq gave the leg it created.
+                let leg = leg_id(call, *reservation);
+                let data = vec![secs_since(time, *hold), leg, secs(*rang)];
+                vec![line(queue, &self.member(agent), "CONNECT", data)]
             }
-            JournalEvent::Completed { call, queue, agent, by, hold, talk, original_position } => {
+            JournalEvent::Completed { queue, agent, by, hold, talk, original_position, .. } => {
                 let event = match by {
                     Party::Caller => "COMPLETECALLER",
                     Party::Agent => "COMPLETEAGENT",
                 };
-                let agent = self.member(agent);
-                let data = vec![secs(*hold), secs(*talk), original_position.to_string()];
-                vec![line(channel_of(call), queue.as_str(), &agent, event, data)]
+                // Hold ended when the call connected, talk seconds before this line.
+                let connected = time - *talk;
+                let data = vec![
+                    secs_since(connected, *hold),
+                    secs_since(time, *talk),
+                    original_position.to_string(),
+                ];
+                vec![line(queue, &self.member(agent), event, data)]
             }
             JournalEvent::Left { call, queue, outcome, position, original_position, hold } => {
-                left_lines(call, *outcome, *position, *original_position, *hold)
+                // A connected call lost with its node or drained (position 0) held until its
+                // connect, not until this line: its wait may then be a second off, on a line
+                // app_queue never writes.
+                let wait = secs_since(time, *hold);
+                left_lines(call, *outcome, *position, *original_position, wait)
                     .into_iter()
-                    .map(|(event, data)| line(channel_of(call), queue.as_str(), NONE, event, data))
+                    .map(|(event, data)| line(queue, NONE, event, data))
                     .collect()
             }
+            // Not about a caller: `JournalEvent::caller` sends these to `agent_lines`.
+            JournalEvent::LoggedIn { .. }
+            | JournalEvent::LoggedOut { .. }
+            | JournalEvent::Paused { .. }
+            | JournalEvent::Unpaused { .. }
+            | JournalEvent::PenaltyChanged { .. }
+            | JournalEvent::Reachability { .. }
+            | JournalEvent::MemberAdded { .. }
+            | JournalEvent::MemberRemoved { .. } => Vec::new(),
+        }
+    }
+
+    /// The lines of a record about an agent (callid `NONE`).
+    fn agent_lines(&self, entry: &JournalEntry) -> Vec<QueueLogLine> {
+        let time = entry.time;
+        let line = |queue: &str, agent: &AgentId, event, data: Vec<String>| QueueLogLine {
+            time,
+            callid: NONE.to_owned(),
+            queue: queue.to_owned(),
+            agent: self.member(agent),
+            event,
+            data,
+        };
+        match &entry.event {
+            // As app_agent_pool writes them: the agent's channel, and on logoff the seconds
+            // logged in (`time(NULL) - login_start`).
             JournalEvent::LoggedIn { agent } => {
-                let member = self.member(agent);
-                vec![line(NONE, NONE, &member, "AGENTLOGIN", vec![agent.to_string()])]
+                vec![line(NONE, agent, "AGENTLOGIN", vec![self.interface(agent)])]
             }
             JournalEvent::LoggedOut { agent, session } => {
-                let member = self.member(agent);
-                let data = vec![agent.to_string(), secs(*session)];
-                vec![line(NONE, NONE, &member, "AGENTLOGOFF", data)]
+                let data = vec![self.interface(agent), secs_since(time, *session)];
+                vec![line(NONE, agent, "AGENTLOGOFF", data)]
             }
-            JournalEvent::Paused { agent, queue, reason, .. } => {
-                let member = self.member(agent);
-                let (queue, event) = match queue {
-                    Some(q) => (q.as_str(), "PAUSE"),
-                    None => (NONE, "PAUSEALL"),
-                };
-                vec![line(NONE, queue, &member, event, vec![reason.clone()])]
+            JournalEvent::Paused { agent, queue, reason, members, .. } => {
+                let scope = ("PAUSEALL", "PAUSE");
+                pause_lines(scope, queue.as_ref(), members, reason, |q, event, data| {
+                    line(q, agent, event, data)
+                })
             }
-            JournalEvent::Unpaused { agent, queue } => {
-                let member = self.member(agent);
-                let (queue, event) = match queue {
-                    Some(q) => (q.as_str(), "UNPAUSE"),
-                    None => (NONE, "UNPAUSEALL"),
-                };
-                vec![line(NONE, queue, &member, event, vec![String::new()])]
+            JournalEvent::Unpaused { agent, queue, members } => {
+                let scope = ("UNPAUSEALL", "UNPAUSE");
+                pause_lines(scope, queue.as_ref(), members, "", |q, event, data| {
+                    line(q, agent, event, data)
+                })
             }
             JournalEvent::PenaltyChanged { agent, queue, penalty } => {
-                let member = self.member(agent);
-                vec![line(NONE, queue.as_str(), &member, "PENALTY", vec![penalty.to_string()])]
+                vec![line(queue.as_str(), agent, "PENALTY", vec![penalty.to_string()])]
             }
-            JournalEvent::MemberAdded { agent, queue, .. } => {
-                let member = self.member(agent);
-                vec![line(NONE, queue.as_str(), &member, "ADDMEMBER", vec![String::new()])]
-            }
-            JournalEvent::MemberRemoved { agent, queue } => {
-                let member = self.member(agent);
-                vec![line(NONE, queue.as_str(), &member, "REMOVEMEMBER", Vec::new())]
-            }
+            // Memberships all come from configuration: static members, for which app_queue
+            // writes no ADDMEMBER / REMOVEMEMBER (tools read those as a dynamic member's
+            // login and logout). Reachability has no app_queue line either.
+            JournalEvent::MemberAdded { .. }
+            | JournalEvent::MemberRemoved { .. }
+            | JournalEvent::Reachability { .. } => Vec::new(),
+            // About a caller: `JournalEvent::caller` sends these to `caller_lines`.
+            JournalEvent::Entered { .. }
+            | JournalEvent::Refused { .. }
+            | JournalEvent::Offered { .. }
+            | JournalEvent::Missed { .. }
+            | JournalEvent::OfferCancelled { .. }
+            | JournalEvent::Connected { .. }
+            | JournalEvent::Completed { .. }
+            | JournalEvent::Left { .. } => Vec::new(),
         }
+    }
+}
+
+/// A pause or unpause as app_queue's `set_member_paused` logs it: in one queue, one `PAUSE`
+/// line; in all queues, `PAUSEALL` (queue `NONE`) then a `PAUSE` in each of the agent's queues,
+/// every line with the reason.
+fn pause_lines(
+    (all, one): (&'static str, &'static str),
+    queue: Option<&QueueId>,
+    members: &[QueueId],
+    reason: &str,
+    line: impl Fn(&str, &'static str, Vec<String>) -> QueueLogLine,
+) -> Vec<QueueLogLine> {
+    let data = || vec![reason.to_owned()];
+    match queue {
+        Some(q) => vec![line(q.as_str(), one, data())],
+        None => std::iter::once(line(NONE, all, data()))
+            .chain(members.iter().map(|q| line(q.as_str(), one, data())))
+            .collect(),
     }
 }
 
@@ -336,9 +422,9 @@ fn left_lines(
     outcome: Outcome,
     position: u32,
     original_position: u32,
-    hold: Duration,
+    wait: String,
 ) -> Vec<(&'static str, Vec<String>)> {
-    let standard = vec![position.to_string(), original_position.to_string(), secs(hold)];
+    let standard = vec![position.to_string(), original_position.to_string(), wait];
     let exit = match outcome {
         Outcome::Timeout => ("EXITWITHTIMEOUT", standard),
         Outcome::LeaveEmpty | Outcome::LeaveUnavail => ("EXITEMPTY", standard),
@@ -365,331 +451,4 @@ fn left_lines(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use starq_core::{NodeId, QueueId, ReservationId};
-
-    const T: Time = Time(1_700_000_123_456);
-
-    fn call(step: u32) -> CallId {
-        CallId::of_channel(&NodeId::new("pbx1"), "1700000000.42", step)
-    }
-
-    fn entry(event: JournalEvent) -> JournalEntry {
-        JournalEntry { seq: 7, time: T, event }
-    }
-
-    fn q() -> QueueId {
-        QueueId::new("support")
-    }
-
-    fn a() -> AgentId {
-        AgentId::new("a1")
-    }
-
-    fn secs(s: u64) -> Duration {
-        Duration::from_millis(s * 1000 + 999)
-    }
-
-    fn left(outcome: Outcome) -> JournalEvent {
-        JournalEvent::Left {
-            call: call(0),
-            queue: q(),
-            outcome,
-            position: 2,
-            original_position: 5,
-            hold: secs(31),
-        }
-    }
-
-    /// One row per event: the record, the lines in file form, and the data field count of the
-    /// last line (app_queue's count for that event).
-    #[test]
-    fn every_event_has_app_queue_fields_and_units() {
-        let cases: Vec<(JournalEvent, Vec<&str>, usize)> = vec![
-            (
-                JournalEvent::Entered {
-                    call: call(0),
-                    queue: q(),
-                    node: NodeId::new("pbx1"),
-                    caller_id: "5551234".into(),
-                    position: 3,
-                },
-                vec!["1700000123|1700000000.42|support|NONE|ENTERQUEUE||5551234|3"],
-                3,
-            ),
-            (
-                JournalEvent::Entered {
-                    call: call(2),
-                    queue: q(),
-                    node: NodeId::new("pbx1"),
-                    caller_id: "5551234".into(),
-                    position: 1,
-                },
-                vec![
-                    "1700000123|1700000000.42|support|NONE|STARQ_FAILOVER|2",
-                    "1700000123|1700000000.42|support|NONE|ENTERQUEUE||5551234|1",
-                ],
-                3,
-            ),
-            (
-                JournalEvent::Connected {
-                    call: call(0),
-                    queue: q(),
-                    agent: a(),
-                    reservation: ReservationId(9),
-                    hold: secs(12),
-                    rang: secs(4),
-                },
-                vec!["1700000123|1700000000.42|support|Alice|CONNECT|12|pbx1~1700000000.42-r9|4"],
-                3,
-            ),
-            (
-                JournalEvent::Completed {
-                    call: call(1),
-                    queue: q(),
-                    agent: a(),
-                    by: Party::Caller,
-                    hold: secs(12),
-                    talk: secs(95),
-                    original_position: 3,
-                },
-                vec!["1700000123|1700000000.42|support|Alice|COMPLETECALLER|12|95|3"],
-                3,
-            ),
-            (
-                JournalEvent::Completed {
-                    call: call(0),
-                    queue: q(),
-                    agent: a(),
-                    by: Party::Agent,
-                    hold: secs(0),
-                    talk: secs(7),
-                    original_position: 1,
-                },
-                vec!["1700000123|1700000000.42|support|Alice|COMPLETEAGENT|0|7|1"],
-                3,
-            ),
-            (
-                left(Outcome::Abandoned),
-                vec!["1700000123|1700000000.42|support|NONE|ABANDON|2|5|31"],
-                3,
-            ),
-            (
-                left(Outcome::Timeout),
-                vec!["1700000123|1700000000.42|support|NONE|EXITWITHTIMEOUT|2|5|31"],
-                3,
-            ),
-            (
-                left(Outcome::LeaveEmpty),
-                vec!["1700000123|1700000000.42|support|NONE|EXITEMPTY|2|5|31"],
-                3,
-            ),
-            (
-                left(Outcome::LeaveUnavail),
-                vec!["1700000123|1700000000.42|support|NONE|EXITEMPTY|2|5|31"],
-                3,
-            ),
-            (
-                left(Outcome::ExitWithKey('5')),
-                vec!["1700000123|1700000000.42|support|NONE|EXITWITHKEY|5|2|5|31"],
-                4,
-            ),
-            (
-                left(Outcome::Withdrawn),
-                vec!["1700000123|1700000000.42|support|NONE|WITHDRAW|2|5|31|"],
-                4,
-            ),
-            (
-                left(Outcome::NodeLost),
-                vec![
-                    "1700000123|1700000000.42|support|NONE|STARQ_NODELOST|pbx1",
-                    "1700000123|1700000000.42|support|NONE|ABANDON|2|5|31",
-                ],
-                3,
-            ),
-            (
-                left(Outcome::Drained),
-                vec![
-                    "1700000123|1700000000.42|support|NONE|STARQ_DRAINED|",
-                    "1700000123|1700000000.42|support|NONE|EXITEMPTY|2|5|31",
-                ],
-                3,
-            ),
-            (
-                JournalEvent::Refused {
-                    call: call(0),
-                    queue: q(),
-                    node: NodeId::new("pbx1"),
-                    caller_id: "5551234".into(),
-                    outcome: Outcome::Full,
-                },
-                vec!["1700000123|1700000000.42|support|NONE|STARQ_FULL|5551234"],
-                1,
-            ),
-            (
-                JournalEvent::Refused {
-                    call: call(0),
-                    queue: q(),
-                    node: NodeId::new("pbx1"),
-                    caller_id: "".into(),
-                    outcome: Outcome::JoinEmpty,
-                },
-                vec!["1700000123|1700000000.42|support|NONE|STARQ_JOINEMPTY|"],
-                1,
-            ),
-            (
-                JournalEvent::Missed {
-                    call: call(0),
-                    queue: q(),
-                    agent: a(),
-                    miss: Miss::NoAnswer,
-                    rang: Duration::from_millis(15_250),
-                },
-                vec!["1700000123|1700000000.42|support|Alice|RINGNOANSWER|15250"],
-                1,
-            ),
-            (
-                JournalEvent::Missed {
-                    call: call(0),
-                    queue: q(),
-                    agent: a(),
-                    miss: Miss::Busy,
-                    rang: Duration::from_millis(80),
-                },
-                vec!["1700000123|1700000000.42|support|Alice|RINGNOANSWER|80"],
-                1,
-            ),
-            (
-                JournalEvent::OfferCancelled {
-                    call: call(0),
-                    queue: q(),
-                    agent: a(),
-                    rang: Duration::from_millis(3_400),
-                },
-                vec!["1700000123|1700000000.42|support|Alice|RINGCANCELED|3400"],
-                1,
-            ),
-            (
-                JournalEvent::MemberAdded { agent: a(), queue: q(), penalty: 2 },
-                vec!["1700000123|NONE|support|Alice|ADDMEMBER|"],
-                1,
-            ),
-            (
-                JournalEvent::MemberRemoved { agent: a(), queue: q() },
-                vec!["1700000123|NONE|support|Alice|REMOVEMEMBER|"],
-                0,
-            ),
-            (
-                JournalEvent::Paused {
-                    agent: a(),
-                    queue: Some(q()),
-                    reason: "lunch".into(),
-                    auto: false,
-                },
-                vec!["1700000123|NONE|support|Alice|PAUSE|lunch"],
-                1,
-            ),
-            (
-                JournalEvent::Unpaused { agent: a(), queue: Some(q()) },
-                vec!["1700000123|NONE|support|Alice|UNPAUSE|"],
-                1,
-            ),
-            (
-                JournalEvent::Paused {
-                    agent: a(),
-                    queue: None,
-                    reason: "break".into(),
-                    auto: true,
-                },
-                vec!["1700000123|NONE|NONE|Alice|PAUSEALL|break"],
-                1,
-            ),
-            (
-                JournalEvent::Unpaused { agent: a(), queue: None },
-                vec!["1700000123|NONE|NONE|Alice|UNPAUSEALL|"],
-                1,
-            ),
-            (
-                JournalEvent::LoggedIn { agent: a() },
-                vec!["1700000123|NONE|NONE|Alice|AGENTLOGIN|a1"],
-                1,
-            ),
-            (
-                JournalEvent::LoggedOut { agent: a(), session: secs(3600) },
-                vec!["1700000123|NONE|NONE|Alice|AGENTLOGOFF|a1|3600"],
-                2,
-            ),
-            (
-                JournalEvent::PenaltyChanged { agent: a(), queue: q(), penalty: 4 },
-                vec!["1700000123|NONE|support|Alice|PENALTY|4"],
-                1,
-            ),
-            (
-                JournalEvent::Offered {
-                    call: call(0),
-                    queue: q(),
-                    agent: a(),
-                    reservation: ReservationId(1),
-                },
-                vec![],
-                0,
-            ),
-            (JournalEvent::Reachability { agent: a(), reachable: false }, vec![], 0),
-        ];
-        let renderer =
-            QueueLogRenderer::with_member_names([(a(), "Alice".to_owned())].into_iter().collect());
-        for (event, expected, fields) in cases {
-            let lines = renderer.render(&entry(event.clone()));
-            let text: Vec<String> = lines.iter().map(ToString::to_string).collect();
-            assert_eq!(text, expected, "{event:?}");
-            if let Some(last) = lines.last() {
-                assert_eq!(last.data.len(), fields, "{event:?}");
-                // The file form has the five fixed fields, then the data (one empty field
-                // when there is none).
-                let count = text.last().unwrap().split('|').count();
-                assert_eq!(count, 5 + fields.max(1), "{event:?}");
-                assert_eq!(last.is_terminal(), event.terminal_call().is_some(), "{event:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn outside_text_cannot_shift_fields_or_start_lines() {
-        let reason = "lunch|then\nmeeting\r".to_owned();
-        let paused = JournalEvent::Paused { agent: a(), queue: None, reason, auto: false };
-        let names = [(a(), "Al|ice".to_owned())].into_iter().collect();
-        let lines = QueueLogRenderer::with_member_names(names).render(&entry(paused));
-        assert_eq!(
-            lines[0].to_string(),
-            "1700000123|NONE|NONE|Al ice|PAUSEALL|lunch then meeting "
-        );
-    }
-
-    #[test]
-    fn the_fifth_data_column_takes_the_remainder() {
-        let line = |n: usize| QueueLogLine {
-            time: T,
-            callid: "c".into(),
-            queue: "q".into(),
-            agent: NONE.into(),
-            event: "X",
-            data: (1..=n).map(|i| format!("d{i}")).collect(),
-        };
-        assert_eq!(line(3).data_columns(), ["d1", "d2", "d3", "", ""].map(String::from));
-        assert_eq!(line(5).data_columns(), ["d1", "d2", "d3", "d4", "d5"].map(String::from));
-        assert_eq!(line(7).data_columns(), ["d1", "d2", "d3", "d4", "d5|d6|d7"].map(String::from));
-        assert_eq!(line(0).data_columns(), ["", "", "", "", ""].map(String::from));
-    }
-
-    #[test]
-    fn call_ids_lose_node_and_failover_step() {
-        let id = |s: &str| CallId::new(s);
-        assert_eq!(split_call(&id("pbx1~1700.1")), ("pbx1", "1700.1", 0));
-        assert_eq!(split_call(&id("pbx1~1700.1-q3")), ("pbx1", "1700.1", 3));
-        assert_eq!(split_call(&id("pbx1~a-quiet")), ("pbx1", "a-quiet", 0));
-        assert_eq!(split_call(&id("pbx1~a-q0")), ("pbx1", "a-q0", 0));
-        assert_eq!(split_call(&id("bare")), ("", "bare", 0));
-        assert_eq!(channel_of(&call(4)), "1700000000.42");
-    }
-}
+mod tests;

@@ -257,7 +257,7 @@ pub fn changes(entry: &JournalEntry) -> Vec<RecordChange> {
                 },
             ]
         }
-        JournalEvent::Unpaused { agent, queue } => vec![RecordChange::Close {
+        JournalEvent::Unpaused { agent, queue, .. } => vec![RecordChange::Close {
             agent: agent_name(agent),
             kind: SessionKind::Pause,
             // Unpausing everywhere clears every pause, per queue ones included.

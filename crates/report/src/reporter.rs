@@ -1,8 +1,10 @@
 //! The reporter: a task that drains the store's journal into the configured sinks.
 //!
 //! Each round reads a batch of unacknowledged records through the reporter's consumer group,
-//! writes it to every sink (the SQL sink in one transaction, the file sink with its position
-//! file), and acknowledges the batch only once every sink has it. A sink that fails is retried
+//! with the id of the journal they belong to (the sinks keep their position as a seq of one
+//! journal, so a journal that starts anew is written from its start), writes it to every sink
+//! (the SQL sink in one transaction, the file sink with its position file), and acknowledges
+//! the batch only once every sink has it. A sink that fails is retried
 //! with the same batch after a back-off (100 ms doubling to 5 s); nothing is skipped and
 //! nothing is acknowledged early, so a crash or a database outage at any point loses no record,
 //! and each sink's own progress makes the batch delivered again a no-op where it was already
@@ -18,9 +20,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use starq_core::journal::JournalEntry;
+use starq_core::config::AgentConfig;
+use starq_core::journal::{JournalEntry, JournalId};
 use starq_core::{AgentId, Time};
-use starq_store::Store;
+use starq_store::{Store, StoreError};
 use thiserror::Error;
 
 use crate::config::ReportConfig;
@@ -166,6 +169,13 @@ impl Reporter {
         self
     }
 
+    /// Writes the agents' member names in `queue_log`'s agent field and their interfaces in
+    /// `AGENTLOGIN` / `AGENTLOGOFF` (see [`QueueLogRenderer::with_agents`]).
+    pub fn with_agents(mut self, agents: &[AgentConfig]) -> Self {
+        self.renderer = Arc::new(QueueLogRenderer::with_agents(agents));
+        self
+    }
+
     /// A handle to read the status while [`run`](Self::run) goes on.
     pub fn status(&self) -> StatusHandle {
         self.status.clone()
@@ -206,8 +216,9 @@ impl Reporter {
         }
         let mut failures = 0;
         loop {
-            let batch = match store.read_journal(&self.group, self.batch_size).await {
-                Ok(batch) => batch,
+            let (journal, batch) = match read_batch(store, &self.group, self.batch_size).await {
+                Ok(Some(read)) => read,
+                Ok(None) => continue, // the journal started anew under the read: read again
                 Err(e) => {
                     failures += 1;
                     self.failed("reading the journal", &e.to_string(), failures, None);
@@ -232,7 +243,7 @@ impl Reporter {
                 s.behind = behind;
             });
             self.refresh_backlog(store).await;
-            let written = self.write_until_done(store, &batch, &mut failures).await;
+            let written = self.write_until_done(store, journal, &batch, &mut failures).await;
             while let Err(e) = store.ack_journal(&self.group, last).await {
                 failures += 1;
                 self.failed("acknowledging the journal", &e.to_string(), failures, batch.first());
@@ -265,13 +276,14 @@ impl Reporter {
     async fn write_until_done<S: Store>(
         &self,
         store: &S,
+        journal: Option<JournalId>,
         batch: &[JournalEntry],
         failures: &mut u32,
     ) -> usize {
         let mut written = 0;
         if let Some(file) = &self.sinks.file {
             loop {
-                match self.write_file(file, batch).await {
+                match self.write_file(file, journal, batch).await {
                     Ok(n) => {
                         written = n;
                         break;
@@ -288,7 +300,7 @@ impl Reporter {
         }
         if let Some(sql) = &self.sinks.sql {
             loop {
-                match sql.write(batch, &self.renderer).await {
+                match sql.write(journal, batch, &self.renderer).await {
                     Ok(n) => {
                         written = n;
                         break;
@@ -308,11 +320,16 @@ impl Reporter {
 
     /// The file sink does blocking I/O (fsync included): off the async runtime it shares with
     /// routing.
-    async fn write_file(&self, file: &FileSink, batch: &[JournalEntry]) -> Result<usize, String> {
+    async fn write_file(
+        &self,
+        file: &FileSink,
+        journal: Option<JournalId>,
+        batch: &[JournalEntry],
+    ) -> Result<usize, String> {
         let sink = file.clone();
         let renderer = Arc::clone(&self.renderer);
         let batch = batch.to_vec();
-        match tokio::task::spawn_blocking(move || sink.write(&batch, &renderer)).await {
+        match tokio::task::spawn_blocking(move || sink.write(journal, &batch, &renderer)).await {
             Ok(Ok(n)) => Ok(n),
             Ok(Err(e)) => Err(e.to_string()),
             Err(e) => Err(format!("file writer task: {e}")),
@@ -352,6 +369,24 @@ impl Reporter {
             tracing::info!("report: caught up with the journal");
         }
     }
+}
+
+/// Up to `limit` unacknowledged records and the journal they belong to, or `None` when the
+/// journal started anew while they were read (a Redis that lost its data): its id is read
+/// before and after the records, so a batch is never written against another journal's
+/// position. The records are then read again.
+async fn read_batch<S: Store>(
+    store: &S,
+    group: &str,
+    limit: usize,
+) -> Result<Option<(Option<JournalId>, Vec<JournalEntry>)>, StoreError> {
+    let before = store.journal_id().await?;
+    let batch = store.read_journal(group, limit).await?;
+    if batch.is_empty() {
+        return Ok(Some((before, batch)));
+    }
+    let after = store.journal_id().await?;
+    Ok((before == after).then_some((after, batch)))
 }
 
 fn last_time(batch: &[JournalEntry]) -> Time {

@@ -9,7 +9,8 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use starq_core::journal::{JournalEntry, JournalEvent};
+use starq_core::CallId;
+use starq_core::journal::{JournalEntry, JournalEvent, JournalId};
 use starq_dst::world::{Params, World};
 use starq_report::QueueLogRenderer;
 use starq_report::file::FileSink;
@@ -38,9 +39,10 @@ async fn check(seed: u64, summary: &starq_dst::world::Summary, journal: &[Journa
     let dir = std::env::temp_dir().join(format!("starq-report-sim-{}-{seed}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = FileSink::new(dir.join("queue_log"));
+    let journal_id = journal.first().map(|e| JournalId(e.time.as_millis()));
     for batch in journal.chunks(200) {
-        sink.write(batch, &renderer).await.expect("sql");
-        file.write(batch, &renderer).expect("file");
+        sink.write(journal_id, batch, &renderer).await.expect("sql");
+        file.write(journal_id, batch, &renderer).expect("file");
     }
     verify::file_matches(file.path(), journal, &renderer);
     let rows = verify::log_rows(sink.pool()).await;
@@ -75,12 +77,24 @@ async fn check(seed: u64, summary: &starq_dst::world::Summary, journal: &[Journa
     let connected = calls.iter().filter(|c| c.3.as_deref().unwrap().starts_with("COMPLETE"));
     assert_eq!(connected.count() as u64, summary.connected, "seed {seed}: connected callers");
 
-    // Wait and talk in the records agree with queue_log's whole seconds. A channel completes
-    // at most once (nothing follows a connected call in its failover chain).
-    let completed: BTreeMap<&str, (i64, i64)> = calls
+    // Hold and talk in queue_log are the records' times in whole seconds, subtracted (as
+    // app_queue's `time()` differences). A channel completes at most once (nothing follows a
+    // connected call in its failover chain).
+    type Times = (String, String, i64, Option<i64>, Option<i64>);
+    let times: Vec<Times> = fetch_all!(
+        sink.pool(),
+        "SELECT call_id, outcome, entered_ms, answered_ms, ended_ms FROM queue_calls \
+         WHERE outcome IN ('COMPLETECALLER', 'COMPLETEAGENT')",
+        Times
+    );
+    let completed: BTreeMap<String, (i64, i64)> = times
         .iter()
-        .filter(|c| c.3.as_deref().is_some_and(|o| o.starts_with("COMPLETE")))
-        .map(|c| (c.1.as_str(), (c.4.unwrap_or(-1) / 1000, c.5.unwrap_or(-1) / 1000)))
+        .map(|(call, _, entered, answered, ended)| {
+            let secs = |ms: Option<i64>| ms.unwrap_or(-1_000) / 1000;
+            let hold = secs(*answered) - entered / 1000;
+            let callid = starq_report::queue_log::callid(&CallId::new(call)).into_owned();
+            (callid, (hold, secs(*ended) - secs(*answered)))
+        })
         .collect();
     for line in journal.iter().flat_map(|e| renderer.render(e)) {
         if line.event.starts_with("COMPLETE") {

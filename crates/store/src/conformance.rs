@@ -15,7 +15,7 @@ use std::time::Duration;
 use starq_core::config::{
     AgentConfig, AutoPause, AutoPauseScope, EmptyConditions, Membership, QueueConfig, Window,
 };
-use starq_core::journal::JournalEvent;
+use starq_core::journal::{CancelCause, JournalEvent, JournalId};
 use starq_core::shared::{
     AgentAction, Enqueue, LEG_TEARDOWN, Miss, Notice, Offer, Party, Reply, Request, StoredState,
     Verdict,
@@ -451,6 +451,7 @@ async fn ringall_rings_the_best_tier_and_the_first_answer_wins<S: Store>(mut s: 
         })
         .collect();
     assert_eq!(cancelled, ["a1"]);
+    assert_eq!(cancel_causes(&s.journal().await), [("a1".into(), CancelCause::AnsweredElsewhere)]);
     let hung_up = s.now + LEG_TEARDOWN;
     assert_eq!(s.answer(&first).await.result, Verdict::Stale, "the loser cannot confirm");
     assert_eq!(s.status("a1").await, AgentStatus::Retry(hung_up), "while its leg is hung up");
@@ -540,6 +541,11 @@ async fn missed_offers_rest_then_auto_pause<S: Store>(mut s: Site<S>) {
     s.miss(&offer, Miss::Unreachable).await;
     let view = s.store.agent(&"a1".into()).await.expect("ok").expect("known");
     assert_eq!(view.paused_all.as_deref(), Some("auto"), "second counted miss pauses everywhere");
+    let auto = s.journal().await.into_iter().find_map(|e| match e {
+        JournalEvent::Paused { auto: true, queue, members, .. } => Some((queue, members)),
+        _ => None,
+    });
+    assert_eq!(auto, Some((None, vec![QueueId::new("q1")])), "journaled with a1's queues");
 }
 
 async fn leaving_cancels_offers_and_frees_agents_once_their_legs_are_down<S: Store>(
@@ -564,6 +570,9 @@ async fn leaving_cancels_offers_and_frees_agents_once_their_legs_are_down<S: Sto
         _ => None,
     });
     assert_eq!(left, Some((Outcome::Abandoned, Duration::from_secs(4), 1)));
+    let causes = cancel_causes(&s.journal().await);
+    let left = CancelCause::CallerLeft;
+    assert_eq!(causes, [("a1".into(), left), ("a2".into(), left)], "RINGCANCELED for both");
     let again = s.leave("c1", Outcome::Abandoned).await;
     assert_eq!(again.result, Verdict::Stale, "a caller ends once");
     for a in ["a1", "a2"] {
@@ -719,7 +728,7 @@ async fn without_autofill_only_the_head_rings<S: Store>(mut s: Site<S>) {
 async fn pauses_apply_per_queue_or_everywhere<S: Store>(mut s: Site<S>) {
     s.setup(
         &[queue("q1", Strategy::Linear), queue("q2", Strategy::Linear)],
-        &[agent("a1", &[("q1", 0), ("q2", 0)])],
+        &[agent("a1", &[("q2", 0), ("q1", 0)])],
     )
     .await;
     s.login("a1").await;
@@ -744,6 +753,37 @@ async fn pauses_apply_per_queue_or_everywhere<S: Store>(mut s: Site<S>) {
     assert_eq!(offers(&r)[0].call.as_str(), "c1");
     let r = s.act("a1", pause(Some("nope"))).await;
     assert!(matches!(r.result, Verdict::Invalid(m) if m.contains("nope")));
+    // A pause or unpause everywhere names the agent's queues then, in id order (queue_log
+    // writes a PAUSE / UNPAUSE in each); one in one queue names none.
+    let scopes: Vec<(bool, Option<QueueId>, Vec<QueueId>)> = s
+        .journal()
+        .await
+        .into_iter()
+        .filter_map(|e| match e {
+            JournalEvent::Paused { queue, members, .. } => Some((true, queue, members)),
+            JournalEvent::Unpaused { queue, members, .. } => Some((false, queue, members)),
+            _ => None,
+        })
+        .collect();
+    let both = vec![QueueId::new("q1"), QueueId::new("q2")];
+    let expected = [
+        (true, Some(QueueId::new("q1")), vec![]),
+        (true, None, both.clone()),
+        (false, Some(QueueId::new("q1")), vec![]),
+        (false, None, both),
+    ];
+    assert_eq!(scopes, expected);
+}
+
+/// The agent and cause of every cancelled offer, in journal order.
+fn cancel_causes(journal: &[JournalEvent]) -> Vec<(AgentId, CancelCause)> {
+    journal
+        .iter()
+        .filter_map(|e| match e {
+            JournalEvent::OfferCancelled { agent, cause, .. } => Some((agent.clone(), *cause)),
+            _ => None,
+        })
+        .collect()
 }
 
 async fn stale_epochs_are_fenced<S: Store>(s: Site<S>) {
@@ -803,8 +843,13 @@ async fn journal_is_read_and_acknowledged_by_group<S: Store>(mut s: Site<S>) {
     s.setup(&[queue("q1", Strategy::Linear)], &[agent("a1", &[("q1", 0)])]).await;
     // Both groups exist before anything is acknowledged: records are kept until all have.
     assert!(s.store.read_journal("g2", 100).await.expect("ok").is_empty());
+    assert_eq!(s.store.journal_id().await.expect("ok"), None, "no record, no identity yet");
     s.login("a1").await;
+    let began = Some(JournalId(s.now.as_millis()));
+    assert_eq!(s.store.journal_id().await.expect("ok"), began, "the first record's time");
+    s.tick(1);
     s.enqueue("c1", "q1", 0, Window::ANY).await;
+    assert_eq!(s.store.journal_id().await.expect("ok"), began, "kept while the journal lasts");
     let first = s.store.read_journal("g1", 2).await.expect("ok");
     assert_eq!(first.len(), 2);
     assert!(first[0].seq < first[1].seq);

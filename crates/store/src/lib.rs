@@ -23,7 +23,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use starq_core::config::{AgentConfig, QueueConfig};
-use starq_core::journal::JournalEntry;
+use starq_core::journal::{JournalEntry, JournalId};
 use starq_core::shared::{Notice, Reply, Request, StoredCall};
 use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, QueueId, Time};
 use thiserror::Error;
@@ -266,6 +266,12 @@ pub trait Store: Send + Sync + 'static {
     /// figure. Exact while sequence numbers are contiguous; on Redis they jump once after Redis
     /// lost its data, and the figure is then capped at the records kept.
     fn journal_backlog(&self, group: &str) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The journal's identity ([`JournalId`]: the time of its first record), `None` while it
+    /// holds no record yet. It changes when the journal starts anew (the memory store of a
+    /// restarted process, a Redis that lost its data), so that a reader keeps its position as a
+    /// seq of one journal and writes a new journal from its beginning.
+    fn journal_id(&self) -> impl Future<Output = Result<Option<JournalId>, StoreError>> + Send;
 
     /// Acknowledges every record of `group` up to and including `seq`.
     fn ack_journal(

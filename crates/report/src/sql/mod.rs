@@ -5,9 +5,12 @@
 //! A batch of journal records is written in one transaction that also advances the consumer's
 //! row in `report_progress` (locked for the transaction on MySQL and PostgreSQL). Records at or
 //! below the stored `last_seq` are skipped, so a batch delivered again after a crash between
-//! commit and acknowledgement changes nothing, call-record counters included. Each `queue_log`
-//! row also carries a unique `event_id` (`<seq>.<line index>`) and is inserted with
-//! conflict-ignore, a second guard that tools can rely on.
+//! commit and acknowledgement changes nothing, call-record counters included. `last_seq` counts
+//! in the journal the row names (`journal`): a batch of another journal (the embedded store of
+//! a restarted process starts at seq 1 again) is written from its first record. Each
+//! `queue_log` row also carries a unique `event_id` (`<journal>:<seq>.<line index>`, or
+//! `<seq>.<line index>` for a journal without an id) and is inserted with conflict-ignore, a
+//! second guard that tools can rely on.
 //!
 //! ## Schema
 //! Migrations (per dialect, in `migrations/<dialect>/`, embedded in the binary) run at start
@@ -26,6 +29,7 @@ use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use starq_core::Time;
+use starq_core::journal::JournalId;
 use thiserror::Error;
 
 pub use sink::{SqlSink, SqlTables};
@@ -51,6 +55,9 @@ pub enum SqlError {
     /// A journal sequence number does not fit the database's signed 64-bit column.
     #[error("journal seq {0} does not fit a BIGINT")]
     SeqOutOfRange(u64),
+    /// A journal id does not fit the database's signed 64-bit column.
+    #[error("journal id {0} does not fit a BIGINT")]
+    JournalOutOfRange(JournalId),
 }
 
 /// Which database a URL names.
@@ -77,19 +84,27 @@ impl Dialect {
     }
 
     fn migrator(self) -> Migrator {
-        let sql = match self {
-            Dialect::MySql => include_str!("../../migrations/mysql/0001_reports.sql"),
-            Dialect::Postgres => include_str!("../../migrations/postgres/0001_reports.sql"),
-            Dialect::Sqlite => include_str!("../../migrations/sqlite/0001_reports.sql"),
+        let [reports, journal_id] = match self {
+            Dialect::MySql => [
+                include_str!("../../migrations/mysql/0001_reports.sql"),
+                include_str!("../../migrations/mysql/0002_journal_id.sql"),
+            ],
+            Dialect::Postgres => [
+                include_str!("../../migrations/postgres/0001_reports.sql"),
+                include_str!("../../migrations/postgres/0002_journal_id.sql"),
+            ],
+            Dialect::Sqlite => [
+                include_str!("../../migrations/sqlite/0001_reports.sql"),
+                include_str!("../../migrations/sqlite/0002_journal_id.sql"),
+            ],
         };
-        let first = Migration::new(
-            1,
-            Cow::Borrowed("reports"),
-            MigrationType::Simple,
-            Cow::Borrowed(sql),
-            false,
-        );
-        Migrator { migrations: Cow::Owned(vec![first]), ..Migrator::DEFAULT }
+        let migration = |version, name, sql| {
+            let (name, sql) = (Cow::Borrowed(name), Cow::Borrowed(sql));
+            Migration::new(version, name, MigrationType::Simple, sql, false)
+        };
+        let migrations =
+            vec![migration(1, "reports", reports), migration(2, "journal_id", journal_id)];
+        Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT }
     }
 
     /// A statement written with `?` placeholders (and `{ts}` for a timestamp parameter, `{div}`

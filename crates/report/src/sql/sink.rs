@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Type};
 use starq_core::Time;
-use starq_core::journal::JournalEntry;
+use starq_core::journal::{JournalEntry, JournalId};
 
 use super::{AnyPool, Dialect, SqlError, datetime};
 use crate::queue_log::{QueueLogLine, QueueLogRenderer};
@@ -44,9 +44,11 @@ impl Statements {
         Statements {
             seed_progress: s(&ignore_insert("report_progress (consumer, last_seq)", "?, 0")),
             read_progress: s(&format!(
-                "SELECT last_seq FROM report_progress WHERE consumer = ?{lock}"
+                "SELECT last_seq, journal FROM report_progress WHERE consumer = ?{lock}"
             )),
-            write_progress: s("UPDATE report_progress SET last_seq = ? WHERE consumer = ?"),
+            write_progress: s(
+                "UPDATE report_progress SET last_seq = ?, journal = ? WHERE consumer = ?",
+            ),
             queue_log: s(&ignore_insert(
                 "queue_log (time, callid, queuename, agent, event, \
                  data1, data2, data3, data4, data5, event_id)",
@@ -114,16 +116,26 @@ impl SqlSink {
         self.pool.migrate().await
     }
 
-    /// Writes the records of `batch` not yet written, in one transaction. Returns how many
-    /// records were new. On error nothing was written.
+    /// Writes the records of `batch`, read from journal `journal`, not yet written, in one
+    /// transaction. Returns how many records were new. On error nothing was written.
     pub async fn write(
         &self,
+        journal: Option<JournalId>,
         batch: &[JournalEntry],
         renderer: &QueueLogRenderer,
     ) -> Result<usize, SqlError> {
         let Some(last) = batch.last() else { return Ok(0) };
         let last_seq = i64::try_from(last.seq).map_err(|_| SqlError::SeqOutOfRange(last.seq))?;
-        let ctx = Context { st: &self.statements, consumer: &self.consumer, tables: self.tables };
+        let journal_column = journal
+            .map(|j| i64::try_from(j.0).map_err(|_| SqlError::JournalOutOfRange(j)))
+            .transpose()?;
+        let ctx = Context {
+            st: &self.statements,
+            consumer: &self.consumer,
+            tables: self.tables,
+            journal,
+            journal_column,
+        };
         match &self.pool {
             AnyPool::MySql(p) => write_batch(p, &ctx, batch, last_seq, renderer).await,
             AnyPool::Postgres(p) => write_batch(p, &ctx, batch, last_seq, renderer).await,
@@ -136,6 +148,18 @@ struct Context<'a> {
     st: &'a Statements,
     consumer: &'a str,
     tables: SqlTables,
+    /// The journal the batch was read from, and as stored in `report_progress.journal`.
+    journal: Option<JournalId>,
+    journal_column: Option<i64>,
+}
+
+/// A `queue_log` row's unique id: its record's seq in its journal, and its line among the
+/// record's lines.
+fn event_id(journal: Option<JournalId>, seq: i64, index: usize) -> String {
+    match journal {
+        Some(journal) => format!("{journal}:{seq}.{index}"),
+        None => format!("{seq}.{index}"),
+    }
 }
 
 /// The longest text any column takes.
@@ -172,14 +196,17 @@ where
     for<'q> String: Encode<'q, DB> + Type<DB>,
     for<'q> Option<i64>: Encode<'q, DB>,
     for<'q> Option<String>: Encode<'q, DB>,
-    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+    (i64, Option<i64>): for<'r> sqlx::FromRow<'r, DB::Row>,
 {
     let mut tx = pool.begin().await?;
     sqlx::query(&ctx.st.seed_progress).bind(ctx.consumer.to_owned()).execute(&mut *tx).await?;
-    let (done,): (i64,) = sqlx::query_as(&ctx.st.read_progress)
+    let (stored_seq, stored_journal): (i64, Option<i64>) = sqlx::query_as(&ctx.st.read_progress)
         .bind(ctx.consumer.to_owned())
         .fetch_one(&mut *tx)
         .await?;
+    // Seqs count within one journal: one that started anew is written from its start.
+    let same_journal = stored_journal == ctx.journal_column;
+    let done = if same_journal { stored_seq } else { 0 };
     let mut written = 0;
     for entry in batch {
         let seq = i64::try_from(entry.seq).map_err(|_| SqlError::SeqOutOfRange(entry.seq))?;
@@ -189,7 +216,7 @@ where
         written += 1;
         if ctx.tables.queue_log {
             for (index, line) in renderer.render(entry).iter().enumerate() {
-                insert_line(&mut tx, ctx, line, &format!("{seq}.{index}")).await?;
+                insert_line(&mut tx, ctx, line, &event_id(ctx.journal, seq, index)).await?;
             }
         }
         if ctx.tables.records {
@@ -198,9 +225,10 @@ where
             }
         }
     }
-    if last_seq > done {
+    if last_seq > done || !same_journal {
         sqlx::query(&ctx.st.write_progress)
             .bind(last_seq)
+            .bind(ctx.journal_column)
             .bind(ctx.consumer.to_owned())
             .execute(&mut *tx)
             .await?;

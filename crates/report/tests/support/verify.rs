@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use starq_core::journal::JournalEntry;
 use starq_report::QueueLogRenderer;
-use starq_report::queue_log::split_call;
+use starq_report::queue_log::callid;
 use starq_report::records::outcome_name;
 use starq_report::sql::AnyPool;
 
@@ -108,8 +108,8 @@ pub fn file_matches(path: &Path, journal: &[JournalEntry], renderer: &QueueLogRe
     terminal_events_match(events, &Truth::new());
 }
 
-/// Exactly one terminal event per caller: per channel, as many as the truth has callers on it
-/// (a failover chain shares its channel). With an empty truth, only checks the counts are
+/// Exactly one terminal event per caller: per callid, as many as the truth has callers on it
+/// (a failover chain shares its callid). With an empty truth, only checks the counts are
 /// consistent with the ENTERQUEUE lines.
 pub fn terminal_events_match<'a>(events: impl Iterator<Item = (&'a str, &'a str)>, truth: &Truth) {
     let mut terminal: BTreeMap<String, usize> = BTreeMap::new();
@@ -129,7 +129,7 @@ pub fn terminal_events_match<'a>(events: impl Iterator<Item = (&'a str, &'a str)
     let mut callers: BTreeMap<String, usize> = BTreeMap::new();
     for call in truth.keys() {
         let id = starq_core::CallId::new(call);
-        *callers.entry(split_call(&id).1.to_owned()).or_default() += 1;
+        *callers.entry(callid(&id).into_owned()).or_default() += 1;
     }
     assert_eq!(terminal, callers, "one terminal event per caller of the ground truth");
 }

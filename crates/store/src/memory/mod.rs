@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use starq_core::config::{AgentConfig, QueueConfig};
-use starq_core::journal::{JournalEntry, JournalEvent};
+use starq_core::journal::{JournalEntry, JournalEvent, JournalId};
 use starq_core::shared::{Notice, Reply, Request, StoredCall, Verdict};
 use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, QueueId, Time};
 
@@ -38,6 +38,8 @@ struct Inner {
     leases: BTreeMap<NodeId, LeaseRecord>,
     timers: BTreeMap<NodeId, NodeTimers>,
     journal: VecDeque<JournalEntry>,
+    /// The time of the journal's first record: its identity (see [`JournalId`]).
+    journal_began: Option<Time>,
     next_seq: u64,
     acks: BTreeMap<String, u64>,
     journal_dropped: u64,
@@ -167,6 +169,9 @@ impl Inner {
 
     /// Appends one step's journal records, in order.
     fn record(&mut self, now: Time, events: Vec<JournalEvent>) {
+        if !events.is_empty() {
+            self.journal_began.get_or_insert(now);
+        }
         for event in events {
             self.next_seq += 1;
             self.journal.push_back(JournalEntry { seq: self.next_seq, time: now, event });
@@ -431,6 +436,10 @@ impl Store for MemoryStore {
         let acked = inner.acks.get(group).copied().unwrap_or(0);
         let done = inner.journal.partition_point(|e| e.seq <= acked);
         Ok((inner.journal.len() - done) as u64)
+    }
+
+    async fn journal_id(&self) -> Result<Option<JournalId>, StoreError> {
+        Ok(self.lock().journal_began.map(|t| JournalId(t.as_millis())))
     }
 
     async fn ack_journal(&self, group: &str, seq: u64) -> Result<(), StoreError> {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use ::redis::Value;
 use starq_core::config::QueueConfig;
 use starq_core::config::{AgentConfig, AutoPauseScope, EmptyConditions, MemberCondition};
-use starq_core::journal::{JournalEntry, JournalEvent};
+use starq_core::journal::{CancelCause, JournalEntry, JournalEvent, JournalId};
 use starq_core::shared::{
     AgentAction, Miss, Notice, Offer, Party, Reply, Request, StoredCall, StoredState, Verdict,
 };
@@ -460,6 +460,31 @@ pub(super) fn stored_calls(v: &Value) -> Result<Vec<StoredCall>, StoreError> {
         .collect()
 }
 
+/// The journal's identity: nil before the first record.
+pub(super) fn journal_id(v: &Value) -> Result<Option<JournalId>, StoreError> {
+    match v {
+        Value::Nil => Ok(None),
+        other => Ok(Some(JournalId(number(other)?))),
+    }
+}
+
+/// Queues packed as the Lua library keeps an agent's memberships (`pack_members`: each as its
+/// length in bytes, `:`, the queue), sorted by id as `MemoryStore` lists them.
+fn unpack_members(packed: &str) -> Result<Vec<QueueId>, StoreError> {
+    let bad = || protocol(format!("packed members {packed:?}"));
+    let mut queues = Vec::new();
+    let mut rest = packed;
+    while !rest.is_empty() {
+        let (len, tail) = rest.split_once(':').ok_or_else(bad)?;
+        let len: usize = len.parse().map_err(|_| bad())?;
+        let queue = tail.get(..len).ok_or_else(bad)?;
+        queues.push(QueueId::new(queue));
+        rest = &tail[len..];
+    }
+    queues.sort();
+    Ok(queues)
+}
+
 pub(super) fn journal_entry(v: &Value) -> Result<JournalEntry, StoreError> {
     let entry = array(v)?;
     let id = str_at(entry, 0)?;
@@ -500,6 +525,16 @@ impl Fields {
     }
     fn opt_queue(&self) -> Option<QueueId> {
         self.0.get("queue").map(QueueId::new)
+    }
+    fn members(&self) -> Result<Vec<QueueId>, StoreError> {
+        self.0.get("members").map_or(Ok(Vec::new()), |packed| unpack_members(packed))
+    }
+    fn cause(&self) -> Result<CancelCause, StoreError> {
+        match self.s("cause")?.as_str() {
+            "left" => Ok(CancelCause::CallerLeft),
+            "answered" => Ok(CancelCause::AnsweredElsewhere),
+            other => Err(protocol(format!("cancel cause {other:?}"))),
+        }
     }
 
     fn event(&self) -> Result<JournalEvent, StoreError> {
@@ -542,6 +577,7 @@ impl Fields {
                 queue: self.queue()?,
                 agent: self.agent()?,
                 rang: self.dur("rang")?,
+                cause: self.cause()?,
             },
             "connected" => JournalEvent::Connected {
                 call: self.call()?,
@@ -577,8 +613,13 @@ impl Fields {
                 queue: self.opt_queue(),
                 reason: self.s("reason")?,
                 auto: self.s("auto")? == "1",
+                members: self.members()?,
             },
-            "unpaused" => JournalEvent::Unpaused { agent: self.agent()?, queue: self.opt_queue() },
+            "unpaused" => JournalEvent::Unpaused {
+                agent: self.agent()?,
+                queue: self.opt_queue(),
+                members: self.members()?,
+            },
             "penalty" => JournalEvent::PenaltyChanged {
                 agent: self.agent()?,
                 queue: self.queue()?,
@@ -663,5 +704,16 @@ mod tests {
         assert!(matches!(reply(&odd), Err(StoreError::Protocol(_))));
         let entry = Value::Array(vec![bulk("x-0"), Value::Array(vec![])]);
         assert!(matches!(journal_entry(&entry), Err(StoreError::Protocol(_))));
+    }
+
+    #[test]
+    fn packed_members_read_back_sorted_and_bad_ones_are_errors() {
+        let q = |s: &str| QueueId::new(s);
+        assert_eq!(unpack_members("5:sales7:support").unwrap(), [q("sales"), q("support")]);
+        assert_eq!(unpack_members("1:b3:a:c").unwrap(), [q("a:c"), q("b")]);
+        assert_eq!(unpack_members("").unwrap(), []);
+        for bad in ["5:sal", "x:a", "3", "1:é"] {
+            assert!(matches!(unpack_members(bad), Err(StoreError::Protocol(_))), "{bad:?}");
+        }
     }
 }

@@ -47,7 +47,7 @@ use ::redis::cluster_async::ClusterConnection;
 use ::redis::sentinel::{SentinelClient, SentinelServerType};
 use ::redis::{Client, Cmd, Value};
 use starq_core::config::{AgentConfig, QueueConfig};
-use starq_core::journal::JournalEntry;
+use starq_core::journal::{JournalEntry, JournalId};
 use starq_core::shared::{Notice, Reply, Request, StoredCall};
 use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, QueueId, Time};
 
@@ -659,6 +659,10 @@ impl Store for RedisStore {
     async fn journal_backlog(&self, group: &str) -> Result<u64, StoreError> {
         let v = self.fcall("jbacklog", &[group.to_owned()]).await?;
         codec::number(&v)
+    }
+
+    async fn journal_id(&self) -> Result<Option<JournalId>, StoreError> {
+        codec::journal_id(&self.fcall("jid", &[]).await?)
     }
 
     async fn ack_journal(&self, group: &str, seq: u64) -> Result<(), StoreError> {

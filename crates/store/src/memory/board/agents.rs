@@ -75,7 +75,8 @@ impl Board {
                 } else {
                     agent.paused_all = Some(reason.clone());
                 }
-                JournalEvent::Paused { agent: id.clone(), queue, reason, auto: false }
+                let members = members_if_all(&queue, agent.members.keys());
+                JournalEvent::Paused { agent: id.clone(), queue, reason, auto: false, members }
             }
             AgentAction::Unpause { queue } => {
                 match &queue {
@@ -86,7 +87,8 @@ impl Board {
                     }
                 }
                 agent.misses_in_row = 0;
-                JournalEvent::Unpaused { agent: id.clone(), queue }
+                let members = members_if_all(&queue, agent.members.keys());
+                JournalEvent::Unpaused { agent: id.clone(), queue, members }
             }
             AgentAction::SetPenalty { queue, penalty } => {
                 let Some(stats) = agent.members.get_mut(&queue) else {
@@ -134,5 +136,17 @@ impl Board {
                 return; // Not matchable now (autofill=no and not the head).
             }
         }
+    }
+}
+
+/// The queues a pause or unpause in all queues (`queue` is `None`) applies to, for the
+/// journal; none for one in one queue.
+pub(super) fn members_if_all<'a>(
+    queue: &Option<QueueId>,
+    members: impl Iterator<Item = &'a QueueId>,
+) -> Vec<QueueId> {
+    match queue {
+        Some(_) => Vec::new(),
+        None => members.cloned().collect(),
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use starq_core::config::{AutoPauseScope, Window};
-use starq_core::journal::JournalEvent;
+use starq_core::journal::{CancelCause, JournalEvent};
 use starq_core::shared::{
     Enqueue, Miss, Party, StoredCall, StoredState, Verdict, rest_after, wrapup_after,
 };
@@ -183,7 +183,8 @@ impl Board {
         // A lost node took its agent legs with it: nothing is left to hang up.
         let leg_to_hang_up = outcome != Outcome::NodeLost;
         for r in &c.reservations {
-            self.cancel_reservation(*r, &c.node, leg_to_hang_up, now, fx);
+            let cause = CancelCause::CallerLeft;
+            self.cancel_reservation(*r, &c.node, leg_to_hang_up, cause, now, fx);
         }
         self.match_head(&c.queue, now, fx);
         c
@@ -211,7 +212,7 @@ impl Board {
             rang: now.since(res.created),
         });
         for other in others {
-            self.cancel_reservation(other, &node, true, now, fx);
+            self.cancel_reservation(other, &node, true, CancelCause::AnsweredElsewhere, now, fx);
         }
         self.check_leave_empty(&res.agent, now, fx);
         self.match_head(&res.queue, now, fx);
@@ -263,11 +264,13 @@ impl Board {
                 Some(q) => _ = agent.paused.insert(q.clone(), reason.clone()),
                 None => agent.paused_all = Some(reason.clone()),
             }
+            let members = super::agents::members_if_all(&queue, agent.members.keys());
             fx.journal.push(JournalEvent::Paused {
                 agent: res.agent.clone(),
                 queue,
                 reason,
                 auto: true,
+                members,
             });
         }
         agent.status = match rest_after(miss, cfg.retry) {

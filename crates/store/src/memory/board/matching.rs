@@ -1,7 +1,7 @@
 //! Matching: which caller an agent takes and which agents a caller is offered, reservations and
 //! their cancellation.
 
-use starq_core::journal::JournalEvent;
+use starq_core::journal::{CancelCause, JournalEvent};
 use starq_core::shared::{LEG_TEARDOWN, Notice, Offer};
 use starq_core::{AgentId, CallId, NodeId, QueueId, ReservationId, Time};
 
@@ -154,6 +154,7 @@ impl Board {
         id: ReservationId,
         node: &NodeId,
         leg_to_hang_up: bool,
+        cause: CancelCause,
         now: Time,
         fx: &mut Effects,
     ) {
@@ -166,6 +167,7 @@ impl Board {
             queue: res.queue.clone(),
             agent: res.agent.clone(),
             rang: now.since(res.created),
+            cause,
         });
         let ring_timeout = self.queues[&res.queue].config.ring_timeout;
         fx.notices.push(Notice::Cancelled(Offer {

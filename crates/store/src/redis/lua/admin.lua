@@ -29,7 +29,8 @@ function R.agent(_, a)
       journal('paused', 'agent', ag, 'queue', q, 'reason', reason, 'auto', '0')
     else
       agent_set(ag, 'pa', reason)
-      journal('paused', 'agent', ag, 'reason', reason, 'auto', '0')
+      -- The agent's queues, packed as members_of reads them (the codec sorts them).
+      journal('paused', 'agent', ag, 'reason', reason, 'auto', '0', 'members', st.ms or '')
     end
   elseif action == 'unpause' then
     if has_queue then
@@ -38,7 +39,7 @@ function R.agent(_, a)
     else
       agent_set(ag, 'pa', false)
       unpause_queues(ag, st)
-      journal('unpaused', 'agent', ag)
+      journal('unpaused', 'agent', ag, 'members', st.ms or '')
     end
     agent_set(ag, 'mi', '0')
   elseif action == 'penalty' then
@@ -95,7 +96,8 @@ local function append_journal()
     local newest = rc('XREVRANGE', k_journal(), '+', '-', 'COUNT', 1)[1]
     if newest then floor = math.max(floor, tonumber(string.match(newest[1], '^(%d+)'))) end
     last = floor + #J
-    rc('HSET', k_site(), 'jseq', n2s(last))
+    -- The journal starts anew: its identity is the time of its first record (see jid).
+    rc('HSET', k_site(), 'jseq', n2s(last), 'jbegan', NOW_S)
   end
   local seq = last - #J
   local key, t = k_journal(), NOW_S
@@ -473,6 +475,12 @@ local function journal_backlog(keys, args)
   return math.min(behind, rc('XLEN', k_journal()))
 end
 
+-- The journal's identity: when its first record was written (false before any record).
+local function journal_id(keys)
+  setup(keys)
+  return rc('HGET', k_site(), 'jbegan')
+end
+
 -- === registration ===
 
 local function reg(name, callback, read_only)
@@ -497,6 +505,7 @@ reg('timers', timers)
 reg('jread', read_journal)
 reg('jack', ack_journal)
 reg('jbacklog', journal_backlog, true)
+reg('jid', journal_id, true)
 -- For tests and the benchmark: the Lua score of one agent, and the cheapest possible call.
 reg('score', function(_, a)
   return n2s(score(a[1], a[2], a[3], a[4], a[5], a[6]))

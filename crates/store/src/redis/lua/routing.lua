@@ -168,13 +168,14 @@ end
 -- Ends a reservation the agent is not to blame for. The agent rests LEG_TEARDOWN while starq
 -- hangs its leg up (the engine that asked for the change ends the rest), or is free at once
 -- when there is no leg to hang up.
-cancel_reservation = function(rid, node, leg_to_hang_up)
+-- `cause`: 'left' (the caller left) or 'answered' (another agent answered).
+cancel_reservation = function(rid, node, leg_to_hang_up, cause)
   local res = reservation(rid)
   if res == nil then return end
   rc('DEL', k_res(rid))
   if caller(res.call) then caller_drop_rid(res.call, rid) end
   journal('cancelled', 'call', res.call, 'queue', res.q, 'agent', res.agent,
-    'rang', since(NOW, tonumber(res.created)))
+    'rang', since(NOW, tonumber(res.created)), 'cause', cause)
   notice('C', rid, res.call, node, res.q, res.agent)
   if leg_to_hang_up then
     set_status(res.agent, 'rest', { 'su', n2s(NOW + LEG_TEARDOWN), 'sw', '0' })
@@ -194,7 +195,9 @@ local function remove_waiting_caller(call, outcome)
   rc('ZREM', k_present(c.q), c.mb)
   if c.st == 'w' then waiting_remove(c.q, c.wmin, c.wmax, c.mb) end
   -- A lost node took its agent legs with it: nothing is left to hang up.
-  for _, rid in ipairs(rids) do cancel_reservation(rid, c.node, outcome ~= 'nodelost') end
+  for _, rid in ipairs(rids) do
+    cancel_reservation(rid, c.node, outcome ~= 'nodelost', 'left')
+  end
   match_head(c.q)
   return c
 end
@@ -394,7 +397,7 @@ function R.ans(_, a)
   refresh_agent(res.agent, '0')
   journal('connected', 'call', call, 'queue', res.q, 'agent', res.agent, 'res', rid,
     'hold', since(NOW, c.en), 'rang', since(NOW, tonumber(res.created)))
-  for _, other in ipairs(others) do cancel_reservation(other, c.node, true) end
+  for _, other in ipairs(others) do cancel_reservation(other, c.node, true, 'answered') end
   check_leave_empty(res.agent)
   match_head(res.q)
   return { 'confirmed', res.agent }
@@ -426,7 +429,8 @@ function R.miss(_, a)
       journal('paused', 'agent', ag, 'queue', res.q, 'reason', 'auto', 'auto', '1')
     else
       agent_set(ag, 'pa', 'auto')
-      journal('paused', 'agent', ag, 'reason', 'auto', 'auto', '1')
+      journal('paused', 'agent', ag, 'reason', 'auto', 'auto', '1', 'members',
+        agent_state(ag).ms or '')
     end
   end
   local rest
