@@ -377,9 +377,12 @@ fn announcements_say_position_and_estimated_wait() {
             })
             .collect()
     };
-    // ch2 is next (position 1): announce-to-first-user is off, so only periodic prompts.
+    // ch2 is next (position 1) with no agent ringing for it: as in app_queue, it hears that it
+    // is next (and no wait estimate), besides the periodic prompts.
     assert!(plays("ch2").iter().any(|m| m == &["sound:custom/promo"]), "{:?}", plays("ch2"));
-    assert!(plays("ch2").iter().all(|m| !m.contains(&"sound:queue-thereare".to_owned())));
+    let next = ["sound:queue-youarenext", "sound:queue-thankyou"].map(String::from).to_vec();
+    assert!(plays("ch2").contains(&next), "{:?}", plays("ch2"));
+    assert!(plays("ch2").iter().all(|m| !m.contains(&"sound:queue-holdtime".to_owned())));
     // ch3 is second, one agent serves, calls take 120 s: about 4 minutes (2 × 120 s, rounded up).
     let expected: Vec<String> = [
         "sound:queue-thereare",
@@ -393,6 +396,65 @@ fn announcements_say_position_and_estimated_wait() {
     .map(String::from)
     .to_vec();
     assert!(plays("ch3").contains(&expected), "{:?}", plays("ch3"));
+}
+
+#[test]
+fn the_position_is_said_at_entry_then_when_it_changes_or_the_frequency_passes() {
+    let mut q = QueueConfig::new("s");
+    q.announce = Announcements {
+        frequency: Some(Duration::from_secs(60)),
+        min_frequency: Duration::from_secs(15),
+        position: PositionAnnounce::Yes,
+        ..Announcements::default()
+    };
+    let mut h = Harness::new(&[q], &[agent("a", "s", &[("PJSIP/a", &[])])]);
+    h.arrive("ch0", "s");
+    let r = h.dials()[0].0;
+    h.input(Input::LegAnswered { reservation: r });
+    h.arrive("ch1", "s");
+    h.arrive("ch2", "s");
+    h.take();
+    let said = |out: &[Command], who: &str| -> Vec<Vec<String>> {
+        out.iter()
+            .filter_map(|c| match c {
+                Command::Channel { channel, action: ChannelAction::Play(media), .. }
+                    if channel == who =>
+                {
+                    Some(media.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    h.wait(1);
+    let out = h.take();
+    assert_eq!(
+        said(&out, "ch2"),
+        [words(&[
+            "sound:queue-thereare",
+            "number:2",
+            "sound:queue-callswaiting",
+            "sound:queue-thankyou"
+        ])],
+        "said at entry, not a frequency later"
+    );
+    assert_eq!(said(&out, "ch1"), [words(&["sound:queue-youarenext", "sound:queue-thankyou"])]);
+    // Nothing changes until 59 s (the harness's times are from the start): nothing more is
+    // said…
+    h.wait(59);
+    assert!(said(&h.take(), "ch2").is_empty());
+    // …and at 60 s the frequency has passed: said again.
+    h.wait(61);
+    assert_eq!(said(&h.take(), "ch2").len(), 1);
+    // ch1 hangs up: ch2 moves up and hears it at the next look (within min-announce-frequency).
+    h.input(Input::CallerHungUp { node: NodeId::new("main"), channel: "ch1".into() });
+    h.wait(61 + 16);
+    assert_eq!(
+        said(&h.take(), "ch2"),
+        [words(&["sound:queue-youarenext", "sound:queue-thankyou"])],
+        "a new position is said without waiting for the frequency"
+    );
 }
 
 #[test]

@@ -35,7 +35,10 @@ pub(super) struct Caller {
     pub(super) connected_at: Time,
     /// Agents serving the queue when the caller joined: the hold-time estimate's divisor.
     pub(super) serving: u32,
+    /// The position last announced (0: none yet).
     pub(super) position: u32,
+    /// When the position was last announced.
+    pub(super) announced_at: Option<Time>,
     pub(super) said_holdtime: bool,
     pub(super) periodic_index: usize,
     /// The channel no longer exists (hung up, node lost): nothing to send it.
@@ -64,6 +67,7 @@ impl Caller {
             connected_at: now,
             serving: 0,
             position: 0,
+            announced_at: None,
             said_holdtime: false,
             periodic_index: 0,
             channel_gone: false,

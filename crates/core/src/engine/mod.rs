@@ -307,8 +307,9 @@ impl Engine {
         if let Some(step) = queue.rule.next_change_after(waited) {
             self.timers.set(TimerKey::RuleStep(call.clone()), entered + step);
         }
-        if let Some(every) = queue.announce.frequency {
-            self.timers.set(TimerKey::Announce(call.clone()), now + every);
+        // As app_queue, the first position announcement comes at entry (then see `on_timer`).
+        if queue.announce.frequency.is_some() {
+            self.timers.set(TimerKey::Announce(call.clone()), now);
         }
         if let Some(every) =
             queue.announce.periodic_frequency.filter(|_| !queue.announce.periodic.is_empty())

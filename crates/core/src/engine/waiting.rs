@@ -26,13 +26,20 @@ impl Engine {
                 }
                 self.request(Pending::Other, Request::SetWindow { fence, call, window, now });
             }
+            // app_queue says the position when `announce-frequency` has passed since it last
+            // did, or sooner when the position changed, but never twice within
+            // `min-announce-frequency`: the position is looked at that often (the frequency,
+            // when that is shorter) and said when either holds (`announce_position`).
             TimerKey::Announce(call) => {
                 if let Some(c) = self.callers.get(&call).filter(|c| c.phase == Phase::Waiting) {
-                    let every = c.queue.announce.frequency.unwrap_or(Duration::from_secs(60));
-                    self.timers.set(
-                        TimerKey::Announce(call.clone()),
-                        now + every.max(c.queue.announce.min_frequency),
-                    );
+                    let announce = &c.queue.announce;
+                    let every = announce.frequency.unwrap_or(Duration::from_secs(60));
+                    let look = if announce.min_frequency < every {
+                        announce.min_frequency.max(Duration::from_secs(1))
+                    } else {
+                        every
+                    };
+                    self.timers.set(TimerKey::Announce(call.clone()), now + look);
                     self.commands.push_back(Command::QueryPosition { call });
                 }
             }
@@ -64,15 +71,27 @@ impl Engine {
         }
     }
 
-    /// The store told the caller's position: say it (and the estimated wait) as configured.
+    /// The store told the caller's position: say it (and the estimated wait) as configured,
+    /// when the position changed since it was last said or `announce-frequency` has passed.
+    /// The head caller hears "you are next" while no agent rings for it; while one does, only
+    /// with `announce-to-first-user` (app_queue's head caller, ringing members, hears nothing
+    /// else).
     pub(super) fn announce_position(&mut self, call: &CallId, position: Option<u32>) {
         let Some(position) = position else { return };
+        let ringing = self.legs.values().any(|leg| &leg.offer.call == call);
+        let now = self.now;
         let Some(c) = self.callers.get_mut(call).filter(|c| c.phase == Phase::Waiting) else {
             return;
         };
-        if position == 1 && !c.queue.announce.to_first_user {
+        let every = c.queue.announce.frequency.unwrap_or(Duration::from_secs(60));
+        let due = c.announced_at.is_none_or(|at| now.since(at) >= every);
+        if !due && position == c.position {
             return;
         }
+        if position == 1 && ringing && !c.queue.announce.to_first_user {
+            return;
+        }
+        c.announced_at = Some(now);
         let handle = self.handle_times.get(&c.queue.id).copied().unwrap_or_default();
         let wait = estimated_wait(position, c.serving, &handle);
         let media = position_prompts(&c.queue.announce, position, wait, c.said_holdtime);
