@@ -1,4 +1,5 @@
-//! `starq.toml`: the documented example loads, and every kind of mistake names its key.
+//! `starq.toml`: the documented example loads, every kind of mistake names its key, every number
+//! is bounded, every name checked, and no error or `Debug` output shows a secret.
 
 use std::time::Duration;
 
@@ -123,4 +124,195 @@ fn unknown_keys_and_wrong_types_are_syntax_errors_with_a_line() {
 fn no_node_is_an_error() {
     let (key, _) = invalid_key(parse("", "f", &env_with(&[])).unwrap_err());
     assert_eq!(key, "nodes");
+}
+
+/// Every duration and count of `starq.toml`, each at the largest value its type holds: each
+/// must be refused by its key, with the range it must be in. (`wrapuptime` at 2^64-1 used to
+/// pass, then panic the engine when the first call ended.)
+#[test]
+fn every_number_is_bounded_and_its_error_names_the_range() {
+    const MAX: &str = "18446744073709551615";
+    const MAX32: &str = "4294967295";
+    let cases: &[(&str, &str, &str)] = &[
+        ("[instance]\nlease_ttl_secs = {}\n", MAX, "instance.lease_ttl_secs"),
+        ("[instance]\nnode_down_after_secs = {}\n", MAX, "instance.node_down_after_secs"),
+        ("[instance]\ndrain_grace_secs = {}\n", MAX, "instance.drain_grace_secs"),
+        ("[instance]\noriginates_per_sec = {}\n", MAX32, "instance.originates_per_sec"),
+        ("[queues.q]\nwrapuptime = {}\n", MAX, "queues.q.wrapuptime"),
+        ("[queues.q]\ntimeout = {}\n", MAX, "queues.q.timeout"),
+        ("[queues.q]\nretry = {}\n", MAX, "queues.q.retry"),
+        ("[queues.q]\nring_progressively_delay = {}\n", MAX, "queues.q.ring_progressively_delay"),
+        ("[queues.q]\nmax_wait = {}\n", MAX, "queues.q.max_wait"),
+        ("[queues.q]\nservicelevel = {}\n", MAX, "queues.q.servicelevel"),
+        ("[queues.q]\nweight = {}\n", MAX32, "queues.q.weight"),
+        ("[queues.q]\nmaxlen = {}\n", MAX32, "queues.q.maxlen"),
+        (
+            "[queues.q]\nautopause = \"yes\"\nautopause_after = {}\n",
+            MAX32,
+            "queues.q.autopause_after",
+        ),
+        ("[queues.q]\npenaltymemberslimit = {}\n", MAX32, "queues.q.penaltymemberslimit"),
+        ("[queues.q]\npenaltychange = [\"{},+1\"]\n", MAX, "queues.q.penaltychange[0]"),
+        (
+            "[queues.q]\non_timeout = { context = \"c\", priority = {} }\n",
+            MAX32,
+            "queues.q.on_timeout.priority",
+        ),
+        ("[queues.q.announce]\nfrequency = {}\n", MAX, "queues.q.announce.frequency"),
+        ("[queues.q.announce]\nmin_frequency = {}\n", MAX, "queues.q.announce.min_frequency"),
+        (
+            "[queues.q.announce]\nperiodic_frequency = {}\n",
+            MAX,
+            "queues.q.announce.periodic_frequency",
+        ),
+        (
+            "[queues.q.announce]\nperiodic_start_delay = {}\n",
+            MAX,
+            "queues.q.announce.periodic_start_delay",
+        ),
+        ("[queues.q.announce]\nposition_limit = {}\n", MAX32, "queues.q.announce.position_limit"),
+        ("[queues.q.announce]\nround_seconds = {}\n", MAX32, "queues.q.announce.round_seconds"),
+        (
+            "[queues.q]\n[[agents]]\nid = \"a\"\nwrapuptime = {}\ncontacts = [{ endpoint = \"PJSIP/a\" }]\n",
+            MAX,
+            "agents[0] (a).wrapuptime",
+        ),
+        (
+            "[queues.q]\n[[agents]]\nid = \"a\"\nqueues = { q = {} }\ncontacts = [{ endpoint = \"PJSIP/a\" }]\n",
+            MAX32,
+            "agents[0] (a).queues.q",
+        ),
+    ];
+    for (template, value, expected_key) in cases {
+        let text = template.replace("{}", value);
+        let err = with_node(&text).expect_err(&text);
+        let printed = err.to_string();
+        assert!(printed.starts_with(&format!("starq.toml: {expected_key}: ")), "{printed}");
+        let (key, reason) = invalid_key(err);
+        assert_eq!(&key, expected_key);
+        assert!(reason.contains("must be between") && reason.contains(value), "{key}: {reason}");
+    }
+    // The largest accepted values load.
+    let config = with_node(
+        "[instance]\nlease_ttl_secs = 3600\n[queues.q]\nwrapuptime = 86400\ntimeout = 3600\n",
+    )
+    .unwrap();
+    assert_eq!(config.queues[0].wrapup, Duration::from_secs(86_400));
+    assert_eq!(config.settings.lease_ttl, Duration::from_secs(3600));
+}
+
+/// Zero where zero cannot work is refused with the minimum, never raised silently.
+#[test]
+fn zero_is_refused_where_it_cannot_work() {
+    for (text, expected_key, minimum) in [
+        (
+            "[instance]\nlease_ttl_secs = 0\n",
+            "instance.lease_ttl_secs",
+            "between 1 and 3600 seconds",
+        ),
+        (
+            "[instance]\nnode_down_after_secs = 0\n",
+            "instance.node_down_after_secs",
+            "between 1 and",
+        ),
+        ("[instance]\noriginates_per_sec = 0\n", "instance.originates_per_sec", "between 1 and"),
+        ("[queues.q]\ntimeout = 0\n", "queues.q.timeout", "between 1 and"),
+        (
+            "[queues.q]\nring_progressively_delay = 0\n",
+            "queues.q.ring_progressively_delay",
+            "between 1 and",
+        ),
+        (
+            "[queues.q]\nautopause = \"all\"\nautopause_after = 0\n",
+            "queues.q.autopause_after",
+            "between 1 and",
+        ),
+        (
+            "[queues.q]\non_timeout = { context = \"c\", priority = 0 }\n",
+            "queues.q.on_timeout.priority",
+            "between 1 and",
+        ),
+    ] {
+        let (key, reason) = invalid_key(with_node(text).expect_err(text));
+        assert_eq!(key, expected_key);
+        assert!(reason.contains(minimum) && reason.ends_with("not 0"), "{key}: {reason}");
+    }
+}
+
+#[test]
+fn empty_and_blank_names_are_refused_by_key() {
+    let agent = |id: &str| {
+        format!("[queues.q]\n[[agents]]\nid = {id:?}\ncontacts = [{{ endpoint = \"PJSIP/a\" }}]\n")
+    };
+    let node = |name: &str| {
+        format!(
+            "[[nodes]]\nname = {name:?}\nari_url = \"http://h:8088/ari\"\nusername = \"u\"\npassword = \"p\"\n"
+        )
+    };
+    let cases = [
+        (with_node("[queues.\"\"]\n"), "queues.\"\"", "must not be empty"),
+        (with_node("[queues.\"sup port\"]\n"), "queues.\"sup port\"", "whitespace"),
+        (with_node("[queues.\"a\\u0007\"]\n"), "queues.\"a\\u{7}\"", "control"),
+        (with_node(&agent("")), "agents[0].id", "must not be empty"),
+        (with_node(&agent("al ice")), "agents[0].id", "whitespace"),
+        (with_node(&agent("a|b")), "agents[0].id", "`|`"),
+        (parse(&node(""), "starq.toml", &env_with(&[])), "nodes[0].name", "must not be empty"),
+        (parse(&node("n\n"), "starq.toml", &env_with(&[])), "nodes[0].name", "control"),
+        (with_node("[instance]\nname = \"\"\n"), "instance.name", "must not be empty"),
+        (
+            with_node("[store]\nredis_url = \"redis://h\"\nsite = \"a}b\"\n"),
+            "store.site",
+            "hash tag",
+        ),
+        (
+            with_node(
+                "[queues.q]\n[[agents]]\nid = \"a\"\nname = \"A|B\"\ncontacts = [{ endpoint = \"PJSIP/a\" }]\n",
+            ),
+            "agents[0] (a).name",
+            "`|`",
+        ),
+    ];
+    for (result, expected_key, why) in cases {
+        let (key, reason) = invalid_key(result.expect_err(expected_key));
+        assert_eq!(key, expected_key);
+        assert!(reason.contains(why), "{key}: {reason}");
+    }
+}
+
+/// A Redis URL is checked the way the Redis store reads it when `serve` connects (but connects
+/// to nothing), and its password shows nowhere: not in errors, not in `Debug` output.
+#[test]
+fn redis_urls_are_checked_as_serve_reads_them_and_their_passwords_never_show() {
+    let store = |url: &str| with_node(&format!("[store]\nredis_url = {url:?}\n"));
+    for url in [
+        "ftp://starq:hunter2@h/0",
+        "redis://starq:hunter2@h:notaport",
+        "redis+sentinel://:hunter2@h1:26379",
+        "redis+cluster://:hunter2@h1:6379/a/b",
+    ] {
+        let err = store(url).expect_err(url);
+        let printed = format!("{err} {err:?}");
+        assert!(!printed.contains("hunter2"), "password shown: {printed}");
+        let (key, _) = invalid_key(err);
+        assert_eq!(key, "store.redis_url");
+    }
+    let env = env_with(&[("STARQ_REDIS_URL", "redis://starq:hunter2@10.1.1.1:6379")]);
+    let config =
+        parse(&format!("{NODE}[report]\nsql_url = \"mysql://u:hunter2@db/x\"\n"), "f", &env)
+            .unwrap();
+    let StoreChoice::Redis { url, .. } = &config.store else { panic!("{:?}", config.store) };
+    assert_eq!(url.expose(), "redis://starq:hunter2@10.1.1.1:6379");
+    assert_eq!(url.to_string(), "redis://starq:***@10.1.1.1:6379");
+    let printed = format!("{config:?}");
+    assert!(!printed.contains("hunter2") && printed.contains("starq:***@"), "{printed}");
+    let err = parse(
+        &format!("{NODE}[store]\nredis_url = \"http://x\"\n"),
+        "f",
+        &env_with(&[("STARQ_REDIS_URL", "nope://:hunter2@h")]),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("STARQ_REDIS_URL") && !err.to_string().contains("hunter2"),
+        "{err}"
+    );
 }

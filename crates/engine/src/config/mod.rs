@@ -3,16 +3,25 @@
 //! Every error names the file, the key and the reason, so a broken file is fixed at the first
 //! reading. Secrets may come from the environment instead of the file: a node's password from
 //! `STARQ_NODE_<NAME>_PASSWORD` (name upper-cased, other characters as `_`), the Redis URL
-//! from `STARQ_REDIS_URL`; the environment wins.
+//! from `STARQ_REDIS_URL`; the environment wins. No error and no `Debug` output shows a
+//! secret: URLs are shown with their password replaced.
+//!
+//! Every number is bounded (`starq_core::config::limits` for queues and agents, the `[instance]`
+//! ranges here; documented in `docs/starq.example.toml`), every name is checked ([`names`]), and
+//! nothing is raised or lowered silently: a value out of range is an error naming its range.
 
+mod names;
 mod raw;
 
 use std::collections::BTreeSet;
+use std::fmt;
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 use std::path::Path;
 use std::time::Duration;
 
 use starq_ari::{Credentials, NodeConfig};
+use starq_core::config::limits::{self, HOUR};
 use starq_core::config::{
     AgentConfig, Announcements, AnswerMode, AutoPause, Contact, Destination, EmptyConditions,
     HoldtimeAnnounce, Membership, Overflow, PenaltyRule, PenaltyStep, PositionAnnounce,
@@ -24,8 +33,17 @@ use thiserror::Error;
 
 use crate::{NodeSpec, Settings};
 
-/// A validated configuration.
-#[derive(Clone, Debug)]
+/// `lease_ttl_secs`: a node is taken over this long after its owner stops renewing.
+pub const LEASE_TTL_SECS: RangeInclusive<u64> = 1..=HOUR;
+/// `node_down_after_secs`: a node whose events stay down this long is lost.
+pub const NODE_DOWN_AFTER_SECS: RangeInclusive<u64> = 1..=HOUR;
+/// `drain_grace_secs`: how long ringing agent legs may finish on shutdown.
+pub const DRAIN_GRACE_SECS: RangeInclusive<u64> = 0..=HOUR;
+/// `originates_per_sec`: agent legs created per second, per node.
+pub const ORIGINATES_PER_SEC: RangeInclusive<u32> = 1..=10_000;
+
+/// A validated configuration. `Debug` shows no secret (the `[report]` section by its keys).
+#[derive(Clone)]
 pub struct Config {
     /// This instance.
     pub settings: Settings,
@@ -43,6 +61,58 @@ pub struct Config {
     pub report: Option<toml::Table>,
 }
 
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `[report]` may hold `sql_url`, password included: its keys only.
+        let report = self.report.as_ref().map(|t| t.keys().cloned().collect::<Vec<_>>());
+        f.debug_struct("Config")
+            .field("settings", &self.settings)
+            .field("store", &self.store)
+            .field("nodes", &self.nodes)
+            .field("queues", &self.queues)
+            .field("agents", &self.agents)
+            .field("http_listen", &self.http_listen)
+            .field("report_keys", &report)
+            .finish()
+    }
+}
+
+/// A URL that may carry a password. `Debug` and `Display` show it with the password replaced
+/// (`redis://:***@host`); [`expose`](Self::expose) gives it whole, to connect with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// The URL, password included.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for SecretUrl {
+    fn from(url: &str) -> Self {
+        SecretUrl(url.to_owned())
+    }
+}
+
+impl From<String> for SecretUrl {
+    fn from(url: String) -> Self {
+        SecretUrl(url)
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&starq_store::redact_url(&self.0), f)
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&starq_store::redact_url(&self.0))
+    }
+}
+
 /// Where shared state lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreChoice {
@@ -50,8 +120,8 @@ pub enum StoreChoice {
     Embedded,
     /// In Redis, shared by every instance of the site.
     Redis {
-        /// `redis://` URL.
-        url: String,
+        /// `redis://` URL (it may hold a password).
+        url: SecretUrl,
         /// The call center's name: all its keys share one hash tag.
         site: String,
     },
@@ -112,6 +182,7 @@ pub fn parse(
     let queue_names: BTreeSet<&str> = raw.queues.keys().map(String::as_str).collect();
     let mut queues = Vec::new();
     for (name, q) in &raw.queues {
+        names::check(name).map_err(|r| invalid(format!("queues.{name:?}"), r))?;
         queues.push(
             queue(name, q, &queue_names)
                 .map_err(|(k, r)| invalid(format!("queues.{name}.{k}"), r))?,
@@ -120,45 +191,77 @@ pub fn parse(
     let mut agents = Vec::new();
     let mut seen = BTreeSet::new();
     for (i, a) in raw.agents.iter().enumerate() {
+        names::check(&a.id).map_err(|r| invalid(format!("agents[{i}].id"), r))?;
         let at = |k: &str| format!("agents[{i}] ({}).{k}", a.id);
         if !seen.insert(a.id.as_str()) {
             return Err(invalid(at("id"), "agent id used twice".into()));
         }
         agents.push(agent(a, &queue_names, &node_names).map_err(|(k, r)| invalid(at(&k), r))?);
     }
-    let store = match env("STARQ_REDIS_URL").or_else(|| raw.store.redis_url.clone()) {
-        Some(url)
-            if !["redis://", "rediss://", "redis+sentinel://", "redis+cluster://"]
-                .iter()
-                .any(|s| url.starts_with(s)) =>
-        {
-            return Err(invalid(
-                "store.redis_url".into(),
-                format!("{url:?} is not a redis:// (redis+sentinel://, redis+cluster://) URL"),
-            ));
-        }
-        Some(url) => StoreChoice::Redis {
-            url,
-            site: raw.store.site.clone().unwrap_or_else(|| "default".into()),
-        },
-        None => StoreChoice::Embedded,
-    };
+    let store = store(&raw.store, env).map_err(|(k, r)| invalid(k, r))?;
     let http_listen = match &raw.http.listen {
         Some(listen) => Some(listen.parse::<SocketAddr>().map_err(|e| {
             invalid("http.listen".into(), format!("{listen:?} is not an address:port ({e})"))
         })?),
         None => None,
     };
-    let settings = Settings {
-        instance: raw.instance.name.clone().unwrap_or_else(|| "starq".into()),
-        lease_ttl: Duration::from_secs(raw.instance.lease_ttl_secs.unwrap_or(3).max(1)),
-        seed: raw.instance.seed.unwrap_or(1),
-        node_down_after: Duration::from_secs(raw.instance.node_down_after_secs.unwrap_or(5).max(1)),
-        drain_grace: Duration::from_secs(raw.instance.drain_grace_secs.unwrap_or(10)),
-        originates_per_sec: raw.instance.originates_per_sec.unwrap_or(200).max(1),
-    };
+    let settings = settings(&raw.instance).map_err(|(k, r)| invalid(format!("instance.{k}"), r))?;
     let report = raw.report.clone();
     Ok(Config { settings, store, nodes, queues, agents, http_listen, report })
+}
+
+/// The `[instance]` section, every value within its range (nothing raised silently).
+fn settings(raw: &raw::Instance) -> Result<Settings, KeyError> {
+    let instance = raw.name.clone().unwrap_or_else(|| "starq".into());
+    names::check(&instance).map_err(|r| ("name".to_owned(), r))?;
+    let secs = |key: &str, value: Option<u64>, default: u64, range: &RangeInclusive<u64>| {
+        limits::secs(range, value.unwrap_or(default)).map_err(|r| (key.to_owned(), r))
+    };
+    let originates_per_sec =
+        limits::count(&ORIGINATES_PER_SEC, raw.originates_per_sec.unwrap_or(200))
+            .map_err(|r| ("originates_per_sec".to_owned(), r))?;
+    Ok(Settings {
+        instance,
+        lease_ttl: secs("lease_ttl_secs", raw.lease_ttl_secs, 3, &LEASE_TTL_SECS)?,
+        seed: raw.seed.unwrap_or(1),
+        node_down_after: secs(
+            "node_down_after_secs",
+            raw.node_down_after_secs,
+            5,
+            &NODE_DOWN_AFTER_SECS,
+        )?,
+        drain_grace: secs("drain_grace_secs", raw.drain_grace_secs, 10, &DRAIN_GRACE_SECS)?,
+        originates_per_sec,
+    })
+}
+
+/// The `[store]` section: the Redis URL (`STARQ_REDIS_URL` first) checked exactly as the Redis
+/// store reads it when it connects, connecting to nothing.
+fn store(raw: &raw::Store, env: &dyn Fn(&str) -> Option<String>) -> Result<StoreChoice, KeyError> {
+    let key = || "store.redis_url".to_owned();
+    let (url, origin) = match env("STARQ_REDIS_URL") {
+        Some(url) => (url, " (from STARQ_REDIS_URL)"),
+        None => match &raw.redis_url {
+            Some(url) => (url.clone(), ""),
+            None => return Ok(StoreChoice::Embedded),
+        },
+    };
+    let url = SecretUrl(url);
+    let schemes = ["redis://", "rediss://", "redis+sentinel://", "redis+cluster://"];
+    if !schemes.iter().any(|s| url.expose().starts_with(s)) {
+        return Err((
+            key(),
+            format!(
+                "{url:?}{origin} is not a redis:// (rediss://, redis+sentinel://, redis+cluster://) URL"
+            ),
+        ));
+    }
+    let site = raw.site.clone().unwrap_or_else(|| "default".into());
+    names::check_site(&site).map_err(|r| ("store.site".to_owned(), r))?;
+    starq_store::RedisOptions::new(url.expose(), site.as_str())
+        .check()
+        .map_err(|e| (key(), format!("{e}{origin}")))?;
+    Ok(StoreChoice::Redis { url, site })
 }
 
 type KeyError = (String, String);
@@ -176,6 +279,7 @@ fn nodes(
     let mut seen = BTreeSet::new();
     let mut specs = Vec::new();
     for (i, n) in raw.iter().enumerate() {
+        names::check(&n.name).map_err(|r| (format!("nodes[{i}].name"), r))?;
         let at = |k: &str| format!("nodes[{i}] ({}).{k}", n.name);
         if !seen.insert(n.name.as_str()) {
             return Err((at("name"), "node name used twice".into()));
@@ -210,8 +314,22 @@ where
     value.map(|v| v.parse::<T>().map_err(|e| (key.to_owned(), e.to_string()))).transpose()
 }
 
-fn secs(v: Option<u64>) -> Option<Duration> {
-    v.map(Duration::from_secs)
+/// A duration setting written in whole seconds, if set, within `range`.
+fn secs(
+    key: &str,
+    value: Option<u64>,
+    range: &RangeInclusive<u64>,
+) -> Result<Option<Duration>, KeyError> {
+    value.map(|v| limits::secs(range, v).map_err(|r| (key.to_owned(), r))).transpose()
+}
+
+/// A count setting, if set, within `range`.
+fn count(
+    key: &str,
+    value: Option<u32>,
+    range: &RangeInclusive<u32>,
+) -> Result<Option<u32>, KeyError> {
+    value.map(|v| limits::count(range, v).map_err(|r| (key.to_owned(), r))).transpose()
 }
 
 fn queue(name: &str, q: &raw::Queue, queues: &BTreeSet<&str>) -> Result<QueueConfig, KeyError> {
@@ -219,33 +337,38 @@ fn queue(name: &str, q: &raw::Queue, queues: &BTreeSet<&str>) -> Result<QueueCon
     if let Some(s) = parsed::<Strategy>("strategy", q.strategy.as_ref())? {
         c.strategy = s;
     }
-    c.ring_progressively_delay =
-        secs(q.ring_progressively_delay).unwrap_or(c.ring_progressively_delay);
-    c.weight = q.weight.unwrap_or(c.weight);
+    c.ring_progressively_delay = secs(
+        "ring_progressively_delay",
+        q.ring_progressively_delay,
+        &limits::RING_PROGRESSIVELY_DELAY_SECS,
+    )?
+    .unwrap_or(c.ring_progressively_delay);
+    c.weight = count("weight", q.weight, &limits::WEIGHT)?.unwrap_or(c.weight);
     c.autofill = q.autofill.unwrap_or(c.autofill);
-    c.ring_timeout = secs(q.timeout).unwrap_or(c.ring_timeout);
-    if c.ring_timeout.is_zero() {
-        return Err(("timeout".into(), "must be at least 1 second".into()));
-    }
-    c.retry = secs(q.retry).unwrap_or(c.retry);
-    c.wrapup = secs(q.wrapuptime).unwrap_or(c.wrapup);
+    c.ring_timeout =
+        secs("timeout", q.timeout, &limits::RING_TIMEOUT_SECS)?.unwrap_or(c.ring_timeout);
+    c.retry = secs("retry", q.retry, &limits::RETRY_SECS)?.unwrap_or(c.retry);
+    c.wrapup = secs("wrapuptime", q.wrapuptime, &limits::WRAPUP_SECS)?.unwrap_or(c.wrapup);
+    let after_misses = count("autopause_after", q.autopause_after, &limits::AUTOPAUSE_AFTER)?;
     if let Some(mut a) = parsed::<AutoPause>("autopause", q.autopause.as_ref())? {
-        a.after_misses = q.autopause_after.unwrap_or(1).max(1);
+        a.after_misses = after_misses.unwrap_or(1);
         a.on_busy = q.autopausebusy.unwrap_or(false);
         a.on_unavailable = q.autopauseunavail.unwrap_or(false);
         c.autopause = a;
     }
-    c.max_len = q.maxlen.filter(|n| *n > 0);
+    c.max_len = count("maxlen", q.maxlen, &limits::CALLERS_OR_MEMBERS)?.filter(|n| *n > 0);
     c.join_empty =
         parsed::<EmptyConditions>("joinempty", q.joinempty.as_ref())?.unwrap_or_default();
     c.leave_empty =
         parsed::<EmptyConditions>("leavewhenempty", q.leavewhenempty.as_ref())?.unwrap_or_default();
-    c.max_wait = secs(q.max_wait).filter(|d| !d.is_zero());
+    c.max_wait = secs("max_wait", q.max_wait, &limits::MAX_WAIT_SECS)?.filter(|d| !d.is_zero());
     if let Some(t) = &q.on_timeout {
         c.on_timeout = overflow(t, queues)?;
     }
     c.exit_context = q.context.clone().filter(|s| !s.is_empty());
-    c.penalty_members_limit = q.penaltymemberslimit.unwrap_or(0);
+    c.penalty_members_limit =
+        count("penaltymemberslimit", q.penaltymemberslimit, &limits::CALLERS_OR_MEMBERS)?
+            .unwrap_or(0);
     let steps = q.penaltychange.iter().flatten().enumerate();
     let steps: Result<Vec<PenaltyStep>, KeyError> = steps
         .map(|(i, s)| {
@@ -263,7 +386,8 @@ fn queue(name: &str, q: &raw::Queue, queues: &BTreeSet<&str>) -> Result<QueueCon
         }
     };
     c.music_class = q.musicclass.clone().unwrap_or(c.music_class);
-    c.service_level = secs(q.servicelevel).unwrap_or(c.service_level);
+    c.service_level = secs("servicelevel", q.servicelevel, &limits::SERVICE_LEVEL_SECS)?
+        .unwrap_or(c.service_level);
     if let Some(a) = &q.announce {
         c.announce = announcements(a)?;
     }
@@ -277,7 +401,8 @@ fn overflow(t: &raw::OnTimeout, queues: &BTreeSet<&str>) -> Result<Overflow, Key
         (None, Some(context)) => Ok(Overflow::Dialplan(Some(Destination {
             context: context.clone(),
             extension: t.extension.clone().unwrap_or_else(|| "s".into()),
-            priority: t.priority.unwrap_or(1),
+            priority: count("on_timeout.priority", t.priority, &limits::DIALPLAN_PRIORITY)?
+                .unwrap_or(1),
         }))),
         (None, None) => Ok(Overflow::Dialplan(None)),
         (Some(_), Some(_)) => {
@@ -308,17 +433,25 @@ fn announcements(a: &raw::Announce) -> Result<Announcements, KeyError> {
             return Err(("announce.holdtime".into(), format!("{o:?}: expected yes, no or once")));
         }
     };
+    let every = |key: &str, value| secs(&format!("announce.{key}"), value, &limits::ANNOUNCE_SECS);
     Ok(Announcements {
-        frequency: secs(a.frequency).filter(|d| !d.is_zero()),
-        min_frequency: secs(a.min_frequency).unwrap_or(d.min_frequency),
+        frequency: every("frequency", a.frequency)?.filter(|d| !d.is_zero()),
+        min_frequency: every("min_frequency", a.min_frequency)?.unwrap_or(d.min_frequency),
         position,
-        position_limit: a.position_limit.unwrap_or(d.position_limit),
+        position_limit: count(
+            "announce.position_limit",
+            a.position_limit,
+            &limits::CALLERS_OR_MEMBERS,
+        )?
+        .unwrap_or(d.position_limit),
         holdtime,
-        round_seconds: a.round_seconds.unwrap_or(0),
+        round_seconds: count("announce.round_seconds", a.round_seconds, &limits::ROUND_SECONDS)?
+            .unwrap_or(0),
         to_first_user: a.to_first_user.unwrap_or(false),
         periodic: a.periodic.clone().unwrap_or_default(),
-        periodic_frequency: secs(a.periodic_frequency).filter(|d| !d.is_zero()),
-        periodic_start_delay: secs(a.periodic_start_delay),
+        periodic_frequency: every("periodic_frequency", a.periodic_frequency)?
+            .filter(|d| !d.is_zero()),
+        periodic_start_delay: every("periodic_start_delay", a.periodic_start_delay)?,
         random_periodic: a.random_periodic.unwrap_or(false),
     })
 }
@@ -330,12 +463,15 @@ fn agent(
 ) -> Result<AgentConfig, KeyError> {
     let mut c = AgentConfig::new(a.id.as_str());
     c.name = a.name.clone().unwrap_or_else(|| a.id.clone());
-    c.wrapup = secs(a.wrapuptime);
+    names::check_display(&c.name).map_err(|r| ("name".to_owned(), r))?;
+    c.wrapup = secs("wrapuptime", a.wrapuptime, &limits::WRAPUP_SECS)?;
     for (queue, penalty) in &a.queues {
         if !queues.contains(queue.as_str()) {
             return Err((format!("queues.{queue}"), format!("no queue named {queue:?}")));
         }
-        c.memberships.push(Membership { queue: QueueId::new(queue), penalty: *penalty });
+        let penalty = limits::count(&limits::PENALTY, *penalty)
+            .map_err(|r| (format!("queues.{queue}"), format!("penalty {r}")))?;
+        c.memberships.push(Membership { queue: QueueId::new(queue), penalty });
     }
     if a.contacts.is_empty() {
         return Err((
