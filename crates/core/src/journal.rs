@@ -53,7 +53,17 @@ pub struct JournalEntry {
 #[allow(missing_docs)] // variant fields are named for what they hold
 pub enum JournalEvent {
     /// A caller joined a queue (`ENTERQUEUE`).
-    Entered { call: CallId, queue: QueueId, node: NodeId, caller_id: String, position: u32 },
+    ///
+    /// `resumed`: the caller had entered at that time, under a store that has since lost it;
+    /// its `ENTERQUEUE` was written then, and its wait counts from then.
+    Entered {
+        call: CallId,
+        queue: QueueId,
+        node: NodeId,
+        caller_id: String,
+        position: u32,
+        resumed: Option<Time>,
+    },
     /// A caller was refused at entry (`FULL`, `JOINEMPTY`, `JOINUNAVAIL`); terminal.
     Refused { call: CallId, queue: QueueId, node: NodeId, caller_id: String, outcome: Outcome },
     /// An agent was offered a caller (the leg starts ringing).

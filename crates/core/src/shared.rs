@@ -98,8 +98,13 @@ pub struct Enqueue {
     pub priority: i32,
     /// Penalty window at entry.
     pub window: Window,
-    /// Entry time: with priority, the caller's rank.
+    /// When the request is made; the caller's entry time (with priority, its rank) unless it
+    /// is `resumed`.
     pub now: Time,
+    /// The caller resumes a wait begun at this time, under a store that lost it (see
+    /// [`Arrival::resumed`](crate::engine::Arrival::resumed)): it ranks from then, and its
+    /// journal record says so ([`JournalEvent::Entered`](crate::journal::JournalEvent)).
+    pub resumed: Option<Time>,
 }
 
 /// Which side hung up a connected call.

@@ -102,6 +102,7 @@ impl Bench {
             caller_id: "1".into(),
             priority: 0,
             max_wait: None,
+            resumed: None,
         };
         self.input(Input::CallerArrived(arrival));
     }

@@ -391,6 +391,7 @@ impl World {
             caller_id: "5551234".into(),
             priority,
             max_wait: None,
+            resumed: None,
         };
         self.tell_owner(&node, Input::CallerArrived(arrival));
         // Poisson arrivals, with an occasional burst of callers at once.
@@ -471,6 +472,7 @@ impl World {
                 | ChannelAction::Ring
                 | ChannelAction::StartMoh(_)
                 | ChannelAction::StopMoh
+                | ChannelAction::NoteEntry { .. }
                 | ChannelAction::Play(_) => {
                     assert!(
                         self.callers.contains_key(&channel),

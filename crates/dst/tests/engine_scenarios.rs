@@ -113,6 +113,7 @@ impl Harness {
             caller_id: "555".into(),
             priority: 0,
             max_wait: None,
+            resumed: None,
         };
         self.input(Input::CallerArrived(arrival));
     }

@@ -346,6 +346,7 @@ impl Site {
                     caller_id: "100".into(),
                     priority,
                     max_wait,
+                    resumed: None,
                 }));
             }
             Step::Answer(i) => {

@@ -403,14 +403,17 @@ impl<S: Store> Driver<S> {
                     let steps = self.channels.dial_early(&leg, order);
                     self.apply_steps(&node, steps);
                 }
-                Wake::Feedback(Feedback::Stray { node, channel }) => {
+                Wake::Feedback(Feedback::Strays { node, strays }) => {
                     if let Some(runtime) = self.nodes.get(&node) {
                         let app = runtime.spec.ari.app.clone();
-                        let steps = self.channels.stray(&node, &channel, &app);
-                        if !steps.is_empty() {
-                            tracing::warn!(%node, channel = %channel.id, "caller found in the app without its StasisStart: taken in now");
+                        for stray in strays {
+                            let (channel, entry) = (&stray.channel, stray.entry.as_deref());
+                            let steps = self.channels.stray(&node, channel, &app, entry);
+                            if !steps.is_empty() {
+                                tracing::warn!(%node, channel = %channel.id, resumed = entry.is_some(), "caller found in the app without its StasisStart: taken in now");
+                            }
+                            self.apply_steps(&node, steps);
                         }
-                        self.apply_steps(&node, steps);
                     }
                 }
                 Wake::Timer => {
@@ -586,20 +589,21 @@ impl<S: Store> Driver<S> {
             let bridge = translate::bridge_of(&channel);
             self.send(&node, AriCommand::Bridge { bridge, channel, leg });
         }
-        for id in strays {
-            if translate::is_leg(&node, &id) {
-                // A leg whose call ended while no one watched (those of adopted callers are
-                // already being hung up).
-                tracing::info!(%node, leg = %id, "leftover agent leg hung up");
-                self.send(&node, AriCommand::HangupLeg { leg: id, reason: LegHangup::Cancelled });
-            } else {
-                tokio::spawn(execute::fetch_stray(
-                    client.clone(),
-                    node.clone(),
-                    id,
-                    self.feedback.clone(),
-                ));
-            }
+        let (legs, others): (Vec<String>, Vec<String>) =
+            strays.into_iter().partition(|id| translate::is_leg(&node, id));
+        for id in legs {
+            // A leg whose call ended while no one watched (those of adopted callers are
+            // already being hung up).
+            tracing::info!(%node, leg = %id, "leftover agent leg hung up");
+            self.send(&node, AriCommand::HangupLeg { leg: id, reason: LegHangup::Cancelled });
+        }
+        if !others.is_empty() {
+            tokio::spawn(execute::fetch_strays(
+                client,
+                node.clone(),
+                others,
+                self.feedback.clone(),
+            ));
         }
     }
 

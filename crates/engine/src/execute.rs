@@ -10,7 +10,7 @@ use std::time::Duration;
 use starq_ari::model::{Channel, ChannelState};
 use starq_ari::rest::{BridgeFeature, CreateChannel, DialplanTarget, HangupReason};
 use starq_ari::{AriClient, AriError};
-use starq_core::engine::{ChannelAction, Input, LegHangup};
+use starq_core::engine::{ChannelAction, ENTRY_VARIABLE, Input, LegHangup};
 use starq_core::shared::Miss;
 use starq_core::{AgentId, NodeId, ReservationId};
 use tokio::sync::mpsc;
@@ -51,8 +51,8 @@ pub(crate) enum Feedback {
     /// The channels and bridges a node's app holds now, for reconciliation; asked for when
     /// the shell's registrations stood at `as_of` (see `Channels::generation`).
     Present { node: NodeId, channels: BTreeSet<String>, bridges: BTreeSet<String>, as_of: u64 },
-    /// A channel in the app starq did not know, as Asterisk describes it.
-    Stray { node: NodeId, channel: Box<Channel> },
+    /// Channels in the app starq did not know, in the order to take them in.
+    Strays { node: NodeId, strays: Vec<Stray> },
     /// An agent leg rung again turned out answered already.
     LegUp { node: NodeId, leg: String },
     /// A leg to create existed already: it is dialed now (see `Channels::leg_existed`).
@@ -61,21 +61,51 @@ pub(crate) enum Feedback {
     DialEarly { node: NodeId, leg: String, order: DialOrder },
 }
 
-/// Asks the node about a channel found in the app that starq did not know.
-pub(crate) async fn fetch_stray(
+/// Channels found in the app that starq did not know (after a restart that lost the store,
+/// or a missed `StasisStart`), as Asterisk describes them, with the entry starq noted on each
+/// ([`ENTRY_VARIABLE`]), if any: callers that were waiting first, then the others in the order
+/// they arrived on the node.
+pub(crate) async fn fetch_strays(
     client: AriClient,
     node: NodeId,
-    channel_id: String,
+    channel_ids: Vec<String>,
     feedback: mpsc::Sender<Feedback>,
 ) {
-    match client.get_channel(&channel_id).await {
-        Ok(channel) => {
-            _ = feedback.send(Feedback::Stray { node, channel: Box::new(channel) }).await
-        }
-        Err(error) => {
-            tracing::warn!(%node, channel = %channel_id, %error, "stray channel not read")
-        }
+    let mut found = Vec::with_capacity(channel_ids.len());
+    for id in channel_ids {
+        let channel = match client.get_channel(&id).await {
+            Ok(channel) => channel,
+            Err(error) => {
+                tracing::warn!(%node, channel = %id, %error, "stray channel not read");
+                continue;
+            }
+        };
+        let entry = match client.get_variable(&id, ENTRY_VARIABLE).await {
+            Ok(value) => Some(value).filter(|v| !v.is_empty()),
+            Err(AriError::NotFound { .. }) => None,
+            Err(error) => {
+                tracing::warn!(%node, channel = %id, %error, "stray channel's entry not read");
+                None
+            }
+        };
+        found.push(Stray { channel, entry });
     }
+    // `creationtime` is one fixed-width UTC format: its text sorts as its time.
+    found.sort_by(|a, b| {
+        (a.entry.is_none(), &a.channel.creationtime)
+            .cmp(&(b.entry.is_none(), &b.channel.creationtime))
+    });
+    if !found.is_empty() {
+        _ = feedback.send(Feedback::Strays { node, strays: found }).await;
+    }
+}
+
+/// A channel found in the app that starq did not know.
+#[derive(Debug)]
+pub(crate) struct Stray {
+    pub(crate) channel: Channel,
+    /// Its [`ENTRY_VARIABLE`], if starq had noted one.
+    pub(crate) entry: Option<String>,
 }
 
 /// Asks the node what its app holds and reports it (after every (re)connect). Retried a few
@@ -404,6 +434,10 @@ async fn channel_action(
                     label: None,
                 });
             client.continue_in_dialplan(channel, &target).await
+        }
+        ChannelAction::NoteEntry { queue, step, entered } => {
+            let value = format!("{queue},{step},{}", entered.0);
+            client.set_variable(channel, ENTRY_VARIABLE, &value, None).await
         }
         ChannelAction::Hangup => {
             ignore_gone(client.hangup(channel, Some(HangupReason::Normal)).await)

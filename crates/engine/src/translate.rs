@@ -9,7 +9,7 @@ use starq_ari::model::Channel;
 use starq_ari::model::DialStatus;
 use starq_core::engine::{Arrival, Input};
 use starq_core::shared::{Miss, StoredCall, StoredState, leg_id};
-use starq_core::{NodeId, ReservationId};
+use starq_core::{NodeId, QueueId, ReservationId, Time};
 
 use crate::args;
 
@@ -426,8 +426,16 @@ impl Channels {
 
     /// A stray channel of `node`, as Asterisk describes it: a caller in `app`'s `Stasis()`
     /// whose `StasisStart` never reached starq arrives now, from the arguments its dialplan
-    /// location still shows (`app,queue=…`). Anything else is left alone.
-    pub fn stray(&mut self, node: &NodeId, channel: &Channel, app: &str) -> Vec<Step> {
+    /// location still shows (`app,queue=…`). With the `entry` starq noted on it
+    /// ([`ENTRY_VARIABLE`](starq_core::engine::ENTRY_VARIABLE)) for the same queue, it was waiting already (under a store lost
+    /// since) and resumes its wait. Anything else is left alone.
+    pub fn stray(
+        &mut self,
+        node: &NodeId,
+        channel: &Channel,
+        app: &str,
+        entry: Option<&str>,
+    ) -> Vec<Step> {
         if self.callers.contains_key(&(node.clone(), channel.id.clone()))
             || self.legs.contains_key(&channel.id)
             || !channel.dialplan.app_name.eq_ignore_ascii_case("stasis")
@@ -439,7 +447,13 @@ impl Channels {
             return Vec::new();
         }
         let args: Vec<String> = fields.map(str::to_owned).collect();
-        self.arrival(node, channel, &args)
+        let mut steps = self.arrival(node, channel, &args);
+        for step in &mut steps {
+            if let Step::Input(Input::CallerArrived(arrival)) = step {
+                arrival.resumed = entry.and_then(|e| resumed_entry(e, &arrival.queue));
+            }
+        }
+        steps
     }
 
     /// A caller entering the app with `args`: a core arrival, or a refusal naming what is wrong.
@@ -460,6 +474,7 @@ impl Channels {
                     caller_id: channel.caller.number.clone(),
                     priority: a.priority,
                     max_wait: a.max_wait,
+                    resumed: None,
                 }))]
             }
             Err(err) => vec![Step::Refuse { channel: channel.id.clone(), reason: err.to_string() }],
@@ -501,6 +516,16 @@ pub fn is_leg(node: &NodeId, id: &str) -> bool {
         && id
             .rsplit_once("-r")
             .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// When a caller noted as waiting in `queue` ([`ENTRY_VARIABLE`]: `<queue>,<step>,<ms>`)
+/// entered it. Only the first queue of a failover chain resumes (the dialplan names that one);
+/// a caller that had moved on enters again.
+fn resumed_entry(entry: &str, queue: &QueueId) -> Option<Time> {
+    let mut fields = entry.split(',');
+    let (noted, step, ms) = (fields.next()?, fields.next()?, fields.next()?);
+    let fits = noted == queue.as_str() && step == "0" && fields.next().is_none();
+    fits.then(|| ms.parse().ok().map(Time)).flatten()
 }
 
 /// The bridge starq makes for a caller's channel: named after it, so that whoever owns the

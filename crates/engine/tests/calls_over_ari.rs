@@ -744,3 +744,90 @@ async fn a_busy_phone_is_given_back_at_once_not_at_the_ring_timeout() {
     assert!(ended - busy_leg.at_ms < 1_000, "hung up by starq, not at the dial timeout");
     site.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_box_restarted_with_callers_on_hold_serves_them_in_order_of_arrival() {
+    // starq with its embedded store dies (kill -9) while five callers wait. Asterisk keeps
+    // them in the app; the restarted starq has an empty store. It must take them back in the
+    // order they came, with their hold time, and without journaling their entry again.
+    let q = queue("support");
+    let alice = agent("alice", "support", &[("PJSIP/alice", &[])]);
+    let phone = PhoneScript::answering("PJSIP/alice", 20, 100);
+    let site = site(1, vec![q.clone()], vec![alice.clone()], vec![phone]).await;
+    let logout = Input::Agent { agent: "alice".into(), action: AgentAction::Logout };
+    assert!(site.shell.send(logout).await);
+    eventually("alice is out", || site.agent_status("alice") == AgentStatus::LoggedOut).await;
+    let mut order = Vec::new();
+    for _ in 0..5 {
+        order.push(site.call(0, &["queue=support"], |_| {}));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let node0 = NodeId::new("node0");
+    eventually("five callers wait", || {
+        order.iter().all(|c| {
+            now_or_never(site.store.position(&starq_core::CallId::of_channel(&node0, c, 0)))
+                .ok()
+                .flatten()
+                .is_some()
+        })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let first_journal = site.journal();
+    site.task.abort();
+    let _ = site.task.await;
+    // The restart: a new process, an empty embedded store, the same Asterisk.
+    let store = Arc::new(MemoryStore::new());
+    let spec =
+        NodeSpec { id: node0.clone(), ari: site.sim.node(0).expect("node").ari_config("starq") };
+    let (shell, task) = starq_engine::start(
+        Arc::clone(&store),
+        vec![q],
+        vec![alice],
+        vec![spec],
+        Settings { instance: "restarted".into(), ..settings() },
+        std::future::pending(),
+    )
+    .await
+    .expect("restarted");
+    let calls: Vec<_> =
+        order.iter().map(|c| starq_core::CallId::of_channel(&node0, c, 0)).collect();
+    eventually("the restarted starq took the five callers back", || {
+        calls.iter().all(|c| now_or_never(store.position(c)).ok().flatten().is_some())
+    })
+    .await;
+    let positions: Vec<u32> =
+        calls.iter().map(|c| now_or_never(store.position(c)).unwrap().unwrap()).collect();
+    assert_eq!(positions, [1, 2, 3, 4, 5], "the order they arrived in");
+    assert!(shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await);
+    let journal = || {
+        let entries = now_or_never(store.read_journal("test", 10_000)).expect("journal");
+        entries.into_iter().map(|e| e.event).collect::<Vec<_>>()
+    };
+    eventually("all five are served", || {
+        journal().iter().filter(|e| matches!(e, JournalEvent::Completed { .. })).count() == 5
+    })
+    .await;
+    let served: Vec<String> = journal()
+        .into_iter()
+        .filter_map(|e| match e {
+            JournalEvent::Connected { call, hold, .. } => {
+                assert!(hold >= Duration::from_millis(300), "{call}: hold {hold:?} kept");
+                Some(call.to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<String> = calls.iter().map(ToString::to_string).collect();
+    assert_eq!(served, expected);
+    let resumed = journal()
+        .into_iter()
+        .filter(|e| matches!(e, JournalEvent::Entered { resumed: Some(_), .. }))
+        .count();
+    assert_eq!(resumed, 5, "their entries are resumed, not new");
+    let entered_before =
+        first_journal.iter().filter(|e| matches!(e, JournalEvent::Entered { .. })).count();
+    assert_eq!(entered_before, 5);
+    task.abort();
+    drop(shell);
+}

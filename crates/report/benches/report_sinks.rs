@@ -46,6 +46,7 @@ fn journal(callers: u64) -> Vec<JournalEntry> {
             node: NodeId::new("pbx1"),
             caller_id: format!("555{i:04}"),
             position: 1 + (i % 7) as u32,
+            resumed: None,
         };
         push(t, event);
         if i % 4 == 0 {

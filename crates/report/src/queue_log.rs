@@ -264,6 +264,9 @@ impl QueueLogRenderer {
             data,
         };
         match &entry.event {
+            // A resumed wait had its ENTERQUEUE written when it began (by the starq that lost
+            // its store since): a second one would count the caller twice.
+            JournalEvent::Entered { resumed: Some(_), .. } => Vec::new(),
             JournalEvent::Entered { call, queue, caller_id, position, .. } => {
                 let data = vec![String::new(), caller_id.clone(), position.to_string()];
                 let enter = line(queue, NONE, "ENTERQUEUE", data);

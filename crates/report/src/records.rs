@@ -151,7 +151,7 @@ fn agent_name(agent: &AgentId) -> String {
 pub fn changes(entry: &JournalEntry) -> Vec<RecordChange> {
     let at = entry.time;
     match &entry.event {
-        JournalEvent::Entered { call, queue, node, caller_id, position } => {
+        JournalEvent::Entered { call, queue, node, caller_id, position, resumed } => {
             let (_, channel, step) = split_call(call);
             let enter = RecordChange::Enter {
                 call: id(call),
@@ -160,7 +160,8 @@ pub fn changes(entry: &JournalEntry) -> Vec<RecordChange> {
                 queue: queue.to_string(),
                 node: node.to_string(),
                 caller_id: caller_id.clone(),
-                entered: at,
+                // A resumed wait began before: its record keeps the first entry.
+                entered: resumed.unwrap_or(at),
                 position: *position,
                 refused: None,
             };
@@ -299,6 +300,7 @@ mod tests {
             node: NodeId::new("pbx1"),
             caller_id: "555".into(),
             position: 2,
+            resumed: None,
         }
     }
 

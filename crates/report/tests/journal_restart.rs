@@ -73,6 +73,7 @@ async fn one_run(store: &MemoryStore, start: Time, callers: u64) -> Vec<JournalE
             priority: 0,
             window: starq_core::config::Window::ANY,
             now: at(2 + i),
+            resumed: None,
         };
         store.apply(Request::Enqueue(enqueue)).await.expect("enqueue");
         let leave =

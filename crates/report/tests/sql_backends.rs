@@ -238,6 +238,7 @@ fn known_calls() -> Vec<JournalEntry> {
                 node: NodeId::new("n"),
                 caller_id: "1".into(),
                 position: 1,
+                resumed: None,
             },
         );
         let end = at + wait;

@@ -50,6 +50,7 @@ fn enqueue(b: &Bench, window: Window) -> (CallId, Request) {
         priority: 0,
         window,
         now,
+        resumed: None,
     };
     (call, Request::Enqueue(e))
 }

@@ -43,6 +43,7 @@ where
         a_call_goes_through_its_whole_life,
         an_agent_whose_caller_hung_up_is_free_after_the_leg_is_down,
         priority_then_entry_time_decide_who_is_served,
+        a_resumed_wait_keeps_its_place_and_says_so,
         lower_penalty_tiers_are_exhausted_first,
         windows_widen_and_bring_higher_tiers_in,
         least_recent_and_fewest_calls_pick_the_right_agent,
@@ -138,6 +139,7 @@ impl<S: Store> Site<S> {
             priority,
             window,
             now: self.now,
+            resumed: None,
         }))
         .await
     }
@@ -337,6 +339,39 @@ async fn priority_then_entry_time_decide_who_is_served<S: Store>(mut s: Site<S>)
         served.extend(offers(&s.login(a).await).iter().map(|o| o.call.to_string()));
     }
     assert_eq!(served, ["vip", "young", "old"]);
+}
+
+/// A caller whose wait a lost store forgot (a restarted single box) resumes it: it ranks by
+/// its first entry, ahead of callers who came after it, and its record says it resumed.
+async fn a_resumed_wait_keeps_its_place_and_says_so<S: Store>(mut s: Site<S>) {
+    s.setup(&[queue("q1", Strategy::Linear)], &[agent("a1", &[("q1", 0)])]).await;
+    let first_entry = s.now;
+    s.tick(30);
+    s.enqueue("later", "q1", 0, Window::ANY).await;
+    s.tick(1);
+    let resumed = Enqueue {
+        fence: s.fence.clone(),
+        call: CallId::new("earlier"),
+        queue: QueueId::new("q1"),
+        caller_id: "100".into(),
+        priority: 0,
+        window: Window::ANY,
+        now: s.now,
+        resumed: Some(first_entry),
+    };
+    let r = s.apply(Request::Enqueue(resumed)).await;
+    assert_eq!(r.result, Verdict::Joined { position: 1, serving: 0 }, "ahead of `later`");
+    let journal = s.journal().await;
+    let entered: Vec<_> = journal
+        .iter()
+        .filter_map(|e| match e {
+            JournalEvent::Entered { call, resumed, .. } => Some((call.as_str(), *resumed)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(entered, [("later", None), ("earlier", Some(first_entry))]);
+    let r = s.login("a1").await;
+    assert_eq!(offers(&r)[0].call.as_str(), "earlier", "served first");
 }
 
 async fn lower_penalty_tiers_are_exhausted_first<S: Store>(mut s: Site<S>) {
@@ -810,6 +845,7 @@ async fn stale_epochs_are_fenced<S: Store>(s: Site<S>) {
         priority: 0,
         window: Window::ANY,
         now: Time(5_003),
+        resumed: None,
     };
     assert_eq!(s.apply(Request::Enqueue(stale)).await.result, Verdict::Fenced);
     let err = s.store.schedule_timer(&first.fence(), "t", Time(9)).await.unwrap_err();

@@ -121,6 +121,7 @@ async fn concurrent_matching_never_double_books() {
                     priority: (i % 3) as i32,
                     window: Window::ANY,
                     now: Time(1_500_000 + i as u64),
+                    resumed: None,
                 };
                 let at = e.now;
                 let reply = store.apply(Request::Enqueue(e)).await.expect("enqueue");

@@ -222,6 +222,7 @@ fn request(op: &Op, fence: &Fence, now: Time) -> Option<Request> {
             priority: *priority,
             window: *window,
             now,
+            resumed: None,
         }),
         Op::SetWindow { call: c, window } => {
             Request::SetWindow { fence, call: call(c), window: *window, now }

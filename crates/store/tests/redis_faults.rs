@@ -42,6 +42,7 @@ fn enqueue(fence: &Fence, call: &str, now: u64) -> Request {
         priority: 0,
         window: Window::ANY,
         now: Time(now),
+        resumed: None,
     })
 }
 

@@ -66,6 +66,7 @@ impl Site {
             priority,
             window: Window::ANY,
             now,
+            resumed: None,
         };
         (call, self.store.apply_now(Request::Enqueue(e)))
     }

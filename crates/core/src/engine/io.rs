@@ -88,7 +88,17 @@ pub struct Arrival {
     pub priority: i32,
     /// A maximum wait given in the dialplan, overriding the queue's.
     pub max_wait: Option<Duration>,
+    /// The caller was already waiting in this queue, since this time, under a store that has
+    /// since lost it (a single box restarted, a Redis back empty): it resumes its wait with its
+    /// place and hold time, and is not journaled as entering anew. Read from the channel's
+    /// [`ENTRY_VARIABLE`].
+    pub resumed: Option<Time>,
 }
+
+/// The channel variable starq sets on a caller once it waits in a queue,
+/// `<queue>,<failover step>,<entry in ms since the Unix epoch>`: Asterisk keeps it with the
+/// channel, so a starq that lost its store finds the caller's place again.
+pub const ENTRY_VARIABLE: &str = "STARQ_ENTERED";
 
 /// A command from the engine for the shell to carry out.
 #[allow(missing_docs)] // variant fields are named for what they hold
@@ -141,6 +151,9 @@ pub enum ChannelAction {
     Play(Vec<String>),
     /// Continue in the dialplan with `STARQ_OUTCOME` set to `status`.
     Continue { destination: Option<Destination>, status: &'static str },
+    /// Note on the channel ([`ENTRY_VARIABLE`]) that it waits in `queue`, at this step of its
+    /// failover chain, since `entered`.
+    NoteEntry { queue: QueueId, step: u32, entered: Time },
     /// Hang it up.
     Hangup,
 }

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use io::{Arrival, ChannelAction, Command, Input, LegHangup};
+pub use io::{Arrival, ChannelAction, Command, ENTRY_VARIABLE, Input, LegHangup};
 pub use timers::TimerKey;
 
 use crate::config::{AgentConfig, AnswerMode, Overflow, QueueConfig, Window};
@@ -240,7 +240,8 @@ impl Engine {
         if self.callers.contains_key(&call) {
             return; // A duplicate StasisStart (replayed after reconnect) changes nothing.
         }
-        self.enter(call, a.channel, a.caller_id, a.priority, a.max_wait, &queue, fence, true);
+        let entry = Entry { priority: a.priority, max_wait: a.max_wait, resumed: a.resumed };
+        self.enter(call, a.channel, a.caller_id, entry, &queue, fence, true);
     }
 
     /// Puts a caller into a queue: on arrival, or as the next step of a failover chain.
@@ -250,30 +251,32 @@ impl Engine {
         call: CallId,
         channel: String,
         caller_id: String,
-        priority: i32,
-        max_wait: Option<Duration>,
+        entry: Entry,
         queue: &Arc<QueueConfig>,
         fence: Fence,
         first: bool,
     ) {
         let now = self.now;
+        // A resumed wait counts from its first entry (never from the future).
+        let entered = entry.resumed.map_or(now, |at| at.min(now));
         self.by_channel.insert((fence.node.clone(), channel.clone()), call.clone());
         let caller =
-            Caller::new(channel, fence.node.clone(), Arc::clone(queue), caller_id.clone(), now);
+            Caller::new(channel, fence.node.clone(), Arc::clone(queue), caller_id.clone(), entered);
         self.callers.insert(call.clone(), caller);
         if first {
             self.hold(&call, queue);
         }
-        self.arm_wait_timers(&call, queue, max_wait, now);
-        let window = queue.rule.window_at(Window::ANY, Duration::ZERO);
+        self.arm_wait_timers(&call, queue, entry.max_wait, entered);
+        let window = queue.rule.window_at(Window::ANY, now.since(entered));
         let enqueue = Enqueue {
             fence,
             call: call.clone(),
             queue: queue.id.clone(),
             caller_id,
-            priority,
+            priority: entry.priority,
             window,
             now,
+            resumed: entry.resumed.map(|_| entered),
         };
         self.request(Pending::Enqueue(call), Request::Enqueue(enqueue));
     }
@@ -433,7 +436,8 @@ impl Engine {
         {
             let c = self.drop_caller(call).expect("exists");
             let next_call = CallId::of_channel(&c.node, &c.channel, c.step + 1);
-            self.enter(next_call.clone(), c.channel, c.caller_id, 0, None, &next, fence, false);
+            let entry = Entry { priority: 0, max_wait: None, resumed: None };
+            self.enter(next_call.clone(), c.channel, c.caller_id, entry, &next, fence, false);
             if let Some(n) = self.callers.get_mut(&next_call) {
                 n.step = c.step + 1;
             }
@@ -477,4 +481,12 @@ impl Engine {
         }
         Some(c)
     }
+}
+
+/// How a caller enters a queue: from the dialplan's arguments, or the next queue of its chain.
+struct Entry {
+    priority: i32,
+    max_wait: Option<Duration>,
+    /// See [`Arrival::resumed`].
+    resumed: Option<Time>,
 }

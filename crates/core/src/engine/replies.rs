@@ -12,6 +12,7 @@ impl Engine {
         if reply.result == Verdict::Fenced {
             return self.on_fenced(&pending);
         }
+        let mut note = None;
         match (pending, &reply.result) {
             (Pending::Enqueue(call), Verdict::Joined { position, serving }) => {
                 if let Some(c) = self.callers.get_mut(&call) {
@@ -20,6 +21,8 @@ impl Engine {
                     if c.phase == Phase::Joining {
                         c.phase = Phase::Waiting;
                     }
+                    let (queue, step, entered) = (c.queue.id.clone(), c.step, c.entered);
+                    note = Some((call.clone(), ChannelAction::NoteEntry { queue, step, entered }));
                 }
             }
             (Pending::Enqueue(call), Verdict::Refused(outcome)) => self.finish(&call, *outcome),
@@ -54,6 +57,10 @@ impl Engine {
             }
         }
         self.on_notices(reply.notices);
+        // Noted after any offer the reply made: the agent leg goes out first.
+        if let Some((call, action)) = note {
+            self.channel(&call, action);
+        }
     }
 
     /// The store refused a request: another instance owns that node now, or this one under a

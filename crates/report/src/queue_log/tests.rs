@@ -76,6 +76,7 @@ fn every_event_has_app_queue_fields_and_units() {
                 node: NodeId::new("pbx1"),
                 caller_id: "5551234".into(),
                 position: 3,
+                resumed: None,
             },
             vec!["1700000123|pbx1~1700000000.42|support|NONE|ENTERQUEUE||5551234|3"],
             3,
@@ -87,6 +88,7 @@ fn every_event_has_app_queue_fields_and_units() {
                 node: NodeId::new("pbx1"),
                 caller_id: "5551234".into(),
                 position: 1,
+                resumed: None,
             },
             vec![
                 "1700000123|pbx1~1700000000.42|support|NONE|STARQ_FAILOVER|2",
@@ -356,6 +358,7 @@ fn callids_are_unique_in_the_site_and_kept_across_failover() {
         node: NodeId::new(node),
         caller_id: String::new(),
         position: 1,
+        resumed: None,
     };
     let callids = |event| r.render(&entry(event)).iter().map(|l| l.callid.clone()).collect();
     let first: Vec<String> = callids(entered("pbx1", 0));
@@ -478,4 +481,21 @@ fn call_ids_split_into_node_channel_and_failover_step() {
     assert_eq!(split_call(&id("pbx1~a-quiet")), ("pbx1", "a-quiet", 0));
     assert_eq!(split_call(&id("pbx1~a-q0")), ("pbx1", "a-q0", 0));
     assert_eq!(split_call(&id("bare")), ("", "bare", 0));
+}
+
+#[test]
+fn a_resumed_wait_writes_no_second_enterqueue() {
+    // A single box restarted with its callers on hold: their ENTERQUEUE was written by the
+    // process that lost its store. The resumed record keeps the caller's stay one stay.
+    let r = renderer();
+    let resumed = JournalEvent::Entered {
+        call: call(0),
+        queue: q(),
+        node: NodeId::new("pbx1"),
+        caller_id: "5551234".into(),
+        position: 1,
+        resumed: Some(Time(1_700_000_100_000)),
+    };
+    let entry = JournalEntry { seq: 1, time: Time(1_700_000_123_000), event: resumed };
+    assert!(r.render(&entry).is_empty());
 }

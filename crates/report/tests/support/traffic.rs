@@ -307,6 +307,7 @@ impl<S: Store> Driver<'_, S> {
             priority: self.rng.below(3) as i32,
             window: Window::ANY,
             now: self.now,
+            resumed: None,
         });
         match self.apply(request).await.result {
             Verdict::Joined { .. } => {

@@ -327,6 +327,7 @@ fn callers_entered_in_the_same_millisecond_wait_in_the_order_the_store_queued_th
             node: NodeId::new("node0"),
             caller_id: String::new(),
             position: u32::try_from(seq).expect("small"),
+            resumed: None,
         },
     };
     let journal = [entered(1, "node0~b"), entered(2, "node0~a")];

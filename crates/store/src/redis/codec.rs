@@ -171,6 +171,7 @@ pub(super) fn request_args(request: &Request) -> Vec<String> {
                 e.priority.to_string(),
                 e.window.min.to_string(),
                 e.window.max.to_string(),
+                e.resumed.map_or_else(String::new, |t| t.0.to_string()),
             ],
         ),
         Request::SetWindow { fence, call, window, now } => (
@@ -545,6 +546,11 @@ impl Fields {
                 node: NodeId::new(self.s("node")?),
                 caller_id: self.s("cid")?,
                 position: self.num("pos")?,
+                resumed: self
+                    .0
+                    .get("resumed")
+                    .map(|_| self.num("resumed").map(Time))
+                    .transpose()?,
             },
             "refused" => JournalEvent::Refused {
                 call: self.call()?,

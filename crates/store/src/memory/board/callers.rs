@@ -47,7 +47,9 @@ impl Board {
             return Verdict::Refused(outcome);
         }
         self.next_seq += 1;
-        let rank = Rank::new(e.priority, e.now, self.next_seq, e.call.clone());
+        // A resumed wait keeps the place its first entry gave it.
+        let entered = e.resumed.unwrap_or(e.now);
+        let rank = Rank::new(e.priority, entered, self.next_seq, e.call.clone());
         let q = self.queues.get_mut(&e.queue).expect("checked above");
         q.present.insert(rank.clone());
         q.waiting.insert(e.window, rank.clone());
@@ -60,7 +62,7 @@ impl Board {
                 node: e.fence.node.clone(),
                 rank,
                 window: e.window,
-                entered: e.now,
+                entered,
                 caller_id: e.caller_id.clone(),
                 original_position: position,
                 status: CallerStatus::Waiting,
@@ -73,6 +75,7 @@ impl Board {
             node: e.fence.node,
             caller_id: e.caller_id,
             position,
+            resumed: e.resumed,
         });
         self.match_caller(&e.call, e.now, fx);
         Verdict::Joined { position, serving }

@@ -283,6 +283,8 @@ local R = {}
 function R.enq(node, a)
   local call, q, cid, prio, wmin, wmax = a[1], a[2], a[3], tonumber(a[4]), tonumber(a[5]),
       tonumber(a[6])
+  -- A resumed wait (its first entry lost with an earlier store) ranks from that entry.
+  local resumed = a[7] ~= '' and a[7] or nil
   local known = rc('GET', k_caller(call))
   if known then
     if is_caller(known) then return { 'invalid', 'queued', call } end
@@ -303,16 +305,22 @@ function R.enq(node, a)
     return { 'refused', refusal }
   end
   local seq = rc('HINCRBY', k_site(), 'rank', '1')
-  local member = pad(NOW, 16) .. pad(seq, 16) .. call
+  local en = resumed or NOW_S
+  local member = pad(tonumber(en), 16) .. pad(seq, 16) .. call
   local sc = n2s(-prio)
   rc('ZADD', k_present(q), sc, member)
   local position = position_of(q, member)
   local serving = counter(q, 'ns')
-  local c = { q = q, node = node, cid = cid, sc = sc, en = NOW_S, mb = member, wmin = n2s(wmin),
+  local c = { q = q, node = node, cid = cid, sc = sc, en = en, mb = member, wmin = n2s(wmin),
     wmax = n2s(wmax), op = n2s(position), st = 'w' }
   CC[call], CD[call] = c, true
   rc('SADD', k_node_calls(node), call)
-  journal('entered', 'call', call, 'queue', q, 'node', node, 'cid', cid, 'pos', n2s(position))
+  if resumed then
+    journal('entered', 'call', call, 'queue', q, 'node', node, 'cid', cid, 'pos', n2s(position),
+      'resumed', resumed)
+  else
+    journal('entered', 'call', call, 'queue', q, 'node', node, 'cid', cid, 'pos', n2s(position))
+  end
   -- The caller waits, but enters its waiting set only if no agent takes it now: nothing reads
   -- the waiting sets before reserve() takes it (and skips removing it), and a caller taken at
   -- once would be written and removed again for nothing.
