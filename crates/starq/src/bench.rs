@@ -97,11 +97,12 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     });
-    println!(
+    outln!(
         "starq bench: {} simulated nodes, {agents} agents, steps of {} s",
-        args.nodes, args.step
-    );
-    println!(
+        args.nodes,
+        args.step
+    )?;
+    outln!(
         "{:>8} {:>8} {:>8} {:>6} {:>10} {:>12} {:>12} {:>14} {:>12} {:>10}",
         "rate/s",
         "offered",
@@ -113,10 +114,10 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         "starq CPU/call",
         "sim CPU/call",
         "starq/sim"
-    );
+    )?;
     for rate in &args.rates {
         let step = measure_step(&sim, &sim_rt, &shell, *rate, args.step, args.seed)?;
-        println!(
+        outln!(
             "{rate:>8.0} {:>8} {:>8} {:>6} {:>10.1} {:>10.2}ms {:>10.2}ms {:>12.0}µs {:>10.0}µs {:>9.2}x",
             step.offered,
             step.answered,
@@ -127,12 +128,12 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
             step.cpu_per_call_us,
             step.sim_cpu_per_call_us,
             step.cpu_per_call_us / step.sim_cpu_per_call_us.max(1.0)
-        );
+        )?;
     }
-    println!(
+    outln!(
         "peak memory (starq and simulator, one process): {} MiB",
         peak_rss_kib().unwrap_or(0) / 1024
-    );
+    )?;
     stop.cancel();
     starq_rt.block_on(task).context("engine task")??;
     Ok(())

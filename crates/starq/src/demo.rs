@@ -86,7 +86,8 @@ async fn run_on<S: Store>(args: DemoArgs, store: Arc<S>, store_name: &str) -> an
     let (report_status, reporter) = {
         let stopped = routing_stopped.clone();
         let shutdown = async move { stopped.cancelled().await };
-        crate::reports::start(&report, &agents, Arc::clone(&store), shutdown)?
+        let reporter = crate::reports::reporter(&report, &agents, &args.reports)?;
+        crate::reports::start(reporter, Arc::clone(&store), shutdown)
     };
     let started = wall_clock();
     let stop_engine = CancellationToken::new();
@@ -109,10 +110,12 @@ async fn run_on<S: Store>(args: DemoArgs, store: Arc<S>, store_name: &str) -> an
             .send(Input::Agent { agent: format!("agent-{i}").into(), action: AgentAction::Login })
             .await;
     }
-    println!(
+    outln!(
         "starq demo: 2 simulated Asterisk nodes, {} agents, {:.1} callers/s for {} s, {store_name}",
-        args.agents, args.rate, args.duration
-    );
+        args.agents,
+        args.rate,
+        args.duration
+    )?;
     let stop_traffic = CancellationToken::new();
     let mut load = QueueLoad::steady("starq", QUEUE, args.rate);
     load.patience = Some(Dist::Uniform { min_ms: 20_000, max_ms: 120_000 });
@@ -131,7 +134,7 @@ async fn run_on<S: Store>(args: DemoArgs, store: Arc<S>, store_name: &str) -> an
         if second == args.duration {
             stop_traffic.cancel();
         }
-        let open = live_line(second, &sim, store.as_ref(), &shell).await;
+        let open = live_line(second, &sim, store.as_ref(), &shell).await?;
         if (second >= args.duration && open == 0) || second >= drain_limit {
             break;
         }
@@ -199,28 +202,28 @@ async fn reports_summary(
     let mut rows = stats.into_iter().filter(|s| s.queue == QUEUE);
     let first = rows.next().unwrap_or_default();
     let row = rows.fold(first, |total, later| total.and_then(&later));
-    println!();
-    println!(
+    outln!()?;
+    outln!(
         "reports: {written} journal records written to {} and {} ({lines} queue_log lines)",
         url,
         queue_log.display()
-    );
+    )?;
     let pct = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{:.1}%", v * 100.0));
     let secs =
         |v: Option<Duration>| v.map_or("-".to_owned(), |v| format!("{:.1}s", v.as_secs_f64()));
-    println!("{:<34} {:>10}", "  callers (queue_calls)", row.offered);
-    println!("{:<34} {:>10}", "  answered", row.answered);
-    println!("{:<34} {:>10}", "  service level (SL)", pct(row.service_level()));
-    println!("{:<34} {:>10}", "  service level (SL2)", pct(row.service_level2()));
-    println!("{:<34} {:>10}", "  abandon rate", pct(row.abandon_rate()));
-    println!("{:<34} {:>10}", "  average speed of answer", secs(row.average_speed_of_answer()));
-    println!("{:<34} {:>10}", "  average handle time", secs(row.average_handle_time()));
+    outln!("{:<34} {:>10}", "  callers (queue_calls)", row.offered)?;
+    outln!("{:<34} {:>10}", "  answered", row.answered)?;
+    outln!("{:<34} {:>10}", "  service level (SL)", pct(row.service_level()))?;
+    outln!("{:<34} {:>10}", "  service level (SL2)", pct(row.service_level2()))?;
+    outln!("{:<34} {:>10}", "  abandon rate", pct(row.abandon_rate()))?;
+    outln!("{:<34} {:>10}", "  average speed of answer", secs(row.average_speed_of_answer()))?;
+    outln!("{:<34} {:>10}", "  average handle time", secs(row.average_handle_time()))?;
     let agrees = row.answered as usize == f.answered && row.abandoned as usize == f.abandoned;
-    println!(
+    outln!(
         "{:<34} {:>10}",
         "  reports agree with ground truth",
         if agrees { "yes" } else { "NO" }
-    );
+    )?;
     anyhow::ensure!(
         agrees,
         "the reports count {} answered and {} abandoned; the simulator saw {} and {}",
@@ -304,7 +307,12 @@ fn percent(part: usize, whole: usize) -> f64 {
 }
 
 /// Prints one line of live figures; returns how many callers are still in the system.
-async fn live_line<S: Store>(second: u64, sim: &Sim, store: &S, shell: &ShellHandle) -> usize {
+async fn live_line<S: Store>(
+    second: u64,
+    sim: &Sim,
+    store: &S,
+    shell: &ShellHandle,
+) -> std::io::Result<usize> {
     let truth = sim.truth();
     let callers: Vec<CallerRecord> = truth.callers().cloned().collect();
     let f = figures(&callers);
@@ -312,7 +320,7 @@ async fn live_line<S: Store>(second: u64, sim: &Sim, store: &S, shell: &ShellHan
     let latency = shell
         .dispatch_latency()
         .map_or("-".to_owned(), |(p50, p99, _)| format!("{:.2}/{:.2} ms", ms(p50), ms(p99)));
-    println!(
+    outln!(
         "{second:>4}s  waiting {:>3}  ringing {:>3}  talking {:>3}  | done {:>4}  abandoned {:>3}  | SL {:>5.1}%  dispatch p50/p99 {latency}",
         view.callers.saturating_sub(view.ringing),
         view.ringing,
@@ -320,8 +328,8 @@ async fn live_line<S: Store>(second: u64, sim: &Sim, store: &S, shell: &ShellHan
         f.completed,
         f.abandoned,
         percent(f.within_sl, f.answered + f.abandoned),
-    );
-    callers.iter().filter(|c| c.outcome.is_none()).count()
+    )?;
+    Ok(callers.iter().filter(|c| c.outcome.is_none()).count())
 }
 
 fn ms(d: Duration) -> f64 {
@@ -340,33 +348,29 @@ async fn summary<S: Store>(sim: &Sim, store: &S, shell: &ShellHandle) -> anyhow:
             matches!(e.event, JournalEvent::Left { outcome: starq_core::Outcome::Abandoned, .. })
         })
         .count();
-    println!();
-    println!("{:<34} {:>10}", "callers", f.arrived);
-    println!("{:<34} {:>10}", "answered by an agent", f.answered);
-    println!("{:<34} {:>10}", "completed", f.completed);
-    println!("{:<34} {:>10}", "abandoned while waiting", f.abandoned);
-    println!("{:<34} {:>10}", "sent back to the dialplan", f.back_to_dialplan);
-    println!(
+    outln!()?;
+    outln!("{:<34} {:>10}", "callers", f.arrived)?;
+    outln!("{:<34} {:>10}", "answered by an agent", f.answered)?;
+    outln!("{:<34} {:>10}", "completed", f.completed)?;
+    outln!("{:<34} {:>10}", "abandoned while waiting", f.abandoned)?;
+    outln!("{:<34} {:>10}", "sent back to the dialplan", f.back_to_dialplan)?;
+    outln!(
         "{:<34} {:>9.1}%",
         format!("service level ({} s, SL2)", SERVICE_LEVEL.as_secs()),
         percent(f.within_sl, f.answered + f.abandoned)
-    );
+    )?;
     let asa = if f.answered == 0 { 0.0 } else { f.answer_ms as f64 / f.answered as f64 / 1000.0 };
-    println!("{:<34} {:>9.1}s", "average speed of answer", asa);
+    outln!("{:<34} {:>9.1}s", "average speed of answer", asa)?;
     if let Some((p50, p99, n)) = shell.dispatch_latency() {
-        println!(
+        outln!(
             "{:<34} {:>7.2} ms  (p99 {:.2} ms, {n} offers)",
             "dispatch latency p50",
             ms(p50),
             ms(p99)
-        );
+        )?;
     }
     let agrees = journaled_completions == f.completed && journaled_abandons == f.abandoned;
-    println!(
-        "{:<34} {:>10}",
-        "journal agrees with ground truth",
-        if agrees { "yes" } else { "NO" }
-    );
+    outln!("{:<34} {:>10}", "journal agrees with ground truth", if agrees { "yes" } else { "NO" })?;
     anyhow::ensure!(
         agrees,
         "starq journaled {journaled_completions} completions and {journaled_abandons} abandons; the simulator saw {} and {}",

@@ -3,18 +3,29 @@
 
 #![forbid(unsafe_code)]
 
+/// `println!` that returns the write's `io::Result` instead of panicking when stdout is gone
+/// (`starq check-config starq.toml | head`): callers pass the error up with `?`, and `main`
+/// ends quietly on a broken pipe, as a filter's reader closing early is no failure.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod bench;
 mod demo;
 mod reports;
 mod simulated;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use starq_engine::config::{self, StoreChoice};
+use starq_report::{ReportConfig, Reporter};
 use starq_store::{MemoryStore, RedisOptions, RedisStore, Store};
 use tokio_util::sync::CancellationToken;
 
@@ -62,6 +73,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Whoever read stdout stopped reading: nothing left to say, and nobody to say it to.
+        Err(error) if broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("starq: {error:#}");
             // 64 (EX_USAGE) for configuration mistakes, as sysexits has it.
@@ -72,6 +85,15 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Whether `error` comes from writing to a stdout whose reader is gone.
+fn broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn init_logging(json: bool, quiet: bool) {
@@ -109,20 +131,43 @@ async fn ctrl_c() {
     }
 }
 
-fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
-    let config = config::load(file)?;
-    println!("{}: ok", file.display());
-    println!(
+/// A configuration that passed every check short of connecting: the file's, the Redis URL's
+/// (read as the Redis store reads it), the `[report]` section's and the reporter's (its
+/// database URL parsed, the database not contacted). `check-config` and `serve` both start
+/// here, so a file one accepts is a file the other runs.
+struct Checked {
+    config: config::Config,
+    report: Option<(ReportConfig, Reporter)>,
+}
+
+/// Checks `path`; runs inside a tokio runtime (the reporter's lazy pool is built, not opened).
+fn check(path: &Path) -> anyhow::Result<Checked> {
+    let config = config::load(path)?;
+    let report = match reports::settings(config.report.as_ref(), path, env)? {
+        Some(settings) => {
+            let reporter = reports::reporter(&settings, &config.agents, path)?;
+            Some((settings, reporter))
+        }
+        None => None,
+    };
+    Ok(Checked { config, report })
+}
+
+fn check_config(file: &Path) -> anyhow::Result<()> {
+    // The same checks as `serve`, in a runtime that never runs a task: nothing is contacted.
+    let Checked { config, report } = runtime()?.block_on(async { check(file) })?;
+    outln!("{}: ok", file.display())?;
+    outln!(
         "  instance {} (lease {} s)",
         config.settings.instance,
         config.settings.lease_ttl.as_secs()
-    );
+    )?;
     match &config.store {
-        StoreChoice::Embedded => println!("  store: embedded (one instance)"),
-        StoreChoice::Redis { site, .. } => println!("  store: Redis, site {site}"),
+        StoreChoice::Embedded => outln!("  store: embedded (one instance)")?,
+        StoreChoice::Redis { site, .. } => outln!("  store: Redis, site {site}")?,
     }
     for node in &config.nodes {
-        println!("  node {} at {} (app {})", node.id, node.ari.ari_url, node.ari.app);
+        outln!("  node {} at {} (app {})", node.id, node.ari.ari_url, node.ari.app)?;
     }
     for queue in &config.queues {
         let members = config
@@ -130,21 +175,22 @@ fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
             .iter()
             .filter(|a| a.memberships.iter().any(|m| m.queue == queue.id))
             .count();
-        println!("  queue {}: {}, {} agents", queue.id, queue.strategy, members);
+        outln!("  queue {}: {}, {} agents", queue.id, queue.strategy, members)?;
     }
-    println!("  {} agents", config.agents.len());
-    match reports::settings(config.report.as_ref(), file, env)? {
-        Some(report) => {
+    outln!("  {} agents", config.agents.len())?;
+    match report {
+        Some((report, _)) => {
+            // The scheme only: the rest of a database URL may hold a password.
             let sql = report.sql_url.as_deref().map_or("no SQL".to_owned(), |url| {
-                format!("SQL {}", url.split_once("://").map_or(url, |(scheme, _)| scheme))
+                format!("SQL {}", url.split_once(':').map_or("(unknown)", |(scheme, _)| scheme))
             });
             let file = report
                 .queue_log_file
                 .as_ref()
                 .map_or("no file".to_owned(), |f| format!("queue_log file {}", f.display()));
-            println!("  reports: {sql}, {file}");
+            outln!("  reports: {sql}, {file}")?;
         }
-        None => println!("  reports: none"),
+        None => outln!("  reports: none")?,
     }
     Ok(())
 }
@@ -153,27 +199,23 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-async fn serve(path: &std::path::Path) -> anyhow::Result<()> {
-    let config = config::load(path)?;
-    let report = reports::settings(config.report.as_ref(), path, env)?;
-    match &config.store {
-        StoreChoice::Embedded => serve_on(Arc::new(MemoryStore::new()), config, report).await,
+async fn serve(path: &Path) -> anyhow::Result<()> {
+    let checked = check(path)?;
+    match &checked.config.store {
+        StoreChoice::Embedded => serve_on(Arc::new(MemoryStore::new()), checked).await,
         StoreChoice::Redis { url, site } => {
-            let store = RedisStore::connect(RedisOptions::new(url.clone(), site.clone()))
+            let store = RedisStore::connect(RedisOptions::new(url.expose(), site.as_str()))
                 .await
                 .with_context(|| {
-                    format!("{}: store.redis_url: cannot use Redis", path.display())
-                })?;
-            serve_on(Arc::new(store), config, report).await
+                format!("{}: store.redis_url: cannot use Redis", path.display())
+            })?;
+            serve_on(Arc::new(store), checked).await
         }
     }
 }
 
-async fn serve_on<S: Store>(
-    store: Arc<S>,
-    config: config::Config,
-    report: Option<starq_report::ReportConfig>,
-) -> anyhow::Result<()> {
+async fn serve_on<S: Store>(store: Arc<S>, checked: Checked) -> anyhow::Result<()> {
+    let Checked { config, report } = checked;
     tracing::info!(
         nodes = config.nodes.len(),
         queues = config.queues.len(),
@@ -183,12 +225,11 @@ async fn serve_on<S: Store>(
     // The reporter outlives routing: once the engine has stopped, it writes what the journal
     // still holds.
     let routing_stopped = CancellationToken::new();
-    let (report_status, reporter) = match &report {
-        Some(report) => {
+    let (report_status, reporter) = match report {
+        Some((_, reporter)) => {
             let stopped = routing_stopped.clone();
             let shutdown = async move { stopped.cancelled().await };
-            let (status, task) =
-                reports::start(report, &config.agents, Arc::clone(&store), shutdown)?;
+            let (status, task) = reports::start(reporter, Arc::clone(&store), shutdown);
             (Some(status), Some(task))
         }
         None => (None, None),

@@ -1,55 +1,107 @@
 //! The reporter beside the engine: the `[report]` section of `starq.toml` read into
 //! starq-report's settings (`STARQ_SQL_URL` overrides the database URL, which holds a
-//! password), and the reporter task started over the same store.
+//! password) and checked, the reporter built from them, and its task started over the store.
+//!
+//! Errors are the engine's [`ConfigError`]s (file, key, reason), so a bad `[report]` exits as
+//! any configuration mistake does; none shows the database URL.
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::ops::RangeInclusive;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use starq_core::config::AgentConfig;
+use starq_core::config::limits::{self, DAY, HOUR};
+use starq_engine::config::ConfigError;
+use starq_report::reporter::ConfigError as ReporterError;
+use starq_report::sql::SqlError;
 use starq_report::{ReportConfig, Reporter, StatusHandle};
 use starq_store::Store;
+
+/// `batch_size`: journal records per transaction.
+const BATCH_SIZE: RangeInclusive<usize> = 1..=10_000;
+/// `poll_interval_ms`: the pause between reads of a drained journal.
+const POLL_INTERVAL_MS: RangeInclusive<u64> = 1..=60_000;
+/// `lag_warning_secs`.
+const LAG_WARNING_SECS: RangeInclusive<u64> = 0..=DAY;
+/// `shutdown_grace_ms`: how long a shutdown goes on writing the journal.
+const SHUTDOWN_GRACE_MS: RangeInclusive<u64> = 0..=HOUR * 1000;
 
 /// The report settings of a configuration file, or `None` when it asks for no report.
 pub(crate) fn settings(
     table: Option<&toml::Table>,
     file: &Path,
     env: impl Fn(&str) -> Option<String>,
-) -> anyhow::Result<Option<ReportConfig>> {
-    let Some(table) = table else {
-        return Ok(env("STARQ_SQL_URL")
-            .map(|url| ReportConfig { sql_url: Some(url), ..ReportConfig::default() }));
+) -> Result<Option<ReportConfig>, ConfigError> {
+    let invalid = |key: &str, reason: String| ConfigError::Invalid {
+        file: file.display().to_string(),
+        key: format!("report.{key}"),
+        reason,
     };
-    let mut config: ReportConfig =
-        serde_path_to_error::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
-            anyhow::anyhow!("{}: report.{}: {}", file.display(), e.path(), e.inner())
-        })?;
+    let mut config = match table {
+        Some(table) => serde_path_to_error::deserialize(toml::Value::Table(table.clone()))
+            .map_err(|e| invalid(&e.path().to_string(), e.inner().to_string()))?,
+        None => ReportConfig::default(),
+    };
     if let Some(url) = env("STARQ_SQL_URL") {
         config.sql_url = Some(url);
+    }
+    let count = |key: &str, range: &RangeInclusive<u64>, value: u64| {
+        limits::count(range, value).map(drop).map_err(|reason| invalid(key, reason))
+    };
+    limits::count(&BATCH_SIZE, config.batch_size).map_err(|r| invalid("batch_size", r))?;
+    count("poll_interval_ms", &POLL_INTERVAL_MS, config.poll_interval_ms)?;
+    count("lag_warning_secs", &LAG_WARNING_SECS, config.lag_warning_secs)?;
+    count("shutdown_grace_ms", &SHUTDOWN_GRACE_MS, config.shutdown_grace_ms)?;
+    let group = &config.consumer_group;
+    if group.is_empty()
+        || group.len() > 128
+        || group.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        let reason = format!("{group:?}: 1 to 128 bytes, no whitespace or control characters");
+        return Err(invalid("consumer_group", reason));
     }
     Ok(config.enabled().then_some(config))
 }
 
-/// Starts the reporter over `store` until `shutdown` completes (then it writes what the
-/// journal still holds, within its grace). Agents' names go into `queue_log` as member names.
-pub(crate) fn start<S: Store>(
+/// The reporter `config` describes, its database URL parsed but not connected (which needs a
+/// tokio runtime). Agents' names go into `queue_log` as member names.
+pub(crate) fn reporter(
     config: &ReportConfig,
     agents: &[AgentConfig],
-    store: Arc<S>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<(StatusHandle, tokio::task::JoinHandle<()>)> {
+    file: &Path,
+) -> Result<Reporter, ConfigError> {
     let names: BTreeMap<_, _> = agents
         .iter()
         .filter(|a| !a.name.is_empty())
         .map(|a| (a.id.clone(), a.name.clone()))
         .collect();
-    let reporter = Reporter::from_config(config)
-        .context("report: cannot set the reporter up")?
-        .with_member_names(names);
+    let reporter = Reporter::from_config(config).map_err(|e| {
+        let (key, reason) = match e {
+            // The reason only: the URL, even redacted, is the user's to know.
+            ReporterError::Sql(SqlError::BadUrl { reason, .. }) => ("sql_url", reason),
+            ReporterError::Sql(other) => ("sql_url", other.to_string()),
+            ReporterError::Invalid { key, reason } => (key, reason),
+        };
+        ConfigError::Invalid {
+            file: file.display().to_string(),
+            key: format!("report.{key}"),
+            reason,
+        }
+    })?;
+    Ok(reporter.with_member_names(names))
+}
+
+/// Starts `reporter` over `store` until `shutdown` completes (then it writes what the journal
+/// still holds, within its grace).
+pub(crate) fn start<S: Store>(
+    reporter: Reporter,
+    store: Arc<S>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> (StatusHandle, tokio::task::JoinHandle<()>) {
     let status = reporter.status();
-    Ok((status, tokio::spawn(reporter.run(store, shutdown))))
+    (status, tokio::spawn(reporter.run(store, shutdown)))
 }
 
 #[cfg(test)]
