@@ -41,6 +41,11 @@ pub(crate) struct BenchArgs {
     /// Seed of the simulated traffic.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Instead of the ramp, keep agents busy with callers placed at once (5 agents talking
+    /// 2 s with 50 callers, 20 agents talking 1 s with 400) and compare the calls answered
+    /// per second with the zero-gap limit.
+    #[arg(long)]
+    saturate: bool,
 }
 
 const QUEUE: &str = "bench";
@@ -48,6 +53,9 @@ const QUEUE: &str = "bench";
 const CALL_MAX: Duration = Duration::from_millis(1_800);
 
 pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.saturate {
+        return crate::saturation::run(&crate::saturation::SCENARIOS, args.nodes, args.seed);
+    }
     anyhow::ensure!(
         !args.rates.is_empty() && args.rates.iter().all(|r| *r > 0.0),
         "--rates must be positive"

@@ -16,6 +16,7 @@ macro_rules! outln {
 mod bench;
 mod demo;
 mod reports;
+mod saturation;
 mod simulated;
 
 use std::path::{Path, PathBuf};
