@@ -148,7 +148,7 @@ fn measure(scenario: Scenario, nodes: usize, seed: u64) -> anyhow::Result<Outcom
     for i in 0..scenario.callers {
         let node = sim.node(i % nodes).context("node")?;
         let spec =
-            CallSpec::new("starq", &[&format!("queue={QUEUE}")], &format!("{}", 5_000_000 + i));
+            CallSpec::new("starq", &[&format!("queue={QUEUE}")], (5_000_000 + i).to_string());
         node.place_call(&spec).context("caller placed")?;
     }
     // Every caller is served in about callers ÷ agents rounds of one talk each.
