@@ -5,7 +5,6 @@
 //! Errors are the engine's [`ConfigError`]s (file, key, reason), so a bad `[report]` exits as
 //! any configuration mistake does; none shows the database URL.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::ops::RangeInclusive;
 use std::path::Path;
@@ -72,11 +71,6 @@ pub(crate) fn reporter(
     agents: &[AgentConfig],
     file: &Path,
 ) -> Result<Reporter, ConfigError> {
-    let names: BTreeMap<_, _> = agents
-        .iter()
-        .filter(|a| !a.name.is_empty())
-        .map(|a| (a.id.clone(), a.name.clone()))
-        .collect();
     let reporter = Reporter::from_config(config).map_err(|e| {
         let (key, reason) = match e {
             // The reason only: the URL, even redacted, is the user's to know.
@@ -90,7 +84,7 @@ pub(crate) fn reporter(
             reason,
         }
     })?;
-    Ok(reporter.with_member_names(names))
+    Ok(reporter.with_agents(agents))
 }
 
 /// Starts `reporter` over `store` until `shutdown` completes (then it writes what the journal
