@@ -116,3 +116,34 @@ fn check_config_and_serve_refuse_the_same_files_the_same_way() {
         );
     }
 }
+
+/// At `RUST_LOG=trace`, with every log record of every dependency, neither `check-config`
+/// refusing a file nor `serve` failing to reach Redis prints a password: not the Redis URL's,
+/// not the database URL's, not the ARI node's.
+#[test]
+fn passwords_stay_out_of_trace_logs_and_errors() {
+    let redis = "[store]\nredis_url = \"redis://starq:redis-hunter2@127.0.0.1:1/0\"\n";
+    let sql = "[report]\nsql_url = \"postgres://starq:sql-hunter2@127.0.0.1:1/x\"\n";
+    let cases = [
+        ("check-config", format!("{NODE}{redis}[queues.q]\nwrapuptime = 86401\n{sql}")),
+        ("check-config", format!("{NODE}{sql}batch_size = 0\n")),
+        ("check-config", format!("{NODE}[store]\nredis_url = \"redis://:redis-hunter2@h:x\"\n")),
+        ("serve", format!("{NODE}{redis}{sql}")),
+    ];
+    for (i, (command, text)) in cases.iter().enumerate() {
+        let file = File::new(&format!("trace-{i}"), text);
+        let path = file.0.to_str().unwrap();
+        let args: Vec<&str> =
+            if *command == "serve" { vec!["serve", "--config", path] } else { vec![command, path] };
+        let mut run = starq(&args);
+        let output = run.env("RUST_LOG", "trace").stdin(Stdio::null()).output().expect("runs");
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!output.status.success(), "{command} {i}: {printed}");
+        assert!(printed.contains("starq: "), "{command} {i}: no error: {printed}");
+        assert!(!printed.contains("hunter2"), "{command} {i}: a password shown: {printed}");
+    }
+}
