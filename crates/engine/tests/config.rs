@@ -110,6 +110,13 @@ fn mistakes_name_the_file_the_key_and_the_reason() {
     assert_eq!(key, "agents[0] (a).contacts[0].nodes");
     let (key, _) = invalid_key(parse("[[nodes]]\nname = \"n\"\nari_url = \"http://h:8088\"\nusername = \"u\"\npassword = \"p\"\n", "f", &env_with(&[])).unwrap_err());
     assert_eq!(key, "nodes[0] (n).ari_url");
+    let node = |app: &str| {
+        format!(
+            "[[nodes]]\nname = \"n\"\nari_url = \"http://h:8088/ari\"\nusername = \"u\"\npassword = \"p\"\napp = {app:?}\n"
+        )
+    };
+    let (key, _) = invalid_key(parse(&node("a&b"), "f", &env_with(&[])).unwrap_err());
+    assert_eq!(key, "nodes[0] (n).app");
 }
 
 #[test]

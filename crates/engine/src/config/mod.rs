@@ -300,8 +300,11 @@ fn nodes(
             app: n.app.clone().unwrap_or_else(|| "starq".into()),
         };
         // Building a client checks the URL and the app name the way every request will use them.
-        starq_ari::AriClient::new(&ari, starq_ari::RestLimits::default())
-            .map_err(|e| (at("ari_url"), e.to_string()))?;
+        starq_ari::AriClient::new(&ari, starq_ari::RestLimits::default()).map_err(|e| {
+            let key =
+                if matches!(e, starq_ari::ConfigError::InvalidApp(_)) { "app" } else { "ari_url" };
+            (at(key), e.to_string())
+        })?;
         specs.push(NodeSpec { id: NodeId::new(&n.name), ari });
     }
     Ok(specs)
