@@ -64,8 +64,13 @@ pub fn parse(args: &[String]) -> Result<StasisArgs, ArgError> {
                     Some(value.parse::<i32>().map_err(|_| bad("priority", "a whole number"))?)
             }
             "timeout" => {
-                let secs = value.parse::<u32>().map_err(|_| bad("timeout", "whole seconds"))?;
-                max_wait = Some(Duration::from_secs(u64::from(secs)));
+                let limits = starq_core::config::limits::MAX_WAIT_SECS;
+                let secs = value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|s| limits.contains(s))
+                    .ok_or(bad("timeout", "whole seconds, at most a day (86400)"))?;
+                max_wait = Some(Duration::from_secs(secs));
             }
             other => return Err(ArgError::UnknownKey(other.to_owned())),
         }
@@ -108,5 +113,8 @@ mod tests {
         assert_eq!(parse(&args(&["queue=a", "queue=b"])), Err(ArgError::Duplicate("queue".into())));
         let err = parse(&args(&["queue=a", "timeout=-3"])).unwrap_err().to_string();
         assert!(err.contains("timeout") && err.contains("-3"), "{err}");
+        let err = parse(&args(&["queue=a", "timeout=86401"])).unwrap_err().to_string();
+        assert!(err.contains("at most a day"), "{err}");
+        assert!(parse(&args(&["queue=a", "timeout=86400"])).is_ok());
     }
 }

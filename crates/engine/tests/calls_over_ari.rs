@@ -688,7 +688,7 @@ async fn every_agent_leg_starq_creates_rings() {
         .map(|n| agent(&format!("a{n}"), "support", &[(&format!("PJSIP/a{n}"), &[])]))
         .collect();
     let phones: Vec<PhoneScript> =
-        (1..=4).map(|n| PhoneScript::answering(&format!("PJSIP/a{n}"), 20, 150)).collect();
+        (1..=4).map(|n| PhoneScript::answering(format!("PJSIP/a{n}"), 20, 150)).collect();
     // One agent per offer (ringall's losing legs may be hung up before they are dialed).
     let mut q = queue("support");
     q.strategy = Strategy::LeastRecent;
