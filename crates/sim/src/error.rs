@@ -1,5 +1,6 @@
 //! The errors a node answers REST requests with, shaped as Asterisk shapes them: an HTTP status
-//! and a JSON body `{"message": "…"}`.
+//! and a JSON body `{"message": "…"}` (`{"error": "Allocation failed"}` for a channel that
+//! cannot be allocated).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -45,16 +46,31 @@ impl AriError {
         Self::conflict("Channel not in Stasis application")
     }
 
+    /// 500 when a channel cannot be allocated (unknown technology, unreachable endpoint).
+    /// Asterisk answers this one with `{"error": "Allocation failed"}`, not `{"message"}`
+    /// (`ast_ari_response_alloc_failed` in `res/res_ari.c`).
+    pub fn allocation_failed() -> Self {
+        Self::new(500, ALLOCATION_FAILED)
+    }
+
     /// 404 for a bridge id that is not on this node.
     pub fn bridge_not_found() -> Self {
         Self::not_found("Bridge not found")
     }
 }
 
+/// The message of [`AriError::allocation_failed`].
+pub const ALLOCATION_FAILED: &str = "Allocation failed";
+
 impl IntoResponse for AriError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::json!({ "message": self.message });
+        let key = if self.status == 500 && self.message == ALLOCATION_FAILED {
+            "error"
+        } else {
+            "message"
+        };
+        let body = serde_json::json!({ key: self.message });
         (status, axum::Json(body)).into_response()
     }
 }

@@ -24,16 +24,22 @@
 //!   [`caller_dtmf`](server::NodeHandle::caller_dtmf) act at once.
 //! - **Agent legs**: `POST /channels/create` + `/dial` or `POST /channels` (originate) to
 //!   `Local/<n>@agents` (answers at once, hangs up after 30 s), `Local/<n>@noanswer` (rings,
-//!   gives up after 10 s), `Local/<n>@busy` (`Busy(5)`), any other Local context (missing
-//!   extension: cause 0 for originate, 16 for create+dial), or a scripted phone by endpoint
+//!   its dialplan runs out after 10 s: hangup request cause 0), `Local/<n>@busy`
+//!   (`Busy(5)`), `Local/<n>@busyhangup` (`Hangup(17)`: no `Dial BUSY`), any other Local
+//!   context, or none (`[default]`), is a missing extension (cause 0 for originate, 16 for
+//!   create+dial); the leg variables `AGENT_TALK`, `NOANSWER_WAIT` and `BUSY_HOLD` (seconds)
+//!   override those timings as the reference dialplan does (`docs/fidelity.md`). Or a
+//!   scripted phone by endpoint
 //!   ([`phones::PhoneScript`]: answer probability and delay, talk time, busy, unreachable,
 //!   which nodes reach it, calls at once — a second call to a phone in a call is busy). An
-//!   unreachable or unknown endpoint answers `500 Allocation failed`. As in Asterisk, a
-//!   created channel enters Stasis a moment *after* `create` answers
+//!   unreachable or unknown endpoint answers `500 {"error": "Allocation failed"}`. As in
+//!   Asterisk, a created channel is subscribed at once (a `ChannelVarset` per request
+//!   variable) but enters Stasis a moment *after* `create` answers
 //!   ([`NodeConfig::stasis_entry_delay`]); a `/dial` before its `StasisStart` answers `409
-//!   Channel not in Stasis application`. `Busy()` with no timeout (`busy_hold: None`) signals
-//!   `Dial BUSY` and leaves the leg up until the dial timeout (cause 19); `/continue` leaves
-//!   music on hold playing (ground truth: `moh_after_stasis`).
+//!   Channel not in Stasis application`. A `/dial` with an unknown `caller` dials anyway.
+//!   `Busy()` with no timeout (`busy_hold: None`) signals `Dial BUSY` and leaves the leg up
+//!   until the dial timeout (cause 19), which ends any leg not up; `/continue` leaves music
+//!   on hold playing (ground truth: `moh_after_stasis`).
 //! - **REST surface**: `/asterisk/{info,ping}`, `/applications[/{app}[/subscription]]`
 //!   (`channel:`, `bridge:`, `endpoint:` sources), `/channels` (list, originate with or
 //!   without id, create, get, hangup with `reason`/`reason_code`, answer, ring, progress,
@@ -70,7 +76,12 @@
 //!   Local pairs, playback queues and ground-truth outcomes (chaos tests can call it).
 //!
 //! Randomness comes only from ChaCha streams derived from the seed. Decisions are seeded;
-//! their interleaving with real time (this is a real-time server) is not replayable.
+//! their interleaving with real time (this is a real-time server) is not replayable. Steps due
+//! by the time a request arrives run before it, whatever the timer's resolution.
+//!
+//! The simulator is trusted only as far as a suite shows: `tests/fidelity.rs` runs the same
+//! scripted exchanges against a node and, given `STARQ_TEST_ASTERISK`, a real Asterisk, and
+//! compares them; `docs/fidelity.md` records what matched, what differed and why.
 //!
 //! ## Differences from Asterisk worth knowing
 //!

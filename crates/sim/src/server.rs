@@ -52,10 +52,14 @@ impl Shared {
     }
 
     /// Runs an operation on the node's state at the current time, waking the timer driver
-    /// if the operation scheduled something earlier than it was sleeping for.
+    /// if the operation scheduled something earlier than it was sleeping for. Steps already
+    /// due run first: the timer driver wakes only at millisecond resolution, and a request
+    /// must not see a world that should have moved on (a created leg that entered Stasis
+    /// 300 µs ago accepts a `/dial`, as in Asterisk).
     pub(crate) fn op<R>(&self, f: impl FnOnce(&mut NodeState, Now) -> R) -> R {
         let now = Now::read();
         let mut state = self.lock();
+        run_due(&mut state, now);
         let before = state.next_deadline();
         let out = f(&mut state, now);
         let after = state.next_deadline();
@@ -316,19 +320,21 @@ impl NodeHandle {
     }
 }
 
+/// Runs the steps due at `now`, each at its own deadline.
+fn run_due(st: &mut NodeState, now: Now) {
+    for (at, step) in st.take_due(now.mono) {
+        // Stamp events with the step's own deadline so bursts keep their spacing.
+        let late = now.mono.saturating_duration_since(at);
+        let when = Now { mono: at, wall_ms: now.wall_ms.saturating_sub(late.as_millis() as u64) };
+        st.run_step(when, step);
+    }
+}
+
 /// The node's single timer: sleeps until the earliest deadline, runs what is due.
 async fn drive_timers(shared: Arc<Shared>) {
     loop {
-        let next = shared.op(|st, now| {
-            for (at, step) in st.take_due(now.mono) {
-                // Stamp events with the step's own deadline so bursts keep their spacing.
-                let late = now.mono.saturating_duration_since(at);
-                let when =
-                    Now { mono: at, wall_ms: now.wall_ms.saturating_sub(late.as_millis() as u64) };
-                st.run_step(when, step);
-            }
-            st.next_deadline()
-        });
+        // `op` runs what is due before the closure.
+        let next = shared.op(|st, _| st.next_deadline());
         let sleep = async {
             match next {
                 Some(at) => tokio::time::sleep_until(at).await,

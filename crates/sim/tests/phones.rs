@@ -100,7 +100,8 @@ async fn busy_unreachable_and_per_node_reach() {
     assert!(got.iter().any(|e| e["type"] == "Dial" && e["dialstatus"] == "BUSY"));
     assert_eq!(got.last().unwrap()["cause"], 17);
     let (status, body) = a0.post("/channels", &[("endpoint", "PJSIP/gone"), ("app", "q")]).await;
-    assert_eq!((status, body["message"].as_str()), (500, Some("Allocation failed")));
+    // Asterisk's allocation failure is the one error whose body says `error`, not `message`.
+    assert_eq!((status, body["error"].as_str()), (500, Some("Allocation failed")));
     assert_eq!(a0.post("/channels", &[("endpoint", "PJSIP/backup"), ("app", "q")]).await.0, 500);
     let _ev1 = Events::connect(n1, "q").await;
     assert_eq!(a1.post("/channels", &[("endpoint", "PJSIP/backup"), ("app", "q")]).await.0, 200);

@@ -87,6 +87,8 @@ async fn queue_call_end_to_end_with_starq_ari() {
     client.create_channel(&leg).await.unwrap();
     let again = client.create_channel(&leg).await;
     assert!(matches!(again, Err(AriError::Conflict { .. })), "{again:?}");
+    // A created leg can be dialed once it is in Stasis (sample 07).
+    next_event(&mut rx, "StasisStart", "call-1-a1").await;
     client.dial("call-1-a1", Some("call-1;2"), Some(5)).await.unwrap();
     next_event(&mut rx, "Dial", "call-1-a1").await;
     next_event(&mut rx, "ChannelStateChange", "call-1-a1").await;

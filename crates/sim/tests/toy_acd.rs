@@ -36,6 +36,8 @@ async fn acd(
     let (mut rx, handle) = starq_ari::connect_events(EventStreamConfig::new(cfg, 9)).unwrap();
     let mut waiting: Vec<String> = Vec::new();
     let mut leg_of: BTreeMap<String, (String, String)> = BTreeMap::new(); // leg -> (caller, agent)
+    // Created legs not yet in Stasis: a `/dial` before their StasisStart is 409 (sample 07).
+    let mut entering: BTreeMap<String, (String, String)> = BTreeMap::new();
     loop {
         let item = tokio::select! {
             () = stop.cancelled() => break,
@@ -48,10 +50,21 @@ async fn acd(
                 let _ = client.moh_start(&e.channel.id, None).await;
                 waiting.push(e.channel.id.clone());
             }
+            Event::StasisStart(e) if entering.contains_key(&e.channel.id) => {
+                let leg = e.channel.id;
+                let Some((caller, agent)) = entering.remove(&leg) else { continue };
+                if client.dial(&leg, Some(&caller), Some(2)).await.is_ok() {
+                    leg_of.insert(leg, (caller, agent));
+                } else {
+                    free.lock().unwrap().insert(agent);
+                    let _ = client.hangup(&leg, None).await;
+                }
+            }
             Event::StasisEnd(e) => {
                 waiting.retain(|c| *c != e.channel.id);
                 let legs: Vec<String> = leg_of
                     .iter()
+                    .chain(&entering)
                     .filter(|(_, (c, _))| *c == e.channel.id)
                     .map(|(l, _)| l.clone())
                     .collect();
@@ -70,6 +83,9 @@ async fn acd(
                 }
             }
             Event::ChannelDestroyed(d) => {
+                if let Some((_, agent)) = entering.remove(&d.channel.id) {
+                    free.lock().unwrap().insert(agent);
+                }
                 if let Some((caller, agent)) = leg_of.remove(&d.channel.id) {
                     free.lock().unwrap().insert(agent);
                     let _ = client.hangup(&caller, None).await;
@@ -89,10 +105,8 @@ async fn acd(
                 channel_id: Some(leg.clone()),
                 ..Default::default()
             };
-            if client.create_channel(&spec).await.is_ok()
-                && client.dial(&leg, Some(&caller), Some(2)).await.is_ok()
-            {
-                leg_of.insert(leg, (caller, agent));
+            if client.create_channel(&spec).await.is_ok() {
+                entering.insert(leg, (caller, agent));
             } else {
                 free.lock().unwrap().insert(agent);
             }

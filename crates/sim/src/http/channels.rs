@@ -15,7 +15,7 @@ use super::params::Params;
 use crate::error::AriError;
 use crate::node::control::ContinueTo;
 use crate::node::hangup::reason_cause;
-use crate::node::legs::LegSpec;
+use crate::node::legs::{LegSpec, check_endpoint};
 use crate::node::model::Target;
 use crate::server::Shared;
 use crate::wire;
@@ -71,8 +71,10 @@ fn leg_spec(p: &Params, channel_id: Option<String>) -> Result<LegSpec, AriError>
     if p.get("originator").is_some() && p.get("formats").is_some() {
         return Err(AriError::bad_request("Originator and formats can't both be specified"));
     }
+    let endpoint = p.get("endpoint").unwrap_or_default();
+    check_endpoint(endpoint)?;
     Ok(LegSpec {
-        endpoint: p.require("endpoint")?.to_owned(),
+        endpoint: endpoint.to_owned(),
         app: p.get("app").unwrap_or_default().to_owned(),
         app_args: p
             .get("appArgs")
@@ -141,16 +143,22 @@ async fn hangup(
     body: Bytes,
 ) -> Result<StatusCode, AriError> {
     let p = params(&q, &body)?;
+    // Asterisk looks the channel up before it reads the reason.
+    if !s.op(|st, _| st.channels.contains_key(&id)) {
+        return Err(AriError::channel_not_found());
+    }
     let cause = match (p.get("reason_code"), p.get("reason")) {
         (Some(_), Some(_)) => {
             return Err(AriError::bad_request(
                 "The reason and reason_code can't both be specified",
             ));
         }
-        (Some(_), None) => i32::try_from(p.int("reason_code")?.unwrap_or(16))
-            .map_err(|_| AriError::bad_request("Invalid reason_code"))?,
+        (Some(code), None) => code
+            .trim()
+            .parse::<i32>()
+            .map_err(|_| AriError::bad_request("Invalid reason for hangup reason code provided"))?,
         (None, Some(r)) => reason_cause(r)
-            .ok_or_else(|| AriError::bad_request("Invalid reason for hangup provided"))?,
+            .ok_or_else(|| AriError::bad_request("Invalid reason for hangup reason provided"))?,
         (None, None) => 16,
     };
     s.op(|st, now| st.delete_channel(now, &id, cause))?;

@@ -95,7 +95,7 @@ impl NodeState {
         let mut snapshot = match self.channels.get(&handset_id) {
             Some(c) => c.wire(),
             // Stasis() failed and the dialplan already hung the pair up.
-            None => return Err(AriError::new(500, "Allocation failed")),
+            None => return Err(AriError::allocation_failed()),
         };
         snapshot.state = wire::ChannelState::Down;
         snapshot.dialplan.app_name = "AppDial2".to_owned();

@@ -71,14 +71,16 @@ impl NodeState {
         let Some(chan) = self.channels.get_mut(id) else { return Ok(()) };
         chan.stasis = None;
         let targeted = to.context.is_some() || to.extension.is_some();
+        // As `ast_ari_channels_continue_in_dialplan`: a new context without an extension
+        // starts at `s`; a priority alone stays in place; nothing at all is the next priority.
+        if let Some(ext) = to.extension.or_else(|| to.context.as_ref().map(|_| "s".to_owned())) {
+            chan.dialplan.exten = ext;
+        }
         if let Some(ctx) = to.context {
             chan.dialplan.context = ctx;
         }
-        if let Some(ext) = to.extension {
-            chan.dialplan.exten = ext;
-        }
         chan.dialplan.priority =
-            if targeted { to.priority.unwrap_or(1) } else { chan.dialplan.priority + 1 };
+            to.priority.unwrap_or(if targeted { 1 } else { chan.dialplan.priority + 1 });
         let (ctx, exten, priority) =
             (chan.dialplan.context.clone(), chan.dialplan.exten.clone(), chan.dialplan.priority);
         let serial = chan.serial;

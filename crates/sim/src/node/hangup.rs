@@ -2,7 +2,7 @@
 //! leaving the bridge, `StasisEnd`, `STASISSTATUS`, the Local other half, `ChannelDestroyed`),
 //! and the ground-truth outcome of whoever was on the channel.
 
-use super::model::{ChanState, Role, Start};
+use super::model::{ChanState, FarEnd, Role, Start};
 use super::state::NodeState;
 use crate::clock::Now;
 use crate::error::AriError;
@@ -18,8 +18,25 @@ pub(crate) enum Hangup {
     Far(i32),
     /// A `/dial` timeout: soft request, destroyed with cause 19.
     Timeout,
+    /// The far end hung up with one cause and the channel is destroyed with another:
+    /// `[noanswer]`'s dialplan running out without `Hangup()` (request 0, destroyed 16), or a
+    /// `Hangup(17)` racing the dial, which Asterisk now and then destroys with 16.
+    Split { request: i32, destroyed: i32 },
     /// Dies without a hangup request (unroutable leg, originate timeout).
     Silent(i32),
+}
+
+/// Which side of a Local pair ended it, which decides what its subscribers see of the `;2`
+/// half.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ender {
+    /// The `;1` side (the app, a timeout, the dialplan after `/continue`): the `;2` half gets a
+    /// hangup request, then a soft one (samples 01, 04a).
+    Near,
+    /// The `;2` half's own dialplan hung up (`[agents]`' `Hangup()`): one soft request.
+    Far,
+    /// No hangup requests at all (unroutable, originate timeout).
+    Silent,
 }
 
 /// Maps `DELETE /channels/{id}?reason=` to a Q.850 cause.
@@ -72,6 +89,7 @@ impl NodeState {
         let cause = match how {
             Hangup::Rest(c) | Hangup::Far(c) | Hangup::Silent(c) => c,
             Hangup::Timeout => 19,
+            Hangup::Split { destroyed, .. } => destroyed,
         };
         // An originated leg still dialing is not in Stasis: a far-end hangup (busy, gave up)
         // shows only as `ChannelDestroyed`.
@@ -83,7 +101,10 @@ impl NodeState {
             Hangup::Far(c) if in_stasis => self.emit_chan(now, id, |channel| {
                 Event::ChannelHangupRequest { cause: c, soft: None, channel }
             }),
-            Hangup::Far(_) | Hangup::Silent(_) => {}
+            Hangup::Split { request, .. } if in_stasis => self.emit_chan(now, id, |channel| {
+                Event::ChannelHangupRequest { cause: request, soft: None, channel }
+            }),
+            Hangup::Far(_) | Hangup::Split { .. } | Hangup::Silent(_) => {}
         }
         self.record_end(now, id, how);
         if self.channels.get(id).is_some_and(|c| c.bridge.is_some()) {
@@ -92,7 +113,12 @@ impl NodeState {
         self.stop_channel_playbacks(now, id);
         self.stop_moh_truth(now, id);
         self.end_stasis(now, id);
-        self.destroy(now, id, cause, matches!(how, Hangup::Silent(_)));
+        let ender = match how {
+            Hangup::Silent(_) => Ender::Silent,
+            Hangup::Far(_) | Hangup::Split { .. } => Ender::Far,
+            Hangup::Rest(_) | Hangup::Timeout => Ender::Near,
+        };
+        self.destroy(now, id, cause, ender);
     }
 
     /// `StasisEnd` and `STASISSTATUS=SUCCESS`, if the channel is in Stasis.
@@ -109,12 +135,12 @@ impl NodeState {
     }
 
     /// `ChannelDestroyed` for the channel and its Local other half, then removal.
-    pub(crate) fn destroy(&mut self, now: Now, id: &str, cause: i32, silent: bool) {
+    pub(crate) fn destroy(&mut self, now: Now, id: &str, cause: i32, ender: Ender) {
         let Some(chan) = self.channels.get(id) else { return };
         let role = chan.role.clone();
         let peer = chan.peer.clone();
         let app_dial = chan.start == Start::Originated;
-        if matches!(role, Role::CallerLeg { .. }) && !silent {
+        if matches!(role, Role::CallerLeg { .. }) && ender != Ender::Silent {
             // The dialplan channel hangs up after Stasis; only subscribers see it.
             self.emit_chan(now, id, |channel| Event::ChannelHangupRequest {
                 cause,
@@ -125,12 +151,28 @@ impl NodeState {
         if let Some(peer) = &peer
             && matches!(role, Role::Outgoing { .. })
         {
-            if !silent {
+            if ender == Ender::Far
+                && matches!(role, Role::Outgoing { far: FarEnd::AnswerNow { .. }, .. })
+            {
+                // `[agents]` ends with `Hangup()` after its `Wait()` (docs/fidelity.md).
+                if let Some(p) = self.channels.get_mut(peer.as_str()) {
+                    p.dialplan.priority = 4;
+                    p.set_app("Hangup", "");
+                }
+                self.emit_chan(now, peer, |channel| Event::ChannelDialplan {
+                    dialplan_app: "Hangup".to_owned(),
+                    dialplan_app_data: String::new(),
+                    channel,
+                });
+            }
+            if ender == Ender::Near {
                 self.emit_chan(now, peer, |channel| Event::ChannelHangupRequest {
                     cause,
                     soft: None,
                     channel,
                 });
+            }
+            if ender != Ender::Silent {
                 self.emit_chan(now, peer, |channel| Event::ChannelHangupRequest {
                     cause,
                     soft: Some(true),
@@ -202,9 +244,11 @@ impl NodeState {
         // Who ended the conversation: the agent if their leg went first.
         let agent_left = truth.caller(caller).is_some_and(|r| r.agent_left_ms.is_some());
         let outcome = match how {
-            Hangup::Far(_) if connected && agent_left => Outcome::AgentHungUp,
-            Hangup::Far(_) if connected => Outcome::CallerHungUp,
-            Hangup::Far(_) => Outcome::Abandoned,
+            Hangup::Far(_) | Hangup::Split { .. } if connected && agent_left => {
+                Outcome::AgentHungUp
+            }
+            Hangup::Far(_) | Hangup::Split { .. } if connected => Outcome::CallerHungUp,
+            Hangup::Far(_) | Hangup::Split { .. } => Outcome::Abandoned,
             Hangup::Rest(_) if connected && (agent_left || !agent_present) => Outcome::AgentHungUp,
             Hangup::Rest(c) | Hangup::Silent(c) => Outcome::HungUpByApp { cause: c },
             Hangup::Timeout => Outcome::HungUpByApp { cause: 19 },

@@ -1,6 +1,7 @@
 //! Outgoing legs: `POST /channels/create` + `/dial` and `POST /channels` (originate), to
-//! `Local/<exten>@<context>` (the samples' `[agents]`, `[noanswer]`, `[busy]` contexts) or
-//! to a scripted phone (`PJSIP/<name>`), with the event sequences of sample 04b and 05.
+//! `Local/<exten>@<context>` (the reference dialplan's `[agents]`, `[noanswer]`, `[busy]`,
+//! `[busyhangup]` contexts, `docs/fidelity.md`) or to a scripted phone (`PJSIP/<name>`), with
+//! the event sequences of samples 04b, 05, 07 and 08.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -41,30 +42,71 @@ struct Route {
     on_phone: bool,
 }
 
+/// A channel variable holding seconds, as `Wait()` and `Busy()` read their argument: a
+/// decimal number, or nothing usable (`None`) if it is not one or is negative.
+fn seconds(text: &str) -> Option<Duration> {
+    text.trim().parse::<f64>().ok().and_then(|s| Duration::try_from_secs_f64(s).ok())
+}
+
+/// `<tech>/<resource>`, both non-empty, as `POST /channels` and `/channels/create` demand.
+pub(crate) fn check_endpoint(endpoint: &str) -> Result<(), AriError> {
+    match endpoint.split_once('/') {
+        _ if endpoint.is_empty() => Err(AriError::bad_request("Endpoint must be specified")),
+        Some((tech, resource)) if !tech.is_empty() && !resource.is_empty() => Ok(()),
+        _ => Err(AriError::bad_request("Invalid endpoint specified")),
+    }
+}
+
 impl NodeState {
-    fn route(&mut self, endpoint: &str, start: Start) -> Result<Route, AriError> {
-        let Some((tech, resource)) = endpoint.split_once('/') else {
-            return Err(AriError::bad_request("Invalid endpoint"));
-        };
+    /// Where `endpoint` leads. A Local target's dialplan reads the leg's variables as the
+    /// reference dialplan does (`AGENT_TALK`, `NOANSWER_WAIT`, `BUSY_HOLD`, seconds), falling
+    /// back to the node's settings when unset.
+    fn route(
+        &mut self,
+        endpoint: &str,
+        start: Start,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<Route, AriError> {
+        check_endpoint(endpoint)?;
+        let (tech, resource) = endpoint.split_once('/').unwrap_or((endpoint, ""));
         if tech.eq_ignore_ascii_case("local") {
             let target = resource.split('/').next().unwrap_or(resource);
-            let Some((exten, context)) = target.split_once('@') else {
-                return Err(AriError::bad_request("Invalid endpoint"));
+            // Asterisk's Local channel driver puts a target without `@` in `[default]`.
+            let (exten, context) = match target.split_once('@') {
+                Some((exten, "")) => (exten, "default"),
+                Some(pair) => pair,
+                None => (target, "default"),
             };
+            let var = |name: &str| vars.get(name).filter(|v| !v.is_empty());
             let far = match context {
-                "agents" => FarEnd::AnswerNow { talk: self.cfg.agents_talk },
+                // `_X.` matches no empty extension.
+                _ if exten.is_empty() => FarEnd::Missing,
+                "agents" => FarEnd::AnswerNow {
+                    talk: var("AGENT_TALK")
+                        .and_then(|v| seconds(v))
+                        .unwrap_or(self.cfg.agents_talk),
+                },
                 "noanswer" => FarEnd::Ring {
                     answer_after: None,
                     talk: Duration::ZERO,
-                    give_up: Some(self.cfg.noanswer_wait),
+                    give_up: Some(
+                        var("NOANSWER_WAIT")
+                            .and_then(|v| seconds(v))
+                            .unwrap_or(self.cfg.noanswer_wait),
+                    ),
                 },
-                "busy" => FarEnd::Busy { hold: self.cfg.busy_hold },
+                // `Busy(x)` with `x` not a number waits for ever, as `Busy()` does.
+                "busy" => FarEnd::Busy {
+                    hold: var("BUSY_HOLD").map_or(self.cfg.busy_hold, |v| seconds(v)),
+                },
+                "busyhangup" => FarEnd::HangsUp { cause: 17 },
                 _ => FarEnd::Missing,
             };
-            let name = format!("Local/{target}-{}", self.local_suffix());
+            let name = format!("Local/{exten}@{context}-{}", self.local_suffix());
             return Ok(Route {
                 name,
-                dialstring: target.to_owned(),
+                // `Dial` events name the resource as requested, `/n` included (sample 07).
+                dialstring: resource.to_owned(),
                 far,
                 context: context.to_owned(),
                 exten: exten.to_owned(),
@@ -75,7 +117,7 @@ impl NodeState {
             });
         }
         // Real Asterisk cannot allocate a channel to an unregistered endpoint.
-        let unallocated = || AriError::new(500, "Allocation failed");
+        let unallocated = AriError::allocation_failed;
         let (far, while_busy, on_phone) = if start == Start::Originated {
             match self.world.phones().dial(endpoint, self.index, &mut self.rng) {
                 Reach::Far { far, while_busy } => (far, while_busy, true),
@@ -121,18 +163,17 @@ impl NodeState {
             None if spec.channel_id.is_some() => format!("{id};2"),
             None => self.uniqueid(now),
         };
+        // Asterisk checks the endpoint's shape before it allocates (and finds an id taken).
+        check_endpoint(&spec.endpoint)?;
         if id == peer_id {
             return Err(AriError::conflict("Channel with given unique ID already exists"));
         }
         self.check_ids(&[&id, &peer_id])?;
-        let route = self.route(&spec.endpoint, start)?;
+        let route = self.route(&spec.endpoint, start, &spec.variables)?;
         let cid = spec.caller_id.clone().unwrap_or_default();
-        let app_data = std::iter::once(spec.app.as_str())
-            .chain(spec.app_args.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join(",");
+        // A created channel shows no application until it enters Stasis (sample 07).
         let (app_name, data) = match start {
-            Start::Created => ("Stasis", app_data),
+            Start::Created => ("", String::new()),
             _ => ("AppDial2", "(Outgoing Line)".to_owned()),
         };
         let leg = Chan {
@@ -205,7 +246,8 @@ impl NodeState {
         self.insert_channel(peer);
     }
 
-    /// `POST /channels/create`: the leg exists at once but enters Stasis only a moment after
+    /// `POST /channels/create`: the leg exists at once, subscribed to the app, which sees a
+    /// `ChannelVarset` for each variable of the request; it enters Stasis only a moment after
     /// the answer ([`NodeConfig::stasis_entry_delay`](crate::NodeConfig)), then waits for
     /// `/dial`. Until then it is not in the app: `/dial` answers 409 and the app's listing
     /// lacks it (sample 07).
@@ -215,6 +257,13 @@ impl NodeState {
         spec: &LegSpec,
     ) -> Result<wire::Channel, AriError> {
         let id = self.build_leg(now, spec, Start::Created)?;
+        for (name, value) in &spec.variables {
+            self.emit_chan(now, &id, |channel| Event::ChannelVarset {
+                variable: name.clone(),
+                value: value.clone(),
+                channel,
+            });
+        }
         let chan = self.channels.get(&id).ok_or_else(AriError::channel_not_found)?;
         let (snapshot, serial) = (chan.wire(), chan.serial);
         let (low, high) = self.cfg.stasis_entry_delay;
@@ -239,10 +288,14 @@ impl NodeState {
         app: &str,
         args: Vec<String>,
     ) {
-        let Some(chan) = self.channels.get(id) else { return };
-        let (name, data) = (chan.dialplan.app_name.clone(), chan.dialplan.app_data.clone());
+        let Some(chan) = self.channels.get_mut(id) else { return };
+        let data = std::iter::once(app)
+            .chain(args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(",");
+        chan.set_app("Stasis", &data);
         self.emit_chan(now, id, |channel| Event::ChannelDialplan {
-            dialplan_app: name,
+            dialplan_app: "Stasis".to_owned(),
             dialplan_app_data: data,
             channel,
         });
@@ -259,6 +312,20 @@ impl NodeState {
         let id = self.build_leg(now, spec, Start::Originated)?;
         let chan = self.channels.get(&id).ok_or_else(AriError::channel_not_found)?;
         let (snapshot, peer) = (chan.wire(), chan.peer.clone());
+        // The Local `;2` half gets the request's variables when called, before the caller id,
+        // and originate has subscribed the app to it: a `ChannelVarset` each, showing no
+        // caller yet (the `;1` half shows none).
+        if let Some(peer) = &peer
+            && let Some(p) = self.channels.get_mut(peer)
+        {
+            let cid = (std::mem::take(&mut p.caller), std::mem::take(&mut p.connected));
+            for (name, value) in &spec.variables {
+                self.set_var(now, peer, name, value);
+            }
+            if let Some(p) = self.channels.get_mut(peer) {
+                (p.caller, p.connected) = cid;
+            }
+        }
         if spec.caller_id.is_some()
             && let Some(peer) = peer
         {
@@ -289,8 +356,10 @@ impl NodeState {
         }
         // `caller=` makes the leg's connected line the caller's id (sample 04b's
         // `ChannelConnectedLine` before the first `Dial`) and links the ring to that caller.
-        if let Some(caller_id) = caller {
-            let other = self.channels.get(caller_id).ok_or_else(AriError::channel_not_found)?;
+        // Asterisk ignores a `caller` it cannot find and dials all the same.
+        if let Some(caller_id) = caller
+            && let Some(other) = self.channels.get(caller_id)
+        {
             let cid = other.caller.clone();
             if let Some(n) = self.caller_of(caller_id) {
                 self.links.leg_caller.insert(id.to_owned(), n);
@@ -352,8 +421,15 @@ impl NodeState {
                 if let Some(delay) = answer_after {
                     self.at(now, delay, Step::FarAnswer { leg: id.to_owned(), serial });
                 }
+                // `[noanswer]` has no `Hangup()`: running out asks with cause 0 (docs/fidelity.md).
                 if let Some(g) = give_up {
-                    self.at(now, g, Step::FarHangup { leg: id.to_owned(), serial, cause: 16 });
+                    let step = Step::FarHangupSplit {
+                        leg: id.to_owned(),
+                        serial,
+                        request: 0,
+                        destroyed: 16,
+                    };
+                    self.at(now, g, step);
                 }
             }
             // No `Ringing` state: `Busy()` answers busy before ringing (sample 04b).
@@ -364,6 +440,18 @@ impl NodeState {
                 if let Some(hold) = hold {
                     self.at(now, hold, Step::FarHangup { leg: id.to_owned(), serial, cause: 17 });
                 }
+            }
+            // `Hangup(cause)` on the far side: the `Dial` with no status, then the hangup.
+            // Racing the dial, Asterisk destroys about one such leg in five with cause 16
+            // though the hangup request said 17 (docs/fidelity.md): judge on the request.
+            FarEnd::HangsUp { cause } => {
+                if cause == 17 {
+                    self.mark_ring(now, id, RingResult::Busy);
+                }
+                let destroyed = if self.rng.chance(0.2) { 16 } else { cause };
+                let step =
+                    Step::FarHangupSplit { leg: id.to_owned(), serial, request: cause, destroyed };
+                self.at(now, Duration::ZERO, step);
             }
             // Unregistered since the leg was created: the dial fails at once.
             FarEnd::Unavailable => {

@@ -39,6 +39,10 @@ pub(crate) enum FarEnd {
     /// `Busy(hold)`: reports busy, hangs up with cause 17 after `hold`; with no `hold`
     /// (`Busy()`), never: the leg lives until the dial timeout.
     Busy { hold: Option<Duration> },
+    /// `Hangup(cause)` before answering (`[busyhangup]`, as a SIP 486 would): no `Dial BUSY`,
+    /// a hangup request with `cause`, and the leg destroyed with `cause` (sample 08
+    /// `hangup_17`) or, now and then, with 16 as Asterisk does (docs/fidelity.md).
+    HangsUp { cause: i32 },
     /// The extension does not exist: the Local `;2` half cannot start.
     Missing,
     /// The phone became unreachable between `/channels/create` and `/dial`.

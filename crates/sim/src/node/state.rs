@@ -67,8 +67,11 @@ impl World {
 pub(crate) enum Step {
     /// The far end of an outgoing leg answers.
     FarAnswer { leg: String, serial: u64 },
-    /// The far end of an outgoing leg hangs up (talk over, `Busy()` over, gave up ringing).
+    /// The far end of an outgoing leg hangs up (talk over, `Busy(hold)` over, `Hangup(17)`).
     FarHangup { leg: String, serial: u64, cause: i32 },
+    /// The far end hangs up with `request` as the cause of the hangup request, and the leg
+    /// is destroyed with `destroyed` (see `Hangup::Split`).
+    FarHangupSplit { leg: String, serial: u64, request: i32, destroyed: i32 },
     /// A channel made by `POST /channels/create` enters the app.
     EnterStasis { leg: String, serial: u64, app: String, args: Vec<String> },
     /// `/dial` or originate timeout expired.

@@ -1,7 +1,9 @@
 //! The timer-driven half of the simulated world: far ends answering and hanging up, dial
 //! timeouts, playback items ending, the dialplan after `/continue`, scripted callers.
 
-use super::hangup::Hangup;
+use std::time::Duration;
+
+use super::hangup::{Ender, Hangup};
 use super::model::{ChanState, FarEnd, Role, Start};
 use super::state::{NodeState, Step};
 use crate::clock::Now;
@@ -20,17 +22,19 @@ impl NodeState {
             Step::FarHangup { leg, serial, cause } if self.live(&leg, serial) => {
                 self.hangup(now, &leg, Hangup::Far(cause));
             }
+            Step::FarHangupSplit { leg, serial, request, destroyed } if self.live(&leg, serial) => {
+                self.hangup(now, &leg, Hangup::Split { request, destroyed });
+            }
             Step::EnterStasis { leg, serial, app, args } if self.live(&leg, serial) => {
                 self.created_leg_enters_stasis(now, &leg, &app, args);
             }
             Step::DialTimeout { leg, serial } if self.live(&leg, serial) => {
                 let Some(chan) = self.channels.get(&leg) else { return };
-                // An answered dial has nothing left to time out, nor has a busy leg whose
-                // `Busy(hold)` ends it (cause 17, sample 04b); `Busy()` with no timeout does
-                // not, so its leg times out like an unanswered one (cause 19, sample 08).
-                let busy =
-                    matches!(chan.role, Role::Outgoing { far: FarEnd::Busy { hold: Some(_) }, .. });
-                if chan.state == ChanState::Up || busy {
+                // An answered dial has nothing left to time out. Anything else has, busy legs
+                // too: Asterisk's timeout is a hook on the dialing channel that hangs up
+                // whatever is not up (`bridge_timeout` in `res/stasis/control.c`), so `Busy()`
+                // stays until it (cause 19, sample 08), as does `Busy(hold)` with a longer hold.
+                if chan.state == ChanState::Up {
                     return;
                 }
                 // An originated leg is not in Stasis yet: it just dies with cause 19.
@@ -38,12 +42,11 @@ impl NodeState {
                 self.hangup(now, &leg, how);
             }
             Step::PeerWait { peer, serial } if self.live(&peer, serial) => {
+                let talk = seconds_text(self.agent_talk(&peer));
                 if let Some(c) = self.channels.get_mut(&peer) {
                     c.dialplan.priority = 3;
-                    let talk = self.cfg.agents_talk.as_secs().to_string();
                     c.set_app("Wait", &talk);
                 }
-                let talk = self.cfg.agents_talk.as_secs().to_string();
                 self.emit_chan(now, &peer, |channel| Event::ChannelDialplan {
                     dialplan_app: "Wait".to_owned(),
                     dialplan_app_data: talk,
@@ -83,6 +86,15 @@ impl NodeState {
         }
     }
 
+    /// How long the `[agents]` `;2` half `peer` talks: its leg's `AGENT_TALK` or the node's.
+    fn agent_talk(&self, peer: &str) -> Duration {
+        let leg = self.channels.get(peer).and_then(|p| p.peer.as_ref());
+        match leg.and_then(|l| self.channels.get(l)).map(|l| &l.role) {
+            Some(Role::Outgoing { far: FarEnd::AnswerNow { talk }, .. }) => *talk,
+            _ => self.cfg.agents_talk,
+        }
+    }
+
     /// A ringing far end answers.
     fn far_answer(&mut self, now: Now, leg: &str) {
         let Some(chan) = self.channels.get(leg) else { return };
@@ -91,7 +103,7 @@ impl NodeState {
             if chan.start == Start::Originated { dialstring } else { String::new() };
         let serial = chan.serial;
         self.answer_leg(now, leg, final_dialstring);
-        if let super::model::FarEnd::Ring { talk, .. } = far {
+        if let FarEnd::Ring { talk, .. } = far {
             self.at(now, talk, Step::FarHangup { leg: leg.to_owned(), serial, cause: 16 });
         }
     }
@@ -108,6 +120,11 @@ impl NodeState {
             channel,
         });
         self.set_var(now, id, "STASISSTATUS", "SUCCESS");
-        self.destroy(now, id, 16, false);
+        self.destroy(now, id, 16, Ender::Near);
     }
+}
+
+/// Seconds as a dialplan argument shows them: `30`, or `0.5`.
+fn seconds_text(d: Duration) -> String {
+    if d.subsec_nanos() == 0 { d.as_secs().to_string() } else { d.as_secs_f64().to_string() }
 }

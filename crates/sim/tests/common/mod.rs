@@ -42,7 +42,7 @@ pub async fn eventually(what: &str, cond: impl Fn() -> bool) {
     panic!("timed out waiting for: {what}");
 }
 
-/// REST access to one node.
+/// REST access to one node (simulated, or a real Asterisk by base URL).
 pub struct Ari {
     http: reqwest::Client,
     base: String,
@@ -53,9 +53,14 @@ pub struct Ari {
 impl Ari {
     pub fn new(node: &NodeHandle) -> Self {
         let (user, pass) = node.credentials();
+        Self::at(&node.base_url(), user, pass)
+    }
+
+    /// REST at `base` (`http://host:port/ari`) with Basic auth.
+    pub fn at(base: &str, user: &str, pass: &str) -> Self {
         Self {
             http: reqwest::Client::new(),
-            base: node.base_url(),
+            base: base.trim_end_matches('/').to_owned(),
             user: user.to_owned(),
             pass: pass.to_owned(),
         }
@@ -148,8 +153,12 @@ pub struct Events {
 
 impl Events {
     pub async fn connect(node: &NodeHandle, apps: &str) -> Self {
-        let (ws, _) =
-            tokio_tungstenite::connect_async(node.events_url(apps)).await.expect("ws connects");
+        Self::connect_url(&node.events_url(apps)).await
+    }
+
+    /// Connects to a full events URL (`ws://…/ari/events?app=…&api_key=…`).
+    pub async fn connect_url(url: &str) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("ws connects");
         let (tx, rx) = mpsc::unbounded_channel();
         let (closed_tx, closed) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
@@ -201,8 +210,14 @@ impl Events {
         tokio::time::timeout(wait, fut).await.is_ok()
     }
 
-    /// Closes the socket from our side.
-    pub fn close(self) {
+    /// Closes the socket from our side (as dropping it does).
+    pub fn close(self) {}
+}
+
+impl Drop for Events {
+    /// The reader task would keep the socket open until the runtime ends; on a real Asterisk
+    /// a socket left open past its test can take the app away from the next test's.
+    fn drop(&mut self) {
         self.task.abort();
     }
 }
@@ -265,7 +280,7 @@ pub fn signature(e: &Value) -> String {
 }
 
 /// Drops the per-node sequence number from Local channel names (`-00000006;1` → `-N;1`).
-fn unnumbered(text: &str) -> String {
+pub fn unnumbered(text: &str) -> String {
     let mut out = String::new();
     let mut rest = text;
     while let Some(pos) = rest.find(';') {
