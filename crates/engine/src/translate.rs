@@ -89,6 +89,9 @@ struct Leg {
     in_app: bool,
     /// The dial to send once the leg is in the app, until it is sent.
     dial: Option<DialOrder>,
+    /// The cause of a hangup the far end asked for (not starq's, which is soft): Asterisk
+    /// may destroy the leg with another (a `Hangup(17)` is sometimes destroyed with 16).
+    far_cause: Option<i32>,
 }
 
 impl Channels {
@@ -113,6 +116,7 @@ impl Channels {
             answered: false,
             in_app: false,
             dial: None,
+            far_cause: None,
         });
         entry.dial = Some(order);
     }
@@ -236,10 +240,16 @@ impl Channels {
                     }
                     Some(leg) => vec![Step::Input(Input::LegFailed {
                         reservation: leg.reservation,
-                        miss: miss_for_cause(e.cause),
+                        miss: miss_for_cause(leg.far_cause.unwrap_or(e.cause)),
                     })],
                     None => self.caller_gone(node, id),
                 }
+            }
+            Event::ChannelHangupRequest(e) if e.soft != Some(true) => {
+                if let (Some(leg), Some(cause)) = (self.legs.get_mut(&e.channel.id), e.cause) {
+                    leg.far_cause = Some(cause);
+                }
+                Vec::new()
             }
             Event::Dial(e) => match e.dialstatus {
                 DialStatus::Answer => self.leg_up(&e.peer.id),
@@ -371,6 +381,7 @@ impl Channels {
                         answered,
                         in_app: false,
                         dial: None,
+                        far_cause: None,
                     };
                     self.legs.insert(leg, leg_state);
                 }
