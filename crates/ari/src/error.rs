@@ -127,14 +127,21 @@ impl AriError {
     }
 }
 
-/// Asterisk's error bodies are `{"message": "…"}`; anything else is shown as short text.
+/// Asterisk's error bodies are `{"message": "…"}`, except the allocation failures of
+/// `ast_ari_response_alloc_failed`, which are `{"error": "…"}` (e.g. `500 {"error": "Allocation
+/// failed"}` for an endpoint that cannot be reached); anything else is shown as short text.
 fn error_message(body: &[u8]) -> String {
     #[derive(serde::Deserialize)]
-    struct AsteriskError {
-        message: String,
+    enum AsteriskError {
+        #[serde(rename = "message")]
+        Message(String),
+        #[serde(rename = "error")]
+        Error(String),
     }
-    if let Ok(error) = serde_json::from_slice::<AsteriskError>(body) {
-        return error.message;
+    if let Ok(AsteriskError::Message(text) | AsteriskError::Error(text)) =
+        serde_json::from_slice::<AsteriskError>(body)
+    {
+        return text;
     }
     const LIMIT: usize = 200;
     let text = String::from_utf8_lossy(body);
@@ -164,6 +171,8 @@ mod tests {
         assert!(matches!(AriError::from_status(op, 422, b""), AriError::InvalidState { .. }));
         assert!(matches!(AriError::from_status(op, 400, b"x"), AriError::BadRequest { .. }));
         assert!(matches!(AriError::from_status(op, 401, b""), AriError::Unauthorized { .. }));
+        let allocation = AriError::from_status(op, 500, br#"{"error":"Allocation failed"}"#);
+        assert_eq!(allocation.to_string(), "ChannelOriginate: node unavailable: Allocation failed");
         let unavailable = AriError::from_status(op, 503, b"overloaded");
         assert_eq!(unavailable.to_string(), "ChannelOriginate: node unavailable: overloaded");
         let long = "é".repeat(500);
