@@ -85,14 +85,14 @@ pub async fn run(args: SimArgs, shutdown: impl Future<Output = ()>) -> anyhow::R
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("--control-port {port}"))?;
-        println!("control http://{addr}");
+        say(format_args!("control http://{addr}"));
         let app = crate::control::router(std::sync::Arc::clone(&sim));
         tokio::spawn(async move { axum::serve(listener, app).await });
     }
     for n in sim.nodes() {
         let url = n.base_url();
         tracing::info!(node = n.index(), %url, asterisk_id = n.asterisk_id(), "node up");
-        println!("node {} {} asterisk_id={}", n.index(), n.base_url(), n.asterisk_id());
+        say(format_args!("node {} {} asterisk_id={}", n.index(), n.base_url(), n.asterisk_id()));
     }
     let stop = CancellationToken::new();
     let traffic = tokio::spawn(run_traffic(sim.nodes().to_vec(), profile, args.seed, stop.clone()));
@@ -126,4 +126,11 @@ fn load_profile(spec: &str, app: &str) -> anyhow::Result<TrafficProfile> {
         .with_context(|| format!("--traffic {spec}: not a built-in profile nor a readable file"))?;
     serde_json::from_str(&text)
         .with_context(|| format!("--traffic {spec}: not a valid traffic profile"))
+}
+
+/// Prints a line for whoever started the simulator. A reader that went away (`starq sim | head`)
+/// is no reason to stop serving: the line is dropped, where `println!` would panic.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
