@@ -338,6 +338,20 @@ fn unknown_queue_and_full_queue_go_back_to_the_dialplan_with_a_reason() {
     assert_eq!(out, [("ch0".to_owned(), None, "UNKNOWNQUEUE"), ("ch2".to_owned(), None, "FULL")]);
 }
 
+/// The media played to the channel `who` among `out`'s commands, one list per play.
+fn played(out: &[Command], who: &str) -> Vec<Vec<String>> {
+    out.iter()
+        .filter_map(|c| match c {
+            Command::Channel { channel, action: ChannelAction::Play(media), .. }
+                if channel == who =>
+            {
+                Some(media.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn announcements_say_position_and_estimated_wait() {
     let mut q = QueueConfig::new("s");
@@ -366,18 +380,7 @@ fn announcements_say_position_and_estimated_wait() {
     h.take();
     h.wait(200);
     let out = h.take();
-    let plays = |who: &str| -> Vec<Vec<String>> {
-        out.iter()
-            .filter_map(|c| match c {
-                Command::Channel { channel, action: ChannelAction::Play(media), .. }
-                    if channel == who =>
-                {
-                    Some(media.clone())
-                }
-                _ => None,
-            })
-            .collect()
-    };
+    let plays = |who: &str| played(&out, who);
     // ch2 is next (position 1) with no agent ringing for it: as in app_queue, it hears that it
     // is next (and no wait estimate), besides the periodic prompts.
     assert!(plays("ch2").iter().any(|m| m == &["sound:custom/promo"]), "{:?}", plays("ch2"));
@@ -415,23 +418,11 @@ fn the_position_is_said_at_entry_then_when_it_changes_or_the_frequency_passes() 
     h.arrive("ch1", "s");
     h.arrive("ch2", "s");
     h.take();
-    let said = |out: &[Command], who: &str| -> Vec<Vec<String>> {
-        out.iter()
-            .filter_map(|c| match c {
-                Command::Channel { channel, action: ChannelAction::Play(media), .. }
-                    if channel == who =>
-                {
-                    Some(media.clone())
-                }
-                _ => None,
-            })
-            .collect()
-    };
     let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     h.wait(1);
     let out = h.take();
     assert_eq!(
-        said(&out, "ch2"),
+        played(&out, "ch2"),
         [words(&[
             "sound:queue-thereare",
             "number:2",
@@ -440,19 +431,19 @@ fn the_position_is_said_at_entry_then_when_it_changes_or_the_frequency_passes() 
         ])],
         "said at entry, not a frequency later"
     );
-    assert_eq!(said(&out, "ch1"), [words(&["sound:queue-youarenext", "sound:queue-thankyou"])]);
+    assert_eq!(played(&out, "ch1"), [words(&["sound:queue-youarenext", "sound:queue-thankyou"])]);
     // Nothing changes until 59 s (the harness's times are from the start): nothing more is
     // said…
     h.wait(59);
-    assert!(said(&h.take(), "ch2").is_empty());
+    assert!(played(&h.take(), "ch2").is_empty());
     // …and at 60 s the frequency has passed: said again.
     h.wait(61);
-    assert_eq!(said(&h.take(), "ch2").len(), 1);
+    assert_eq!(played(&h.take(), "ch2").len(), 1);
     // ch1 hangs up: ch2 moves up and hears it at the next look (within min-announce-frequency).
     h.input(Input::CallerHungUp { node: NodeId::new("main"), channel: "ch1".into() });
     h.wait(61 + 16);
     assert_eq!(
-        said(&h.take(), "ch2"),
+        played(&h.take(), "ch2"),
         [words(&["sound:queue-youarenext", "sound:queue-thankyou"])],
         "a new position is said without waiting for the frequency"
     );

@@ -246,20 +246,7 @@ async fn holding_bridge_moh_counts_for_every_caller() {
 async fn dial_timeout_cuts_a_busy_leg_whose_hold_is_longer() {
     // Asterisk's dial timeout hangs up whatever is not up, busy or not (cause 19); a shorter
     // `Busy(hold)` ends the leg first with cause 17 (tests/fidelity.rs, busy scenario).
-    let mut cfg = starq_sim::SimConfig::local(1, 2);
-    cfg.node = common::fast_node();
-    cfg.node.busy_hold = Some(Duration::from_millis(1_500));
-    let sim = starq_sim::Sim::start(cfg).await.unwrap();
-    let node = sim.node(0).unwrap();
-    let ari = Ari::new(node);
-    let mut ev = Events::connect(node, "q").await;
-    ari.post(
-        "/channels/create",
-        &[("endpoint", "Local/9@busy"), ("app", "q"), ("channelId", "bz")],
-    )
-    .await;
-    ev.until(is("StasisStart", "bz")).await;
-    ari.post("/channels/bz/dial", &[("timeout", "1")]).await;
+    let (_sim, mut ev) = busy_leg_dialed(Some(Duration::from_millis(1_500)), "bz").await;
     let got = ev.until(is("ChannelDestroyed", "bz")).await;
     assert_eq!(got.last().unwrap()["cause"], 19, "the timeout: {:?}", types(&got));
     assert!(got.iter().any(|e| e["type"] == "Dial" && e["dialstatus"] == "BUSY"));
@@ -304,20 +291,7 @@ async fn a_created_leg_enters_stasis_after_the_answer_and_refuses_an_early_dial(
 async fn busy_with_no_timeout_leaves_the_leg_up_until_the_dial_timeout() {
     // Sample 08: `Busy()` says BUSY at once but never hangs up; the leg dies at the dial
     // timeout with a no-answer cause (19), so only the `Dial` event tells busy.
-    let mut cfg = starq_sim::SimConfig::local(1, 2);
-    cfg.node = common::fast_node();
-    cfg.node.busy_hold = None;
-    let sim = starq_sim::Sim::start(cfg).await.unwrap();
-    let node = sim.node(0).unwrap();
-    let ari = Ari::new(node);
-    let mut ev = Events::connect(node, "q").await;
-    ari.post(
-        "/channels/create",
-        &[("endpoint", "Local/9@busy"), ("app", "q"), ("channelId", "bf")],
-    )
-    .await;
-    ev.until(is("StasisStart", "bf")).await;
-    ari.post("/channels/bf/dial", &[("timeout", "1")]).await;
+    let (_sim, mut ev) = busy_leg_dialed(None, "bf").await;
     let busy = ev.until(|e| e["type"] == "Dial" && e["dialstatus"] == "BUSY").await;
     let at_busy = std::time::Instant::now();
     assert!(busy.iter().all(|e| e["type"] != "ChannelDestroyed"));
@@ -348,4 +322,21 @@ async fn continue_leaves_music_on_hold_playing_unless_stopped_first() {
         let rec = truth.caller(placed.caller).unwrap();
         assert_eq!(rec.moh_after_stasis, !stop_first, "{id}");
     }
+}
+
+/// A leg to `Local/9@busy` (`Busy(hold)`, or `Busy()` with no `hold`) created as `id`, dialed
+/// with a 1 s timeout once in the app; the events from then on are the caller's to read.
+async fn busy_leg_dialed(hold: Option<Duration>, id: &'static str) -> (starq_sim::Sim, Events) {
+    let mut cfg = starq_sim::SimConfig::local(1, 2);
+    cfg.node = common::fast_node();
+    cfg.node.busy_hold = hold;
+    let sim = starq_sim::Sim::start(cfg).await.unwrap();
+    let node = sim.node(0).unwrap();
+    let ari = Ari::new(node);
+    let mut ev = Events::connect(node, "q").await;
+    ari.post("/channels/create", &[("endpoint", "Local/9@busy"), ("app", "q"), ("channelId", id)])
+        .await;
+    ev.until(is("StasisStart", id)).await;
+    ari.post(&format!("/channels/{id}/dial"), &[("timeout", "1")]).await;
+    (sim, ev)
 }
