@@ -290,26 +290,11 @@ pub fn served_in_order_after(
     broken
 }
 
-/// The caller a journal record is about, if any.
-fn journal_call(event: &JournalEvent) -> Option<&CallId> {
-    match event {
-        JournalEvent::Entered { call, .. }
-        | JournalEvent::Refused { call, .. }
-        | JournalEvent::Offered { call, .. }
-        | JournalEvent::Missed { call, .. }
-        | JournalEvent::OfferCancelled { call, .. }
-        | JournalEvent::Connected { call, .. }
-        | JournalEvent::Completed { call, .. }
-        | JournalEvent::Left { call, .. } => Some(call),
-        _ => None,
-    }
-}
-
 /// Every journal record about a call, one per line, for a violation's message.
 fn story(journal: &[JournalEntry], call: &CallId) -> String {
     let lines: Vec<String> = journal
         .iter()
-        .filter(|e| journal_call(&e.event) == Some(call))
+        .filter(|e| e.event.caller() == Some(call))
         .map(|e| format!("{} {:?}", e.time.0, e.event))
         .collect();
     lines.join("\n  ")
