@@ -436,8 +436,9 @@ async fn channel_action(
             client.continue_in_dialplan(channel, &target).await
         }
         ChannelAction::NoteEntry { queue, step, entered } => {
+            // A caller gone meanwhile needs no note.
             let value = format!("{queue},{step},{}", entered.0);
-            client.set_variable(channel, ENTRY_VARIABLE, &value, None).await
+            ignore_gone(client.set_variable(channel, ENTRY_VARIABLE, &value, None).await)
         }
         ChannelAction::Hangup => {
             ignore_gone(client.hangup(channel, Some(HangupReason::Normal)).await)
