@@ -2,7 +2,7 @@
 //! task, so the driver never waits on Asterisk. A failure that changes what the core believes
 //! (an agent leg that could not be made) comes back as an input; the rest is logged.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -14,8 +14,10 @@ use starq_core::engine::{ChannelAction, ENTRY_VARIABLE, Input, LegHangup};
 use starq_core::shared::Miss;
 use starq_core::{AgentId, NodeId, ReservationId};
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
+use crate::lanes::Lanes;
 use crate::translate::{DialOrder, LEG_ARG};
 
 /// One ARI action for a node.
@@ -199,7 +201,12 @@ impl Tenure {
     }
 }
 
-/// Carries out `commands` in order against one node until the sender closes, creating at most
+/// Requests in flight to one node at most: enough that callers arriving together do not queue
+/// behind one another, few beside Asterisk's `sessionlimit` (100 HTTP sessions by default).
+const IN_FLIGHT: usize = 16;
+
+/// Carries out `commands` against one node until the sender closes: those about one call in the
+/// order they came, different calls side by side ([`Lanes`]), creating at most
 /// `originates_per_sec` agent legs a second. Only leg creation waits for its slot: bridging,
 /// music and hang-ups go out at once, and a leg hung up before its slot is never created.
 /// Nothing is sent once the `tenure` is over.
@@ -211,18 +218,41 @@ pub(crate) async fn run(
     originates_per_sec: u32,
     tenure: Tenure,
 ) {
-    let mut playbacks = 0u64;
     let gap = Duration::from_secs(1) / originates_per_sec.max(1);
     let mut next_slot = tokio::time::Instant::now();
     let mut paced: VecDeque<AriCommand> = VecDeque::new();
+    let mut lanes = Lanes::new(IN_FLIGHT);
+    let mut running: JoinSet<bool> = JoinSet::new();
+    let mut lane_of_task: BTreeMap<tokio::task::Id, String> = BTreeMap::new();
+    let mut plays = 0u64;
+    let mut closed = false;
     loop {
+        if closed && lanes.pending() == 0 {
+            return;
+        }
         let command = tokio::select! {
             biased;
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                let (id, alive) = match done {
+                    Ok((id, alive)) => (id, alive),
+                    Err(error) => (error.id(), true),
+                };
+                if !alive {
+                    return; // The driver is gone.
+                }
+                let lane = lane_of_task.remove(&id).unwrap_or_default();
+                for (lane, command) in lanes.finished(&lane) {
+                    plays += 1;
+                    let task = spawn_command(&mut running, &client, &node, &feedback, &tenure, command, plays);
+                    lane_of_task.insert(task, lane);
+                }
+                continue;
+            }
             () = tokio::time::sleep_until(next_slot), if !paced.is_empty() => {
                 next_slot = tokio::time::Instant::now() + gap;
                 paced.pop_front().expect("not empty")
             }
-            command = commands.recv() => match command {
+            command = commands.recv(), if !closed => match command {
                 Some(AriCommand::CreateLeg { .. }) if !paced.is_empty() || tokio::time::Instant::now() < next_slot => {
                     paced.push_back(command.expect("matched"));
                     continue;
@@ -232,22 +262,66 @@ pub(crate) async fn run(
                     command
                 }
                 Some(command) => command,
-                None => return,
+                None => {
+                    // What is queued still goes out; legs waiting for their slot do not.
+                    closed = true;
+                    paced.clear();
+                    continue;
+                }
             },
         };
         if let AriCommand::HangupLeg { leg, .. } = &command {
-            paced.retain(
-                |queued| !matches!(queued, AriCommand::CreateLeg { leg: l, .. } if l == leg),
-            );
+            let doomed = |queued: &AriCommand| matches!(queued, AriCommand::CreateLeg { leg: l, .. } | AriCommand::DialLeg { leg: l, .. } if l == leg);
+            paced.retain(|queued| !doomed(queued));
+            lanes.drop_waiting(doomed);
         }
-        if !tenure.holds().await {
-            tracing::warn!(%node, ?command, "lease over: command not sent (the next owner acts)");
-            continue;
-        }
-        if !report(&client, &node, &command, &feedback, &mut playbacks).await {
-            return;
+        if let Some((lane, command)) = lanes.submit(lane(&command), command) {
+            plays += 1;
+            let task =
+                spawn_command(&mut running, &client, &node, &feedback, &tenure, command, plays);
+            lane_of_task.insert(task, lane);
         }
     }
+}
+
+/// The lane of a command: its caller's channel, or for an agent leg the leg itself (the caller
+/// of a leg found left over is not known, and a leg's own requests are what must stay in order).
+fn lane(command: &AriCommand) -> String {
+    match command {
+        AriCommand::Channel { channel, .. }
+        | AriCommand::Refuse { channel }
+        | AriCommand::Bridge { channel, .. } => channel.clone(),
+        AriCommand::DeleteBridge(bridge) => {
+            bridge.strip_suffix("-bridge").unwrap_or(bridge).to_owned()
+        }
+        AriCommand::CreateLeg { leg, .. }
+        | AriCommand::DialLeg { leg, .. }
+        | AriCommand::HangupLeg { leg, .. } => leg.clone(),
+    }
+}
+
+/// Sends one command in a task of its own, once the tenure allows; the task says whether the
+/// driver is still there.
+fn spawn_command(
+    running: &mut JoinSet<bool>,
+    client: &AriClient,
+    node: &str,
+    feedback: &mpsc::Sender<Feedback>,
+    tenure: &Tenure,
+    command: AriCommand,
+    play: u64,
+) -> tokio::task::Id {
+    let (client, node, feedback, tenure) =
+        (client.clone(), node.to_owned(), feedback.clone(), tenure.clone());
+    running
+        .spawn(async move {
+            if !tenure.holds().await {
+                tracing::warn!(%node, ?command, "lease over: command not sent (the next owner acts)");
+                return true;
+            }
+            report(&client, &node, &command, &feedback, play).await
+        })
+        .id()
 }
 
 /// Executes one command; a failed leg creation goes back to the core. `false` once the driver
@@ -257,7 +331,7 @@ async fn report(
     node: &str,
     command: &AriCommand,
     feedback: &mpsc::Sender<Feedback>,
-    playbacks: &mut u64,
+    play: u64,
 ) -> bool {
     // Every request is logged within a span naming the node, the call and, for legs, the agent.
     let span = match command {
@@ -275,7 +349,7 @@ async fn report(
         AriCommand::HangupLeg { leg, .. } => tracing::info_span!("ari", %node, %leg),
         AriCommand::DeleteBridge(bridge) => tracing::info_span!("ari", %node, %bridge),
     };
-    let result = execute(client, command, playbacks).instrument(span.clone()).await;
+    let result = execute(client, command, play).instrument(span.clone()).await;
     let _entered = span.enter();
     let node_id = || NodeId::new(node);
     let error = match result {
@@ -323,14 +397,10 @@ enum Done {
     DialEarly(String, DialOrder),
 }
 
-async fn execute(
-    client: &AriClient,
-    command: &AriCommand,
-    playbacks: &mut u64,
-) -> Result<Done, AriError> {
+async fn execute(client: &AriClient, command: &AriCommand, play: u64) -> Result<Done, AriError> {
     match command {
         AriCommand::Channel { channel, action } => {
-            channel_action(client, channel, action, playbacks).await
+            channel_action(client, channel, action, play).await
         }
         AriCommand::CreateLeg { leg, channel, endpoint, .. } => {
             return create_leg(client, leg, channel, endpoint).await;
@@ -412,7 +482,7 @@ async fn channel_action(
     client: &AriClient,
     channel: &str,
     action: &ChannelAction,
-    playbacks: &mut u64,
+    play: u64,
 ) -> Result<(), AriError> {
     match action {
         ChannelAction::Answer => client.answer(channel).await,
@@ -420,8 +490,8 @@ async fn channel_action(
         ChannelAction::StartMoh(class) => client.moh_start(channel, Some(class)).await,
         ChannelAction::StopMoh => ignore_gone(client.moh_stop(channel).await),
         ChannelAction::Play(media) => {
-            *playbacks += 1;
-            let id = format!("{channel}-p{playbacks}");
+            // Unique per executor: one number per command sent.
+            let id = format!("{channel}-p{play}");
             client.play(channel, &id, media, None).await.map(drop)
         }
         ChannelAction::Continue { destination, status } => {

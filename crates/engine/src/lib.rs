@@ -11,7 +11,8 @@
 //! | [`args`] | the `Stasis(starq,queue=…)` arguments, parsed strictly |
 //! | [`config`] | `starq.toml`, validated into typed settings |
 //! | [`translate`] | ARI events → core inputs; which channel is what |
-//! | `execute` | core commands → ARI requests, one ordered executor per node |
+//! | `execute` | core commands → ARI requests, one executor per node |
+//! | `lanes` | which of a node's requests may go out: in order per call, calls side by side |
 //! | `driver` | the loop: events, feedback, API inputs, the core's deadline, leases |
 //! | [`health`] | what the instance tells a supervisor: store, drain, nodes |
 //! | [`placement`] | which live instance owns which node (rendezvous hashing) |
@@ -23,6 +24,7 @@ pub mod config;
 mod driver;
 mod execute;
 pub mod health;
+mod lanes;
 pub mod placement;
 pub mod translate;
 
