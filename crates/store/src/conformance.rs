@@ -61,7 +61,6 @@ where
         without_autofill_only_the_head_rings,
         pauses_apply_per_queue_or_everywhere,
         stale_epochs_are_fenced,
-        timers_fire_in_order_once,
         journal_is_read_and_acknowledged_by_group,
         a_nodes_callers_are_read_back_for_adoption,
         an_ended_call_never_enters_again,
@@ -848,31 +847,13 @@ async fn stale_epochs_are_fenced<S: Store>(s: Site<S>) {
         resumed: None,
     };
     assert_eq!(s.apply(Request::Enqueue(stale)).await.result, Verdict::Fenced);
-    let err = s.store.schedule_timer(&first.fence(), "t", Time(9)).await.unwrap_err();
+    let err = s.store.take_notices(&first.fence(), 1).await.unwrap_err();
     assert_eq!(err, StoreError::Fenced { node: node.clone(), epoch: first.epoch });
     s.store.release_lease(&second).await.expect("ok");
     let third =
         s.store.acquire_lease(&node, "i1", Time(5_004), ttl).await.expect("ok").expect("released");
     assert!(third.epoch > second.epoch);
     assert!(third.epoch > Epoch(0));
-}
-
-async fn timers_fire_in_order_once<S: Store>(s: Site<S>) {
-    let f = &s.fence;
-    s.store.schedule_timer(f, "late", Time(300)).await.expect("ok");
-    s.store.schedule_timer(f, "early", Time(100)).await.expect("ok");
-    s.store.schedule_timer(f, "moved", Time(50)).await.expect("ok");
-    s.store.schedule_timer(f, "moved", Time(200)).await.expect("ok");
-    s.store.schedule_timer(f, "gone", Time(150)).await.expect("ok");
-    s.store.cancel_timer(f, "gone").await.expect("ok");
-    s.store.cancel_timer(f, "never-scheduled").await.expect("ok");
-    let due = s.store.claim_due_timers(f, Time(250), 10).await.expect("ok");
-    assert_eq!(due, [("early".to_owned(), Time(100)), ("moved".to_owned(), Time(200))]);
-    assert!(
-        s.store.claim_due_timers(f, Time(250), 10).await.expect("ok").is_empty(),
-        "claimed once"
-    );
-    assert_eq!(s.store.claim_due_timers(f, Time(1_000), 1).await.expect("ok").len(), 1);
 }
 
 async fn journal_is_read_and_acknowledged_by_group<S: Store>(mut s: Site<S>) {

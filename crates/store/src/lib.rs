@@ -2,8 +2,8 @@
 //!
 //! The [`Store`] trait is everything the engine keeps outside its own process: queues' waiting
 //! callers, agents' states and reservations (changed only through atomic
-//! [`Request`](starq_core::shared::Request)s), node leases with fencing epochs, durable timers,
-//! and the journal every change appends to.
+//! [`Request`](starq_core::shared::Request)s), node leases with fencing epochs, instances and
+//! their notices, and the journal every change appends to.
 //!
 //! [`MemoryStore`] is the reference implementation and the embedded default for a single box;
 //! [`RedisStore`] (Redis Functions, for many instances) must behave identically, which
@@ -229,29 +229,6 @@ pub trait Store: Send + Sync + 'static {
         fence: &Fence,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<Notice>, StoreError>> + Send;
-
-    /// Schedules (or moves) a durable timer of a node.
-    fn schedule_timer(
-        &self,
-        fence: &Fence,
-        key: &str,
-        due: Time,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Cancels a durable timer; cancelling a missing one is not an error.
-    fn cancel_timer(
-        &self,
-        fence: &Fence,
-        key: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Removes and returns up to `limit` timers of the node due at `now`, earliest first.
-    fn claim_due_timers(
-        &self,
-        fence: &Fence,
-        now: Time,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<(String, Time)>, StoreError>> + Send;
 
     /// Journal records not yet acknowledged by `group`, oldest first, at most `limit`. A group
     /// is created by its first read and starts at the oldest record still kept; records every

@@ -144,7 +144,7 @@ async fn epochs_go_on_increasing_when_redis_lost_everything() {
         .await
         .expect("free after the loss");
     assert!(new.epoch > old.epoch, "{:?} after {:?}", new.epoch, old.epoch);
-    let stale = store.schedule_timer(&old.fence(), "t", Time(1)).await;
+    let stale = store.take_notices(&old.fence(), 1).await;
     assert_eq!(stale, Err(StoreError::Fenced { node, epoch: old.epoch }));
     // Journal seqs also restart above the lost ones.
     let q = QueueConfig::new("q1");

@@ -9,7 +9,7 @@ mod index;
 mod invariants;
 mod ranked;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -36,7 +36,6 @@ pub struct MemoryStore {
 struct Inner {
     board: Board,
     leases: BTreeMap<NodeId, LeaseRecord>,
-    timers: BTreeMap<NodeId, NodeTimers>,
     journal: VecDeque<JournalEntry>,
     /// The time of the journal's first record: its identity (see [`JournalId`]).
     journal_began: Option<Time>,
@@ -56,12 +55,6 @@ struct LeaseRecord {
     owner: String,
     epoch: Epoch,
     expires: Time,
-}
-
-#[derive(Debug, Default)]
-struct NodeTimers {
-    by_key: BTreeMap<String, Time>,
-    by_due: BTreeSet<(Time, String)>,
 }
 
 impl MemoryStore {
@@ -327,9 +320,7 @@ impl Store for MemoryStore {
 
     async fn take_notices(&self, fence: &Fence, limit: usize) -> Result<Vec<Notice>, StoreError> {
         let mut inner = self.lock();
-        if !inner.fence_holds(fence) {
-            return Err(StoreError::Fenced { node: fence.node.clone(), epoch: fence.epoch });
-        }
+        inner.check_fence(fence)?;
         let Some(inbox) = inner.inboxes.get_mut(&fence.node) else { return Ok(Vec::new()) };
         Ok(inbox.drain(..limit.min(inbox.len())).collect())
     }
@@ -379,46 +370,6 @@ impl Store for MemoryStore {
             record.expires = Time::ZERO;
         }
         Ok(())
-    }
-
-    async fn schedule_timer(&self, fence: &Fence, key: &str, due: Time) -> Result<(), StoreError> {
-        let mut inner = self.lock();
-        inner.check_fence(fence)?;
-        let timers = inner.timers.entry(fence.node.clone()).or_default();
-        if let Some(old) = timers.by_key.insert(key.to_owned(), due) {
-            timers.by_due.remove(&(old, key.to_owned()));
-        }
-        timers.by_due.insert((due, key.to_owned()));
-        Ok(())
-    }
-
-    async fn cancel_timer(&self, fence: &Fence, key: &str) -> Result<(), StoreError> {
-        let mut inner = self.lock();
-        inner.check_fence(fence)?;
-        if let Some(timers) = inner.timers.get_mut(&fence.node)
-            && let Some(due) = timers.by_key.remove(key)
-        {
-            timers.by_due.remove(&(due, key.to_owned()));
-        }
-        Ok(())
-    }
-
-    async fn claim_due_timers(
-        &self,
-        fence: &Fence,
-        now: Time,
-        limit: usize,
-    ) -> Result<Vec<(String, Time)>, StoreError> {
-        let mut inner = self.lock();
-        inner.check_fence(fence)?;
-        let Some(timers) = inner.timers.get_mut(&fence.node) else { return Ok(Vec::new()) };
-        let mut due = Vec::new();
-        while due.len() < limit && timers.by_due.first().is_some_and(|(t, _)| *t <= now) {
-            let (t, key) = timers.by_due.pop_first().expect("checked");
-            timers.by_key.remove(&key);
-            due.push((key, t));
-        }
-        Ok(due)
     }
 
     async fn read_journal(

@@ -468,19 +468,6 @@ impl RedisStore {
         StoreError::Fenced { node: fence.node.clone(), epoch: fence.epoch }
     }
 
-    async fn timers(&self, op: &str, fence: &Fence, rest: &[String]) -> Result<Value, StoreError> {
-        let [node, epoch] = Self::fence_args(fence);
-        let mut args = vec![op.to_owned(), node, epoch];
-        args.extend_from_slice(rest);
-        let v = self.fcall("timers", &args).await?;
-        let items = codec::array(&v)?;
-        match items.first().map(codec::text).transpose()?.as_deref() {
-            Some("ok") => Ok(items.get(1).cloned().unwrap_or(Value::Nil)),
-            Some("fenced") => Err(Self::fenced(fence)),
-            _ => Err(StoreError::Protocol(format!("timers reply {v:?}"))),
-        }
-    }
-
     fn lease_from(node: &NodeId, owner: &str, v: &Value) -> Result<Option<Lease>, StoreError> {
         if *v == Value::Nil {
             return Ok(None);
@@ -621,30 +608,6 @@ impl Store for RedisStore {
     async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
         let args = [lease.node.to_string(), lease.owner.clone(), lease.epoch.0.to_string()];
         self.fcall("release", &args).await.map(drop)
-    }
-
-    async fn schedule_timer(&self, fence: &Fence, key: &str, due: Time) -> Result<(), StoreError> {
-        self.timers("schedule", fence, &[key.to_owned(), due.0.to_string()]).await.map(drop)
-    }
-
-    async fn cancel_timer(&self, fence: &Fence, key: &str) -> Result<(), StoreError> {
-        self.timers("cancel", fence, &[key.to_owned()]).await.map(drop)
-    }
-
-    async fn claim_due_timers(
-        &self,
-        fence: &Fence,
-        now: Time,
-        limit: usize,
-    ) -> Result<Vec<(String, Time)>, StoreError> {
-        let v = self.timers("claim", fence, &[now.0.to_string(), limit.to_string()]).await?;
-        codec::array(&v)?
-            .chunks(2)
-            .map(|pair| match pair {
-                [key, due] => Ok((codec::text(key)?, Time(codec::number(due)?))),
-                _ => Err(StoreError::Protocol(format!("timer reply {v:?}"))),
-            })
-            .collect()
     }
 
     async fn read_journal(

@@ -1,5 +1,5 @@
 -- starq store library, part 3: agent actions, the apply entry point, configuration, views,
--- node leases, durable timers, the journal, and the registration of every function.
+-- node leases, instances and inboxes, the journal, and the registration of every function.
 
 -- Clears every per-queue pause of the agent.
 local function unpause_queues(ag, st)
@@ -376,28 +376,6 @@ local function take_notices(keys, args)
   return { 'ok', rc('LPOP', k_inbox(args[1]), tonumber(args[3])) or {} }
 end
 
--- === durable timers: a sorted set per node, by (due, key) ===
-
--- ARGV: op, node, epoch, then per op: schedule key due | cancel key | claim now limit.
-local function timers(keys, args)
-  setup(keys)
-  local op, node = args[1], args[2]
-  if not fence_holds(node, args[3]) then return { 'fenced' } end
-  local key = k_timers(node)
-  if op == 'schedule' then
-    rc('ZADD', key, args[5], args[4])
-  elseif op == 'cancel' then
-    rc('ZREM', key, args[4])
-  else
-    local limit = tonumber(args[5])
-    if limit <= 0 then return { 'ok', {} } end
-    local due = rc('ZRANGEBYSCORE', key, '-inf', args[4], 'WITHSCORES', 'LIMIT', 0, limit)
-    for i = 1, #due, 2 do rc('ZREM', key, due[i]) end
-    return { 'ok', due }
-  end
-  return { 'ok', {} }
-end
-
 -- === journal: a stream read through one consumer group per reader ===
 
 local CONSUMER = 'starq'
@@ -501,7 +479,6 @@ reg('position', position, true)
 reg('acquire', acquire)
 reg('renew', renew)
 reg('release', release)
-reg('timers', timers)
 reg('jread', read_journal)
 reg('jack', ack_journal)
 reg('jbacklog', journal_backlog, true)

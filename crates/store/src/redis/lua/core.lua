@@ -97,7 +97,6 @@ local function k_instances() return P .. 'inst' end            -- live instances
 -- A reservation, packed by reserve: call, agent, q, created. (Keys 'r:' held hashes before.)
 local function k_res(r) return P .. 'R:' .. r end
 local function k_lease(n) return P .. 'l:' .. n end
-local function k_timers(n) return P .. 't:' .. n end
 local function k_journal() return P .. 'j' end
 local function k_jgroups() return P .. 'jg' end
 
