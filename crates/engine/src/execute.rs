@@ -2,78 +2,51 @@
 //! task, so the driver never waits on Asterisk. A failure that changes what the core believes
 //! (an agent leg that could not be made) comes back as an input; the rest is logged.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use starq_ari::model::{Channel, ChannelState};
+use starq_ari::model::ChannelState;
 use starq_ari::rest::{BridgeFeature, CreateChannel, DialplanTarget, HangupReason};
 use starq_ari::{AriClient, AriError};
-use starq_core::engine::{ChannelAction, ENTRY_VARIABLE, Input, LegHangup};
+use starq_core::NodeId;
+use starq_core::engine::{ChannelAction, ENTRY_VARIABLE, LegHangup};
 use starq_core::shared::Miss;
-use starq_core::{AgentId, NodeId, ReservationId};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
+use crate::instance::{AriCommand, AriOutcome, Input, Listing, Stray};
 use crate::lanes::Lanes;
 use crate::translate::{DialOrder, LEG_ARG};
 
-/// One ARI action for a node.
-#[derive(Clone, Debug)]
-pub(crate) enum AriCommand {
-    /// Act on a caller's channel.
-    Channel { channel: String, action: ChannelAction },
-    /// Create an agent leg for the caller (see [`create_leg`]); it is dialed once in the app.
-    CreateLeg {
-        leg: String,
-        channel: String,
-        agent: AgentId,
-        reservation: ReservationId,
-        endpoint: String,
-    },
-    /// Make an agent leg that is in the app ring (see [`dial_leg`]).
-    DialLeg { leg: String, reservation: ReservationId, order: DialOrder },
-    /// Bridge the caller with the answered leg.
-    Bridge { bridge: String, channel: String, leg: String },
-    /// Hang a leg up.
-    HangupLeg { leg: String, reason: LegHangup },
-    /// Delete a bridge starq made.
-    DeleteBridge(String),
-    /// Send back to the dialplan a caller whose arguments were wrong.
-    Refuse { channel: String },
+/// Lists a node's app once and hands the listing (or why it failed) to the instance.
+pub(crate) async fn list_app(
+    client: AriClient,
+    node: NodeId,
+    as_of: u64,
+    inputs: mpsc::Sender<Input>,
+) {
+    let listing = match client.get_application().await {
+        Ok(app) => Ok(Listing {
+            channels: app.channel_ids.into_iter().collect(),
+            bridges: app.bridge_ids.into_iter().collect(),
+        }),
+        Err(error) => Err(error.to_string()),
+    };
+    _ = inputs.send(Input::Listed { node, as_of, listing }).await;
 }
 
-/// What executors and helper tasks report back to the driver.
-#[derive(Debug)]
-pub(crate) enum Feedback {
-    /// An input for the core (e.g. a leg that could not be created).
-    Input(Input),
-    /// The channels and bridges a node's app holds now, for reconciliation; asked for when
-    /// the shell's registrations stood at `as_of` (see `Channels::generation`).
-    Present { node: NodeId, channels: BTreeSet<String>, bridges: BTreeSet<String>, as_of: u64 },
-    /// Channels in the app starq did not know, in the order to take them in.
-    Strays { node: NodeId, strays: Vec<Stray> },
-    /// An agent leg rung again turned out answered already.
-    LegUp { node: NodeId, leg: String },
-    /// A leg to create existed already: it is dialed now (see `Channels::leg_existed`).
-    LegExisted { node: NodeId, leg: String },
-    /// A leg was dialed before it was in the app: dial it again once it is.
-    DialEarly { node: NodeId, leg: String, order: DialOrder },
-}
-
-/// Channels found in the app that starq did not know (after a restart that lost the store,
-/// or a missed `StasisStart`), as Asterisk describes them, with the entry starq noted on each
-/// ([`ENTRY_VARIABLE`]), if any: callers that were waiting first, then the others in the order
-/// they arrived on the node.
-pub(crate) async fn fetch_strays(
+/// Describes channels found in the app that starq did not know, with the entry starq noted on
+/// each ([`ENTRY_VARIABLE`]), and hands them to the instance (those gone meanwhile are left out).
+pub(crate) async fn describe_strays(
     client: AriClient,
     node: NodeId,
     channel_ids: Vec<String>,
-    feedback: mpsc::Sender<Feedback>,
+    inputs: mpsc::Sender<Input>,
 ) {
-    let mut found = Vec::with_capacity(channel_ids.len());
+    let mut strays = Vec::with_capacity(channel_ids.len());
     for id in channel_ids {
         let channel = match client.get_channel(&id).await {
             Ok(channel) => channel,
@@ -90,49 +63,10 @@ pub(crate) async fn fetch_strays(
                 None
             }
         };
-        found.push(Stray { channel, entry });
+        strays.push(Stray { channel, entry });
     }
-    // `creationtime` is one fixed-width UTC format: its text sorts as its time.
-    found.sort_by(|a, b| {
-        (a.entry.is_none(), &a.channel.creationtime)
-            .cmp(&(b.entry.is_none(), &b.channel.creationtime))
-    });
-    if !found.is_empty() {
-        _ = feedback.send(Feedback::Strays { node, strays: found }).await;
-    }
-}
-
-/// A channel found in the app that starq did not know.
-#[derive(Debug)]
-pub(crate) struct Stray {
-    pub(crate) channel: Channel,
-    /// Its [`ENTRY_VARIABLE`], if starq had noted one.
-    pub(crate) entry: Option<String>,
-}
-
-/// Asks the node what its app holds and reports it (after every (re)connect). Retried a few
-/// times: until it succeeds, the callers an earlier owner left on the node are not adopted.
-pub(crate) async fn fetch_present(
-    client: AriClient,
-    node: NodeId,
-    as_of: u64,
-    feedback: mpsc::Sender<Feedback>,
-) {
-    const TRIES: u32 = 5;
-    for attempt in 1..=TRIES {
-        match client.get_application().await {
-            Ok(app) => {
-                let channels = app.channel_ids.into_iter().collect();
-                let bridges = app.bridge_ids.into_iter().collect();
-                let present = Feedback::Present { node, channels, bridges, as_of };
-                let _ = feedback.send(present).await;
-                return;
-            }
-            Err(error) => {
-                tracing::warn!(%node, %error, attempt, "cannot list the app's channels to reconcile");
-                tokio::time::sleep(Duration::from_millis(250) * attempt).await;
-            }
-        }
+    if !strays.is_empty() {
+        _ = inputs.send(Input::Strays { node, strays }).await;
     }
 }
 
@@ -214,7 +148,7 @@ pub(crate) async fn run(
     client: AriClient,
     node: String,
     mut commands: mpsc::Receiver<AriCommand>,
-    feedback: mpsc::Sender<Feedback>,
+    inputs: mpsc::Sender<Input>,
     originates_per_sec: u32,
     tenure: Tenure,
 ) {
@@ -243,7 +177,7 @@ pub(crate) async fn run(
                 let lane = lane_of_task.remove(&id).unwrap_or_default();
                 for (lane, command) in lanes.finished(&lane) {
                     plays += 1;
-                    let task = spawn_command(&mut running, &client, &node, &feedback, &tenure, command, plays);
+                    let task = spawn_command(&mut running, &client, &node, &inputs, &tenure, command, plays);
                     lane_of_task.insert(task, lane);
                 }
                 continue;
@@ -278,7 +212,7 @@ pub(crate) async fn run(
         if let Some((lane, command)) = lanes.submit(lane(&command), command) {
             plays += 1;
             let task =
-                spawn_command(&mut running, &client, &node, &feedback, &tenure, command, plays);
+                spawn_command(&mut running, &client, &node, &inputs, &tenure, command, plays);
             lane_of_task.insert(task, lane);
         }
     }
@@ -306,20 +240,20 @@ fn spawn_command(
     running: &mut JoinSet<bool>,
     client: &AriClient,
     node: &str,
-    feedback: &mpsc::Sender<Feedback>,
+    inputs: &mpsc::Sender<Input>,
     tenure: &Tenure,
     command: AriCommand,
     play: u64,
 ) -> tokio::task::Id {
-    let (client, node, feedback, tenure) =
-        (client.clone(), node.to_owned(), feedback.clone(), tenure.clone());
+    let (client, node, inputs, tenure) =
+        (client.clone(), node.to_owned(), inputs.clone(), tenure.clone());
     running
         .spawn(async move {
             if !tenure.holds().await {
                 tracing::warn!(%node, ?command, "lease over: command not sent (the next owner acts)");
                 return true;
             }
-            report(&client, &node, &command, &feedback, play).await
+            report(&client, &node, &command, &inputs, play).await
         })
         .id()
 }
@@ -330,7 +264,7 @@ async fn report(
     client: &AriClient,
     node: &str,
     command: &AriCommand,
-    feedback: &mpsc::Sender<Feedback>,
+    inputs: &mpsc::Sender<Input>,
     play: u64,
 ) -> bool {
     // Every request is logged within a span naming the node, the call and, for legs, the agent.
@@ -351,39 +285,32 @@ async fn report(
     };
     let result = execute(client, command, play).instrument(span.clone()).await;
     let _entered = span.enter();
-    let node_id = || NodeId::new(node);
-    let error = match result {
+    let outcome = match result {
         Ok(Done::Sent) => return true,
-        Ok(Done::LegUp(leg)) => {
-            return feedback.send(Feedback::LegUp { node: node_id(), leg }).await.is_ok();
-        }
-        Ok(Done::LegExisted(leg)) => {
-            return feedback.send(Feedback::LegExisted { node: node_id(), leg }).await.is_ok();
-        }
+        Ok(Done::LegUp(leg)) => AriOutcome::LegUp(leg),
+        Ok(Done::LegExisted(leg)) => AriOutcome::LegExisted(leg),
         Ok(Done::DialEarly(leg, order)) => {
             tracing::debug!(%leg, "leg dialed before it was in the app: dialed again once it is");
-            let early = Feedback::DialEarly { node: node_id(), leg, order };
-            return feedback.send(early).await.is_ok();
+            AriOutcome::DialEarly(leg, order)
         }
-        Err(error) => error,
-    };
-    tracing::warn!(?command, %error, "ARI command failed");
-    let (AriCommand::CreateLeg { reservation, .. } | AriCommand::DialLeg { reservation, .. }) =
-        command
-    else {
-        return true;
-    };
-    let miss = match error {
-        // Asterisk refused the endpoint: the phone cannot be reached from here.
-        AriError::BadRequest { .. } | AriError::NotFound { .. } | AriError::InvalidState { .. } => {
-            Miss::Unreachable
+        Err(error) => {
+            tracing::warn!(?command, %error, "ARI command failed");
+            let (AriCommand::CreateLeg { reservation, .. }
+            | AriCommand::DialLeg { reservation, .. }) = command
+            else {
+                return true;
+            };
+            let miss = match error {
+                // Asterisk refused the endpoint: the phone cannot be reached from here.
+                AriError::BadRequest { .. }
+                | AriError::NotFound { .. }
+                | AriError::InvalidState { .. } => Miss::Unreachable,
+                _ => Miss::Failed,
+            };
+            AriOutcome::LegFailed { reservation: *reservation, miss }
         }
-        _ => Miss::Failed,
     };
-    feedback
-        .send(Feedback::Input(Input::LegFailed { reservation: *reservation, miss }))
-        .await
-        .is_ok()
+    inputs.send(Input::Ari { node: NodeId::new(node), outcome }).await.is_ok()
 }
 
 /// What a command that went through came to.

@@ -42,4 +42,7 @@ pub enum NodeHealth {
     Lost,
     /// Held by another instance; taken over if its lease lapses.
     Standby,
+    /// Another consumer (not an instance sharing this one's store) took the node's app over
+    /// while this instance held its lease: left alone until this instance restarts.
+    Refused,
 }

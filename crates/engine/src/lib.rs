@@ -13,7 +13,8 @@
 //! | [`translate`] | ARI events → core inputs; which channel is what |
 //! | `execute` | core commands → ARI requests, one executor per node |
 //! | `lanes` | which of a node's requests may go out: in order per call, calls side by side |
-//! | `driver` | the loop: events, feedback, API inputs, the core's deadline, leases |
+//! | [`instance`] | what an instance decides, as a pure state machine: nodes owned, leases, reconcile, drain |
+//! | `driver` | moves inputs and outputs between the instance machine and the world; no policy |
 //! | [`health`] | what the instance tells a supervisor: store, drain, nodes |
 //! | [`placement`] | which live instance owns which node (rendezvous hashing) |
 
@@ -24,11 +25,13 @@ pub mod config;
 mod driver;
 mod execute;
 pub mod health;
+pub mod instance;
 mod lanes;
 pub mod placement;
 pub mod translate;
 
 pub use health::{Health, NodeHealth};
+pub use instance::Instance;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
@@ -36,8 +39,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use starq_core::config::{AgentConfig, QueueConfig};
-use starq_core::engine::{Engine, Input};
-use starq_core::{AgentId, NodeId};
+use starq_core::engine::Input;
+use starq_core::{AgentId, NodeId, Time};
 use starq_store::{Store, StoreError};
 use thiserror::Error;
 use tokio::sync::mpsc;
@@ -164,7 +167,7 @@ impl DispatchLatency {
 }
 
 /// Starts the shell over `nodes` and returns a handle and the task running it until
-/// `shutdown` completes.
+/// `shutdown` completes and the instance has drained.
 pub async fn start<S: Store>(
     store: Arc<S>,
     queues: Vec<QueueConfig>,
@@ -173,20 +176,43 @@ pub async fn start<S: Store>(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(ShellHandle, tokio::task::JoinHandle<Result<(), EngineError>>), EngineError> {
-    let engine = Engine::new(&queues, &agents, settings.seed);
+    let (signals_tx, signals) = mpsc::channel(1);
+    tokio::spawn(async move {
+        shutdown.await;
+        _ = signals_tx.send(()).await;
+    });
+    start_with_signals(store, queues, agents, nodes, settings, signals).await
+}
+
+/// [`start`], told of each SIGTERM or SIGINT by `signals`: the first drains, the second exits
+/// at once. Returns once the instance has joined (its nodes taken, its configuration
+/// installed); a store that cannot be used then is an error.
+pub async fn start_with_signals<S: Store>(
+    store: Arc<S>,
+    queues: Vec<QueueConfig>,
+    agents: Vec<AgentConfig>,
+    nodes: Vec<NodeSpec>,
+    settings: Settings,
+    signals: mpsc::Receiver<()>,
+) -> Result<(ShellHandle, tokio::task::JoinHandle<Result<(), EngineError>>), EngineError> {
     let known = Arc::new(agents.iter().map(|a| a.id.clone()).collect());
-    let (events_tx, events_rx) = mpsc::channel(driver::EVENT_BUFFER);
-    let (feedback_tx, feedback_rx) = mpsc::channel(driver::INPUT_BUFFER);
-    let (api_tx, api_rx) = mpsc::channel(driver::INPUT_BUFFER);
+    let (events_tx, events) = mpsc::channel(driver::EVENT_BUFFER);
+    let (answers_tx, answers) = mpsc::channel(driver::INPUT_BUFFER);
+    let (api_tx, api) = mpsc::channel(driver::INPUT_BUFFER);
     let latency = Arc::new(Mutex::new(DispatchLatency::default()));
     let health = Arc::new(Mutex::new(Health::default()));
     let shared = driver::Shared { latency: Arc::clone(&latency), health: Arc::clone(&health) };
-    let mut driver =
-        driver::Driver::start(store, engine, nodes, settings, events_tx, feedback_tx, shared)
-            .await?;
-    // Configure once the nodes are owned: what the new configuration makes matchable (callers
-    // left waiting by an earlier run, agents whose penalty changed) is offered at once.
-    driver.reconfigure(&queues, &agents).await?;
-    let task = tokio::spawn(driver.run(events_rx, feedback_rx, api_rx, shutdown));
+    let apps = nodes.iter().map(|n| (n.id.clone(), n.ari.app.clone()));
+    let instance = Instance::new(settings.clone(), apps, queues, agents, driver::now(Time::ZERO));
+    let inlets = driver::Inlets { signals, events, answers, api };
+    let mut driver = driver::Driver::new(
+        instance, store, nodes, settings, inlets, events_tx, answers_tx, shared,
+    )?;
+    if !driver.run_until(true).await? {
+        // Signalled while joining: nothing to drain.
+        let task = tokio::spawn(async { Ok(()) });
+        return Ok((ShellHandle { api: api_tx, agents: known, latency, health }, task));
+    }
+    let task = tokio::spawn(async move { driver.run_until(false).await.map(drop) });
     Ok((ShellHandle { api: api_tx, agents: known, latency, health }, task))
 }

@@ -28,6 +28,7 @@ use clap::{Parser, Subcommand};
 use starq_engine::config::{self, StoreChoice};
 use starq_report::{ReportConfig, Reporter};
 use starq_store::{MemoryStore, RedisOptions, RedisStore, Store};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// A distributed call-center queue for Asterisk.
@@ -113,23 +114,39 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Runtime::new().context("cannot start the async runtime")
 }
 
-/// Completes on Ctrl-C, or on SIGTERM (what a supervisor sends to stop a service).
+/// Completes on Ctrl-C, or on SIGTERM.
 async fn ctrl_c() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+    _ = signals().recv().await;
+}
+
+/// Forwards every Ctrl-C (SIGINT) and SIGTERM (what a supervisor sends to stop a service) to
+/// the engine: the first drains, the second exits at once.
+fn signals() -> mpsc::Receiver<()> {
+    let (tx, rx) = mpsc::channel(2);
+    tokio::spawn(async move {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        loop {
+            let term = async {
+                match terminate.as_mut() {
+                    Some(signal) => _ = signal.recv().await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                result = tokio::signal::ctrl_c() => {
+                    if result.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+                () = term => {}
+            }
+            if tx.send(()).await.is_err() {
+                return;
+            }
         }
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => _ = signal.recv().await,
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
+    });
+    rx
 }
 
 /// A configuration that passed every check short of connecting: the file's, the Redis URL's
@@ -235,13 +252,13 @@ async fn serve_on<S: Store>(store: Arc<S>, checked: Checked) -> anyhow::Result<(
         }
         None => (None, None),
     };
-    let (shell, task) = starq_engine::start(
+    let (shell, task) = starq_engine::start_with_signals(
         store,
         config.queues,
         config.agents,
         config.nodes,
         config.settings,
-        ctrl_c(),
+        signals(),
     )
     .await?;
     if let Some(listen) = config.http_listen {

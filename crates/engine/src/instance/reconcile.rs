@@ -1,0 +1,130 @@
+//! A node's app against what the instance follows and what the store holds. Asterisk replays
+//! nothing missed while an event stream was down, so after every (re)connect, every few seconds
+//! after, and when events were lost, the app is listed and compared: callers the store holds
+//! for the node (an earlier owner's, or this instance's before a restart) are adopted, what
+//! ended unseen ends, what is left over is cleaned up, and channels nobody knew (callers whose
+//! `StasisStart` was missed, or that waited under a store lost since) are described and taken
+//! in.
+
+use std::collections::BTreeSet;
+
+use starq_core::engine::{Input as CoreInput, LegHangup};
+use starq_core::shared::StoredCall;
+use starq_core::{CallId, NodeId};
+
+use super::{AriCommand, Instance, Listing, Node, Output, Purpose, StoreOp, Stray};
+use crate::translate;
+
+impl Instance {
+    /// Asks what the node's app holds (if the node is owned).
+    pub(super) fn list(&mut self, node: &NodeId) {
+        if self.nodes.get(node).and_then(Node::owned).is_some() {
+            let as_of = self.channels.generation();
+            self.outputs.push_back(Output::List { node: node.clone(), as_of });
+        }
+    }
+
+    pub(super) fn on_listed(&mut self, node: NodeId, as_of: u64, listing: Result<Listing, String>) {
+        if self.nodes.get(&node).and_then(Node::owned).is_none() {
+            return;
+        }
+        match listing {
+            Ok(listing) => {
+                let purpose = Purpose::NodeCalls { node: node.clone(), as_of, listing };
+                self.store(purpose, StoreOp::NodeCalls(node));
+            }
+            Err(error) => {
+                tracing::warn!(%node, %error, "cannot list the app's channels to reconcile");
+                self.relist.insert(node, self.now + super::RECONCILE_RETRY);
+            }
+        }
+    }
+
+    /// What the node's app holds, with the store's callers of the node: follow the callers the
+    /// store holds (an earlier owner's, or this instance's before a restart), repair what was
+    /// missed, let the core adopt the callers it does not follow, and clean up or take in the
+    /// rest.
+    pub(super) fn on_present(
+        &mut self,
+        node: &NodeId,
+        calls: Vec<StoredCall>,
+        listing: Listing,
+        as_of: u64,
+    ) {
+        if self.nodes.get(node).and_then(Node::owned).is_none() {
+            return;
+        }
+        let Listing { channels, bridges } = listing;
+        let unbridged = self.channels.adopt(node, &calls, &channels, &bridges);
+        let steps = self.channels.reconcile(node, &channels, &bridges, as_of);
+        let (stored, in_app, missed) = (calls.len(), channels.len(), steps.len());
+        if missed > 0 {
+            tracing::info!(%node, stored, in_app, missed, "reconciled with the node and the store");
+        } else {
+            tracing::debug!(%node, stored, in_app, "reconciled with the node and the store");
+        }
+        self.apply_steps(node, steps);
+        // Legs of adopted callers are the core's to end; the rest is stray.
+        let adopted_legs: BTreeSet<String> =
+            calls.iter().map(|c| format!("{}-r", c.call)).collect();
+        let mut strays = self.channels.strays(node, &channels);
+        strays.retain(|id| {
+            !id.rsplit_once("-r")
+                .is_some_and(|(call, _)| adopted_legs.contains(&format!("{call}-r")))
+        });
+        // A call still bridged in Asterisk that the store no longer knows (a Redis that lost
+        // its last writes) is left to talk: neither its caller queued again nor its agent leg
+        // hung up.
+        let talking: BTreeSet<String> = bridges
+            .iter()
+            .filter_map(|b| b.strip_suffix("-bridge"))
+            .map(|caller| CallId::of_channel(node, caller, 0).to_string())
+            .chain(bridges.iter().filter_map(|b| b.strip_suffix("-bridge")).map(str::to_owned))
+            .collect();
+        strays.retain(|id| {
+            let caller = id.rsplit_once("-r").map_or(id.as_str(), |(call, _)| call);
+            let base = caller.rsplit_once("-q").map_or(caller, |(c, _)| c);
+            !talking.contains(id) && !talking.contains(caller) && !talking.contains(base)
+        });
+        self.core(CoreInput::Adopt { node: node.clone(), calls, present: channels });
+        for (channel, leg) in unbridged {
+            tracing::info!(%node, %channel, %leg, "connected call found without its bridge: bridged");
+            let bridge = translate::bridge_of(&channel);
+            self.send(node, AriCommand::Bridge { bridge, channel, leg });
+        }
+        let (legs, others): (Vec<String>, Vec<String>) =
+            strays.into_iter().partition(|id| translate::is_leg(node, id));
+        for id in legs {
+            // A leg whose call ended while no one watched (those of adopted callers are
+            // already being hung up).
+            tracing::info!(%node, leg = %id, "leftover agent leg hung up");
+            self.send(node, AriCommand::HangupLeg { leg: id, reason: LegHangup::Cancelled });
+        }
+        if !others.is_empty() {
+            self.outputs.push_back(Output::DescribeStrays { node: node.clone(), channels: others });
+        }
+    }
+
+    /// Channels found in the app that starq did not know: callers that were waiting (starq
+    /// noted their entry) are taken in first, then the others in the order they arrived on the
+    /// node.
+    pub(super) fn on_strays(&mut self, node: &NodeId, mut strays: Vec<Stray>) {
+        let Some(app) = self.nodes.get(node).filter(|n| n.owned().is_some()).map(|n| n.app.clone())
+        else {
+            return;
+        };
+        // `creationtime` is one fixed-width UTC format: its text sorts as its time.
+        strays.sort_by(|a, b| {
+            (a.entry.is_none(), &a.channel.creationtime)
+                .cmp(&(b.entry.is_none(), &b.channel.creationtime))
+        });
+        for stray in strays {
+            let (channel, entry) = (&stray.channel, stray.entry.as_deref());
+            let steps = self.channels.stray(node, channel, &app, entry);
+            if !steps.is_empty() {
+                tracing::warn!(%node, channel = %channel.id, resumed = entry.is_some(), "caller found in the app without its StasisStart: taken in now");
+            }
+            self.apply_steps(node, steps);
+        }
+    }
+}
