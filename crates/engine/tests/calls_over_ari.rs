@@ -831,3 +831,61 @@ async fn a_single_box_restarted_with_callers_on_hold_serves_them_in_order_of_arr
     task.abort();
     drop(shell);
 }
+
+/// A plausible misconfiguration a probe found on a real Asterisk: two instances with embedded
+/// stores on one node took the app from each other about once a second, and one kept sending
+/// requests after being replaced (an agent bridged to two callers). Now the instance replaced
+/// while its own store says the node is still its own stops at once, says why, and never takes
+/// the node back: one replacement, then one owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_instance_with_its_own_store_is_never_fought_over_the_app() {
+    let phone = PhoneScript::answering("PJSIP/alice", 50, 300);
+    let alice = agent("alice", "support", &[("PJSIP/alice", &[])]);
+    let first = site(1, vec![queue("support")], vec![alice.clone()], vec![phone]).await;
+    let node = first.sim.node(0).expect("node").clone();
+    let spec = NodeSpec { id: NodeId::new("node0"), ari: node.ari_config("starq") };
+    let other_store = Arc::new(MemoryStore::new());
+    let (stop_second, stopped) = oneshot::channel::<()>();
+    let second_settings = Settings { instance: "stranger".into(), ..settings() };
+    let (second, second_task) = starq_engine::start(
+        Arc::clone(&other_store),
+        vec![queue("support")],
+        vec![alice],
+        vec![spec],
+        second_settings,
+        async {
+            let _ = stopped.await;
+        },
+    )
+    .await
+    .expect("the second instance starts");
+    let refused = |shell: &ShellHandle| {
+        shell.health().nodes.get("node0") == Some(&starq_engine::NodeHealth::Refused)
+    };
+    eventually("the replaced instance refuses the node", || refused(&first.shell)).await;
+    // Several leases later nothing has moved: no instance took the app back.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(refused(&first.shell), "{:?}", first.shell.health());
+    assert_eq!(
+        second.health().nodes.get("node0"),
+        Some(&starq_engine::NodeHealth::Connected),
+        "the newcomer keeps the node"
+    );
+    // The one owner serves callers alone.
+    assert!(second.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await);
+    eventually("alice logs in with the newcomer", || {
+        now_or_never(other_store.agent(&"alice".into()))
+            .ok()
+            .flatten()
+            .is_some_and(|a| a.status != AgentStatus::LoggedOut)
+    })
+    .await;
+    first.call(0, &["queue=support"], |_| {});
+    let callers = first.all_ended().await;
+    assert_eq!(callers.len(), 1);
+    assert_eq!(callers[0].outcome, Some(Truth::AgentHungUp), "{:?}", callers[0]);
+    assert_eq!(callers[0].agent.as_deref(), Some("PJSIP/alice"));
+    let _ = stop_second.send(());
+    second_task.await.expect("no panic").expect("clean stop");
+    first.stop().await;
+}

@@ -433,3 +433,102 @@ async fn a_leg_a_dead_owner_made_but_never_dialed_is_dialed_by_the_next() {
 async fn a_leg_a_dead_owner_left_ringing_is_followed_not_rung_twice() {
     an_offer_half_made_by_a_dead_owner_rings_once(9, true).await;
 }
+
+/// The fault a probe found: SIGTERM (and a second SIGTERM, and SIGINT) did nothing while Redis
+/// was away, the driver being stuck retrying a routing request. The drain now ends within its
+/// grace, and the leave within a second more, whatever the store is doing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_bounded_while_redis_is_away() {
+    let mut redis = support::RedisServer::start_with(false);
+    let store = Arc::new(redis.store().await);
+    let (_sim, node, spec, alice) = node_with_alice(11).await;
+    let queues = [QueueConfig::new("support")];
+    let grace = Duration::from_millis(300);
+    let settings = Settings { drain_grace: grace, ..Settings::new("only") };
+    let run = Running::start(&store, &queues, &alice, &spec, settings).await;
+    run.shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await;
+    wait_for_consumer(&node).await;
+    redis.stop();
+    // A caller arrives: its routing request waits for a store that does not answer.
+    node.place_call(&CallSpec::new("starq", &["queue=support"], "5551")).expect("placed");
+    for _ in 0..300 {
+        if !run.shell.health().store_available {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!run.shell.health().store_available, "the store is seen away");
+    let signalled = std::time::Instant::now();
+    let _ = run.stop.send(());
+    let mut draining = false;
+    for _ in 0..50 {
+        draining |= run.shell.health().draining;
+        if draining || run.task.is_finished() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(draining || run.task.is_finished(), "/status shows the drain");
+    let stopped = tokio::time::timeout(Duration::from_secs(5), run.task).await;
+    let took = signalled.elapsed();
+    stopped.expect("stops while Redis is away").expect("no panic").expect("clean stop");
+    assert!(
+        took < grace + Duration::from_millis(1_800),
+        "bounded by the grace and a second: {took:?}"
+    );
+    node.check_invariants().expect("simulated node invariants");
+}
+
+/// A second signal exits at once, even while an agent's phone rings under a long grace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_exits_at_once() {
+    let redis = support::RedisServer::start_with(false);
+    let store = Arc::new(redis.store().await);
+    let mut cfg = SimConfig::local(1, 12);
+    // Alice's phone rings for a minute.
+    cfg.phones = vec![PhoneScript::answering("PJSIP/alice", 60_000, 300)];
+    let sim = Sim::start(cfg).await.expect("simulator starts");
+    let node = sim.node(0).expect("node").clone();
+    let spec = NodeSpec { id: NodeId::new("node0"), ari: node.ari_config("starq") };
+    let mut alice = AgentConfig::new("alice");
+    alice.memberships.push(Membership { queue: "support".into(), penalty: 0 });
+    alice.contacts.push(Contact { endpoint: "PJSIP/alice".into(), nodes: Vec::new() });
+    let settings = Settings { drain_grace: Duration::from_secs(60), ..Settings::new("only") };
+    let (signal, signals) = tokio::sync::mpsc::channel(2);
+    let (shell, task) = starq_engine::start_with_signals(
+        Arc::clone(&store),
+        vec![QueueConfig::new("support")],
+        vec![alice],
+        vec![spec],
+        settings,
+        signals,
+    )
+    .await
+    .expect("starts");
+    shell.send(Input::Agent { agent: "alice".into(), action: AgentAction::Login }).await;
+    wait_for_consumer(&node).await;
+    node.place_call(&CallSpec::new("starq", &["queue=support"], "5551")).expect("placed");
+    let mut ringing = false;
+    for _ in 0..300 {
+        ringing = store.agent(&"alice".into()).await.is_ok_and(|a| {
+            matches!(a.map(|a| a.status), Some(starq_store::AgentStatus::Reserved(_)))
+        });
+        if ringing {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(ringing, "alice's phone rings");
+    signal.send(()).await.expect("first signal");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!task.is_finished(), "the first signal drains: the ringing leg may still be answered");
+    assert!(shell.health().draining);
+    let second = std::time::Instant::now();
+    signal.send(()).await.expect("second signal");
+    tokio::time::timeout(Duration::from_secs(1), task)
+        .await
+        .expect("the second signal exits at once")
+        .expect("no panic")
+        .expect("clean exit");
+    assert!(second.elapsed() < Duration::from_millis(500), "{:?}", second.elapsed());
+}
