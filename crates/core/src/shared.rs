@@ -130,6 +130,37 @@ pub enum Miss {
     Failed,
 }
 
+/// An agent's presence as a durable record last saw it (the reports database, written from the
+/// journal): what a store that lost its state, or a single box restarted, is given back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Presence {
+    /// The agent.
+    pub agent: AgentId,
+    /// Logged in.
+    pub logged_in: bool,
+    /// Paused in every queue, with the reason.
+    pub paused_all: Option<String>,
+    /// Paused in these queues, with reasons.
+    pub paused: Vec<(QueueId, String)>,
+}
+
+impl Presence {
+    /// The agent actions that bring a logged-out agent back to this presence, in order.
+    pub fn actions(&self) -> Vec<AgentAction> {
+        if !self.logged_in {
+            return Vec::new();
+        }
+        let mut actions = vec![AgentAction::Login];
+        if let Some(reason) = &self.paused_all {
+            actions.push(AgentAction::Pause { queue: None, reason: reason.clone() });
+        }
+        for (queue, reason) in &self.paused {
+            actions.push(AgentAction::Pause { queue: Some(queue.clone()), reason: reason.clone() });
+        }
+        actions
+    }
+}
+
 /// An action on an agent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[allow(missing_docs)] // variant fields are named for what they hold

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::execute;
 use crate::instance::{AriCommand, Input, Instance, Output, StoreAnswer, StoreOp};
-use crate::{DispatchLatency, EngineError, Health, NodeSpec, Settings};
+use crate::{DispatchLatency, EngineError, Health, NodeSpec, PresenceRecord, Settings};
 
 /// Events from all nodes, tagged with their tenure; bounded, read promptly.
 pub(crate) const EVENT_BUFFER: usize = 4096;
@@ -39,6 +39,13 @@ pub(crate) struct Inlets {
     pub(crate) events: mpsc::Receiver<(Fence, StreamItem)>,
     pub(crate) answers: mpsc::Receiver<Input>,
     pub(crate) api: mpsc::Receiver<CoreInput>,
+}
+
+/// Where the driver sends what it starts: node events and answers come back to its inlets.
+pub(crate) struct Outlets {
+    pub(crate) events: mpsc::Sender<(Fence, StreamItem)>,
+    pub(crate) answers: mpsc::Sender<Input>,
+    pub(crate) presence: Option<Arc<dyn PresenceRecord>>,
 }
 
 /// A node's event stream and executor for one tenure.
@@ -69,6 +76,7 @@ pub(crate) struct Driver<S> {
     events: mpsc::Sender<(Fence, StreamItem)>,
     /// Where store answers, ARI outcomes and listings come back.
     answers: mpsc::Sender<Input>,
+    presence: Option<Arc<dyn PresenceRecord>>,
     last_now: Time,
     /// When the input being handled arrived: dispatch latency runs from there to a leg's
     /// creation.
@@ -131,10 +139,10 @@ impl<S: Store> Driver<S> {
         nodes: Vec<NodeSpec>,
         settings: Settings,
         inlets: Inlets,
-        events: mpsc::Sender<(Fence, StreamItem)>,
-        answers: mpsc::Sender<Input>,
+        outlets: Outlets,
         shared: Shared,
     ) -> Result<Self, EngineError> {
+        let Outlets { events, answers, presence } = outlets;
         let mut links = BTreeMap::new();
         for spec in nodes {
             let client = AriClient::new(&spec.ari, starq_ari::RestLimits::default())?;
@@ -150,6 +158,7 @@ impl<S: Store> Driver<S> {
             inlets,
             events,
             answers,
+            presence,
             last_now: Time::ZERO,
             received: Instant::now(),
             shared,
@@ -252,6 +261,16 @@ impl<S: Store> Driver<S> {
                         let (client, answers) = (link.client.clone(), self.answers.clone());
                         tokio::spawn(execute::describe_strays(client, node, channels, answers));
                     }
+                }
+                Output::RecallPresence => {
+                    let (record, answers) = (self.presence.clone(), self.answers.clone());
+                    tokio::spawn(async move {
+                        let recalled = match record {
+                            Some(record) => record.recall().await,
+                            None => Ok(Vec::new()),
+                        };
+                        _ = answers.send(Input::Presence(recalled)).await;
+                    });
                 }
                 Output::Exit { error } => return Ok(Some(error.map_or(Ok(()), |e| Err(e.into())))),
             }

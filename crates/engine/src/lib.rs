@@ -13,6 +13,7 @@
 //! | [`translate`] | ARI events → core inputs; which channel is what |
 //! | `execute` | core commands → ARI requests, one executor per node |
 //! | `lanes` | which of a node's requests may go out: in order per call, calls side by side |
+//! | [`inbound`] | Asterisk's connections to starq (persistent outbound WebSocket): listener, handshake bounds, credentials, which tenure takes a node's connection |
 //! | [`instance`] | what an instance decides, as a pure state machine: nodes owned, leases, reconcile, drain |
 //! | `driver` | moves inputs and outputs between the instance machine and the world; no policy |
 //! | [`health`] | what the instance tells a supervisor: store, drain, nodes |
@@ -25,21 +26,25 @@ pub mod config;
 mod driver;
 mod execute;
 pub mod health;
+pub mod inbound;
 pub mod instance;
 mod lanes;
 pub mod placement;
 pub mod translate;
 
 pub use health::{Health, NodeHealth};
+pub use inbound::InboundSettings;
 pub use instance::Instance;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use starq_core::config::{AgentConfig, QueueConfig};
 use starq_core::engine::Input;
+use starq_core::shared::Presence;
 use starq_core::{AgentId, NodeId, Time};
 use starq_store::{Store, StoreError};
 use thiserror::Error;
@@ -72,6 +77,9 @@ pub struct Settings {
     /// Most agent legs created per second on one node: a burst of offers (a queue's worth of
     /// agents logging in at once) reaches Asterisk as a steady flow, not a spike.
     pub originates_per_sec: u32,
+    /// Where the nodes that connect to starq (Asterisk's persistent outbound WebSocket) find
+    /// this instance, and which nodes they are; `None` when every node is dialled.
+    pub inbound: Option<InboundSettings>,
 }
 
 impl Settings {
@@ -84,8 +92,18 @@ impl Settings {
             node_down_after: Duration::from_secs(5),
             drain_grace: Duration::from_secs(10),
             originates_per_sec: 200,
+            inbound: None,
         }
     }
+}
+
+/// Where agents' presence (logged in, paused and why) is read back from when an instance finds
+/// the store without it: a Redis restarted empty or failed over to an empty replica, a single
+/// box restarted with its embedded store. The reports database is one
+/// (`starq_report::PresenceTable`); without any, agents log in again.
+pub trait PresenceRecord: Send + Sync + 'static {
+    /// Every agent's presence as last recorded.
+    fn recall(&self) -> Pin<Box<dyn Future<Output = Result<Vec<Presence>, String>> + Send + '_>>;
 }
 
 /// Why the shell stopped or could not start.
@@ -97,6 +115,14 @@ pub enum EngineError {
     /// A node's ARI settings are invalid.
     #[error(transparent)]
     AriConfig(#[from] starq_ari::ConfigError),
+    /// The address for Asterisk's connections cannot be listened on.
+    #[error("cannot listen for Asterisk's event connections on {listen}: {reason}")]
+    Listen {
+        /// The address.
+        listen: std::net::SocketAddr,
+        /// The I/O error.
+        reason: String,
+    },
 }
 
 /// Sends API inputs (agent login, pause, priority, withdraw) to a running shell, and reads
@@ -107,9 +133,16 @@ pub struct ShellHandle {
     agents: Arc<BTreeSet<AgentId>>,
     latency: Arc<Mutex<DispatchLatency>>,
     health: Arc<Mutex<Health>>,
+    inbound: Option<std::net::SocketAddr>,
 }
 
 impl ShellHandle {
+    /// The address Asterisk's connections are taken on, if any (the port chosen, when
+    /// [`InboundSettings::listen`] asked for port 0).
+    pub fn inbound_addr(&self) -> Option<std::net::SocketAddr> {
+        self.inbound
+    }
+
     /// Hands an input to the engine; `false` if the shell has stopped.
     pub async fn send(&self, input: Input) -> bool {
         self.api.send(input).await.is_ok()
@@ -181,12 +214,13 @@ pub async fn start<S: Store>(
         shutdown.await;
         _ = signals_tx.send(()).await;
     });
-    start_with_signals(store, queues, agents, nodes, settings, signals).await
+    start_with_signals(store, queues, agents, nodes, settings, signals, None).await
 }
 
 /// [`start`], told of each SIGTERM or SIGINT by `signals`: the first drains, the second exits
-/// at once. Returns once the instance has joined (its nodes taken, its configuration
-/// installed); a store that cannot be used then is an error.
+/// at once; agents' presence is recalled from `presence` when the store is found without it.
+/// Returns once the instance has joined (its nodes taken, its configuration installed); a
+/// store that cannot be used then is an error.
 pub async fn start_with_signals<S: Store>(
     store: Arc<S>,
     queues: Vec<QueueConfig>,
@@ -194,6 +228,7 @@ pub async fn start_with_signals<S: Store>(
     nodes: Vec<NodeSpec>,
     settings: Settings,
     signals: mpsc::Receiver<()>,
+    presence: Option<Arc<dyn PresenceRecord>>,
 ) -> Result<(ShellHandle, tokio::task::JoinHandle<Result<(), EngineError>>), EngineError> {
     let known = Arc::new(agents.iter().map(|a| a.id.clone()).collect());
     let (events_tx, events) = mpsc::channel(driver::EVENT_BUFFER);
@@ -205,14 +240,16 @@ pub async fn start_with_signals<S: Store>(
     let apps = nodes.iter().map(|n| (n.id.clone(), n.ari.app.clone()));
     let instance = Instance::new(settings.clone(), apps, queues, agents, driver::now(Time::ZERO));
     let inlets = driver::Inlets { signals, events, answers, api };
-    let mut driver = driver::Driver::new(
-        instance, store, nodes, settings, inlets, events_tx, answers_tx, shared,
-    )?;
+    let outlets = driver::Outlets { events: events_tx, answers: answers_tx, presence };
+    let mut driver =
+        driver::Driver::new(instance, store, nodes, settings, inlets, outlets, shared)?;
+    let inbound = driver.inbound_addr();
+    let handle = ShellHandle { api: api_tx, agents: known, latency, health, inbound };
     if !driver.run_until(true).await? {
         // Signalled while joining: nothing to drain.
         let task = tokio::spawn(async { Ok(()) });
-        return Ok((ShellHandle { api: api_tx, agents: known, latency, health }, task));
+        return Ok((handle, task));
     }
     let task = tokio::spawn(async move { driver.run_until(false).await.map(drop) });
-    Ok((ShellHandle { api: api_tx, agents: known, latency, health }, task))
+    Ok((handle, task))
 }

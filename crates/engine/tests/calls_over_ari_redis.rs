@@ -502,6 +502,7 @@ async fn a_second_signal_exits_at_once() {
         vec![spec],
         settings,
         signals,
+        None,
     )
     .await
     .expect("starts");

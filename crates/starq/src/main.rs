@@ -259,6 +259,7 @@ async fn serve_on<S: Store>(store: Arc<S>, checked: Checked) -> anyhow::Result<(
         config.nodes,
         config.settings,
         signals(),
+        None,
     )
     .await?;
     if let Some(listen) = config.http_listen {

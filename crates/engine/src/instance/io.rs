@@ -9,7 +9,7 @@ use starq_ari::StreamItem;
 use starq_ari::model::Channel;
 use starq_core::config::{AgentConfig, QueueConfig};
 use starq_core::engine::{ChannelAction, Input as CoreInput, LegHangup};
-use starq_core::shared::{Miss, Notice, Reply, Request, StoredCall};
+use starq_core::shared::{Miss, Notice, Presence, Reply, Request, StoredCall};
 use starq_core::{AgentId, CallId, Fence, NodeId, ReservationId, Time};
 use starq_store::{AgentView, Heartbeat, Lease, StoreError};
 
@@ -57,6 +57,9 @@ pub enum Input {
         /// Its answer.
         answer: Result<StoreAnswer, StoreError>,
     },
+    /// The agents' presence recalled from the durable record ([`Output::RecallPresence`]); an
+    /// error says why it could not be read.
+    Presence(Result<Vec<Presence>, String>),
     /// An API action for the routing core.
     Api(CoreInput),
     /// SIGTERM or SIGINT: the first drains, the second exits at once.
@@ -241,6 +244,9 @@ pub enum Output {
         /// Channel ids.
         channels: Vec<String>,
     },
+    /// Read the agents' presence back from the durable record (none configured: an empty
+    /// list); the answer comes back as [`Input::Presence`].
+    RecallPresence,
     /// Stop: the instance is done (`error` says why, if it failed).
     Exit {
         /// Why it failed, if it did.

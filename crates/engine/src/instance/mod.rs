@@ -35,7 +35,7 @@ use std::time::Duration;
 use starq_ari::{ConnectionState, StreamItem};
 use starq_core::config::{AgentConfig, QueueConfig};
 use starq_core::engine::{ChannelAction, Command, Engine, Input as CoreInput, LegHangup};
-use starq_core::shared::Request;
+use starq_core::shared::{AgentAction, Presence, Request};
 use starq_core::{AgentId, CallId, Fence, NodeId, Time};
 use starq_store::{AgentStatus, StoreError};
 
@@ -169,6 +169,9 @@ pub struct Instance {
     relist: BTreeMap<NodeId, Time>,
     /// Signals received.
     signals: u32,
+    /// The store was found without its state: once configured again, the agents' presence is
+    /// recalled from the durable record.
+    recall_presence: bool,
     phase: Phase,
 }
 
@@ -208,6 +211,7 @@ impl Instance {
             closing: Vec::new(),
             relist: BTreeMap::new(),
             signals: 0,
+            recall_presence: false,
             phase: Phase::Starting { configuring: false },
             settings,
         };
@@ -296,6 +300,7 @@ impl Instance {
             Input::Listed { node, as_of, listing } => self.on_listed(node, as_of, listing),
             Input::Strays { node, strays } => self.on_strays(&node, strays),
             Input::Store { id, answer } => self.on_store(id, answer),
+            Input::Presence(recalled) => self.on_presence(recalled),
             Input::Api(input) => self.core(input),
             Input::Signal => self.on_signal(),
         }
@@ -704,6 +709,9 @@ impl Instance {
         match answer {
             Ok(StoreAnswer::Offers(notices)) => {
                 self.core(CoreInput::Notices(notices));
+                if std::mem::take(&mut self.recall_presence) {
+                    self.outputs.push_back(Output::RecallPresence);
+                }
                 if let Phase::Starting { .. } = self.phase {
                     self.phase = Phase::Running;
                     self.follow_rests();
@@ -714,6 +722,33 @@ impl Instance {
                 tracing::warn!(%error, "configuration not restored: next heartbeat");
             }
             Err(error) => self.exit(Some(error)),
+        }
+    }
+
+    /// Agents logged in (and paused, with their reasons) as the durable record last saw them,
+    /// logged in again in a store that lost them. An agent already logged in meanwhile is
+    /// refused the login by the store, harmlessly.
+    fn on_presence(&mut self, recalled: Result<Vec<Presence>, String>) {
+        let presence = match recalled {
+            Ok(presence) => presence,
+            Err(error) => {
+                tracing::error!(%error, "agents' presence not recalled: they log in again");
+                return;
+            }
+        };
+        let known: std::collections::BTreeSet<&AgentId> =
+            self.agents.iter().map(|a| &a.id).collect();
+        let actions: Vec<(AgentId, AgentAction)> = presence
+            .iter()
+            .filter(|p| known.contains(&p.agent))
+            .flat_map(|p| p.actions().into_iter().map(|action| (p.agent.clone(), action)))
+            .collect();
+        tracing::info!(
+            agents = presence.iter().filter(|p| p.logged_in).count(),
+            "agents' presence recalled"
+        );
+        for (agent, action) in actions {
+            self.core(CoreInput::Agent { agent, action });
         }
     }
 

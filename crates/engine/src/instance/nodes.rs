@@ -88,7 +88,12 @@ impl Instance {
     /// The first heartbeat: take the nodes this instance wins, leave the others.
     pub(super) fn on_join(&mut self, answer: Result<StoreAnswer, StoreError>) {
         match answer {
-            Ok(StoreAnswer::Heartbeat(beat)) => self.live = beat.live,
+            Ok(StoreAnswer::Heartbeat(beat)) => {
+                self.live = beat.live;
+                // A store without configuration is new, or lost everything (a single box
+                // restarted with its embedded store, a Redis without persistence).
+                self.recall_presence = !beat.configured;
+            }
             Ok(other) => return self.unexpected(Ok(other)),
             Err(error) => return self.exit(Some(error)),
         }
@@ -120,8 +125,10 @@ impl Instance {
                 if !beat.configured {
                     tracing::error!(
                         "the store lost its configuration (Redis restarted empty?): configured \
-                         again; waiting callers are taken in again from Asterisk"
+                         again; callers are taken in again from Asterisk, agents' presence from \
+                         the reports database"
                     );
+                    self.recall_presence = true;
                     self.configure();
                 }
             }
