@@ -29,6 +29,19 @@ impl Credentials {
     pub(crate) fn basic_auth_header(&self) -> String {
         format!("Basic {}", base64(format!("{}:{}", self.user, self.password).as_bytes()))
     }
+
+    /// Whether an `Authorization` header a peer sent is `Basic` with these credentials (how
+    /// Asterisk's `websocket_client.conf` `username`/`password` authenticate its connection to
+    /// starq). Compared in time independent of where the two differ, so a peer cannot guess
+    /// the password byte by byte.
+    pub fn matches_basic_auth(&self, header: &[u8]) -> bool {
+        let expected = self.basic_auth_header();
+        let expected = expected.as_bytes();
+        if header.len() != expected.len() {
+            return false;
+        }
+        header.iter().zip(expected).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0
+    }
 }
 
 impl fmt::Debug for Credentials {
@@ -137,6 +150,15 @@ fn base64(input: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn basic_auth_matches_only_the_same_user_and_password() {
+        let creds = Credentials::new("starq", "s3cret");
+        assert!(creds.matches_basic_auth(b"Basic c3RhcnE6czNjcmV0"));
+        assert!(!creds.matches_basic_auth(b"Basic c3RhcnE6czNjcmVU"));
+        assert!(!creds.matches_basic_auth(b"Basic c3RhcnE6"));
+        assert!(!creds.matches_basic_auth(b""));
+    }
 
     #[test]
     fn base64_matches_rfc4648_vectors() {

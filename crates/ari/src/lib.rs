@@ -72,8 +72,8 @@ pub mod rest;
 pub use config::{ConfigError, Credentials, NodeConfig};
 pub use error::AriError;
 pub use events::{
-    ConnectionState, EventReceiver, EventStreamConfig, EventStreamHandle, StreamItem,
-    connect_events,
+    AcceptedConnections, AcceptedSocket, ConnectionState, EventReceiver, EventStreamConfig,
+    EventStreamHandle, StreamItem, accept_events, connect_events,
 };
 pub use model::{DecodeError, Event, decode_event};
 pub use rest::{AriClient, RestLimits};

@@ -5,18 +5,26 @@
 //! the executor of the node's current tenure (`execute::run`), streams opened and closed as
 //! told. Nothing here waits on the store or on Asterisk, so signals, events and lease renewals
 //! are handled whatever either is doing.
+//!
+//! A node's events come one of two ways, and [`Output::Attach`] means either: for a dialled
+//! node, connect to its `/ari/events`; for a node that connects to starq (`events =
+//! "accept"`), open its door in the [`Inbound`] listener for the tenure, so that Asterisk's
+//! connections feed the tenure's stream. The items are the same either way.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use starq_ari::{AriClient, EventStreamConfig, EventStreamHandle, StreamItem, connect_events};
+use starq_ari::{
+    AriClient, EventStreamConfig, EventStreamHandle, StreamItem, accept_events, connect_events,
+};
 use starq_core::engine::Input as CoreInput;
 use starq_core::{Epoch, Fence, NodeId, Time};
 use starq_store::{Store, StoreError};
 use tokio::sync::mpsc;
 
 use crate::execute;
+use crate::inbound::Inbound;
 use crate::instance::{AriCommand, Input, Instance, Output, StoreAnswer, StoreOp};
 use crate::{DispatchLatency, EngineError, Health, NodeSpec, PresenceRecord, Settings};
 
@@ -63,6 +71,8 @@ struct NodeLink {
     tenures: BTreeMap<Epoch, Attached>,
     /// The tenure requests go to.
     current: Option<Epoch>,
+    /// The node connects to starq (`events = "accept"`) rather than starq to it.
+    accepted: bool,
 }
 
 /// The running shell: the machine, the store, and a link per node.
@@ -70,6 +80,8 @@ pub(crate) struct Driver<S> {
     instance: Instance,
     store: Arc<S>,
     nodes: BTreeMap<NodeId, NodeLink>,
+    /// Where the nodes that connect to starq do, if any does.
+    inbound: Option<Inbound>,
     settings: Settings,
     inlets: Inlets,
     /// Where event streams deliver.
@@ -143,17 +155,31 @@ impl<S: Store> Driver<S> {
         shared: Shared,
     ) -> Result<Self, EngineError> {
         let Outlets { events, answers, presence } = outlets;
+        let inbound = match &settings.inbound {
+            Some(inbound) => Some(Inbound::bind(inbound, &nodes).map_err(|e| {
+                EngineError::Listen { listen: inbound.listen, reason: e.to_string() }
+            })?),
+            None => None,
+        };
+        let accepts = |id: &NodeId| settings.inbound.as_ref().is_some_and(|i| i.nodes.contains(id));
         let mut links = BTreeMap::new();
         for spec in nodes {
             let client = AriClient::new(&spec.ari, starq_ari::RestLimits::default())?;
-            let link =
-                NodeLink { spec: spec.clone(), client, tenures: BTreeMap::new(), current: None };
+            let accepted = accepts(&spec.id);
+            let link = NodeLink {
+                spec: spec.clone(),
+                client,
+                tenures: BTreeMap::new(),
+                current: None,
+                accepted,
+            };
             links.insert(spec.id, link);
         }
         Ok(Driver {
             instance,
             store,
             nodes: links,
+            inbound,
             settings,
             inlets,
             events,
@@ -163,6 +189,11 @@ impl<S: Store> Driver<S> {
             received: Instant::now(),
             shared,
         })
+    }
+
+    /// The address Asterisk's connections are taken on, if any.
+    pub(crate) fn inbound_addr(&self) -> Option<std::net::SocketAddr> {
+        self.inbound.as_ref().map(Inbound::local_addr)
     }
 
     fn now(&mut self) -> Time {
@@ -229,22 +260,19 @@ impl<S: Store> Driver<S> {
                         attached.tenure.end();
                         attached.commands = None;
                     }
-                    if let Some(link) = self.nodes.get_mut(&tenure.node)
-                        && link.current == Some(tenure.epoch)
-                    {
+                    let Some(link) = self.nodes.get_mut(&tenure.node) else { continue };
+                    if link.current == Some(tenure.epoch) {
                         link.current = None;
                     }
-                }
-                Output::CloseStream(tenure) => {
-                    let attached = self
-                        .nodes
-                        .get_mut(&tenure.node)
-                        .and_then(|link| link.tenures.remove(&tenure.epoch));
-                    if let Some(attached) = attached {
-                        attached.tenure.end();
-                        tokio::spawn(async move { attached.stream.shutdown().await });
+                    // A stream kept open past its tenure keeps a dialled app registered; an
+                    // accepted node's app stays registered without any connection, and the
+                    // one this instance holds would only keep the next owner from getting
+                    // Asterisk's: closed now, so that Asterisk reconnects elsewhere.
+                    if link.accepted {
+                        self.close_stream(&tenure);
                     }
                 }
+                Output::CloseStream(tenure) => self.close_stream(&tenure),
                 Output::List { node, as_of } => {
                     if let Some(link) = self.nodes.get(&node) {
                         let task = execute::list_app(
@@ -282,11 +310,32 @@ impl<S: Store> Driver<S> {
         self.nodes.get_mut(&tenure.node).and_then(|link| link.tenures.get_mut(&tenure.epoch))
     }
 
+    /// Closes the tenure's event stream (and an accepted node's door, if still the tenure's).
+    fn close_stream(&mut self, tenure: &Fence) {
+        if let Some(inbound) = &self.inbound {
+            inbound.close(tenure);
+        }
+        let attached =
+            self.nodes.get_mut(&tenure.node).and_then(|link| link.tenures.remove(&tenure.epoch));
+        if let Some(attached) = attached {
+            attached.tenure.end();
+            tokio::spawn(async move { attached.stream.shutdown().await });
+        }
+    }
+
     /// Opens the node's event stream and executor for a tenure.
     fn attach(&mut self, tenure: Fence, until: Time) -> Result<(), EngineError> {
         let Some(link) = self.nodes.get_mut(&tenure.node) else { return Ok(()) };
-        let (mut stream, handle) =
-            connect_events(EventStreamConfig::new(link.spec.ari.clone(), self.settings.seed))?;
+        let config = EventStreamConfig::new(link.spec.ari.clone(), self.settings.seed);
+        let (mut stream, handle) = match (&self.inbound, link.accepted) {
+            (Some(inbound), true) => {
+                let label = format!("{}{} (accepted)", crate::inbound::PATH_PREFIX, tenure.node);
+                let (stream, handle, connections) = accept_events(config, label)?;
+                inbound.open(tenure.clone(), connections);
+                (stream, handle)
+            }
+            _ => connect_events(config)?,
+        };
         // Items carry the tenure they belong to: a stream kept open past its tenure (during a
         // hand-over) is told apart from the next one.
         let (tagged, events) = (tenure.clone(), self.events.clone());
@@ -333,7 +382,8 @@ impl<S: Store> Driver<S> {
         }
     }
 
-    /// Ends every tenure and closes every stream (on exit).
+    /// Ends every tenure and closes every stream (on exit). The listener stays until the
+    /// driver is dropped: it refuses every node from now on.
     fn close_all(&mut self) {
         for link in self.nodes.values_mut() {
             link.current = None;

@@ -158,9 +158,15 @@ impl Drop for Inbound {
 }
 
 /// The answer to a connection refused before its request is read (too many upgrades at once).
-const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+const BUSY: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
-async fn serve(listener: TcpListener, doors: Doors, settings: InboundSettings, stop: CancellationToken) {
+async fn serve(
+    listener: TcpListener,
+    doors: Doors,
+    settings: InboundSettings,
+    stop: CancellationToken,
+) {
     let handshakes = Arc::new(Semaphore::new(settings.max_handshakes));
     loop {
         let accepted = tokio::select! {
@@ -204,6 +210,7 @@ async fn handshake(
     // Events are small and latency matters more than packet count.
     _ = tcp.set_nodelay(true);
     let mut verdict = None;
+    #[allow(clippy::result_large_err)] // tungstenite's callback type
     let callback = |request: &Request, response: Response| {
         let decided = decide(&doors, request);
         let answer = answer(&decided, request, response);
@@ -283,7 +290,9 @@ fn answer(
                 .flat_map(|v| v.split(','))
                 .any(|p| p.trim() == "ari");
             if offered {
-                response.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("ari"));
+                response
+                    .headers_mut()
+                    .insert("sec-websocket-protocol", HeaderValue::from_static("ari"));
             }
             Ok(response)
         }
@@ -294,7 +303,8 @@ fn answer(
             headers.insert("connection", HeaderValue::from_static("close"));
             headers.insert("content-length", HeaderValue::from(why.len() + 1));
             if *status == StatusCode::UNAUTHORIZED {
-                headers.insert("www-authenticate", HeaderValue::from_static("Basic realm=\"starq\""));
+                headers
+                    .insert("www-authenticate", HeaderValue::from_static("Basic realm=\"starq\""));
             }
             Err(refusal)
         }

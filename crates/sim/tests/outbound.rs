@@ -25,6 +25,7 @@ async fn accept(listener: &TcpListener) -> Server {
     tokio_tungstenite::accept_hdr_async(stream, |req: &Request, mut resp: Response| {
         assert_eq!(req.uri().path(), "/ari");
         assert_eq!(req.headers()["Sec-WebSocket-Protocol"], "ari");
+        assert_eq!(req.headers()["Authorization"], "Basic c3RhcnE6czNjcmV0", "starq:s3cret");
         resp.headers_mut().insert("Sec-WebSocket-Protocol", "ari".parse().unwrap());
         Ok(resp)
     })
@@ -84,6 +85,7 @@ async fn sample_06_outbound_websocket_with_rest() {
         uri: format!("ws://{}/ari", listener.local_addr().unwrap()),
         apps: vec!["qout".to_owned()],
         reconnect_interval: Duration::from_millis(100),
+        credentials: Some(("starq".to_owned(), "s3cret".to_owned())),
     });
     let sim = Sim::start(cfg).await.unwrap();
     let node = sim.node(0).unwrap();

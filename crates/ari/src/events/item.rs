@@ -72,6 +72,10 @@ pub enum DisconnectReason {
     },
     /// Reading or writing failed.
     Failed(String),
+    /// The node opened a new connection to starq (an accepted stream, see
+    /// [`accept_events`](super::accept_events)): the old one, probably dead on the node's side,
+    /// was closed for it.
+    Superseded,
 }
 
 impl fmt::Display for DisconnectReason {
@@ -84,6 +88,7 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::Closed { code: Some(code) } => write!(f, "closed by node ({code})"),
             DisconnectReason::Closed { code: None } => f.write_str("closed by node"),
             DisconnectReason::Failed(detail) => write!(f, "connection failed: {detail}"),
+            DisconnectReason::Superseded => f.write_str("the node opened a new connection"),
         }
     }
 }

@@ -21,6 +21,18 @@
 //!   node's lease) whether to connect again.
 //! - Dropping the handle or calling [`EventStreamHandle::shutdown`] closes the WebSocket and
 //!   ends the stream; dropping the receiver ends the task.
+//!
+//! # Accepted streams
+//! [`accept_events`] runs the same stream over connections the node opens to starq (Asterisk
+//! 22.5+'s persistent outbound WebSocket, `connection_type=persistent`): the caller accepts
+//! and upgrades them and hands each in through [`AcceptedConnections`]. Items are the same,
+//! with these differences: `Connecting` means waiting for the node's next connection (the node
+//! reconnects by itself, so `Disconnected` carries a zero `retry_in` and nothing backs off), and
+//! a connection handed in while another is read replaces it (`Disconnected(Superseded)`, then
+//! `Connected`): the node holds one connection at a time, so the older one is dead on its side.
+//! Pings and the liveness timeout apply as for a dialled stream. After every `Connected` the
+//! consumer reconciles as usual: the node flushes what it queued while disconnected, but loses
+//! what it wrote to a connection that died.
 
 mod backoff;
 mod delivery;
@@ -33,8 +45,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::header::HeaderValue;
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
 pub use backoff::{Backoff, BackoffConfig};
@@ -133,29 +147,84 @@ pub fn connect_events(
         url: url.to_string(),
         reason: "cannot be turned into a WebSocket URL".to_owned(),
     })?;
+    check(&config)?;
+    let mut authorization = HeaderValue::from_str(&config.node.credentials.basic_auth_header())
+        .map_err(|_| ConfigError::InvalidLimit("credentials must be visible ASCII"))?;
+    authorization.set_sensitive(true);
+
+    let source = session::Source::Dial { authorization };
+    Ok(start(config, url.to_string(), source))
+}
+
+/// A connection the node opened to starq, upgraded to a WebSocket by the caller (with
+/// subprotocol `ari`).
+pub type AcceptedSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Connections accepted from a node, waiting for its stream. At most this many wait at once;
+/// the stream takes the newest.
+const ACCEPTED_WAITING: usize = 4;
+
+/// Hands the connections a node opens to starq to its stream ([`accept_events`]).
+#[derive(Clone, Debug)]
+pub struct AcceptedConnections(mpsc::Sender<AcceptedSocket>);
+
+impl AcceptedConnections {
+    /// Gives the stream a new connection, which replaces the one it reads, if any. Gives the
+    /// socket back if the stream has stopped (or, briefly, when connections come faster than
+    /// it takes them).
+    #[allow(clippy::result_large_err)] // the socket itself, to close or hand elsewhere
+    pub fn hand_in(&self, socket: AcceptedSocket) -> Result<(), AcceptedSocket> {
+        self.0.try_send(socket).map_err(|e| e.into_inner())
+    }
+
+    /// Whether the stream has stopped (shut down, replaced, or its consumer gone).
+    pub fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
+}
+
+/// Starts the event stream of a node that connects to starq instead of starq to it (see the
+/// module docs); `label` names it in logs. Only `config.node.app` of the node is used: to tell
+/// `ApplicationReplaced` for this app. Must be called inside a tokio runtime.
+pub fn accept_events(
+    config: EventStreamConfig,
+    label: impl Into<String>,
+) -> Result<(EventReceiver, EventStreamHandle, AcceptedConnections), ConfigError> {
+    check(&config)?;
+    let (sockets_tx, sockets) = mpsc::channel(ACCEPTED_WAITING);
+    let (rx, handle) = start(config, label.into(), session::Source::Accept(sockets));
+    Ok((rx, handle, AcceptedConnections(sockets_tx)))
+}
+
+fn check(config: &EventStreamConfig) -> Result<(), ConfigError> {
     if config.buffer == 0 {
         return Err(ConfigError::InvalidLimit("buffer must be at least 1"));
     }
     if config.ping_interval.is_zero() || config.liveness_timeout <= config.ping_interval {
         return Err(ConfigError::InvalidLimit("liveness_timeout must exceed ping_interval > 0"));
     }
-    let mut authorization = HeaderValue::from_str(&config.node.credentials.basic_auth_header())
-        .map_err(|_| ConfigError::InvalidLimit("credentials must be visible ASCII"))?;
-    authorization.set_sensitive(true);
+    Ok(())
+}
 
+fn start(
+    config: EventStreamConfig,
+    url: String,
+    source: session::Source,
+) -> (EventReceiver, EventStreamHandle) {
     let (tx, rx) = mpsc::channel(config.buffer);
     let overflow = Arc::new(AtomicU64::new(0));
     let (state_tx, state_rx) = watch::channel(ConnectionState::Connecting { attempt: 1 });
     let shutdown = CancellationToken::new();
     let session = session::Session {
         config,
-        url: url.to_string(),
-        authorization,
+        url,
+        source,
+        next: None,
         delivery: delivery::Delivery::new(tx, overflow.clone()),
         state: state_tx,
         shutdown: shutdown.clone(),
     };
     let task = tokio::spawn(session.run());
     let handle = EventStreamHandle { shutdown, state: state_rx, overflow, task: Some(task) };
-    Ok((rx, handle))
+    (rx, handle)
 }

@@ -4,10 +4,14 @@
 //! strictly in arrival order and nothing else can stall the read. Inside a connection the only
 //! awaits are the read itself and a bounded ping write; room in the consumer's channel is only
 //! ever polled alongside the read, never waited for ahead of it.
+//!
+//! Where connections come from is the [`Source`]: dialled to the node, or accepted from it
+//! (the node reconnects by itself, so an accepted stream waits for the next connection instead
+//! of backing off, and a newer connection replaces the one being read).
 
 use futures_util::{SinkExt, StreamExt};
 use reqwest::header::HeaderValue;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior, sleep, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_util::sync::CancellationToken;
@@ -31,11 +35,23 @@ impl From<ConsumerGone> for Ended {
     }
 }
 
+/// Where a stream's connections come from.
+pub(crate) enum Source {
+    /// starq connects to the node's `/ari/events`.
+    Dial { authorization: HeaderValue },
+    /// The node connects to starq (Asterisk's persistent outbound WebSocket); its connections,
+    /// already upgraded, arrive here.
+    Accept(mpsc::Receiver<Socket>),
+}
+
 /// Everything the task owns.
 pub(crate) struct Session {
     pub(crate) config: EventStreamConfig,
+    /// The URL dialled, or what the accepted connections are for: names the stream in logs.
     pub(crate) url: String,
-    pub(crate) authorization: HeaderValue,
+    pub(crate) source: Source,
+    /// An accepted connection that replaced the one being read, to read next.
+    pub(crate) next: Option<Socket>,
     pub(crate) delivery: Delivery,
     pub(crate) state: watch::Sender<ConnectionState>,
     pub(crate) shutdown: CancellationToken,
@@ -65,7 +81,14 @@ impl Session {
                 Err(Ended::Disconnected(reason)) => reason,
                 Err(Ended::Stop(stop)) => break stop,
             };
-            let retry_in = backoff.next_delay();
+            // An accepted stream does not wait: the node reconnects at its own pace.
+            let retry_in = match self.source {
+                Source::Dial { .. } => backoff.next_delay(),
+                Source::Accept(_) => {
+                    backoff.next_delay();
+                    std::time::Duration::ZERO
+                }
+            };
             tracing::warn!(url = %self.url, %reason, ?retry_in, "ARI event WebSocket down");
             let disconnected =
                 ConnectionState::Disconnected { reason, attempt: backoff.failures(), retry_in };
@@ -85,10 +108,15 @@ impl Session {
         self.delivery.push_control(StreamItem::State(state))
     }
 
-    /// Opens the WebSocket, within the connect timeout, unless stopped first.
+    /// Opens the WebSocket, within the connect timeout, or waits for the node's next
+    /// connection, unless stopped first.
     async fn connect(&mut self) -> Result<Socket, Ended> {
+        let authorization = match &mut self.source {
+            Source::Dial { authorization } => authorization.clone(),
+            Source::Accept(_) => return self.accepted().await,
+        };
         // Our own upgrade, so that tungstenite never logs the credentials (see `handshake`).
-        let connecting = handshake::connect(&self.url, &self.authorization);
+        let connecting = handshake::connect(&self.url, &authorization);
         let closed = self.delivery.sender();
         tokio::select! {
             () = self.shutdown.cancelled() => Err(Ended::Stop(StopReason::Shutdown)),
@@ -98,6 +126,36 @@ impl Session {
                 Ok(Ok(socket)) => Ok(socket),
                 Ok(Err(reason)) => Err(Ended::Disconnected(reason)),
             },
+        }
+    }
+
+    /// The node's next connection (the newest, if several came), flushing the backlog while
+    /// waiting for it.
+    async fn accepted(&mut self) -> Result<Socket, Ended> {
+        if let Some(socket) = self.next.take() {
+            return Ok(socket);
+        }
+        let Source::Accept(sockets) = &mut self.source else {
+            unreachable!("only accepted streams wait for connections")
+        };
+        let room = self.delivery.sender();
+        loop {
+            tokio::select! {
+                () = self.shutdown.cancelled() => return Err(Ended::Stop(StopReason::Shutdown)),
+                () = room.closed() => return Err(Ended::Stop(StopReason::ConsumerGone)),
+                socket = sockets.recv() => {
+                    let Some(mut socket) = socket else {
+                        return Err(Ended::Stop(StopReason::Shutdown));
+                    };
+                    while let Ok(newer) = sockets.try_recv() {
+                        socket = newer;
+                    }
+                    return Ok(socket);
+                }
+                Ok(permit) = room.reserve(), if self.delivery.has_backlog() => {
+                    self.delivery.send_reserved(permit);
+                }
+            }
         }
     }
 
@@ -156,6 +214,12 @@ impl Session {
                     }
                 }
                 () = &mut dead => return Ended::Disconnected(DisconnectReason::Dead),
+                Some(socket) = next_accepted(&mut self.source) => {
+                    // The node reconnected: it holds one connection at a time, so the one
+                    // being read is dead on its side, whatever this side still sees.
+                    self.next = Some(socket);
+                    return Ended::Disconnected(DisconnectReason::Superseded);
+                }
             }
         }
     }
@@ -229,6 +293,14 @@ impl Session {
                 () = shutdown.cancelled() => {}
             }
         }
+    }
+}
+
+/// The next accepted connection; never, for a dialled stream.
+async fn next_accepted(source: &mut Source) -> Option<Socket> {
+    match source {
+        Source::Accept(sockets) => sockets.recv().await,
+        Source::Dial { .. } => std::future::pending().await,
     }
 }
 

@@ -6,6 +6,11 @@
 //! from `STARQ_REDIS_URL`; the environment wins. No error and no `Debug` output shows a
 //! secret: URLs are shown with their password replaced.
 //!
+//! A node's events come `dial` (starq connects to the node's `/ari/events`, the default) or
+//! `accept` (the node connects to `[events] listen` at `/ari/<node>` through Asterisk's
+//! persistent outbound WebSocket, presenting the node's ARI `username`/`password`; see
+//! [`crate::inbound`]).
+//!
 //! Every number is bounded (`starq_core::config::limits` for queues and agents, the `[instance]`
 //! ranges here; documented in `docs/starq.example.toml`), every name is checked ([`names`]), and
 //! nothing is raised or lowered silently: a value out of range is an error naming its range.
@@ -41,6 +46,10 @@ pub const NODE_DOWN_AFTER_SECS: RangeInclusive<u64> = 1..=HOUR;
 pub const DRAIN_GRACE_SECS: RangeInclusive<u64> = 0..=HOUR;
 /// `originates_per_sec`: agent legs created per second, per node.
 pub const ORIGINATES_PER_SEC: RangeInclusive<u32> = 1..=10_000;
+/// `[events] max_handshakes`: Asterisk connections being upgraded at once.
+pub const MAX_HANDSHAKES: RangeInclusive<u32> = 1..=10_000;
+/// `[events] handshake_timeout_secs`: longest an Asterisk connection's upgrade may take.
+pub const HANDSHAKE_TIMEOUT_SECS: RangeInclusive<u64> = 1..=60;
 
 /// A validated configuration. `Debug` shows no secret (the `[report]` section by its keys).
 #[derive(Clone)]
@@ -205,7 +214,9 @@ pub fn parse(
         })?),
         None => None,
     };
-    let settings = settings(&raw.instance).map_err(|(k, r)| invalid(format!("instance.{k}"), r))?;
+    let mut settings =
+        settings(&raw.instance).map_err(|(k, r)| invalid(format!("instance.{k}"), r))?;
+    settings.inbound = inbound(&raw.events, &raw.nodes).map_err(|(k, r)| invalid(k, r))?;
     let report = raw.report.clone();
     Ok(Config { settings, store, nodes, queues, agents, http_listen, report })
 }
@@ -232,7 +243,51 @@ fn settings(raw: &raw::Instance) -> Result<Settings, KeyError> {
         )?,
         drain_grace: secs("drain_grace_secs", raw.drain_grace_secs, 10, &DRAIN_GRACE_SECS)?,
         originates_per_sec,
+        inbound: None,
     })
+}
+
+/// The `[events]` section and the nodes with `events = "accept"`: a listener when any node
+/// accepts (an address is then required), none otherwise.
+fn inbound(
+    raw: &raw::Events,
+    nodes: &[raw::Node],
+) -> Result<Option<crate::InboundSettings>, KeyError> {
+    let mut accepting = Vec::new();
+    for (i, n) in nodes.iter().enumerate() {
+        match n.events.as_deref() {
+            None | Some("dial") => {}
+            Some("accept") => accepting.push((i, NodeId::new(&n.name))),
+            Some(other) => {
+                return Err((
+                    format!("nodes[{i}] ({}).events", n.name),
+                    format!("{other:?}: expected \"dial\" or \"accept\""),
+                ));
+            }
+        }
+    }
+    let listen = match (&raw.listen, accepting.first()) {
+        (_, None) => return Ok(None),
+        (Some(listen), Some(_)) => listen.parse::<SocketAddr>().map_err(|e| {
+            ("events.listen".to_owned(), format!("{listen:?} is not an address:port ({e})"))
+        })?,
+        (None, Some((i, node))) => {
+            return Err((
+                format!("nodes[{i}] ({node}).events"),
+                "\"accept\" needs [events] listen, the address Asterisk connects to".into(),
+            ));
+        }
+    };
+    let mut settings = crate::InboundSettings::new(listen, accepting.into_iter().map(|(_, n)| n));
+    if let Some(max) = raw.max_handshakes {
+        let max = limits::count(&MAX_HANDSHAKES, max)
+            .map_err(|r| ("events.max_handshakes".to_owned(), r))?;
+        settings.max_handshakes = usize::try_from(max).unwrap_or(usize::MAX);
+    }
+    settings.handshake_timeout =
+        secs("events.handshake_timeout_secs", raw.handshake_timeout_secs, &HANDSHAKE_TIMEOUT_SECS)?
+            .unwrap_or(settings.handshake_timeout);
+    Ok(Some(settings))
 }
 
 /// The `[store]` section: the Redis URL (`STARQ_REDIS_URL` first) checked exactly as the Redis

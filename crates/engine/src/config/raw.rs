@@ -14,6 +14,8 @@ pub(super) struct File {
     pub(super) store: Store,
     #[serde(default)]
     pub(super) http: Http,
+    #[serde(default)]
+    pub(super) events: Events,
     /// Read by the reporter's own configuration (`starq-report`), which names its keys.
     pub(super) report: Option<toml::Table>,
     #[serde(default)]
@@ -41,6 +43,15 @@ pub(super) struct Http {
     pub(super) listen: Option<String>,
 }
 
+/// Where Asterisk's persistent outbound WebSockets connect (nodes with `events = "accept"`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Events {
+    pub(super) listen: Option<String>,
+    pub(super) max_handshakes: Option<u32>,
+    pub(super) handshake_timeout_secs: Option<u64>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Store {
@@ -56,6 +67,8 @@ pub(super) struct Node {
     pub(super) username: String,
     pub(super) password: Option<String>,
     pub(super) app: Option<String>,
+    /// `dial` (default) or `accept`.
+    pub(super) events: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -3,7 +3,9 @@
 //! `ApplicationRegistered`, forwards events and serves `RESTRequest` frames. The apps stay
 //! registered while the connection is down; events wait in the connection's queue and go out
 //! on reconnect, which is retried every `reconnect_interval` for as long as the node lives.
-//! As with Asterisk, an event written just before the node notices the drop is lost.
+//! As with Asterisk, an event written just before the node notices the drop is lost. With
+//! `credentials` set, every attempt carries `Authorization: Basic`, as `websocket_client.conf`'s
+//! `username`/`password` make Asterisk send.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -59,6 +61,10 @@ type Socket =
 async fn connect(cfg: &OutboundWs) -> Option<Socket> {
     let mut request = cfg.uri.as_str().into_client_request().ok()?;
     request.headers_mut().insert("Sec-WebSocket-Protocol", "ari".parse().ok()?);
+    if let Some((user, password)) = &cfg.credentials {
+        let basic = format!("Basic {}", base64(format!("{user}:{password}").as_bytes()));
+        request.headers_mut().insert("Authorization", basic.parse().ok()?);
+    }
     match tokio_tungstenite::connect_async(request).await {
         Ok((socket, _)) => Some(socket),
         Err(e) => {
@@ -66,6 +72,25 @@ async fn connect(cfg: &OutboundWs) -> Option<Socket> {
             None
         }
     }
+}
+
+/// RFC 4648 base64, for the one header that needs it (by hand: a dozen lines, where a crate
+/// would be a dependency for the simulator alone).
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// `ApplicationRegistered` for each app, first thing on a new connection (ahead of any

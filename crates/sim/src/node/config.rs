@@ -62,6 +62,9 @@ pub struct OutboundWs {
     pub apps: Vec<String>,
     /// Wait between connection attempts (Asterisk's default is 500 ms).
     pub reconnect_interval: Duration,
+    /// `websocket_client.conf` `username` and `password`: sent as `Authorization: Basic` on
+    /// every connection attempt.
+    pub credentials: Option<(String, String)>,
 }
 
 impl NodeConfig {
