@@ -7,6 +7,8 @@
 //!   existing reporting tools keep working; to a file ([`mod@file`]) and/or the realtime SQL table.
 //! - [`records`]: one call record per caller (`queue_calls`) and agent login/pause intervals
 //!   (`agent_sessions`).
+//! - [`presence`]: agents' presence (logged in, paused and why) as the journal last left it,
+//!   read back by [`PresenceTable`] for a starq that finds its store without state.
 //! - [`sql`]: MySQL/MariaDB, PostgreSQL and SQLite, with the schema migrated at start.
 //! - [`queries`]: service level (SL, SL2), abandon rate, ASA and AHT per queue and interval.
 //! - [`reporter`]: the task that reads the journal through a consumer group, writes each batch
@@ -22,6 +24,7 @@
 
 pub mod config;
 pub mod file;
+pub mod presence;
 pub mod queries;
 pub mod queue_log;
 pub mod records;
@@ -29,5 +32,6 @@ pub mod reporter;
 pub mod sql;
 
 pub use config::ReportConfig;
+pub use presence::PresenceTable;
 pub use queue_log::{QueueLogLine, QueueLogRenderer};
 pub use reporter::{ReportStatus, Reporter, Sinks, StatusHandle};

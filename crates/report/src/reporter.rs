@@ -28,6 +28,7 @@ use thiserror::Error;
 
 use crate::config::ReportConfig;
 use crate::file::FileSink;
+use crate::presence::PresenceTable;
 use crate::queue_log::QueueLogRenderer;
 use crate::sql::{AnyPool, SqlError, SqlSink, SqlTables};
 
@@ -174,6 +175,12 @@ impl Reporter {
     pub fn with_agents(mut self, agents: &[AgentConfig]) -> Self {
         self.renderer = Arc::new(QueueLogRenderer::with_agents(agents));
         self
+    }
+
+    /// The agents' presence record in this reporter's database (none without one), on the
+    /// same connections: what a starq that finds its store without state logs in again.
+    pub fn presence_table(&self) -> Option<PresenceTable> {
+        self.sinks.sql.as_ref().map(|sql| PresenceTable::new(sql.pool().clone()))
     }
 
     /// A handle to read the status while [`run`](Self::run) goes on.

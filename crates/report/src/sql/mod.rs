@@ -84,26 +84,32 @@ impl Dialect {
     }
 
     fn migrator(self) -> Migrator {
-        let [reports, journal_id] = match self {
+        let [reports, journal_id, presence] = match self {
             Dialect::MySql => [
                 include_str!("../../migrations/mysql/0001_reports.sql"),
                 include_str!("../../migrations/mysql/0002_journal_id.sql"),
+                include_str!("../../migrations/mysql/0003_agent_presence.sql"),
             ],
             Dialect::Postgres => [
                 include_str!("../../migrations/postgres/0001_reports.sql"),
                 include_str!("../../migrations/postgres/0002_journal_id.sql"),
+                include_str!("../../migrations/postgres/0003_agent_presence.sql"),
             ],
             Dialect::Sqlite => [
                 include_str!("../../migrations/sqlite/0001_reports.sql"),
                 include_str!("../../migrations/sqlite/0002_journal_id.sql"),
+                include_str!("../../migrations/sqlite/0003_agent_presence.sql"),
             ],
         };
         let migration = |version, name, sql| {
             let (name, sql) = (Cow::Borrowed(name), Cow::Borrowed(sql));
             Migration::new(version, name, MigrationType::Simple, sql, false)
         };
-        let migrations =
-            vec![migration(1, "reports", reports), migration(2, "journal_id", journal_id)];
+        let migrations = vec![
+            migration(1, "reports", reports),
+            migration(2, "journal_id", journal_id),
+            migration(3, "agent_presence", presence),
+        ];
         Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT }
     }
 

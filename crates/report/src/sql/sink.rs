@@ -1,5 +1,5 @@
 //! Writing journal batches: the statements per dialect, one transaction per batch guarded by
-//! the consumer's progress row, `queue_log` rows and call-record changes.
+//! the consumer's progress row, `queue_log` rows, call-record changes and the agents' presence.
 
 use std::time::Duration;
 
@@ -8,6 +8,7 @@ use starq_core::Time;
 use starq_core::journal::{JournalEntry, JournalId};
 
 use super::{AnyPool, Dialect, SqlError, datetime};
+use crate::presence::{self, PresenceChange};
 use crate::queue_log::{QueueLogLine, QueueLogRenderer};
 use crate::records::{self, RecordChange, outcome_name};
 
@@ -26,6 +27,13 @@ struct Statements {
     open_session: String,
     close_session_scope: String,
     close_session_all: String,
+    presence_login: String,
+    presence_logout: String,
+    presence_pause_all: String,
+    presence_unpause_all: String,
+    pause_in: String,
+    unpause_in: String,
+    unpause_every_queue: String,
 }
 
 impl Statements {
@@ -36,6 +44,22 @@ impl Statements {
                 format!("INSERT INTO {table_and_columns} VALUES ({values}) ON CONFLICT DO NOTHING")
             }
         };
+        // Insert the row, or set `set` from the values given when the key is taken.
+        let upsert = |table_and_columns: &str, values: &str, key: &str, set: &[&str]| {
+            let (conflict, value) = match dialect {
+                Dialect::MySql => ("ON DUPLICATE KEY UPDATE".to_owned(), "VALUES({})"),
+                Dialect::Postgres | Dialect::Sqlite => {
+                    (format!("ON CONFLICT ({key}) DO UPDATE SET"), "excluded.{}")
+                }
+            };
+            let set: Vec<String> =
+                set.iter().map(|c| format!("{c} = {}", value.replace("{}", c))).collect();
+            format!(
+                "INSERT INTO {table_and_columns} VALUES ({values}) {conflict} {}",
+                set.join(", ")
+            )
+        };
+        let presence = "agent_presence (agent, logged_in, paused_all, changed_ms)";
         let lock = match dialect {
             Dialect::MySql | Dialect::Postgres => " FOR UPDATE",
             Dialect::Sqlite => "",
@@ -71,6 +95,35 @@ impl Statements {
                  AND kind = ? AND queuename = ? AND ended_ms IS NULL"),
             close_session_all: s("UPDATE agent_sessions SET ended_ms = ? WHERE agent = ? \
                  AND kind = ? AND ended_ms IS NULL"),
+            presence_login: s(&upsert(
+                presence,
+                "?, TRUE, NULL, ?",
+                "agent",
+                &["logged_in", "changed_ms"],
+            )),
+            presence_logout: s(&upsert(
+                presence,
+                "?, FALSE, NULL, ?",
+                "agent",
+                &["logged_in", "paused_all", "changed_ms"],
+            )),
+            presence_pause_all: s(&upsert(
+                presence,
+                "?, FALSE, ?, ?",
+                "agent",
+                &["paused_all", "changed_ms"],
+            )),
+            presence_unpause_all: s(
+                "UPDATE agent_presence SET paused_all = NULL, changed_ms = ? WHERE agent = ?",
+            ),
+            pause_in: s(&upsert(
+                "agent_presence_pauses (agent, queuename, reason, paused_ms)",
+                "?, ?, ?, ?",
+                "agent, queuename",
+                &["reason", "paused_ms"],
+            )),
+            unpause_in: s("DELETE FROM agent_presence_pauses WHERE agent = ? AND queuename = ?"),
+            unpause_every_queue: s("DELETE FROM agent_presence_pauses WHERE agent = ?"),
         }
     }
 }
@@ -224,6 +277,10 @@ where
                 apply_change(&mut tx, ctx, &change).await?;
             }
         }
+        // Written whatever the tables asked for: a store that lost its state needs it.
+        if let Some(change) = presence::change(entry) {
+            apply_presence(&mut tx, ctx.st, &change).await?;
+        }
     }
     if last_seq > done || !same_journal {
         sqlx::query(&ctx.st.write_progress)
@@ -342,6 +399,51 @@ where
     Ok(())
 }
 
+async fn apply_presence<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    st: &Statements,
+    change: &PresenceChange,
+) -> Result<(), SqlError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+{
+    let (q, then_clear_pauses_of) = match change {
+        PresenceChange::LoggedIn { agent, at } => {
+            (sqlx::query(&st.presence_login).bind(fit(agent)).bind(ms(*at)), None)
+        }
+        PresenceChange::LoggedOut { agent, at } => {
+            (sqlx::query(&st.presence_logout).bind(fit(agent)).bind(ms(*at)), Some(agent))
+        }
+        PresenceChange::PausedAll { agent, reason, at } => (
+            sqlx::query(&st.presence_pause_all).bind(fit(agent)).bind(fit(reason)).bind(ms(*at)),
+            None,
+        ),
+        PresenceChange::PausedIn { agent, queue, reason, at } => (
+            sqlx::query(&st.pause_in)
+                .bind(fit(agent))
+                .bind(fit(queue))
+                .bind(fit(reason))
+                .bind(ms(*at)),
+            None,
+        ),
+        PresenceChange::UnpausedAll { agent, at } => {
+            (sqlx::query(&st.presence_unpause_all).bind(ms(*at)).bind(fit(agent)), Some(agent))
+        }
+        PresenceChange::UnpausedIn { agent, queue } => {
+            (sqlx::query(&st.unpause_in).bind(fit(agent)).bind(fit(queue)), None)
+        }
+    };
+    q.execute(&mut **tx).await?;
+    if let Some(agent) = then_clear_pauses_of {
+        sqlx::query(&st.unpause_every_queue).bind(fit(agent)).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,5 +453,23 @@ mod tests {
         let long = "é".repeat(300);
         assert_eq!(fit(&long).chars().count(), MAX_TEXT);
         assert_eq!(fit("short"), "short");
+    }
+
+    #[test]
+    fn presence_upserts_follow_the_dialect() {
+        let (mysql, postgres) =
+            (Statements::new(Dialect::MySql), Statements::new(Dialect::Postgres));
+        assert_eq!(
+            mysql.presence_pause_all,
+            "INSERT INTO agent_presence (agent, logged_in, paused_all, changed_ms) \
+             VALUES (?, FALSE, ?, ?) ON DUPLICATE KEY UPDATE paused_all = VALUES(paused_all), \
+             changed_ms = VALUES(changed_ms)"
+        );
+        assert_eq!(
+            postgres.pause_in,
+            "INSERT INTO agent_presence_pauses (agent, queuename, reason, paused_ms) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (agent, queuename) DO UPDATE SET \
+             reason = excluded.reason, paused_ms = excluded.paused_ms"
+        );
     }
 }
