@@ -243,6 +243,7 @@ async fn serve_on<S: Store>(store: Arc<S>, checked: Checked) -> anyhow::Result<(
     // The reporter outlives routing: once the engine has stopped, it writes what the journal
     // still holds.
     let routing_stopped = CancellationToken::new();
+    let presence = report.as_ref().and_then(|(_, reporter)| reports::presence_record(reporter));
     let (report_status, reporter) = match report {
         Some((_, reporter)) => {
             let stopped = routing_stopped.clone();
@@ -259,7 +260,7 @@ async fn serve_on<S: Store>(store: Arc<S>, checked: Checked) -> anyhow::Result<(
         config.nodes,
         config.settings,
         signals(),
-        None,
+        presence,
     )
     .await?;
     if let Some(listen) = config.http_listen {

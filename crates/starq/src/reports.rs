@@ -1,6 +1,7 @@
 //! The reporter beside the engine: the `[report]` section of `starq.toml` read into
 //! starq-report's settings (`STARQ_SQL_URL` overrides the database URL, which holds a
-//! password) and checked, the reporter built from them, and its task started over the store.
+//! password) and checked, the reporter built from them, and its task started over the store;
+//! its database is also the engine's record of agents' presence.
 //!
 //! Errors are the engine's [`ConfigError`]s (file, key, reason), so a bad `[report]` exits as
 //! any configuration mistake does; none shows the database URL.
@@ -8,14 +9,17 @@
 use std::future::Future;
 use std::ops::RangeInclusive;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use starq_core::config::AgentConfig;
 use starq_core::config::limits::{self, DAY, HOUR};
+use starq_core::shared::Presence;
+use starq_engine::PresenceRecord;
 use starq_engine::config::ConfigError;
 use starq_report::reporter::ConfigError as ReporterError;
 use starq_report::sql::SqlError;
-use starq_report::{ReportConfig, Reporter, StatusHandle};
+use starq_report::{PresenceTable, ReportConfig, Reporter, StatusHandle};
 use starq_store::Store;
 
 /// `batch_size`: journal records per transaction.
@@ -96,6 +100,25 @@ pub(crate) fn start<S: Store>(
 ) -> (StatusHandle, tokio::task::JoinHandle<()>) {
     let status = reporter.status();
     (status, tokio::spawn(reporter.run(store, shutdown)))
+}
+
+/// Agents' presence recalled from the reporter's database, when it has one: what a store found
+/// without its state is given back.
+pub(crate) fn presence_record(reporter: &Reporter) -> Option<Arc<dyn PresenceRecord>> {
+    let table = reporter.presence_table()?;
+    Some(Arc::new(ReportedPresence(table)))
+}
+
+/// The reports database as the engine's [`PresenceRecord`].
+struct ReportedPresence(PresenceTable);
+
+impl PresenceRecord for ReportedPresence {
+    fn recall(&self) -> Pin<Box<dyn Future<Output = Result<Vec<Presence>, String>> + Send + '_>> {
+        Box::pin(async move {
+            // The error's text never holds the URL: sqlx's messages name no connection string.
+            self.0.recall().await.map_err(|e| format!("the report database (report.sql_url): {e}"))
+        })
+    }
 }
 
 #[cfg(test)]
