@@ -81,6 +81,36 @@ pub enum Request {
     AgentReady { agent: AgentId, now: Time, draw: u64 },
     /// An agent-facing action (login, pause, …), from the API or a phone.
     Agent { agent: AgentId, action: AgentAction, now: Time, draw: u64 },
+    /// A connected call the store no longer holds (it lost its state) that Asterisk still
+    /// bridges: taken back as connected, its agent on the call.
+    Reconnect(Reconnect),
+}
+
+/// A connected call taken back by a store that lost it (see [`Request::Reconnect`]): the
+/// call is held as connected under its reservation, its agent on the call (logged in again if
+/// the store had it logged out), and reservation ids go on above its own. Nothing is
+/// journaled: its entry and its connection were, before the loss; its end is journaled as any
+/// call's, with the original position unknown (0).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reconnect {
+    /// The caller's node and the acting instance's epoch on it.
+    pub fence: Fence,
+    /// The caller.
+    pub call: CallId,
+    /// The queue it was connected from.
+    pub queue: QueueId,
+    /// Caller id (number), for reports.
+    pub caller_id: String,
+    /// When it first entered the queue.
+    pub entered: Time,
+    /// The agent it talks to.
+    pub agent: AgentId,
+    /// The offer the agent answered.
+    pub reservation: ReservationId,
+    /// When it was connected.
+    pub since: Time,
+    /// When the request is made.
+    pub now: Time,
 }
 
 /// A caller entering a queue.

@@ -103,6 +103,7 @@ impl Bench {
             priority: 0,
             max_wait: None,
             resumed: None,
+            connected: None,
         };
         self.input(Input::CallerArrived(arrival));
     }

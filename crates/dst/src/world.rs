@@ -392,6 +392,7 @@ impl World {
             priority,
             max_wait: None,
             resumed: None,
+            connected: None,
         };
         self.tell_owner(&node, Input::CallerArrived(arrival));
         // Poisson arrivals, with an occasional burst of callers at once.
@@ -473,6 +474,7 @@ impl World {
                 | ChannelAction::StartMoh(_)
                 | ChannelAction::StopMoh
                 | ChannelAction::NoteEntry { .. }
+                | ChannelAction::NoteConnected { .. }
                 | ChannelAction::Play(_) => {
                     assert!(
                         self.callers.contains_key(&channel),

@@ -114,6 +114,7 @@ impl Harness {
             priority: 0,
             max_wait: None,
             resumed: None,
+            connected: None,
         };
         self.input(Input::CallerArrived(arrival));
     }

@@ -347,6 +347,7 @@ impl Site {
                     priority,
                     max_wait,
                     resumed: None,
+                    connected: None,
                 }));
             }
             Step::Answer(i) => {

@@ -11,7 +11,7 @@ use starq_ari::model::ChannelState;
 use starq_ari::rest::{BridgeFeature, CreateChannel, DialplanTarget, HangupReason};
 use starq_ari::{AriClient, AriError};
 use starq_core::NodeId;
-use starq_core::engine::{ChannelAction, ENTRY_VARIABLE, LegHangup};
+use starq_core::engine::{CONNECTED_VARIABLE, ChannelAction, ENTRY_VARIABLE, LegHangup};
 use starq_core::shared::Miss;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -55,18 +55,22 @@ pub(crate) async fn describe_strays(
                 continue;
             }
         };
-        let entry = match client.get_variable(&id, ENTRY_VARIABLE).await {
-            Ok(value) => Some(value).filter(|v| !v.is_empty()),
-            Err(AriError::NotFound { .. }) => None,
-            Err(error) => {
-                tracing::warn!(%node, channel = %id, %error, "stray channel's entry not read");
-                None
-            }
-        };
-        strays.push(Stray { channel, entry });
+        let entry = read_note(&client, &node, &id, ENTRY_VARIABLE).await;
+        let connected = read_note(&client, &node, &id, CONNECTED_VARIABLE).await;
+        strays.push(Stray { channel, entry, connected });
     }
-    if !strays.is_empty() {
-        _ = inputs.send(Input::Strays { node, strays }).await;
+    _ = inputs.send(Input::Strays { node, strays }).await;
+}
+
+/// A note starq left on a channel, if any.
+async fn read_note(client: &AriClient, node: &NodeId, channel: &str, name: &str) -> Option<String> {
+    match client.get_variable(channel, name).await {
+        Ok(value) => Some(value).filter(|v| !v.is_empty()),
+        Err(AriError::NotFound { .. }) => None,
+        Err(error) => {
+            tracing::warn!(%node, %channel, variable = name, %error, "stray channel's note not read");
+            None
+        }
     }
 }
 
@@ -432,10 +436,14 @@ async fn channel_action(
                 });
             client.continue_in_dialplan(channel, &target).await
         }
-        ChannelAction::NoteEntry { queue, step, entered } => {
-            // A caller gone meanwhile needs no note.
-            let value = format!("{queue},{step},{}", entered.0);
+        // A caller gone meanwhile needs no note.
+        ChannelAction::NoteEntry { queue, step, entered, priority } => {
+            let value = format!("{queue},{step},{},{priority}", entered.0);
             ignore_gone(client.set_variable(channel, ENTRY_VARIABLE, &value, None).await)
+        }
+        ChannelAction::NoteConnected { agent, reservation, since } => {
+            let value = format!("{agent},{},{}", reservation.0, since.0);
+            ignore_gone(client.set_variable(channel, CONNECTED_VARIABLE, &value, None).await)
         }
         ChannelAction::Hangup => {
             ignore_gone(client.hangup(channel, Some(HangupReason::Normal)).await)

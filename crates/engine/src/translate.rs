@@ -7,9 +7,9 @@ use std::time::Duration;
 use starq_ari::Event;
 use starq_ari::model::Channel;
 use starq_ari::model::DialStatus;
-use starq_core::engine::{Arrival, Input};
+use starq_core::engine::{Arrival, Input, Reconnection};
 use starq_core::shared::{Miss, StoredCall, StoredState, leg_id};
-use starq_core::{NodeId, QueueId, ReservationId, Time};
+use starq_core::{AgentId, CallId, NodeId, QueueId, ReservationId, Time};
 
 use crate::args;
 
@@ -435,17 +435,21 @@ impl Channels {
             .collect()
     }
 
-    /// A stray channel of `node`, as Asterisk describes it: a caller in `app`'s `Stasis()`
-    /// whose `StasisStart` never reached starq arrives now, from the arguments its dialplan
-    /// location still shows (`app,queue=…`). With the `entry` starq noted on it
-    /// ([`ENTRY_VARIABLE`](starq_core::engine::ENTRY_VARIABLE)) for the same queue, it was waiting already (under a store lost
-    /// since) and resumes its wait. Anything else is left alone.
+    /// A stray channel of `node`, as Asterisk describes it, with the notes starq left on it:
+    /// a caller in `app`'s `Stasis()` whose `StasisStart` never reached starq arrives now,
+    /// from the arguments its dialplan location still shows (`app,queue=…`). With an `entry`
+    /// noted for the same queue ([`ENTRY_VARIABLE`](starq_core::engine::ENTRY_VARIABLE)), it
+    /// was waiting already (under a store lost since) and resumes its wait, place and priority.
+    /// A caller `talking` (bridged by starq) is a conversation: taken back as connected from
+    /// its notes ([`CONNECTED_VARIABLE`](starq_core::engine::CONNECTED_VARIABLE)), bridge and
+    /// leg as they are, or else left alone; never queued again. Anything else is left alone.
     pub fn stray(
         &mut self,
         node: &NodeId,
         channel: &Channel,
         app: &str,
-        entry: Option<&str>,
+        notes: &Notes<'_>,
+        talking: bool,
     ) -> Vec<Step> {
         if self.callers.contains_key(&(node.clone(), channel.id.clone()))
             || self.legs.contains_key(&channel.id)
@@ -457,14 +461,69 @@ impl Channels {
         if fields.next().map(str::trim) != Some(app) {
             return Vec::new();
         }
+        let entry = notes.entry.and_then(NotedEntry::parse);
+        if talking {
+            return match (entry, notes.connected.and_then(parse_connection)) {
+                (Some(entry), Some(connection)) => {
+                    self.reconnection(node, channel, entry, connection)
+                }
+                _ => Vec::new(),
+            };
+        }
         let args: Vec<String> = fields.map(str::to_owned).collect();
         let mut steps = self.arrival(node, channel, &args);
         for step in &mut steps {
-            if let Step::Input(Input::CallerArrived(arrival)) = step {
-                arrival.resumed = entry.and_then(|e| resumed_entry(e, &arrival.queue));
+            if let Step::Input(Input::CallerArrived(arrival)) = step
+                && let Some(entry) =
+                    entry.as_ref().filter(|e| e.queue == arrival.queue && e.step == 0)
+            {
+                arrival.resumed = Some(entry.entered);
+                if let Some(priority) = entry.priority {
+                    arrival.priority = priority;
+                }
             }
         }
         steps
+    }
+
+    /// A conversation found bridged, with its notes: followed (caller, answered leg, bridge)
+    /// and handed to the core to be taken back as connected.
+    fn reconnection(
+        &mut self,
+        node: &NodeId,
+        channel: &Channel,
+        entry: NotedEntry,
+        connection: (AgentId, ReservationId, Time),
+    ) -> Vec<Step> {
+        let (agent, reservation, since) = connection;
+        let call = CallId::of_channel(node, &channel.id, entry.step);
+        let leg = leg_id(&call, reservation);
+        if self.legs.contains_key(&leg) {
+            return Vec::new();
+        }
+        self.follow_caller(node, &channel.id);
+        let seen = Some(self.tick());
+        let leg_state = Leg {
+            seen,
+            node: node.clone(),
+            reservation,
+            answered: true,
+            in_app: true,
+            dial: None,
+            far_cause: None,
+        };
+        self.legs.insert(leg, leg_state);
+        self.bridges.insert((node.clone(), channel.id.clone()), bridge_of(&channel.id));
+        vec![Step::Input(Input::CallerArrived(Arrival {
+            node: node.clone(),
+            channel: channel.id.clone(),
+            queue: entry.queue,
+            caller_id: channel.caller.number.clone(),
+            priority: entry.priority.unwrap_or(0),
+            max_wait: None,
+            resumed: Some(entry.entered),
+            connected: Some(Reconnection { step: entry.step, agent, reservation, since }),
+        }))]
     }
 
     /// A caller entering the app with `args`: a core arrival, or a refusal naming what is wrong.
@@ -486,6 +545,7 @@ impl Channels {
                     priority: a.priority,
                     max_wait: a.max_wait,
                     resumed: None,
+                    connected: None,
                 }))]
             }
             Err(err) => vec![Step::Refuse { channel: channel.id.clone(), reason: err.to_string() }],
@@ -532,11 +592,55 @@ pub fn is_leg(node: &NodeId, id: &str) -> bool {
 /// When a caller noted as waiting in `queue` ([`ENTRY_VARIABLE`]: `<queue>,<step>,<ms>`)
 /// entered it. Only the first queue of a failover chain resumes (the dialplan names that one);
 /// a caller that had moved on enters again.
-fn resumed_entry(entry: &str, queue: &QueueId) -> Option<Time> {
-    let mut fields = entry.split(',');
-    let (noted, step, ms) = (fields.next()?, fields.next()?, fields.next()?);
-    let fits = noted == queue.as_str() && step == "0" && fields.next().is_none();
-    fits.then(|| ms.parse().ok().map(Time)).flatten()
+/// What starq noted on a caller's channel, as read back.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Notes<'a> {
+    /// Its [`ENTRY_VARIABLE`](starq_core::engine::ENTRY_VARIABLE).
+    pub entry: Option<&'a str>,
+    /// Its [`CONNECTED_VARIABLE`](starq_core::engine::CONNECTED_VARIABLE).
+    pub connected: Option<&'a str>,
+}
+
+/// An [`ENTRY_VARIABLE`](starq_core::engine::ENTRY_VARIABLE):
+/// `<queue>,<step>,<ms>[,<priority>]` (notes made before priorities were noted have three
+/// fields).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct NotedEntry {
+    queue: QueueId,
+    step: u32,
+    entered: Time,
+    priority: Option<i32>,
+}
+
+impl NotedEntry {
+    fn parse(note: &str) -> Option<Self> {
+        let mut fields = note.split(',');
+        let (queue, step, ms) = (fields.next()?, fields.next()?, fields.next()?);
+        let priority = match fields.next() {
+            Some(p) => Some(p.parse().ok()?),
+            None => None,
+        };
+        if queue.is_empty() || fields.next().is_some() {
+            return None;
+        }
+        Some(NotedEntry {
+            queue: QueueId::new(queue),
+            step: step.parse().ok()?,
+            entered: Time(ms.parse().ok()?),
+            priority,
+        })
+    }
+}
+
+/// A [`CONNECTED_VARIABLE`](starq_core::engine::CONNECTED_VARIABLE):
+/// `<agent>,<reservation>,<ms>`.
+fn parse_connection(note: &str) -> Option<(AgentId, ReservationId, Time)> {
+    let mut fields = note.split(',');
+    let (agent, reservation, ms) = (fields.next()?, fields.next()?, fields.next()?);
+    if agent.is_empty() || fields.next().is_some() {
+        return None;
+    }
+    Some((AgentId::new(agent), ReservationId(reservation.parse().ok()?), Time(ms.parse().ok()?)))
 }
 
 /// The bridge starq makes for a caller's channel: named after it, so that whoever owns the

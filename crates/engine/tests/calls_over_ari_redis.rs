@@ -18,7 +18,7 @@ use starq_engine::{NodeSpec, Settings};
 use starq_sim::phones::PhoneScript;
 use starq_sim::truth::Outcome as Truth;
 use starq_sim::{CallSpec, Sim, SimConfig};
-use starq_store::{RedisStore, Store};
+use starq_store::{AgentStatus, RedisStore, Store};
 use tokio::sync::oneshot;
 
 /// One simulated node with alice's phone (answers in 50 ms, talks 300 ms), its spec for starq,
@@ -532,4 +532,179 @@ async fn a_second_signal_exits_at_once() {
         .expect("no panic")
         .expect("clean exit");
     assert!(second.elapsed() < Duration::from_millis(500), "{:?}", second.elapsed());
+}
+
+/// A durable record of agents' presence for the test: what the reports database would hold.
+struct RecordedPresence(Vec<starq_core::shared::Presence>);
+
+impl starq_engine::PresenceRecord for RecordedPresence {
+    fn recall(
+        &self,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<Vec<starq_core::shared::Presence>, String>>
+                + Send
+                + '_,
+        >,
+    > {
+        Box::pin(async { Ok(self.0.clone()) })
+    }
+}
+
+/// The fault a probe found: a Redis back empty under a running instance cut live
+/// conversations (agents' legs hung up as "leftover", callers queued again with a second
+/// `ENTERQUEUE` and no completion), and agents came back logged out, their pauses gone. Now the
+/// conversation goes on and completes with its record, waiting callers keep their place and
+/// their priority, and agents come back logged in and paused with their reasons.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_back_empty_loses_no_conversation_no_place_and_no_presence() {
+    let mut redis = support::RedisServer::start_with(false);
+    let store = Arc::new(redis.store().await);
+    let mut cfg = SimConfig::local(1, 13);
+    cfg.phones = vec![
+        PhoneScript::answering("PJSIP/alice", 50, 4_000),
+        PhoneScript::answering("PJSIP/bob", 50, 300),
+    ];
+    let sim = Sim::start(cfg).await.expect("simulator starts");
+    let node = sim.node(0).expect("node").clone();
+    let spec = NodeSpec { id: NodeId::new("node0"), ari: node.ari_config("starq") };
+    let member = |name: &str| {
+        let mut agent = AgentConfig::new(name);
+        agent.memberships.push(Membership { queue: "support".into(), penalty: 0 });
+        agent.contacts.push(Contact { endpoint: format!("PJSIP/{name}"), nodes: Vec::new() });
+        agent
+    };
+    let presence = vec![
+        starq_core::shared::Presence {
+            agent: "alice".into(),
+            logged_in: true,
+            paused_all: None,
+            paused: Vec::new(),
+        },
+        starq_core::shared::Presence {
+            agent: "bob".into(),
+            logged_in: true,
+            paused_all: Some("lunch".into()),
+            paused: Vec::new(),
+        },
+    ];
+    let settings = Settings {
+        lease_ttl: Duration::from_millis(900),
+        drain_grace: Duration::from_millis(300),
+        ..Settings::new("only")
+    };
+    let (signal, signals) = tokio::sync::mpsc::channel(2);
+    let (shell, task) = starq_engine::start_with_signals(
+        Arc::clone(&store),
+        vec![QueueConfig::new("support")],
+        vec![member("alice"), member("bob")],
+        vec![spec],
+        settings,
+        signals,
+        Some(Arc::new(RecordedPresence(presence))),
+    )
+    .await
+    .expect("starts");
+    wait_for_consumer(&node).await;
+    let act = |agent: &str, action| Input::Agent { agent: agent.into(), action };
+    shell.send(act("bob", AgentAction::Login)).await;
+    shell.send(act("bob", AgentAction::Pause { queue: None, reason: "lunch".into() })).await;
+    shell.send(act("alice", AgentAction::Login)).await;
+    // Alice takes the first caller and talks for 4 s; two more wait, the later one raised to
+    // priority 5.
+    let talking =
+        node.place_call(&CallSpec::new("starq", &["queue=support"], "5551")).expect("placed");
+    let mut connected = false;
+    for _ in 0..300 {
+        connected = sim.truth().callers().any(|c| c.connected_ms.is_some());
+        if connected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(connected, "alice talks to the first caller");
+    let first =
+        node.place_call(&CallSpec::new("starq", &["queue=support"], "5552")).expect("placed");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let raised =
+        node.place_call(&CallSpec::new("starq", &["queue=support"], "5553")).expect("placed");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let (node_id, channel) = (NodeId::new("node0"), raised.channel_id.clone());
+    shell.send(Input::SetPriority { node: node_id, channel, priority: 5 }).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
+    // Redis comes back empty.
+    redis.restart();
+    let mut bob_back = false;
+    for _ in 0..500 {
+        bob_back = store.agent(&"bob".into()).await.is_ok_and(|a| {
+            a.is_some_and(|a| {
+                a.status != AgentStatus::LoggedOut && a.paused_all.as_deref() == Some("lunch")
+            })
+        });
+        if bob_back {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        bob_back,
+        "bob is logged in and paused for lunch again: {:?}",
+        store.agent(&"bob".into()).await
+    );
+    let alice = store.agent(&"alice".into()).await.expect("store").expect("alice");
+    assert!(
+        matches!(alice.status, AgentStatus::OnCall(_)),
+        "alice is on her call again: {alice:?}"
+    );
+
+    // Alice's call ends on its own; then she serves the raised caller first.
+    let served = |events: &[JournalEvent]| {
+        events.iter().filter(|e| matches!(e, JournalEvent::Completed { .. })).count() >= 2
+    };
+    let mut events = Vec::new();
+    for _ in 0..1_000 {
+        events = journal(&store).await;
+        if served(&events) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let truth: Vec<_> = sim.truth().callers().cloned().collect();
+    let talk = truth.iter().find(|c| c.channel_id == talking.channel_id).expect("first caller");
+    assert_eq!(
+        talk.outcome,
+        Some(Truth::AgentHungUp),
+        "the conversation went on to its end: {talk:?}"
+    );
+    assert_eq!(talk.rang.len(), 1, "alice was rung once for it: {talk:?}");
+    let completed_first = events.iter().find_map(|e| match e {
+        JournalEvent::Completed { call, talk, .. }
+            if call.as_str().ends_with(&talking.channel_id) =>
+        {
+            Some(*talk)
+        }
+        _ => None,
+    });
+    let talked = completed_first.expect("the conversation completes with its record: {events:?}");
+    assert!(talked >= Duration::from_millis(3_500), "talk counts from before the loss: {talked:?}");
+    assert!(
+        !events.iter().any(|e| matches!(e, JournalEvent::Entered { resumed: None, .. })),
+        "nobody enters anew: {events:?}"
+    );
+    let connected_order: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            JournalEvent::Connected { call, .. } => Some(call.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        connected_order.first().is_some_and(|c| c.ends_with(&raised.channel_id)),
+        "the raised caller, though later, is served first: {connected_order:?} (first {})",
+        first.channel_id
+    );
+    signal.send(()).await.expect("signal");
+    task.await.expect("no panic").expect("clean stop");
+    node.check_invariants().expect("simulated node invariants");
 }

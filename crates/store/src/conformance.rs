@@ -17,11 +17,11 @@ use starq_core::config::{
 };
 use starq_core::journal::{CancelCause, JournalEvent, JournalId};
 use starq_core::shared::{
-    AgentAction, Enqueue, LEG_TEARDOWN, Miss, Notice, Offer, Party, Reply, Request, StoredState,
-    Verdict,
+    AgentAction, Enqueue, LEG_TEARDOWN, Miss, Notice, Offer, Party, Reconnect, Reply, Request,
+    StoredState, Verdict,
 };
 use starq_core::strategy::Strategy;
-use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, Outcome, QueueId, Time};
+use starq_core::{AgentId, CallId, Epoch, Fence, NodeId, Outcome, QueueId, ReservationId, Time};
 
 use crate::{AgentStatus, Store, StoreError};
 
@@ -44,6 +44,7 @@ where
         an_agent_whose_caller_hung_up_is_free_after_the_leg_is_down,
         priority_then_entry_time_decide_who_is_served,
         a_resumed_wait_keeps_its_place_and_says_so,
+        a_conversation_the_store_lost_is_taken_back_as_connected,
         lower_penalty_tiers_are_exhausted_first,
         windows_widen_and_bring_higher_tiers_in,
         least_recent_and_fewest_calls_pick_the_right_agent,
@@ -371,6 +372,61 @@ async fn a_resumed_wait_keeps_its_place_and_says_so<S: Store>(mut s: Site<S>) {
     assert_eq!(entered, [("later", None), ("earlier", Some(first_entry))]);
     let r = s.login("a1").await;
     assert_eq!(offers(&r)[0].call.as_str(), "earlier", "served first");
+}
+
+/// A store that lost its state (Redis back empty) is given back a conversation Asterisk still
+/// bridges: held as connected, its agent on the call (logged in again) and offered nothing
+/// else, its end journaled with its hold and talk from before the loss, and no reservation
+/// made afterwards reusing its id.
+async fn a_conversation_the_store_lost_is_taken_back_as_connected<S: Store>(mut s: Site<S>) {
+    let mut q = queue("q1", Strategy::Linear);
+    q.wrapup = Duration::from_secs(10);
+    s.setup(&[q], &[agent("a1", &[("q1", 0)]), agent("a2", &[("q1", 0)])]).await;
+    let (entered, since) = (Time(s.now.0 - 40_000), Time(s.now.0 - 30_000));
+    let reconnect = |agent: &str, call: &str, reservation: u64, now: Time| {
+        Request::Reconnect(Reconnect {
+            fence: s.fence.clone(),
+            call: CallId::new(call),
+            queue: "q1".into(),
+            caller_id: "100".into(),
+            entered,
+            agent: agent.into(),
+            reservation: ReservationId(reservation),
+            since,
+            now,
+        })
+    };
+    let r = s.apply(reconnect("a1", "c1", 41, s.now)).await;
+    assert_eq!(r.result, Verdict::Confirmed { agent: "a1".into() });
+    assert!(r.notices.is_empty());
+    assert_eq!(s.status("a1").await, AgentStatus::OnCall(CallId::new("c1")));
+    let again = s.apply(reconnect("a1", "c1", 41, s.now)).await;
+    assert_eq!(again.result, Verdict::Stale, "a call the store holds is not taken twice");
+    let busy = s.apply(reconnect("a1", "c9", 42, s.now)).await;
+    assert!(matches!(busy.result, Verdict::Invalid(_)), "{busy:?}: a1 is on a call");
+    let calls = s.store.node_calls(&NodeId::new("n1")).await.expect("available");
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0].state,
+        StoredState::Connected { reservation: ReservationId(41), agent: "a1".into(), since }
+    );
+    assert_eq!(calls[0].entered, entered);
+    // The agent on the call is offered nothing; another is, under a newer reservation.
+    s.login("a2").await;
+    let r = s.enqueue("c2", "q1", 0, Window::ANY).await;
+    let offer = offers(&r).into_iter().next().cloned().expect("a2 is offered the new caller");
+    assert_eq!(offer.agent.as_str(), "a2");
+    assert!(offer.reservation.0 > 41, "reservations go on above: {:?}", offer.reservation);
+    assert_eq!(s.hangup("c1", 5).await.result, Verdict::Done);
+    let completed = s.journal().await.into_iter().find_map(|e| match e {
+        JournalEvent::Completed { call, hold, talk, .. } if call.as_str() == "c1" => {
+            Some((hold, talk))
+        }
+        _ => None,
+    });
+    // Talk runs from the connection before the loss: 30 s, the new caller's 1 s, then 5 s.
+    assert_eq!(completed, Some((Duration::from_secs(10), Duration::from_secs(36))));
+    assert_eq!(s.status("a1").await, AgentStatus::WrapUp(s.now + Duration::from_secs(10)));
 }
 
 async fn lower_penalty_tiers_are_exhausted_first<S: Store>(mut s: Site<S>) {

@@ -45,6 +45,8 @@ pub(super) struct Caller {
     pub(super) channel_gone: bool,
     /// Which step of a failover chain this queue is (0 for the first queue).
     pub(super) step: u32,
+    /// Higher is served first.
+    pub(super) priority: i32,
 }
 
 impl Caller {
@@ -72,6 +74,7 @@ impl Caller {
             periodic_index: 0,
             channel_gone: false,
             step: 0,
+            priority: 0,
         }
     }
 }

@@ -93,12 +93,36 @@ pub struct Arrival {
     /// place and hold time, and is not journaled as entering anew. Read from the channel's
     /// [`ENTRY_VARIABLE`].
     pub resumed: Option<Time>,
+    /// The caller was talking to an agent, bridged with its leg, under a store that has since
+    /// lost it: the call is taken back as connected, never queued again. Read from the
+    /// channel's [`CONNECTED_VARIABLE`] (with `resumed` and `queue` from its entry).
+    pub connected: Option<Reconnection>,
+}
+
+/// A connected call found again in Asterisk under a store that lost it (see
+/// [`Arrival::connected`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reconnection {
+    /// The step of its failover chain it was connected in.
+    pub step: u32,
+    /// The agent.
+    pub agent: AgentId,
+    /// The offer the agent answered (its leg is `<call>-r<reservation>`).
+    pub reservation: ReservationId,
+    /// When it was connected.
+    pub since: Time,
 }
 
 /// The channel variable starq sets on a caller once it waits in a queue,
-/// `<queue>,<failover step>,<entry in ms since the Unix epoch>`: Asterisk keeps it with the
-/// channel, so a starq that lost its store finds the caller's place again.
+/// `<queue>,<failover step>,<entry in ms since the Unix epoch>,<priority>` (set again when its
+/// priority changes): Asterisk keeps it with the channel, so a starq that lost its store finds
+/// the caller's place again.
 pub const ENTRY_VARIABLE: &str = "STARQ_ENTERED";
+
+/// The channel variable starq sets on a caller once it is bridged with an agent,
+/// `<agent>,<reservation>,<connected in ms since the Unix epoch>`: with [`ENTRY_VARIABLE`], what
+/// a starq that lost its store needs to take the conversation back.
+pub const CONNECTED_VARIABLE: &str = "STARQ_CONNECTED";
 
 /// A command from the engine for the shell to carry out.
 #[allow(missing_docs)] // variant fields are named for what they hold
@@ -152,8 +176,11 @@ pub enum ChannelAction {
     /// Continue in the dialplan with `STARQ_OUTCOME` set to `status`.
     Continue { destination: Option<Destination>, status: &'static str },
     /// Note on the channel ([`ENTRY_VARIABLE`]) that it waits in `queue`, at this step of its
-    /// failover chain, since `entered`.
-    NoteEntry { queue: QueueId, step: u32, entered: Time },
+    /// failover chain, since `entered`, with this priority.
+    NoteEntry { queue: QueueId, step: u32, entered: Time, priority: i32 },
+    /// Note on the channel ([`CONNECTED_VARIABLE`]) that it talks to `agent` under
+    /// `reservation` since `since`.
+    NoteConnected { agent: AgentId, reservation: ReservationId, since: Time },
     /// Hang it up.
     Hangup,
 }

@@ -23,7 +23,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use io::{Arrival, ChannelAction, Command, ENTRY_VARIABLE, Input, LegHangup};
+pub use io::{
+    Arrival, CONNECTED_VARIABLE, ChannelAction, Command, ENTRY_VARIABLE, Input, LegHangup,
+    Reconnection,
+};
 pub use timers::TimerKey;
 
 use crate::config::{AgentConfig, AnswerMode, Overflow, QueueConfig, Window};
@@ -43,6 +46,8 @@ enum Pending {
     Answered(ReservationId),
     /// A missed offer given back (`Missed`).
     GaveBack(ReservationId),
+    /// A connected call taken back by a store that lost it.
+    Reconnect(CallId),
     Other,
 }
 
@@ -183,8 +188,17 @@ impl Engine {
                 if let Some(fence) = self.live_fence(&call) {
                     self.request(
                         Pending::Other,
-                        Request::SetPriority { fence, call, priority, now },
+                        Request::SetPriority { fence, call: call.clone(), priority, now },
                     );
+                    // The channel's note keeps the new priority for a store that loses it.
+                    if let Some(c) = self.callers.get_mut(&call)
+                        && !matches!(c.phase, Phase::Connected(_))
+                    {
+                        c.priority = priority;
+                        let (queue, step, entered) = (c.queue.id.clone(), c.step, c.entered);
+                        let note = ChannelAction::NoteEntry { queue, step, entered, priority };
+                        self.channel(&call, note);
+                    }
                 }
             }
             Input::Withdraw { node, channel } => {
@@ -227,6 +241,10 @@ impl Engine {
             let (node, channel) = (a.node.clone(), a.channel.clone());
             engine.commands.push_back(Command::Channel { node, channel, action: back(status) });
         };
+        if let Some(connection) = a.connected.clone() {
+            // Never sent anywhere: the conversation goes on whatever becomes of its record.
+            return self.reconnect(a, connection);
+        }
         if self.draining {
             return refuse(self, Outcome::Drained.queue_status());
         }
@@ -260,8 +278,9 @@ impl Engine {
         // A resumed wait counts from its first entry (never from the future).
         let entered = entry.resumed.map_or(now, |at| at.min(now));
         self.by_channel.insert((fence.node.clone(), channel.clone()), call.clone());
-        let caller =
+        let mut caller =
             Caller::new(channel, fence.node.clone(), Arc::clone(queue), caller_id.clone(), entered);
+        caller.priority = entry.priority;
         self.callers.insert(call.clone(), caller);
         if first {
             self.hold(&call, queue);

@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::caller::{self, Caller, Leg, Phase};
-use super::{ChannelAction, Command, Engine, LegHangup, Pending, TimerKey};
+use super::{Arrival, ChannelAction, Command, Engine, LegHangup, Pending, Reconnection, TimerKey};
 use crate::ids::{AgentId, CallId, NodeId, QueueId, ReservationId};
 use crate::outcome::Outcome;
-use crate::shared::{Notice, Offer, Party, Request, StoredCall, StoredState};
+use crate::shared::{Notice, Offer, Party, Reconnect, Request, StoredCall, StoredState, leg_id};
 
 impl Engine {
     /// The node is gone: its callers end as node-lost and the store frees their agents.
@@ -226,6 +226,61 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// A conversation found again in Asterisk under a store that lost it ([`Arrival::connected`]):
+    /// followed as connected, bridge and leg as they are, and handed back to the store. It is
+    /// never sent anywhere: not while draining, not on a node not owned (it is left alone).
+    pub(super) fn reconnect(&mut self, a: Arrival, r: Reconnection) {
+        let (Some(queue), Some(fence)) =
+            (self.queues.get(&a.queue).cloned(), self.nodes.get(&a.node).cloned())
+        else {
+            return;
+        };
+        let call = CallId::of_channel(&a.node, &a.channel, r.step);
+        let key = (a.node.clone(), a.channel.clone());
+        if self.callers.contains_key(&call) || self.by_channel.contains_key(&key) {
+            return;
+        }
+        let now = self.now;
+        let entered = a.resumed.unwrap_or(r.since).min(r.since).min(now);
+        let since = r.since.min(now);
+        let mut caller = Caller::new(
+            a.channel,
+            a.node.clone(),
+            Arc::clone(&queue),
+            a.caller_id.clone(),
+            entered,
+        );
+        caller.step = r.step;
+        caller.priority = a.priority;
+        caller.phase = Phase::Connected(r.reservation);
+        caller.agent = Some(r.agent.clone());
+        caller.connected_at = since;
+        self.by_channel.insert(key, call.clone());
+        self.callers.insert(call.clone(), caller);
+        let offer = Offer {
+            reservation: r.reservation,
+            call: call.clone(),
+            node: a.node,
+            queue: queue.id.clone(),
+            agent: r.agent.clone(),
+            ring_timeout: queue.ring_timeout,
+        };
+        let leg = Leg { id: leg_id(&call, r.reservation), offer, answered: true };
+        self.legs.insert(r.reservation, leg);
+        let reconnect = Reconnect {
+            fence,
+            call: call.clone(),
+            queue: queue.id.clone(),
+            caller_id: a.caller_id,
+            entered,
+            agent: r.agent,
+            reservation: r.reservation,
+            since,
+            now,
+        };
+        self.request(Pending::Reconnect(call), Request::Reconnect(reconnect));
     }
 
     fn callers_on(&self, node: &NodeId) -> Vec<CallId> {

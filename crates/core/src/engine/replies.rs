@@ -22,11 +22,22 @@ impl Engine {
                         c.phase = Phase::Waiting;
                     }
                     let (queue, step, entered) = (c.queue.id.clone(), c.step, c.entered);
-                    note = Some((call.clone(), ChannelAction::NoteEntry { queue, step, entered }));
+                    let priority = c.priority;
+                    let entry = ChannelAction::NoteEntry { queue, step, entered, priority };
+                    note = Some((call.clone(), entry));
                 }
             }
             (Pending::Enqueue(call), Verdict::Refused(outcome)) => self.finish(&call, *outcome),
             (Pending::Enqueue(call), Verdict::Ended(outcome)) => self.settle(&call, *outcome),
+            // Held by the store again (or still: the loss spared it).
+            (Pending::Reconnect(_), Verdict::Confirmed { .. } | Verdict::Stale) => {}
+            (Pending::Reconnect(call), _) => {
+                // The store cannot hold it (the agent is on another call there, or the call is
+                // unknown to this configuration): the conversation goes on, unrecorded and
+                // no longer followed.
+                self.drop_caller(&call);
+                self.legs.retain(|_, leg| leg.offer.call != call);
+            }
             (Pending::Answered(reservation), Verdict::Confirmed { agent }) => {
                 self.connect(reservation, agent.clone())
             }
@@ -75,6 +86,7 @@ impl Engine {
                 self.given_back.remove(r);
                 None
             }
+            Pending::Reconnect(call) => Some(call.clone()),
             Pending::Other => None,
         };
         let node = call.and_then(|c| self.callers.get(&c).map(|c| c.node.clone()));
@@ -154,9 +166,9 @@ impl Engine {
         let (call, leg_id) = (leg.offer.call.clone(), leg.id.clone());
         let Some(c) = self.callers.get_mut(&call) else { return };
         c.phase = Phase::Connected(reservation);
-        c.agent = Some(agent);
+        c.agent = Some(agent.clone());
         c.connected_at = self.now;
-        let (node, channel) = (c.node.clone(), c.channel.clone());
+        let (node, channel, since) = (c.node.clone(), c.channel.clone(), c.connected_at);
         for key in caller::timer_keys(&call) {
             self.timers.cancel(&key);
         }
@@ -165,6 +177,13 @@ impl Engine {
             channel: channel.clone(),
             action: ChannelAction::StopMoh,
         });
-        self.commands.push_back(Command::Bridge { node, channel, leg: leg_id });
+        self.commands.push_back(Command::Bridge {
+            node: node.clone(),
+            channel: channel.clone(),
+            leg: leg_id,
+        });
+        // Noted after the bridge, which goes out first.
+        let note = ChannelAction::NoteConnected { agent, reservation, since };
+        self.commands.push_back(Command::Channel { node, channel, action: note });
     }
 }

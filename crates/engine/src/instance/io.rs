@@ -100,6 +100,8 @@ pub struct Stray {
     pub channel: Channel,
     /// Its [`ENTRY_VARIABLE`](starq_core::engine::ENTRY_VARIABLE), if starq noted one.
     pub entry: Option<String>,
+    /// Its [`CONNECTED_VARIABLE`](starq_core::engine::CONNECTED_VARIABLE), if starq noted one.
+    pub connected: Option<String>,
 }
 
 /// Names one store operation in flight.

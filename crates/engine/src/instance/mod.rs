@@ -123,6 +123,19 @@ impl Routing {
     }
 }
 
+/// What an instance rebuilds after finding the store without its state: the conversations and
+/// waiting callers of its nodes (from Asterisk, on each node's next reconcile), then the agents'
+/// presence (from the durable record).
+#[derive(Debug, Default)]
+struct Recovery {
+    /// The durable record was asked for.
+    asked: bool,
+    /// What it answered, held until the nodes are reconciled.
+    presence: Option<Vec<Presence>>,
+    /// Nodes reconciled since.
+    reconciled: std::collections::BTreeSet<NodeId>,
+}
+
 /// Passes over the agents' rests (see [`Instance::follow_rests`]).
 #[derive(Debug, Default)]
 struct Rests {
@@ -167,11 +180,12 @@ pub struct Instance {
     closing: Vec<(Time, Fence)>,
     /// Nodes to list again, and when.
     relist: BTreeMap<NodeId, Time>,
+    /// Per node, the callers its last listing showed bridged (see `reconcile`).
+    talking: BTreeMap<NodeId, std::collections::BTreeSet<String>>,
     /// Signals received.
     signals: u32,
-    /// The store was found without its state: once configured again, the agents' presence is
-    /// recalled from the durable record.
-    recall_presence: bool,
+    /// The store was found without its state, and what is being rebuilt (see [`Recovery`]).
+    recovery: Option<Recovery>,
     phase: Phase,
 }
 
@@ -210,8 +224,9 @@ impl Instance {
             rests: Rests::default(),
             closing: Vec::new(),
             relist: BTreeMap::new(),
+            talking: BTreeMap::new(),
             signals: 0,
-            recall_presence: false,
+            recovery: None,
             phase: Phase::Starting { configuring: false },
             settings,
         };
@@ -709,7 +724,9 @@ impl Instance {
         match answer {
             Ok(StoreAnswer::Offers(notices)) => {
                 self.core(CoreInput::Notices(notices));
-                if std::mem::take(&mut self.recall_presence) {
+                if let Some(recovery) = self.recovery.as_mut()
+                    && !std::mem::replace(&mut recovery.asked, true)
+                {
                     self.outputs.push_back(Output::RecallPresence);
                 }
                 if let Phase::Starting { .. } = self.phase {
@@ -729,13 +746,47 @@ impl Instance {
     /// logged in again in a store that lost them. An agent already logged in meanwhile is
     /// refused the login by the store, harmlessly.
     fn on_presence(&mut self, recalled: Result<Vec<Presence>, String>) {
-        let presence = match recalled {
-            Ok(presence) => presence,
+        let Some(recovery) = self.recovery.as_mut() else { return };
+        match recalled {
+            Ok(presence) => recovery.presence = Some(presence),
             Err(error) => {
                 tracing::error!(%error, "agents' presence not recalled: they log in again");
-                return;
+                self.recovery = None;
             }
+        }
+        self.recover_presence();
+    }
+
+    /// A node's conversations were looked for after the store's loss.
+    fn reconciled_after_loss(&mut self, node: &NodeId) {
+        if let Some(recovery) = self.recovery.as_mut() {
+            recovery.reconciled.insert(node.clone());
+            self.recover_presence();
+        }
+    }
+
+    /// Gives the recalled presence back once every node this instance wins was owned and
+    /// reconciled since the loss: its conversations are then taken back first (their agents on
+    /// their calls), and an agent logged in again is never offered a caller while it talks. An
+    /// instance that wins no node leaves it to those that do.
+    fn recover_presence(&mut self) {
+        let Some(recovery) = self.recovery.as_ref() else { return };
+        if recovery.presence.is_none() {
+            return;
+        }
+        // The nodes this instance wins: owned once the store is configured again.
+        let won: Vec<&NodeId> = self.nodes.keys().filter(|id| self.wins(id)).collect();
+        let ready = |node: &NodeId| {
+            self.nodes[node].owned().is_some() && recovery.reconciled.contains(node)
         };
+        if !won.iter().all(|node| ready(node)) {
+            return;
+        }
+        let presence = self.recovery.take().and_then(|r| r.presence).unwrap_or_default();
+        if won.is_empty() {
+            tracing::info!("agents' presence left to the instances that own nodes");
+            return;
+        }
         let known: std::collections::BTreeSet<&AgentId> =
             self.agents.iter().map(|a| &a.id).collect();
         let actions: Vec<(AgentId, AgentAction)> = presence

@@ -92,7 +92,9 @@ impl Instance {
                 self.live = beat.live;
                 // A store without configuration is new, or lost everything (a single box
                 // restarted with its embedded store, a Redis without persistence).
-                self.recall_presence = !beat.configured;
+                if !beat.configured {
+                    self.recovery = Some(super::Recovery::default());
+                }
             }
             Ok(other) => return self.unexpected(Ok(other)),
             Err(error) => return self.exit(Some(error)),
@@ -128,8 +130,11 @@ impl Instance {
                          again; callers are taken in again from Asterisk, agents' presence from \
                          the reports database"
                     );
-                    self.recall_presence = true;
+                    self.recovery.get_or_insert_with(super::Recovery::default);
                     self.configure();
+                    // Nodes are taken again once it is configured (next beat): callers found
+                    // meanwhile would meet queues the store does not know yet.
+                    return;
                 }
             }
             Ok(other) => return self.unexpected(Ok(other)),
@@ -189,7 +194,7 @@ impl Instance {
     }
 
     /// Whether rendezvous hashing over the live instances gives this instance the node.
-    fn wins(&self, node: &NodeId) -> bool {
+    pub(super) fn wins(&self, node: &NodeId) -> bool {
         crate::placement::owner(node.as_str(), &self.live) == Some(self.settings.instance.as_str())
     }
 
@@ -314,6 +319,10 @@ impl Instance {
         self.core(CoreInput::NodeDisowned { node: node.clone() });
         self.channels.forget_node(node);
         self.relist.remove(node);
+        self.talking.remove(node);
+        if let Some(recovery) = self.recovery.as_mut() {
+            recovery.reconciled.remove(node);
+        }
         Some(owned.lease)
     }
 

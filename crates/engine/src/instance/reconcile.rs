@@ -13,7 +13,7 @@ use starq_core::shared::StoredCall;
 use starq_core::{CallId, NodeId};
 
 use super::{AriCommand, Instance, Listing, Node, Output, Purpose, StoreOp, Stray};
-use crate::translate;
+use crate::translate::{self, Notes};
 
 impl Instance {
     /// Asks what the node's app holds (if the node is owned).
@@ -73,19 +73,18 @@ impl Instance {
                 .is_some_and(|(call, _)| adopted_legs.contains(&format!("{call}-r")))
         });
         // A call still bridged in Asterisk that the store no longer knows (a Redis that lost
-        // its last writes) is left to talk: neither its caller queued again nor its agent leg
-        // hung up.
-        let talking: BTreeSet<String> = bridges
-            .iter()
-            .filter_map(|b| b.strip_suffix("-bridge"))
-            .map(|caller| CallId::of_channel(node, caller, 0).to_string())
-            .chain(bridges.iter().filter_map(|b| b.strip_suffix("-bridge")).map(str::to_owned))
-            .collect();
+        // its state) goes on talking: its agent leg is left up, and its caller is described
+        // with the others, to be taken back as connected from its notes (never queued again).
+        let talking: BTreeSet<String> =
+            bridges.iter().filter_map(|b| b.strip_suffix("-bridge")).map(str::to_owned).collect();
+        let talking_calls: BTreeSet<String> =
+            talking.iter().map(|caller| CallId::of_channel(node, caller, 0).to_string()).collect();
         strays.retain(|id| {
             let caller = id.rsplit_once("-r").map_or(id.as_str(), |(call, _)| call);
             let base = caller.rsplit_once("-q").map_or(caller, |(c, _)| c);
-            !talking.contains(id) && !talking.contains(caller) && !talking.contains(base)
+            !translate::is_leg(node, id) || !talking_calls.contains(base)
         });
+        self.talking.insert(node.clone(), talking);
         self.core(CoreInput::Adopt { node: node.clone(), calls, present: channels });
         for (channel, leg) in unbridged {
             tracing::info!(%node, %channel, %leg, "connected call found without its bridge: bridged");
@@ -100,7 +99,9 @@ impl Instance {
             tracing::info!(%node, leg = %id, "leftover agent leg hung up");
             self.send(node, AriCommand::HangupLeg { leg: id, reason: LegHangup::Cancelled });
         }
-        if !others.is_empty() {
+        if others.is_empty() {
+            self.reconciled_after_loss(node);
+        } else {
             self.outputs.push_back(Output::DescribeStrays { node: node.clone(), channels: others });
         }
     }
@@ -109,6 +110,7 @@ impl Instance {
     /// noted their entry) are taken in first, then the others in the order they arrived on the
     /// node.
     pub(super) fn on_strays(&mut self, node: &NodeId, mut strays: Vec<Stray>) {
+        let talking = self.talking.get(node).cloned().unwrap_or_default();
         let Some(app) = self.nodes.get(node).filter(|n| n.owned().is_some()).map(|n| n.app.clone())
         else {
             return;
@@ -119,12 +121,22 @@ impl Instance {
                 .cmp(&(b.entry.is_none(), &b.channel.creationtime))
         });
         for stray in strays {
-            let (channel, entry) = (&stray.channel, stray.entry.as_deref());
-            let steps = self.channels.stray(node, channel, &app, entry);
-            if !steps.is_empty() {
-                tracing::warn!(%node, channel = %channel.id, resumed = entry.is_some(), "caller found in the app without its StasisStart: taken in now");
+            let channel = &stray.channel;
+            let notes =
+                Notes { entry: stray.entry.as_deref(), connected: stray.connected.as_deref() };
+            let in_call = talking.contains(&channel.id);
+            let steps = self.channels.stray(node, channel, &app, &notes, in_call);
+            if in_call {
+                if steps.is_empty() {
+                    tracing::warn!(%node, channel = %channel.id, "conversation found without starq's notes: left to go on, not followed");
+                } else {
+                    tracing::warn!(%node, channel = %channel.id, "conversation the store lost: taken back as connected");
+                }
+            } else if !steps.is_empty() {
+                tracing::warn!(%node, channel = %channel.id, resumed = notes.entry.is_some(), "caller found in the app without its StasisStart: taken in now");
             }
             self.apply_steps(node, steps);
         }
+        self.reconciled_after_loss(node);
     }
 }

@@ -232,6 +232,7 @@ impl Inner {
 fn fence_of(request: &Request) -> Option<&Fence> {
     match request {
         Request::Enqueue(e) => Some(&e.fence),
+        Request::Reconnect(r) => Some(&r.fence),
         Request::SetWindow { fence, .. }
         | Request::SetPriority { fence, .. }
         | Request::Leave { fence, .. }
@@ -246,6 +247,7 @@ fn fence_of(request: &Request) -> Option<&Fence> {
 fn time_of(request: &Request) -> Time {
     match request {
         Request::Enqueue(e) => e.now,
+        Request::Reconnect(r) => r.now,
         Request::SetWindow { now, .. }
         | Request::SetPriority { now, .. }
         | Request::Leave { now, .. }

@@ -174,6 +174,18 @@ pub(super) fn request_args(request: &Request) -> Vec<String> {
                 e.resumed.map_or_else(String::new, |t| t.0.to_string()),
             ],
         ),
+        Request::Reconnect(r) => (
+            fenced("recon", &r.fence, r.now),
+            vec![
+                r.call.to_string(),
+                r.queue.to_string(),
+                r.caller_id.clone(),
+                r.entered.0.to_string(),
+                r.agent.to_string(),
+                r.reservation.0.to_string(),
+                r.since.0.to_string(),
+            ],
+        ),
         Request::SetWindow { fence, call, window, now } => (
             fenced("win", fence, *now),
             vec![call.to_string(), window.min.to_string(), window.max.to_string()],

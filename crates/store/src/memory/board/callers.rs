@@ -8,7 +8,7 @@ use std::sync::Arc;
 use starq_core::config::{AutoPauseScope, Window};
 use starq_core::journal::{CancelCause, JournalEvent};
 use starq_core::shared::{
-    Enqueue, Miss, Party, StoredCall, StoredState, Verdict, rest_after, wrapup_after,
+    Enqueue, Miss, Party, Reconnect, StoredCall, StoredState, Verdict, rest_after, wrapup_after,
 };
 use starq_core::{AgentId, CallId, NodeId, Outcome, QueueId, ReservationId, Time};
 
@@ -79,6 +79,56 @@ impl Board {
         });
         self.match_caller(&e.call, e.now, fx);
         Verdict::Joined { position, serving }
+    }
+
+    /// Takes back a connected call the store lost ([`Request::Reconnect`]).
+    pub(super) fn reconnect(&mut self, r: Reconnect) -> Verdict {
+        if self.callers.contains_key(&r.call) {
+            return Verdict::Stale;
+        }
+        if let Some((_, outcome)) = self.ended.get(&r.call) {
+            return Verdict::Ended(*outcome);
+        }
+        if !self.queues.contains_key(&r.queue) {
+            return Verdict::Invalid(format!("unknown queue {:?}", r.queue.as_str()));
+        }
+        let Some(agent) = self.agents.get_mut(&r.agent) else {
+            return Verdict::Invalid(format!("unknown agent {:?}", r.agent.as_str()));
+        };
+        match agent.status {
+            Status::Reserved(_) | Status::OnCall(_) => {
+                return Verdict::Invalid(format!("agent {} is on another call", r.agent));
+            }
+            Status::LoggedOut => agent.logged_in_at = r.since,
+            _ => {}
+        }
+        agent.status = Status::OnCall(r.call.clone());
+        agent.misses_in_row = 0;
+        // Reservation ids only grow: those made from now on must not meet this one.
+        self.next_reservation = self.next_reservation.max(r.reservation.0);
+        self.next_seq += 1;
+        let rank = Rank::new(0, r.entered, self.next_seq, r.call.clone());
+        let status = CallerStatus::Connected {
+            agent: r.agent.clone(),
+            since: r.since,
+            reservation: r.reservation,
+        };
+        self.callers.insert(
+            r.call,
+            CallerState {
+                queue: r.queue,
+                node: r.fence.node,
+                rank,
+                window: Window::ANY,
+                entered: r.entered,
+                caller_id: r.caller_id,
+                original_position: 0,
+                status,
+                reservations: BTreeSet::new(),
+            },
+        );
+        self.refresh_agent(&r.agent, 0);
+        Verdict::Confirmed { agent: r.agent }
     }
 
     pub(super) fn set_window(

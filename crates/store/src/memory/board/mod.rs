@@ -194,6 +194,7 @@ impl Board {
     pub(crate) fn apply(&mut self, request: Request, fx: &mut Effects) -> Verdict {
         match request {
             Request::Enqueue(e) => self.enqueue(e, fx),
+            Request::Reconnect(r) => self.reconnect(r),
             Request::SetWindow { call, window, now, .. } => self.set_window(&call, window, now, fx),
             Request::SetPriority { call, priority, now, .. } => {
                 self.set_priority(&call, priority, now, fx)

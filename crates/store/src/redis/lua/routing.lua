@@ -333,6 +333,37 @@ function R.enq(node, a)
   return { 'joined', position, serving }
 end
 
+-- A connected call a store that lost its state no longer holds, found still bridged in
+-- Asterisk (board.rs `reconnect`): taken back as connected, its agent on the call (logged in
+-- again if the store had it logged out). Nothing is journaled: its entry and its connection
+-- were, before the loss.
+function R.recon(node, a)
+  local call, q, cid, en, ag, rid, since = a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+  local known = rc('GET', k_caller(call))
+  if known then
+    if is_caller(known) then return { 'stale' } end
+    return { 'ended', known }
+  end
+  if not qcfg(q) then return { 'invalid', 'queue', q } end
+  local st = agent_state(ag)
+  if st == nil then return { 'invalid', 'agent', ag } end
+  if st.st == 'res' or st.st == 'call' then return { 'invalid', 'on_call', ag } end
+  if st.st == 'out' then agent_set(ag, 'li', since) end
+  set_status(ag, 'call', { 'sc', call, 'mi', '0' })
+  -- Reservation ids only grow: those made from now on must not meet this one.
+  if tonumber(rc('HGET', k_site(), 'res') or '0') < tonumber(rid) then
+    rc('HSET', k_site(), 'res', rid)
+  end
+  local seq = rc('HINCRBY', k_site(), 'rank', '1')
+  local member = pad(tonumber(en), 16) .. pad(seq, 16) .. call
+  CC[call] = { q = q, node = node, cid = cid, sc = '0', en = en, mb = member, wmin = '0',
+    wmax = n2s(4294967295), op = '0', st = 'c', agent = ag, since = since, res = rid }
+  CD[call] = true
+  rc('SADD', k_node_calls(node), call)
+  refresh_agent(ag, '0')
+  return { 'confirmed', ag }
+end
+
 function R.win(_, a)
   local call, wmin, wmax = a[1], tonumber(a[2]), tonumber(a[3])
   local c = caller(call)
