@@ -44,6 +44,32 @@ fn the_example_loads_with_secrets_from_the_environment() {
     let alice = config.agents.iter().find(|a| a.id.as_str() == "alice").unwrap();
     assert_eq!(alice.contacts.len(), 2);
     assert_eq!(alice.memberships.len(), 2);
+    let inbound = config.settings.inbound.expect("a node accepts");
+    assert_eq!(inbound.listen, "0.0.0.0:8089".parse().unwrap());
+    assert_eq!(inbound.nodes.iter().map(|n| n.as_str()).collect::<Vec<_>>(), ["backup"]);
+    assert_eq!(inbound.handshake_timeout, Duration::from_secs(5));
+}
+
+#[test]
+fn a_node_that_accepts_needs_an_address_to_listen_on() {
+    let accept = |rest: &str| {
+        parse(&format!("{NODE}events = \"accept\"\n{rest}"), "starq.toml", &env_with(&[]))
+    };
+    let (key, reason) = invalid_key(accept("").unwrap_err());
+    assert_eq!(key, "nodes[0] (n).events");
+    assert!(reason.contains("[events] listen"), "{reason}");
+    let (key, _) = invalid_key(accept("[events]\nlisten = \"everywhere\"\n").unwrap_err());
+    assert_eq!(key, "events.listen");
+    let config = accept("[events]\nlisten = \"127.0.0.1:8089\"\nmax_handshakes = 8\n").unwrap();
+    let inbound = config.settings.inbound.expect("listens");
+    assert_eq!((inbound.max_handshakes, inbound.nodes.len()), (8, 1));
+    let push = parse(&format!("{NODE}events = \"push\"\n"), "starq.toml", &env_with(&[]));
+    let (key, reason) = invalid_key(push.unwrap_err());
+    assert_eq!(key, "nodes[0] (n).events");
+    assert!(reason.contains("\"dial\" or \"accept\""), "{reason}");
+    // Dialled nodes only: no listener, even with an address.
+    let config = with_node("[events]\nlisten = \"127.0.0.1:8089\"\n").unwrap();
+    assert_eq!(config.settings.inbound, None);
 }
 
 #[test]
@@ -145,6 +171,8 @@ fn every_number_is_bounded_and_its_error_names_the_range() {
         ("[instance]\nnode_down_after_secs = {}\n", MAX, "instance.node_down_after_secs"),
         ("[instance]\ndrain_grace_secs = {}\n", MAX, "instance.drain_grace_secs"),
         ("[instance]\noriginates_per_sec = {}\n", MAX32, "instance.originates_per_sec"),
+        ("[events]\nmax_handshakes = {}\n", MAX32, "events.max_handshakes"),
+        ("[events]\nhandshake_timeout_secs = {}\n", MAX, "events.handshake_timeout_secs"),
         ("[queues.q]\nwrapuptime = {}\n", MAX, "queues.q.wrapuptime"),
         ("[queues.q]\ntimeout = {}\n", MAX, "queues.q.timeout"),
         ("[queues.q]\nretry = {}\n", MAX, "queues.q.retry"),
@@ -223,6 +251,12 @@ fn zero_is_refused_where_it_cannot_work() {
             "between 1 and",
         ),
         ("[instance]\noriginates_per_sec = 0\n", "instance.originates_per_sec", "between 1 and"),
+        ("[events]\nmax_handshakes = 0\n", "events.max_handshakes", "between 1 and"),
+        (
+            "[events]\nhandshake_timeout_secs = 0\n",
+            "events.handshake_timeout_secs",
+            "between 1 and",
+        ),
         ("[queues.q]\ntimeout = 0\n", "queues.q.timeout", "between 1 and"),
         (
             "[queues.q]\nring_progressively_delay = 0\n",

@@ -248,7 +248,8 @@ fn settings(raw: &raw::Instance) -> Result<Settings, KeyError> {
 }
 
 /// The `[events]` section and the nodes with `events = "accept"`: a listener when any node
-/// accepts (an address is then required), none otherwise.
+/// accepts (an address is then required), none otherwise. The section's values are checked
+/// either way.
 fn inbound(
     raw: &raw::Events,
     nodes: &[raw::Node],
@@ -266,11 +267,21 @@ fn inbound(
             }
         }
     }
-    let listen = match (&raw.listen, accepting.first()) {
+    let listen = raw
+        .listen
+        .as_ref()
+        .map(|listen| {
+            listen.parse::<SocketAddr>().map_err(|e| {
+                ("events.listen".to_owned(), format!("{listen:?} is not an address:port ({e})"))
+            })
+        })
+        .transpose()?;
+    let max_handshakes = count("events.max_handshakes", raw.max_handshakes, &MAX_HANDSHAKES)?;
+    let handshake_timeout =
+        secs("events.handshake_timeout_secs", raw.handshake_timeout_secs, &HANDSHAKE_TIMEOUT_SECS)?;
+    let listen = match (listen, accepting.first()) {
         (_, None) => return Ok(None),
-        (Some(listen), Some(_)) => listen.parse::<SocketAddr>().map_err(|e| {
-            ("events.listen".to_owned(), format!("{listen:?} is not an address:port ({e})"))
-        })?,
+        (Some(listen), Some(_)) => listen,
         (None, Some((i, node))) => {
             return Err((
                 format!("nodes[{i}] ({node}).events"),
@@ -279,14 +290,10 @@ fn inbound(
         }
     };
     let mut settings = crate::InboundSettings::new(listen, accepting.into_iter().map(|(_, n)| n));
-    if let Some(max) = raw.max_handshakes {
-        let max = limits::count(&MAX_HANDSHAKES, max)
-            .map_err(|r| ("events.max_handshakes".to_owned(), r))?;
+    if let Some(max) = max_handshakes {
         settings.max_handshakes = usize::try_from(max).unwrap_or(usize::MAX);
     }
-    settings.handshake_timeout =
-        secs("events.handshake_timeout_secs", raw.handshake_timeout_secs, &HANDSHAKE_TIMEOUT_SECS)?
-            .unwrap_or(settings.handshake_timeout);
+    settings.handshake_timeout = handshake_timeout.unwrap_or(settings.handshake_timeout);
     Ok(Some(settings))
 }
 
