@@ -272,3 +272,60 @@ async fn takeover_with_dialled_events_is_measured() {
     // that the callers who got in were served.
     assert!(window.placed >= 50, "{window:?}");
 }
+
+/// The door's answers before the upgrade: 404 for a node that does not accept here, 401 for
+/// other credentials, 503 on the instance that does not own the node, 101 with `ari` on the
+/// owner, whose node is then connected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asterisk_connections_are_refused_unless_for_the_owner_with_the_nodes_credentials() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let redis = support::RedisServer::start_with(false);
+    let store = Arc::new(redis.store().await);
+    let sim = Sim::start(SimConfig::local(1, 23)).await.expect("simulator starts");
+    let node: Arc<NodeHandle> = sim.node(0).expect("node").clone();
+    let spec = NodeSpec { id: NodeId::new("node0"), ari: node.ari_config("starq") };
+    let first = start(&store, "first", Mode::Accept, &spec, &[]).await;
+    let second = start(&store, "second", Mode::Accept, &spec, &[]).await;
+    eventually("one owner", Duration::from_secs(10), || {
+        let owned = |r: &Running| node_health(&r.shell) == Some(NodeHealth::Disconnected);
+        owned(&first) != owned(&second)
+    })
+    .await;
+    let (owner, spare) = if node_health(&first.shell) == Some(NodeHealth::Disconnected) {
+        (&first, &second)
+    } else {
+        (&second, &first)
+    };
+    let status = |addr: SocketAddr, path: &'static str, auth: &'static str| async move {
+        let mut request = format!("ws://{addr}{path}").into_client_request().expect("request");
+        request.headers_mut().insert("Sec-WebSocket-Protocol", "ari".parse().unwrap());
+        request.headers_mut().insert("Authorization", auth.parse().unwrap());
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, response)) => {
+                assert_eq!(response.headers()["sec-websocket-protocol"], "ari");
+                (101, Some(socket))
+            }
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                (response.status().as_u16(), None)
+            }
+            Err(other) => panic!("{other}"),
+        }
+    };
+    let good = "Basic c3RhcnE6c3RhcnE="; // starq:starq, the simulated node's ARI user
+    let owner_addr = owner.shell.inbound_addr().expect("listens");
+    let spare_addr = spare.shell.inbound_addr().expect("listens");
+    assert_eq!(status(owner_addr, "/ari/elsewhere", good).await.0, 404);
+    assert_eq!(status(owner_addr, "/ari/node0", "Basic c3RhcnE6bm9wZQ==").await.0, 401);
+    assert_eq!(status(spare_addr, "/ari/node0", good).await.0, 503);
+    let (code, socket) = status(owner_addr, "/ari/node0", good).await;
+    assert_eq!(code, 101);
+    eventually("the owner's node is connected", Duration::from_secs(5), || {
+        node_health(&owner.shell) == Some(NodeHealth::Connected)
+    })
+    .await;
+    drop(socket);
+    eventually("and down again when the connection drops", Duration::from_secs(5), || {
+        node_health(&owner.shell) == Some(NodeHealth::Disconnected)
+    })
+    .await;
+}
