@@ -1,0 +1,81 @@
+//! The shared store as the instances meet it: one [`MemoryStore`], which can be away for a
+//! while (every operation answers [`StoreError::Unavailable`]) or lose everything (a new, empty
+//! store takes its place, as a Redis restarted without persistence).
+//!
+//! `MemoryStore`'s trait methods are `async` but never wait: each is polled once with a no-op
+//! waker and must be ready.
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use starq_core::AgentId;
+use starq_engine::instance::{StoreAnswer, StoreOp};
+use starq_store::{AgentView, MemoryStore, Store, StoreError};
+
+/// The result of a future that completes at its first poll.
+pub(crate) fn ready<F: Future>(future: F) -> F::Output {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("the memory store answers at once"),
+    }
+}
+
+/// The store every instance shares.
+#[derive(Default)]
+pub(crate) struct SharedStore {
+    pub store: MemoryStore,
+    /// Away: every operation fails.
+    pub away: bool,
+}
+
+impl SharedStore {
+    /// Performs an operation as the driver does, or fails it while the store is away.
+    pub(crate) fn perform(&self, op: StoreOp) -> Result<StoreAnswer, StoreError> {
+        if self.away {
+            return Err(StoreError::Unavailable("simulated outage".into()));
+        }
+        let store = &self.store;
+        ready(async move {
+            Ok(match op {
+                StoreOp::Apply(request) => StoreAnswer::Reply(store.apply(request).await?),
+                StoreOp::Position(call) => StoreAnswer::Position(store.position(&call).await?),
+                StoreOp::Reconfigure { queues, agents, now } => {
+                    StoreAnswer::Offers(store.reconfigure(&queues, &agents, now).await?)
+                }
+                StoreOp::Heartbeat { instance, now, ttl } => {
+                    StoreAnswer::Heartbeat(store.heartbeat(&instance, now, ttl).await?)
+                }
+                StoreOp::Acquire { node, owner, now, ttl } => {
+                    StoreAnswer::Lease(store.acquire_lease(&node, &owner, now, ttl).await?)
+                }
+                StoreOp::Renew { lease, now, ttl } => {
+                    StoreAnswer::Lease(store.renew_lease(&lease, now, ttl).await?)
+                }
+                StoreOp::Release(lease) => {
+                    store.release_lease(&lease).await?;
+                    StoreAnswer::Done
+                }
+                StoreOp::TakeNotices { fence, limit } => {
+                    StoreAnswer::Notices(store.take_notices(&fence, limit).await?)
+                }
+                StoreOp::PostNotices(notices) => {
+                    store.post_notices(notices).await?;
+                    StoreAnswer::Done
+                }
+                StoreOp::NodeCalls(node) => StoreAnswer::Calls(store.node_calls(&node).await?),
+                StoreOp::Agent(agent) => StoreAnswer::Agent(store.agent(&agent).await?),
+            })
+        })
+    }
+
+    /// An agent as the store holds it, whatever the outage.
+    pub(crate) fn agent(&self, agent: &AgentId) -> Option<AgentView> {
+        ready(self.store.agent(agent)).expect("the memory store never fails")
+    }
+
+    /// Everything lost: an empty store in its place.
+    pub(crate) fn wipe(&mut self) {
+        self.store = MemoryStore::new();
+    }
+}
