@@ -98,6 +98,86 @@ impl CallId {
         candidates.push((rest.to_owned(), 0));
         candidates
     }
+
+    /// The id's parts as [`CallId::of_channel`] wrote them: node (empty if the id has none),
+    /// channel, failover step. Only a suffix starq writes counts as a step (`-q` and digits
+    /// without a leading zero); a channel whose own name ends so is read as a step, which
+    /// [`CallId::channel_candidates`] tells apart where the channel can be looked up.
+    pub fn parts(&self) -> (&str, &str, u32) {
+        let (node, rest) = self.0.split_once('~').unwrap_or(("", self.as_str()));
+        if let Some((channel, digits)) = rest.rsplit_once("-q")
+            && !digits.starts_with('0')
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(step) = digits.parse::<u32>()
+        {
+            return (node, channel, step);
+        }
+        (node, rest, 0)
+    }
+}
+
+/// The channel id starq gives the agent leg of an offer: `<call>-r<reservation>-leg`. One
+/// offer has one leg id, so that an earlier owner's leg is found again by it (and Asterisk
+/// refuses a second channel with it). The `-leg` end keeps one leg's id from being the start of
+/// another's (`…-r1` of `…-r12`): Asterisk looks channel ids up by prefix when it checks that
+/// an id is free.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LegId {
+    call: CallId,
+    reservation: ReservationId,
+}
+
+impl LegId {
+    const END: &'static str = "-leg";
+
+    /// The leg of `call`'s offer `reservation`.
+    pub fn new(call: CallId, reservation: ReservationId) -> Self {
+        LegId { call, reservation }
+    }
+
+    /// Reads a channel id back as a leg id, if starq made it (any other channel: `None`).
+    pub fn parse(id: &str) -> Option<LegId> {
+        let (call, digits) = id.strip_suffix(Self::END)?.rsplit_once("-r")?;
+        let canonical = !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && (digits == "0" || !digits.starts_with('0'));
+        if !canonical || !call.contains('~') {
+            return None;
+        }
+        Some(LegId { call: CallId::new(call), reservation: ReservationId(digits.parse().ok()?) })
+    }
+
+    /// The call it was made for.
+    pub fn call(&self) -> &CallId {
+        &self.call
+    }
+
+    /// The offer it rings for.
+    pub fn reservation(&self) -> ReservationId {
+        self.reservation
+    }
+
+    /// Whether it belongs to a call of `node`.
+    pub fn is_on(&self, node: &NodeId) -> bool {
+        self.call.parts().0 == node.as_str()
+    }
+}
+
+impl fmt::Display for LegId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-r{}{}", self.call, self.reservation.0, Self::END)
+    }
+}
+
+/// The bridge starq makes for a caller's channel, `<channel>-bridge`: named after the channel,
+/// so that whoever owns the node next finds it again.
+pub fn bridge_of(channel: &str) -> String {
+    format!("{channel}-bridge")
+}
+
+/// The caller's channel of a bridge starq made ([`bridge_of`]).
+pub fn bridged_channel(bridge: &str) -> Option<&str> {
+    bridge.strip_suffix("-bridge").filter(|c| !c.is_empty())
 }
 
 /// A reservation: one offer of one call to one agent. Unique per store, never reused.
@@ -137,6 +217,39 @@ pub struct Fence {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leg_ids_are_built_and_read_back_in_one_form() {
+        let call = CallId::of_channel(&NodeId::new("main"), "1700.1", 2);
+        let leg = LegId::new(call.clone(), ReservationId(12));
+        assert_eq!(leg.to_string(), "main~1700.1-q2-r12-leg");
+        assert_eq!(LegId::parse(&leg.to_string()), Some(leg.clone()));
+        assert!(leg.is_on(&NodeId::new("main")) && !leg.is_on(&NodeId::new("backup")));
+        let short = LegId::new(call, ReservationId(1)).to_string();
+        assert!(!leg.to_string().starts_with(&short), "no leg id begins another");
+        for other in [
+            "1700.1",
+            "main~1700.1",
+            "main~1700.1-r12",
+            "main~1700.1-r-leg",
+            "main~1700.1-r012-leg",
+            "x-r1-leg",
+        ] {
+            assert_eq!(LegId::parse(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn call_ids_split_into_node_channel_and_step() {
+        let id = |s: &str| CallId::new(s);
+        assert_eq!(id("pbx1~1700.1").parts(), ("pbx1", "1700.1", 0));
+        assert_eq!(id("pbx1~1700.1-q3").parts(), ("pbx1", "1700.1", 3));
+        assert_eq!(id("pbx1~a-quiet").parts(), ("pbx1", "a-quiet", 0));
+        assert_eq!(id("pbx1~a-q0").parts(), ("pbx1", "a-q0", 0));
+        assert_eq!(id("bare").parts(), ("", "bare", 0));
+        assert_eq!(bridged_channel(&bridge_of("1700.1;2")), Some("1700.1;2"));
+        assert_eq!(bridged_channel("other"), None);
+    }
 
     #[test]
     fn call_ids_read_back_to_their_channel_and_step() {

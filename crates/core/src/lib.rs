@@ -47,6 +47,9 @@ pub mod shared;
 pub mod strategy;
 pub mod time;
 
-pub use ids::{AgentId, CallId, Epoch, Fence, NodeId, QueueId, ReservationId};
+pub use ids::{
+    AgentId, CallId, Epoch, Fence, LegId, NodeId, QueueId, ReservationId, bridge_of,
+    bridged_channel,
+};
 pub use outcome::Outcome;
 pub use time::Time;

@@ -53,7 +53,7 @@ pub fn rest_after(miss: Miss, retry: Duration) -> Option<Duration> {
 /// whoever rings it (its owner, the next one after a takeover) makes the same channel, and any
 /// instance can hang it up.
 pub fn leg_id(call: &CallId, reservation: ReservationId) -> String {
-    format!("{call}-r{}", reservation.0)
+    crate::ids::LegId::new(call.clone(), reservation).to_string()
 }
 
 /// A request to the shared store.

@@ -13,7 +13,7 @@ use starq_core::shared::{
     AgentAction, Miss, Notice, Offer, Party, Reply, Request, Verdict, leg_id,
 };
 use starq_core::strategy::Strategy;
-use starq_core::{Epoch, Fence, NodeId, Outcome, QueueId, ReservationId, Time};
+use starq_core::{CallId, Epoch, Fence, NodeId, Outcome, QueueId, ReservationId, Time};
 use starq_store::MemoryStore;
 
 struct Harness {
@@ -188,7 +188,7 @@ fn a_caller_is_answered_held_rung_through_bridged_and_completed() {
         matches!(&out[1], Command::Channel { action: ChannelAction::StartMoh(class), .. } if class == "default")
     );
     assert!(
-        matches!(&out[2], Command::Dial { leg, endpoint, .. } if leg == &format!("main~ch1-r{}", dials[0].0.0) && endpoint == "PJSIP/alice")
+        matches!(&out[2], Command::Dial { leg, endpoint, .. } if leg == &leg_id(&CallId::new("main~ch1"), dials[0].0) && endpoint == "PJSIP/alice")
     );
     h.input(Input::LegAnswered { reservation: dials[0].0 });
     let out = h.take();
@@ -485,7 +485,7 @@ fn draining_refuses_new_callers_and_still_serves_those_waiting() {
 }
 
 fn leg_of(channel: &str, reservation: ReservationId) -> String {
-    format!("main~{channel}-r{}", reservation.0)
+    leg_id(&CallId::new(format!("main~{channel}")), reservation)
 }
 
 fn journaled_outcomes(h: &Harness) -> Vec<Outcome> {

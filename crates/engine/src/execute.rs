@@ -230,7 +230,7 @@ fn lane(command: &AriCommand) -> String {
         | AriCommand::Refuse { channel }
         | AriCommand::Bridge { channel, .. } => channel.clone(),
         AriCommand::DeleteBridge(bridge) => {
-            bridge.strip_suffix("-bridge").unwrap_or(bridge).to_owned()
+            starq_core::bridged_channel(bridge).unwrap_or(bridge).to_owned()
         }
         AriCommand::CreateLeg { leg, .. }
         | AriCommand::DialLeg { leg, .. }

@@ -7,9 +7,10 @@ use std::time::Duration;
 use starq_ari::Event;
 use starq_ari::model::Channel;
 use starq_ari::model::DialStatus;
+pub use starq_core::bridge_of;
 use starq_core::engine::{Arrival, Input, Reconnection};
 use starq_core::shared::{Miss, StoredCall, StoredState, leg_id};
-use starq_core::{AgentId, CallId, NodeId, QueueId, ReservationId, Time};
+use starq_core::{AgentId, CallId, LegId, NodeId, QueueId, ReservationId, Time};
 
 use crate::args;
 
@@ -581,12 +582,9 @@ impl Channels {
     }
 }
 
-/// Whether a channel id of `node` is one starq gives agent legs: `<node>~<channel>-r<n>`.
+/// Whether a channel id of `node` is one starq gives agent legs ([`LegId`]).
 pub fn is_leg(node: &NodeId, id: &str) -> bool {
-    id.strip_prefix(node.as_str()).is_some_and(|rest| rest.starts_with('~'))
-        && id
-            .rsplit_once("-r")
-            .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    LegId::parse(id).is_some_and(|leg| leg.is_on(node))
 }
 
 /// When a caller noted as waiting in `queue` ([`ENTRY_VARIABLE`]: `<queue>,<step>,<ms>`)
@@ -643,12 +641,6 @@ fn parse_connection(note: &str) -> Option<(AgentId, ReservationId, Time)> {
     Some((AgentId::new(agent), ReservationId(reservation.parse().ok()?), Time(ms.parse().ok()?)))
 }
 
-/// The bridge starq makes for a caller's channel: named after it, so that whoever owns the
-/// node next finds it again.
-pub fn bridge_of(channel: &str) -> String {
-    format!("{channel}-bridge")
-}
-
 /// What an unanswered leg's hangup cause (Q.850) says about the agent.
 pub fn miss_for_cause(cause: i32) -> Miss {
     match cause {
@@ -687,11 +679,11 @@ mod tests {
     #[test]
     fn agent_leg_ids_are_told_from_caller_ids() {
         let node = NodeId::new("main");
-        assert!(is_leg(&node, "main~1700.1-r12"));
-        assert!(is_leg(&node, "main~1700.1-q2-r3"));
+        assert!(is_leg(&node, "main~1700.1-r12-leg"));
+        assert!(is_leg(&node, "main~1700.1-q2-r3-leg"));
         assert!(!is_leg(&node, "1700.1"));
-        assert!(!is_leg(&node, "main~1700.1-r"));
-        assert!(!is_leg(&NodeId::new("backup"), "main~1700.1-r12"));
+        assert!(!is_leg(&node, "main~1700.1-r-leg"));
+        assert!(!is_leg(&NodeId::new("backup"), "main~1700.1-r12-leg"));
     }
 
     #[test]

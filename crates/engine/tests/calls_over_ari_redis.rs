@@ -389,7 +389,7 @@ async fn an_offer_half_made_by_a_dead_owner_rings_once(seed: u64, dialed: bool) 
         })
         .expect("the store offers the waiting caller to alice");
     let (channel, _) = offer.call.channel_candidates(&spec.id).remove(0);
-    let leg = format!("{}-r{}", offer.call, offer.reservation.0);
+    let leg = starq_core::shared::leg_id(&offer.call, offer.reservation);
     let client = AriClient::new(&spec.ari, RestLimits::default()).expect("ARI client");
     let create = CreateChannel {
         endpoint: "PJSIP/alice".into(),

@@ -153,18 +153,10 @@ impl fmt::Display for QueueLogLine {
     }
 }
 
-/// A call id's parts: node (empty if the id has none), channel, failover step.
+/// A call id's parts: node (empty if the id has none), channel, failover step
+/// ([`CallId::parts`]).
 pub fn split_call(call: &CallId) -> (&str, &str, u32) {
-    let (node, rest) = call.as_str().split_once('~').unwrap_or(("", call.as_str()));
-    // Only a suffix starq writes counts as a step: digits without a leading zero.
-    if let Some((channel, digits)) = rest.rsplit_once("-q")
-        && !digits.starts_with('0')
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && let Ok(step) = digits.parse::<u32>()
-    {
-        return (node, channel, step);
-    }
-    (node, rest, 0)
+    call.parts()
 }
 
 /// Whole seconds from the event `d` before `time` to the one at `time`, as app_queue computes

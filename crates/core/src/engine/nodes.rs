@@ -191,7 +191,7 @@ impl Engine {
                 caller.agent = Some(agent.clone());
                 caller.connected_at = since;
                 self.callers.insert(call.clone(), caller);
-                let id = format!("{call}-r{}", reservation.0);
+                let id = leg_id(&call, reservation);
                 let leg_present = present.contains(&id);
                 let leg = Leg { id, offer: offer(reservation, agent), answered: true };
                 self.legs.insert(reservation, leg);
@@ -207,7 +207,7 @@ impl Engine {
                 if gone {
                     // The leave cancels the offers; phones still ringing for them stop.
                     for (reservation, _) in offers {
-                        let leg = format!("{call}-r{}", reservation.0);
+                        let leg = leg_id(&call, reservation);
                         if present.contains(&leg) {
                             let reason = LegHangup::Cancelled;
                             self.commands.push_back(Command::HangupLeg {

@@ -42,7 +42,7 @@ use starq_store::{AgentStatus, StoreError};
 pub use io::{AriCommand, AriOutcome, Input, Listing, OpId, Output, StoreAnswer, StoreOp, Stray};
 use nodes::Node;
 
-use crate::translate::{self, Channels, DialOrder, Step};
+use crate::translate::{Channels, DialOrder, Step};
 use crate::{Health, Settings};
 
 /// How often node inboxes are read while other instances are live (and ten times slower
@@ -463,7 +463,7 @@ impl Instance {
                     self.send(&node, create);
                 }
                 Command::Bridge { node, channel, leg } => {
-                    let bridge = translate::bridge_of(&channel);
+                    let bridge = starq_core::bridge_of(&channel);
                     self.channels.bridged(&node, &channel, &bridge);
                     self.send(&node, AriCommand::Bridge { bridge, channel, leg });
                 }

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use starq_core::engine::{Input as CoreInput, LegHangup};
 use starq_core::shared::StoredCall;
-use starq_core::{CallId, NodeId};
+use starq_core::{CallId, LegId, NodeId, bridge_of, bridged_channel};
 
 use super::{AriCommand, Instance, Listing, Node, Output, Purpose, StoreOp, Stray};
 use crate::translate::{self, Notes};
@@ -65,30 +65,25 @@ impl Instance {
         }
         self.apply_steps(node, steps);
         // Legs of adopted callers are the core's to end; the rest is stray.
-        let adopted_legs: BTreeSet<String> =
-            calls.iter().map(|c| format!("{}-r", c.call)).collect();
+        let adopted: BTreeSet<&CallId> = calls.iter().map(|c| &c.call).collect();
         let mut strays = self.channels.strays(node, &channels);
-        strays.retain(|id| {
-            !id.rsplit_once("-r")
-                .is_some_and(|(call, _)| adopted_legs.contains(&format!("{call}-r")))
-        });
+        strays.retain(|id| !LegId::parse(id).is_some_and(|leg| adopted.contains(leg.call())));
         // A call still bridged in Asterisk that the store no longer knows (a Redis that lost
         // its state) goes on talking: its agent leg is left up, and its caller is described
         // with the others, to be taken back as connected from its notes (never queued again).
         let talking: BTreeSet<String> =
-            bridges.iter().filter_map(|b| b.strip_suffix("-bridge")).map(str::to_owned).collect();
-        let talking_calls: BTreeSet<String> =
-            talking.iter().map(|caller| CallId::of_channel(node, caller, 0).to_string()).collect();
-        strays.retain(|id| {
-            let caller = id.rsplit_once("-r").map_or(id.as_str(), |(call, _)| call);
-            let base = caller.rsplit_once("-q").map_or(caller, |(c, _)| c);
-            !translate::is_leg(node, id) || !talking_calls.contains(base)
+            bridges.iter().filter_map(|b| bridged_channel(b)).map(str::to_owned).collect();
+        strays.retain(|id| match LegId::parse(id).filter(|leg| leg.is_on(node)) {
+            Some(leg) => {
+                !leg.call().channel_candidates(node).iter().any(|(c, _)| talking.contains(c))
+            }
+            None => true,
         });
         self.talking.insert(node.clone(), talking);
         self.core(CoreInput::Adopt { node: node.clone(), calls, present: channels });
         for (channel, leg) in unbridged {
             tracing::info!(%node, %channel, %leg, "connected call found without its bridge: bridged");
-            let bridge = translate::bridge_of(&channel);
+            let bridge = bridge_of(&channel);
             self.send(node, AriCommand::Bridge { bridge, channel, leg });
         }
         let (legs, others): (Vec<String>, Vec<String>) =

@@ -105,7 +105,9 @@ fn every_event_has_app_queue_fields_and_units() {
                 hold: secs(12),
                 rang: secs(4),
             },
-            vec!["1700000123|pbx1~1700000000.42|support|Alice|CONNECT|12|pbx1~1700000000.42-r9|4"],
+            vec![
+                "1700000123|pbx1~1700000000.42|support|Alice|CONNECT|12|pbx1~1700000000.42-r9-leg|4",
+            ],
             3,
         ),
         (
@@ -313,7 +315,7 @@ fn durations_are_differences_of_whole_second_times() {
         hold: ms(2_300),
         rang: ms(1_900),
     };
-    assert_eq!(data(at(103_200, connect)), ["3", "pbx1~1700000000.42-r1", "1"]);
+    assert_eq!(data(at(103_200, connect)), ["3", "pbx1~1700000000.42-r1-leg", "1"]);
     // Entered at 100.9, connected at 103.2, hung up at 110.1: hold 3, talk 110 - 103 = 7.
     let complete = JournalEvent::Completed {
         call: call(0),

@@ -160,7 +160,7 @@ pub fn check(
                     )
                 })
                 .collect();
-            let call = ring.channel_id.rsplit_once("-r").map(|(c, _)| CallId::new(c));
+            let call = starq_core::LegId::parse(&ring.channel_id).map(|leg| leg.call().clone());
             tally.double_offer_stories.push(format!(
                 "{} was rung on {} at {} while already on a call; its rings:\n  {}\n  the call:\n  {}",
                 ring.agent,
