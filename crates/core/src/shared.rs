@@ -36,13 +36,15 @@ pub fn wrapup_after(wrapup: Duration, leg_to_hang_up: bool) -> Duration {
 }
 
 /// How long an agent rests after a missed offer, before being offered again. A failure that is
-/// not the agent's (the leg could not be made) costs nothing; an unreachable phone at least
+/// not the agent's (the leg could not be made) costs no retry, only [`LEG_TEARDOWN`] while starq
+/// hangs up the leg the request may have made after all; an unreachable phone at least
 /// [`UNREACHABLE_RETRY`]; an unanswered or busy one at least [`LEG_TEARDOWN`], as starq hangs
 /// its leg up (Asterisk leaves a leg that said busy up until the dial timeout). The store
 /// applies it, and the engine arms the matching timer.
 pub fn rest_after(miss: Miss, retry: Duration) -> Option<Duration> {
     let rest = match miss {
-        Miss::Failed => return None,
+        // The request may have made a leg after all (it timed out): hung up meanwhile.
+        Miss::Failed => LEG_TEARDOWN,
         Miss::Unreachable => retry.max(UNREACHABLE_RETRY),
         Miss::NoAnswer | Miss::Busy => retry.max(LEG_TEARDOWN),
     };

@@ -5,9 +5,8 @@
 //! `STARQ_SEED=<n>` replays one seed (`STARQ_TRACE=1` prints its every step);
 //! `STARQ_SEEDS=<count>` runs that many (the default fits in about a minute on two cores).
 //!
-//! The `known_bug_*` tests are ignored: each reproduces an instance bug these worlds found,
-//! with the fault that finds it (off by default in drawn worlds) turned on. Run them with
-//! `--ignored` once the bug is fixed, then let the drawn worlds have the fault again.
+//! The last tests replay the seeds that found instance bugs (each fixed since, recorded in
+//! `docs/reliability.md`), with the fault that found it turned on.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -119,35 +118,52 @@ fn seeds_with(seeds: std::ops::Range<u64>, change: impl Fn(&mut Faults)) {
     }
 }
 
-/// A handed-over node's stream, disconnected when it was handed over, reconnects while it is
-/// kept open (two leases) and registers the app again: the new owner gets `ApplicationReplaced`
-/// while its lease holds, takes the replacer for a stranger and refuses the node for good,
-/// while the replacer ignores the events of a tenure it no longer has. Nobody acts for the
-/// node: its calls stay, its agents stay held (seeds 58 and 85).
+/// Found by seeds 58 and 85: a handed-over node's stream, disconnected when it was handed over,
+/// reconnected while it was kept open (two leases) and registered the app again; the new owner,
+/// replaced while its lease held, took the replacer for a stranger and refused the node for
+/// good. Nobody acted for the node. A handed-over stream that is down, or drops, now closes.
 #[test]
-#[ignore = "instance bug: a handed-over stream reconnecting takes the node from its new owner"]
-fn known_bug_handed_over_stream_takes_the_node_back() {
+fn a_handed_over_stream_never_takes_the_node_back() {
     seeds_with(58..59, |faults| faults.websocket_drop = true);
     seeds_with(85..86, |faults| faults.websocket_drop = true);
 }
 
-/// A leg request (create or dial) that fails is given back as `LegFailed` without hanging the
-/// leg up: a create that timed out after Asterisk made the leg, or a create of a leg an earlier
-/// tenure made and dialed (adoption rings an offer again under the same leg), leaves a phone
-/// ringing for an offer given back, and the agent is offered again meanwhile: rung twice.
+/// Found by seed 0 with failing leg requests: a leg request (create or dial) that failed was
+/// given back as `LegFailed` without hanging the leg up (a create that timed out after
+/// Asterisk made the leg, or adoption re-creating a leg an earlier tenure made), and the agent
+/// was offered again while that phone still rang. The leg is now hung up, and the agent rests
+/// while it is.
 #[test]
-#[ignore = "instance bug: a failed leg request leaves the leg ringing"]
-fn known_bug_failed_leg_request_leaves_the_phone_ringing() {
-    seeds_with(0..200, |faults| faults.leg_request_failures = true);
+fn a_failed_leg_request_leaves_no_phone_ringing() {
+    seeds_with(0..2, |faults| faults.leg_request_failures = true);
 }
 
-/// A caller hangs up just as its agent answers: the instance forgets the caller on its
-/// `StasisEnd`, then carries out the core's bridge for it anyway and notes the bridge as the
-/// caller's; Asterisk makes the bridge (adding the gone caller fails), the leg is hung up, and
-/// every later reconcile takes the empty bridge for one of its own: it is never deleted
-/// (seed 282).
+/// Found by seed 282: a caller hung up just as its agent answered; the instance forgot the
+/// caller on its `StasisEnd`, then bridged it anyway and took the empty bridge for one of its
+/// own at every reconcile, never deleting it. A caller gone gets no bridge now.
 #[test]
-#[ignore = "instance bug: a bridge made for a caller already gone is never deleted"]
-fn known_bug_bridge_made_for_a_caller_gone_leaks() {
+fn a_bridge_is_never_made_for_a_caller_gone() {
     seeds_with(282..283, |_| {});
+}
+
+/// Found by seed 64: an instance frozen past its leases had a caller's leave applied on
+/// thawing; the store cancelled the offer ringing for it, but the node was no longer the
+/// instance's, so the notice went to the node's inbox while the instance ended the agent's rest
+/// after the usual teardown: the agent was rung on another node while the first leg still
+/// rang. The rest is now ended by the engine that hangs the leg up (and, for a notice that
+/// must travel, much later as a fallback).
+#[test]
+fn a_cancelled_offer_on_a_node_given_up_rests_its_agent_until_its_leg_is_down() {
+    run_seed(64);
+}
+
+/// Found by seeds 3 and 88 once the rest of a cancelled offer was ended by the engine that hangs
+/// its leg up: a store away longer than a lease let the node's lease run out; the executor
+/// dropped the leg's hang-up, the instance went on as the node's owner, and the takeover's pass
+/// over the agents' rests freed the agent while that leg still rang. An instance now gives up a
+/// node whose lease ran out, and follows a taken node's rests once it is reconciled.
+#[test]
+fn a_lease_run_out_in_a_store_outage_gives_the_node_up() {
+    run_seed(3);
+    run_seed(88);
 }

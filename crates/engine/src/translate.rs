@@ -566,6 +566,19 @@ impl Channels {
         self.callers.contains_key(&(node.clone(), channel.to_owned()))
     }
 
+    /// Whether `channel` of `node` is a caller the shell follows (not gone, not let go of).
+    pub fn follows_caller(&self, node: &NodeId, channel: &str) -> bool {
+        self.is_caller(node, channel)
+    }
+
+    /// The leg of `node` the shell follows for an offer, if any.
+    pub fn leg_of(&self, node: &NodeId, reservation: ReservationId) -> Option<String> {
+        self.legs
+            .iter()
+            .find(|(_, l)| &l.node == node && l.reservation == reservation)
+            .map(|(id, _)| id.clone())
+    }
+
     fn caller_gone(&mut self, node: &NodeId, channel: &str) -> Vec<Step> {
         let key = (node.clone(), channel.to_owned());
         if self.callers.remove(&key).is_none() {

@@ -5,6 +5,11 @@ use super::{ChannelAction, Command, Engine, LegHangup, Pending, TimerKey};
 use crate::ids::{AgentId, ReservationId};
 use crate::shared::{LEG_TEARDOWN, Notice, Party, Reply, Verdict, leg_id};
 
+/// How long a cancelled offer's notice may take to reach the owner of its node, when the
+/// engine that cancelled it does not own the node: the rest it ends as a fallback runs this
+/// much longer than the leg's teardown.
+const FOREIGN_TEARDOWN: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Engine {
     /// The store's reply to the oldest request in flight.
     pub(super) fn on_reply(&mut self, reply: Reply) {
@@ -56,14 +61,16 @@ impl Engine {
             }
             _ => {}
         }
-        // An agent whose offer this request cancelled rests while its leg is hung up; the rest
-        // ends here, whichever instance owns the caller's node. (A lost node's offers leave no
-        // leg: the store freed their agents at once.)
+        // An agent whose offer this request cancelled rests while its leg is hung up. The rest
+        // is ended by the engine that hangs the leg up (`on_notices`), once it has; for a node
+        // this engine does not own, the notice may take a while to reach its owner (through
+        // its inbox, after a takeover), so the rest is ended here too, later, should the
+        // notice be lost. (A lost node's offers leave no leg: the store freed their agents.)
         for notice in &reply.notices {
             if let Notice::Cancelled(offer) = notice
-                && !self.lost.contains(&offer.node)
+                && !self.nodes.contains_key(&offer.node)
             {
-                let until = self.now + LEG_TEARDOWN;
+                let until = self.now + LEG_TEARDOWN + FOREIGN_TEARDOWN;
                 self.timers.set(TimerKey::AgentReady(offer.agent.clone()), until);
             }
         }
@@ -138,6 +145,9 @@ impl Engine {
                         LegHangup::Cancelled
                     };
                     self.commands.push_back(Command::HangupLeg { node: offer.node, leg, reason });
+                    // The agent rests while the leg is hung up, then is offered again.
+                    let until = self.now + LEG_TEARDOWN;
+                    self.timers.set(TimerKey::AgentReady(offer.agent), until);
                 }
                 Notice::Evict { call, outcome, .. } => {
                     // The store already ended the caller; only the channel is left to move.

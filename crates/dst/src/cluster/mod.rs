@@ -73,7 +73,7 @@ impl Params {
             quiet: Duration::from_secs(60),
             arrival_mean: Duration::from_millis(500 + rng.below(4_000)),
             fault_mean: Duration::from_secs(4 + rng.below(12)),
-            faults: Faults::drawn(&mut rng, instances),
+            faults: Faults::drawn(&mut rng),
             trace: std::env::var_os("STARQ_TRACE").is_some(),
         }
     }

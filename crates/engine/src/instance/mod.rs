@@ -180,6 +180,8 @@ pub struct Instance {
     closing: Vec<(Time, Fence)>,
     /// Nodes to list again, and when.
     relist: BTreeMap<NodeId, Time>,
+    /// Nodes taken over whose agents' rests are followed once they are reconciled.
+    rests_after_reconcile: std::collections::BTreeSet<NodeId>,
     /// Per node, the callers its last listing showed bridged (see `reconcile`).
     talking: BTreeMap<NodeId, std::collections::BTreeSet<String>>,
     /// Signals received.
@@ -225,6 +227,7 @@ impl Instance {
             closing: Vec::new(),
             relist: BTreeMap::new(),
             talking: BTreeMap::new(),
+            rests_after_reconcile: std::collections::BTreeSet::new(),
             signals: 0,
             recovery: None,
             phase: Phase::Starting { configuring: false },
@@ -307,6 +310,14 @@ impl Instance {
                     AriOutcome::LegExisted(leg) => self.channels.leg_existed(&leg),
                     AriOutcome::DialEarly(leg, order) => self.channels.dial_early(&leg, order),
                     AriOutcome::LegFailed { reservation, miss } => {
+                        // The request may have made the leg after all (it timed out on the
+                        // way back): hung up, so that the phone stops before its agent is
+                        // offered again.
+                        if let Some(leg) = self.channels.leg_of(&node, reservation) {
+                            self.channels.leg_released(&leg);
+                            let reason = LegHangup::Cancelled;
+                            self.send(&node, AriCommand::HangupLeg { leg, reason });
+                        }
                         vec![Step::Input(CoreInput::LegFailed { reservation, miss })]
                     }
                 };
@@ -463,9 +474,13 @@ impl Instance {
                     self.send(&node, create);
                 }
                 Command::Bridge { node, channel, leg } => {
-                    let bridge = starq_core::bridge_of(&channel);
-                    self.channels.bridged(&node, &channel, &bridge);
-                    self.send(&node, AriCommand::Bridge { bridge, channel, leg });
+                    // A caller gone meanwhile (its hang-up is on its way to the core) gets no
+                    // bridge: one made for it would be left empty, taken for ours for ever.
+                    if self.channels.follows_caller(&node, &channel) {
+                        let bridge = starq_core::bridge_of(&channel);
+                        self.channels.bridged(&node, &channel, &bridge);
+                        self.send(&node, AriCommand::Bridge { bridge, channel, leg });
+                    }
                 }
                 Command::HangupLeg { node, leg, reason } => {
                     self.channels.leg_released(&leg);
@@ -594,7 +609,8 @@ impl Instance {
             .and_then(Node::owned)
             .is_none_or(|o| o.lease.epoch != tenure.epoch)
         {
-            return; // From a tenure over since (a node given up, or handed over).
+            // From a tenure over since (a node given up, or handed over).
+            return self.on_stale_stream(&tenure, &item);
         }
         let node = &tenure.node;
         match item {

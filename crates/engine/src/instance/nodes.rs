@@ -10,6 +10,7 @@
 //!
 //! [`placement`]: crate::placement
 
+use starq_ari::{ConnectionState, StreamItem};
 use starq_core::engine::Input as CoreInput;
 use starq_core::{Fence, NodeId, Time};
 use starq_store::{Lease, StoreError};
@@ -164,6 +165,7 @@ impl Instance {
         for lease in renewals {
             self.store(Purpose::Renew(lease.fence()), StoreOp::Renew { lease, now, ttl });
         }
+        self.give_up_lapsed();
         self.report_dead_nodes();
     }
 
@@ -182,6 +184,24 @@ impl Instance {
             }
             Ok(other) => self.unexpected(Ok(other)),
             Err(error) => tracing::warn!(node = %fence.node, %error, "node lease not renewed"),
+        }
+    }
+
+    /// Nodes whose lease ran out without a renewal (the store away, or too slow): the executor
+    /// sends nothing for them any more, so the instance stops acting for them too (replies about
+    /// their callers would otherwise end agents' rests while their legs are left ringing). They
+    /// are taken again, and reconciled, once the store answers.
+    fn give_up_lapsed(&mut self) {
+        let now = self.now;
+        let lapsed: Vec<NodeId> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.owned().is_some_and(|o| o.lease.expires <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for node in lapsed {
+            tracing::error!(%node, "node lease ran out without a renewal: giving the node up");
+            self.disown(&node, false);
         }
     }
 
@@ -237,9 +257,10 @@ impl Instance {
                 });
                 self.outputs.push_back(super::Output::Attach { tenure: tenure.clone(), until });
                 self.core(CoreInput::NodeOwned { fence: tenure });
-                // A node taken over may leave agents resting with nobody to end their rest.
+                // A node taken over may leave agents resting with nobody to end their rest:
+                // followed once it is reconciled (its leftover legs hung up first).
                 if !starting {
-                    self.follow_rests();
+                    self.rests_after_reconcile.insert(node.clone());
                 }
             }
             Ok(StoreAnswer::Lease(None)) => {
@@ -303,9 +324,27 @@ impl Instance {
     /// are then kept in the app, and the new owner takes them in when it reconciles, instead of
     /// Asterisk sending them to the dialplan's fallback for want of a consumer.
     fn hand_over(&mut self, node: &NodeId) {
+        let connected =
+            self.nodes.get(node).and_then(Node::owned).is_some_and(|o| o.down_since.is_none());
         let Some(lease) = self.give_up(node) else { return };
-        self.closing.push((self.now + self.settings.lease_ttl * 2, lease.fence()));
+        if connected {
+            self.closing.push((self.now + self.settings.lease_ttl * 2, lease.fence()));
+        } else {
+            // A stream that is down holds no app: kept, it would reconnect and take the app
+            // from the new owner.
+            self.outputs.push_back(super::Output::CloseStream(lease.fence()));
+        }
         self.store(Purpose::Release, StoreOp::Release(lease));
+    }
+
+    /// An item from a tenure over since. A stream kept open after a hand-over closes at once if
+    /// it drops: reconnecting, it would take the app from the new owner.
+    pub(super) fn on_stale_stream(&mut self, tenure: &Fence, item: &StreamItem) {
+        let dropped = matches!(item, StreamItem::State(state) if !matches!(state, ConnectionState::Connected));
+        if dropped && let Some(at) = self.closing.iter().position(|(_, t)| t == tenure) {
+            self.closing.remove(at);
+            self.outputs.push_back(super::Output::CloseStream(tenure.clone()));
+        }
     }
 
     /// What disowning and handing over share: the tenure ends, the core and the registry

@@ -81,6 +81,7 @@ impl Instance {
         });
         self.talking.insert(node.clone(), talking);
         self.core(CoreInput::Adopt { node: node.clone(), calls, present: channels });
+        let follow_rests = self.rests_after_reconcile.remove(node);
         for (channel, leg) in unbridged {
             tracing::info!(%node, %channel, %leg, "connected call found without its bridge: bridged");
             let bridge = bridge_of(&channel);
@@ -93,6 +94,9 @@ impl Instance {
             // already being hung up).
             tracing::info!(%node, leg = %id, "leftover agent leg hung up");
             self.send(node, AriCommand::HangupLeg { leg: id, reason: LegHangup::Cancelled });
+        }
+        if follow_rests {
+            self.follow_rests();
         }
         if others.is_empty() {
             self.reconciled_after_loss(node);

@@ -475,7 +475,8 @@ function R.miss(_, a)
   local rest
   if miss == 'unreachable' then rest = math.max(cfg.retry, UNREACHABLE_RETRY)
   elseif miss == 'noanswer' or miss == 'busy' then rest = math.max(cfg.retry, LEG_TEARDOWN)
-  elseif miss ~= 'failed' then rest = cfg.retry end
+  elseif miss == 'failed' then rest = LEG_TEARDOWN
+  else rest = cfg.retry end
   if rest and rest > 0 then
     set_status(ag, 'rest', { 'su', n2s(NOW + rest), 'sw', '0' })
   else
