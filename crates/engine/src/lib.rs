@@ -1,10 +1,13 @@
 //! # starq-engine: the shell around the routing core
 //!
-//! Everything that touches the outside world for one starq instance: the event stream and REST
-//! client of every node it owns (through `starq-ari`), the shared store (a [`Store`]), and one
-//! timer. The decisions are the core's ([`starq_core::engine::Engine`]); this crate carries
-//! inputs in and commands out, and holds no state the store does not also hold except what
-//! Asterisk itself can tell again (which channel is a caller, which an agent leg).
+//! One starq instance: what it decides, as a deterministic state machine ([`Instance`], pure
+//! like the routing core [`starq_core::engine::Engine`] it wraps: no clock, no I/O, no global
+//! randomness, driven by seeded simulation in `starq-dst`), and the shell that connects it to
+//! the world: the event stream and REST client of every node it owns (through `starq-ari`),
+//! the shared store (a [`Store`]), signals and the API. The shell (`driver`) only moves inputs
+//! and outputs and reads the clock; it decides nothing. Nothing here holds state the store does
+//! not also hold, except what Asterisk itself can tell again (which channel is a caller, which
+//! an agent leg, what starq noted on each caller's channel).
 //!
 //! | module | owns |
 //! |---|---|
