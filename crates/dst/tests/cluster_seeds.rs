@@ -101,6 +101,7 @@ fn every_fault_kind_drawn_strikes() {
         FaultKind::RestError,
         FaultKind::RestTimeout,
         FaultKind::NodeLoss,
+        FaultKind::SlowRest,
     ];
     for kind in drawn {
         assert!(struck.contains(&kind), "{kind:?} never struck");
@@ -166,4 +167,15 @@ fn a_cancelled_offer_on_a_node_given_up_rests_its_agent_until_its_leg_is_down() 
 fn a_lease_run_out_in_a_store_outage_gives_the_node_up() {
     run_seed(3);
     run_seed(88);
+}
+
+/// Open, found by seed 253 once slowed nodes were modelled: an agent leg answered while its
+/// answer was not seen (the instance's stream changed tenure) is left in silence until the
+/// agent hangs up, its offer then taken as missed while the same leg id is rung again by an
+/// adoption, and the agent offered the caller a second time while that leg rings. Needs a
+/// reconcile that reads the state of the legs it follows, not only their presence.
+#[test]
+#[ignore = "open instance bug: an answer not seen leaves the agent in silence, then rung twice"]
+fn known_bug_an_answer_not_seen_leaves_the_agent_in_silence() {
+    run_seed(253);
 }

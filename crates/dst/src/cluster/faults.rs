@@ -27,6 +27,9 @@ pub struct Faults {
     pub leg_request_failures: bool,
     /// A node dies with all its channels and comes back empty after `node_down_after`.
     pub node_loss: bool,
+    /// A node's REST answers slow down now and then (a request, and those behind it from the
+    /// same instance, land up to 300 ms late), as the chaos suite's slowed node.
+    pub slow_rest: bool,
 }
 
 impl Faults {
@@ -40,6 +43,7 @@ impl Faults {
         rest_errors: false,
         leg_request_failures: false,
         node_loss: false,
+        slow_rest: false,
     };
 
     /// Every kind.
@@ -52,6 +56,7 @@ impl Faults {
         rest_errors: true,
         leg_request_failures: true,
         node_loss: true,
+        slow_rest: true,
     };
 
     /// Each kind on or off, from the seed (about half of them per world).
@@ -65,11 +70,13 @@ impl Faults {
             rest_errors: rng.chance(0.5),
             leg_request_failures: false,
             node_loss: rng.chance(0.3),
+            slow_rest: false,
         };
         // Drawn last: the draws above keep the seeds the bugs recorded in
         // `docs/reliability.md` were found with.
         faults.store_data_loss = rng.chance(0.2);
         faults.leg_request_failures = rng.chance(0.3);
+        faults.slow_rest = rng.chance(0.5);
         faults
     }
 
@@ -108,6 +115,8 @@ pub enum FaultKind {
     RestTimeout,
     /// A node died.
     NodeLoss,
+    /// An ARI request landed late (a slowed node).
+    SlowRest,
 }
 
 /// What becomes of one REST request.
@@ -180,7 +189,10 @@ impl World {
                 self.recover_later(lasts, Recovery::NodeBack(node));
                 true
             }
-            FaultKind::StoreOutage | FaultKind::RestError | FaultKind::RestTimeout => false,
+            FaultKind::StoreOutage
+            | FaultKind::RestError
+            | FaultKind::RestTimeout
+            | FaultKind::SlowRest => false,
         };
         if struck {
             self.count(kind);

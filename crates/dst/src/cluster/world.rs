@@ -484,8 +484,15 @@ impl World {
         let fate = self.rest_fate(&command);
         let n = node_index(node);
         let incarnation = self.slots[slot].incarnation;
+        let mut latency = Duration::from_millis(1 + self.rng.below(10));
+        if self.params.faults.slow_rest && self.rng.chance(SLOW_REST_RATE) {
+            // Within the teardown rest's assumption (`docs/reliability.md`, limits): a hang-up
+            // reaches its node within `LEG_TEARDOWN`.
+            latency += Duration::from_millis(100 + self.rng.below(200));
+            self.count(FaultKind::SlowRest);
+        }
         let clock = self.rest_clock.entry((slot, n)).or_insert(self.now);
-        let lands = (*clock).max(self.now) + Duration::from_millis(1 + self.rng.below(10));
+        let lands = (*clock).max(self.now) + latency;
         *self.rest_clock.get_mut(&(slot, n)).expect("inserted") = lands;
         self.seq += 1;
         let happening = Happening::Ari { slot, incarnation, node: n, command, fate };
@@ -721,6 +728,8 @@ impl World {
 
 /// Chance that one REST request fails while REST errors are enabled.
 const REST_ERROR_RATE: f64 = 0.03;
+/// The share of ARI requests a slowed node answers late.
+const SLOW_REST_RATE: f64 = 0.02;
 
 /// The id of the `i`-th node.
 pub(super) fn node_id(i: usize) -> NodeId {
