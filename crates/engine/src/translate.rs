@@ -90,6 +90,8 @@ struct Leg {
     in_app: bool,
     /// The dial to send once the leg is in the app, until it is sent.
     dial: Option<DialOrder>,
+    /// The dial sent, once it is: sent again to ask whether the leg was answered unseen.
+    dialed: Option<DialOrder>,
     /// The cause of a hangup the far end asked for (not starq's, which is soft): Asterisk
     /// may destroy the leg with another (a `Hangup(17)` is sometimes destroyed with 16).
     far_cause: Option<i32>,
@@ -117,6 +119,7 @@ impl Channels {
             answered: false,
             in_app: false,
             dial: None,
+            dialed: None,
             far_cause: None,
         });
         entry.dial = Some(order);
@@ -145,10 +148,27 @@ impl Channels {
         let Some(l) = self.legs.get_mut(leg) else { return Vec::new() };
         match l.dial.take() {
             Some(order) => {
+                l.dialed = Some(order.clone());
                 vec![Step::Dial { leg: leg.to_owned(), reservation: l.reservation, order }]
             }
             None => Vec::new(),
         }
+    }
+
+    /// The dials of `node`'s legs that were dialed, are unanswered as far as the shell saw, and
+    /// are `present` in the app: sent again after the node's events may have been missed (a
+    /// reconnect, a new tenure, events lost), so that a leg answered unseen is found (a second
+    /// dial of a channel no longer `Down` answers 409, and the executor then reads its state:
+    /// up is reported answered) instead of leaving its agent in silence.
+    pub fn redials(&self, node: &NodeId, present: &BTreeSet<String>) -> Vec<Step> {
+        self.legs
+            .iter()
+            .filter(|(id, l)| &l.node == node && !l.answered && present.contains(*id))
+            .filter_map(|(id, l)| {
+                let order = l.dialed.clone()?;
+                Some(Step::Dial { leg: id.clone(), reservation: l.reservation, order })
+            })
+            .collect()
     }
 
     /// The leg exists in Asterisk now.
@@ -382,6 +402,7 @@ impl Channels {
                         answered,
                         in_app: false,
                         dial: None,
+                        dialed: None,
                         far_cause: None,
                     };
                     self.legs.insert(leg, leg_state);
@@ -511,6 +532,7 @@ impl Channels {
             answered: true,
             in_app: true,
             dial: None,
+            dialed: None,
             far_cause: None,
         };
         self.legs.insert(leg, leg_state);

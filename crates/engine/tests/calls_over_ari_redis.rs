@@ -670,6 +670,14 @@ async fn a_store_back_empty_loses_no_conversation_no_place_and_no_presence() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    // The caller's channel ends a moment after the store recorded the end.
+    for _ in 0..300 {
+        if sim.truth().callers().any(|c| c.channel_id == talking.channel_id && c.outcome.is_some())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let truth: Vec<_> = sim.truth().callers().cloned().collect();
     let talk = truth.iter().find(|c| c.channel_id == talking.channel_id).expect("first caller");
     assert_eq!(

@@ -180,6 +180,9 @@ pub struct Instance {
     closing: Vec<(Time, Fence)>,
     /// Nodes to list again, and when.
     relist: BTreeMap<NodeId, Time>,
+    /// Nodes whose events may have been missed (a reconnect, events lost): their ringing legs are
+    /// asked about at the next reconcile (see `Channels::redials`).
+    missed_events: std::collections::BTreeSet<NodeId>,
     /// Nodes taken over whose agents' rests are followed once they are reconciled.
     rests_after_reconcile: std::collections::BTreeSet<NodeId>,
     /// Per node, the callers its last listing showed bridged (see `reconcile`).
@@ -228,6 +231,7 @@ impl Instance {
             relist: BTreeMap::new(),
             talking: BTreeMap::new(),
             rests_after_reconcile: std::collections::BTreeSet::new(),
+            missed_events: std::collections::BTreeSet::new(),
             signals: 0,
             recovery: None,
             phase: Phase::Starting { configuring: false },
@@ -626,6 +630,7 @@ impl Instance {
             }
             StreamItem::Lost { dropped } => {
                 tracing::error!(%node, dropped, "ARI events lost: consumer fell behind; reconciling");
+                self.missed_events.insert(node.clone());
                 self.list(node);
             }
             StreamItem::Replaced => self.replaced(&tenure),
@@ -639,6 +644,7 @@ impl Instance {
                         self.core(CoreInput::NodeOwned { fence });
                     }
                 }
+                self.missed_events.insert(node.clone());
                 self.list(node);
             }
             StreamItem::State(state @ ConnectionState::Disconnected { .. }) => {

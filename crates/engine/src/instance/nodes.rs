@@ -187,11 +187,15 @@ impl Instance {
         }
     }
 
-    /// Nodes whose lease ran out without a renewal (the store away, or too slow): the executor
-    /// sends nothing for them any more, so the instance stops acting for them too (replies about
-    /// their callers would otherwise end agents' rests while their legs are left ringing). They
-    /// are taken again, and reconciled, once the store answers.
+    /// Nodes whose lease ran out while the store is away: the executor sends nothing for them
+    /// any more, so the instance stops acting for them too (replies about their callers would
+    /// otherwise end agents' rests while their legs are left ringing). They are taken again, and
+    /// reconciled, once the store answers. (A store that answers, slowly, decides instead: a
+    /// late renewal extends the lease, a lost one gives the node up.)
     fn give_up_lapsed(&mut self) {
+        if self.store_error.is_none() {
+            return;
+        }
         let now = self.now;
         let lapsed: Vec<NodeId> = self
             .nodes

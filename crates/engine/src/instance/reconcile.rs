@@ -64,6 +64,10 @@ impl Instance {
             tracing::debug!(%node, stored, in_app, "reconciled with the node and the store");
         }
         self.apply_steps(node, steps);
+        if self.missed_events.remove(node) {
+            let redials = self.channels.redials(node, &channels);
+            self.apply_steps(node, redials);
+        }
         // Legs of adopted callers are the core's to end; the rest is stray.
         let adopted: BTreeSet<&CallId> = calls.iter().map(|c| &c.call).collect();
         let mut strays = self.channels.strays(node, &channels);
