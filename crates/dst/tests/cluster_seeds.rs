@@ -161,10 +161,10 @@ fn a_cancelled_offer_on_a_node_given_up_rests_its_agent_until_its_leg_is_down() 
 /// Found by seeds 3 and 88 once the rest of a cancelled offer was ended by the engine that hangs
 /// its leg up: a store away longer than a lease let the node's lease run out; the executor
 /// dropped the leg's hang-up, the instance went on as the node's owner, and the takeover's pass
-/// over the agents' rests freed the agent while that leg still rang. An instance now gives up a
-/// node whose lease ran out, and follows a taken node's rests once it is reconciled.
+/// over the agents' rests freed the agent while that leg still rang. A taken node's rests are
+/// now followed once it is reconciled, its leftover legs hung up first.
 #[test]
-fn a_lease_run_out_in_a_store_outage_gives_the_node_up() {
+fn rests_of_a_node_taken_are_followed_once_its_leftover_legs_are_down() {
     run_seed(3);
     run_seed(88);
 }

@@ -165,7 +165,6 @@ impl Instance {
         for lease in renewals {
             self.store(Purpose::Renew(lease.fence()), StoreOp::Renew { lease, now, ttl });
         }
-        self.give_up_lapsed();
         self.report_dead_nodes();
     }
 
@@ -184,28 +183,6 @@ impl Instance {
             }
             Ok(other) => self.unexpected(Ok(other)),
             Err(error) => tracing::warn!(node = %fence.node, %error, "node lease not renewed"),
-        }
-    }
-
-    /// Nodes whose lease ran out while the store is away: the executor sends nothing for them
-    /// any more, so the instance stops acting for them too (replies about their callers would
-    /// otherwise end agents' rests while their legs are left ringing). They are taken again, and
-    /// reconciled, once the store answers. (A store that answers, slowly, decides instead: a
-    /// late renewal extends the lease, a lost one gives the node up.)
-    fn give_up_lapsed(&mut self) {
-        if self.store_error.is_none() {
-            return;
-        }
-        let now = self.now;
-        let lapsed: Vec<NodeId> = self
-            .nodes
-            .iter()
-            .filter(|(_, n)| n.owned().is_some_and(|o| o.lease.expires <= now))
-            .map(|(id, _)| id.clone())
-            .collect();
-        for node in lapsed {
-            tracing::error!(%node, "node lease ran out without a renewal: giving the node up");
-            self.disown(&node, false);
         }
     }
 
