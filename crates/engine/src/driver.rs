@@ -20,12 +20,12 @@ use starq_ari::{
 };
 use starq_core::engine::Input as CoreInput;
 use starq_core::{Epoch, Fence, NodeId, Time};
-use starq_store::{Store, StoreError};
+use starq_store::Store;
 use tokio::sync::mpsc;
 
 use crate::execute;
 use crate::inbound::Inbound;
-use crate::instance::{AriCommand, Input, Instance, Output, StoreAnswer, StoreOp};
+use crate::instance::{AriCommand, Input, Instance, Output};
 use crate::{DispatchLatency, EngineError, Health, NodeSpec, PresenceRecord, Settings};
 
 /// Events from all nodes, tagged with their tenure; bounded, read promptly.
@@ -108,39 +108,6 @@ pub(crate) fn now(last: Time) -> Time {
     let since_epoch =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     Time(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)).max(last)
-}
-
-/// Performs one store operation.
-async fn perform<S: Store>(store: &S, op: StoreOp) -> Result<StoreAnswer, StoreError> {
-    Ok(match op {
-        StoreOp::Apply(request) => StoreAnswer::Reply(store.apply(request).await?),
-        StoreOp::Position(call) => StoreAnswer::Position(store.position(&call).await?),
-        StoreOp::Reconfigure { queues, agents, now } => {
-            StoreAnswer::Offers(store.reconfigure(&queues, &agents, now).await?)
-        }
-        StoreOp::Heartbeat { instance, now, ttl } => {
-            StoreAnswer::Heartbeat(store.heartbeat(&instance, now, ttl).await?)
-        }
-        StoreOp::Acquire { node, owner, now, ttl } => {
-            StoreAnswer::Lease(store.acquire_lease(&node, &owner, now, ttl).await?)
-        }
-        StoreOp::Renew { lease, now, ttl } => {
-            StoreAnswer::Lease(store.renew_lease(&lease, now, ttl).await?)
-        }
-        StoreOp::Release(lease) => {
-            store.release_lease(&lease).await?;
-            StoreAnswer::Done
-        }
-        StoreOp::TakeNotices { fence, limit } => {
-            StoreAnswer::Notices(store.take_notices(&fence, limit).await?)
-        }
-        StoreOp::PostNotices(notices) => {
-            store.post_notices(notices).await?;
-            StoreAnswer::Done
-        }
-        StoreOp::NodeCalls(node) => StoreAnswer::Calls(store.node_calls(&node).await?),
-        StoreOp::Agent(agent) => StoreAnswer::Agent(store.agent(&agent).await?),
-    })
 }
 
 impl<S: Store> Driver<S> {
@@ -244,7 +211,7 @@ impl<S: Store> Driver<S> {
                 Output::Store { id, op } => {
                     let (store, answers) = (Arc::clone(&self.store), self.answers.clone());
                     tokio::spawn(async move {
-                        let answer = perform(&*store, op).await;
+                        let answer = op.perform(&*store).await;
                         _ = answers.send(Input::Store { id, answer }).await;
                     });
                 }

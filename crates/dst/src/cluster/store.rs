@@ -35,38 +35,7 @@ impl SharedStore {
         if self.away {
             return Err(StoreError::Unavailable("simulated outage".into()));
         }
-        let store = &self.store;
-        ready(async move {
-            Ok(match op {
-                StoreOp::Apply(request) => StoreAnswer::Reply(store.apply(request).await?),
-                StoreOp::Position(call) => StoreAnswer::Position(store.position(&call).await?),
-                StoreOp::Reconfigure { queues, agents, now } => {
-                    StoreAnswer::Offers(store.reconfigure(&queues, &agents, now).await?)
-                }
-                StoreOp::Heartbeat { instance, now, ttl } => {
-                    StoreAnswer::Heartbeat(store.heartbeat(&instance, now, ttl).await?)
-                }
-                StoreOp::Acquire { node, owner, now, ttl } => {
-                    StoreAnswer::Lease(store.acquire_lease(&node, &owner, now, ttl).await?)
-                }
-                StoreOp::Renew { lease, now, ttl } => {
-                    StoreAnswer::Lease(store.renew_lease(&lease, now, ttl).await?)
-                }
-                StoreOp::Release(lease) => {
-                    store.release_lease(&lease).await?;
-                    StoreAnswer::Done
-                }
-                StoreOp::TakeNotices { fence, limit } => {
-                    StoreAnswer::Notices(store.take_notices(&fence, limit).await?)
-                }
-                StoreOp::PostNotices(notices) => {
-                    store.post_notices(notices).await?;
-                    StoreAnswer::Done
-                }
-                StoreOp::NodeCalls(node) => StoreAnswer::Calls(store.node_calls(&node).await?),
-                StoreOp::Agent(agent) => StoreAnswer::Agent(store.agent(&agent).await?),
-            })
-        })
+        ready(op.perform(&self.store))
     }
 
     /// An agent as the store holds it, whatever the outage.

@@ -11,7 +11,7 @@ use starq_core::config::{AgentConfig, QueueConfig};
 use starq_core::engine::{ChannelAction, Input as CoreInput, LegHangup};
 use starq_core::shared::{Miss, Notice, Presence, Reply, Request, StoredCall};
 use starq_core::{AgentId, CallId, Fence, NodeId, ReservationId, Time};
-use starq_store::{AgentView, Heartbeat, Lease, StoreError};
+use starq_store::{AgentView, Heartbeat, Lease, Store, StoreError};
 
 use crate::translate::DialOrder;
 
@@ -168,6 +168,41 @@ pub enum StoreOp {
     NodeCalls(NodeId),
     /// An agent's state.
     Agent(AgentId),
+}
+
+impl StoreOp {
+    /// Performs the operation on `store` (the shell's part: the machine only names it).
+    pub async fn perform<S: Store>(self, store: &S) -> Result<StoreAnswer, StoreError> {
+        Ok(match self {
+            StoreOp::Apply(request) => StoreAnswer::Reply(store.apply(request).await?),
+            StoreOp::Position(call) => StoreAnswer::Position(store.position(&call).await?),
+            StoreOp::Reconfigure { queues, agents, now } => {
+                StoreAnswer::Offers(store.reconfigure(&queues, &agents, now).await?)
+            }
+            StoreOp::Heartbeat { instance, now, ttl } => {
+                StoreAnswer::Heartbeat(store.heartbeat(&instance, now, ttl).await?)
+            }
+            StoreOp::Acquire { node, owner, now, ttl } => {
+                StoreAnswer::Lease(store.acquire_lease(&node, &owner, now, ttl).await?)
+            }
+            StoreOp::Renew { lease, now, ttl } => {
+                StoreAnswer::Lease(store.renew_lease(&lease, now, ttl).await?)
+            }
+            StoreOp::Release(lease) => {
+                store.release_lease(&lease).await?;
+                StoreAnswer::Done
+            }
+            StoreOp::TakeNotices { fence, limit } => {
+                StoreAnswer::Notices(store.take_notices(&fence, limit).await?)
+            }
+            StoreOp::PostNotices(notices) => {
+                store.post_notices(notices).await?;
+                StoreAnswer::Done
+            }
+            StoreOp::NodeCalls(node) => StoreAnswer::Calls(store.node_calls(&node).await?),
+            StoreOp::Agent(agent) => StoreAnswer::Agent(store.agent(&agent).await?),
+        })
+    }
 }
 
 /// What a [`StoreOp`] answered, variant for variant.
