@@ -21,7 +21,7 @@ use super::world::World;
 impl World {
     /// Checked after every step.
     pub(super) fn check_step(&self) {
-        self.store.store.check_invariants();
+        self.store.check_if_touched();
         let mut ringing: BTreeMap<usize, String> = BTreeMap::new();
         let mut offers: BTreeMap<(usize, &str, u32), &str> = BTreeMap::new();
         let mut talking: BTreeMap<usize, String> = BTreeMap::new();

@@ -5,6 +5,7 @@
 //! `MemoryStore`'s trait methods are `async` but never wait: each is polled once with a no-op
 //! waker and must be ready.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
@@ -27,6 +28,9 @@ pub(crate) struct SharedStore {
     pub store: MemoryStore,
     /// Away: every operation fails.
     pub away: bool,
+    /// An operation ran since its invariants were last checked (checking them after every
+    /// step of the world, touched or not, cost most of a world's time).
+    touched: Cell<bool>,
 }
 
 impl SharedStore {
@@ -35,6 +39,7 @@ impl SharedStore {
         if self.away {
             return Err(StoreError::Unavailable("simulated outage".into()));
         }
+        self.touched.set(true);
         ready(op.perform(&self.store))
     }
 
@@ -46,5 +51,13 @@ impl SharedStore {
     /// Everything lost: an empty store in its place.
     pub(crate) fn wipe(&mut self) {
         self.store = MemoryStore::new();
+        self.touched.set(true);
+    }
+
+    /// Checks the store's invariants if an operation ran since they were last checked.
+    pub(crate) fn check_if_touched(&self) {
+        if self.touched.replace(false) {
+            self.store.check_invariants();
+        }
     }
 }
