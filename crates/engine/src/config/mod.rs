@@ -15,10 +15,11 @@
 //! ranges here; documented in `docs/starq.example.toml`), every name is checked ([`names`]), and
 //! nothing is raised or lowered silently: a value out of range is an error naming its range.
 
+mod catalog;
 mod names;
 mod raw;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
@@ -36,6 +37,8 @@ use starq_core::strategy::Strategy;
 use starq_core::{NodeId, QueueId};
 use thiserror::Error;
 
+pub use catalog::{AgentTable, Catalog, CatalogError};
+
 use crate::{NodeSpec, Settings};
 
 /// `lease_ttl_secs`: a node is taken over this long after its owner stops renewing.
@@ -50,6 +53,8 @@ pub const ORIGINATES_PER_SEC: RangeInclusive<u32> = 1..=10_000;
 pub const MAX_HANDSHAKES: RangeInclusive<u32> = 1..=10_000;
 /// `[events] handshake_timeout_secs`: longest an Asterisk connection's upgrade may take.
 pub const HANDSHAKE_TIMEOUT_SECS: RangeInclusive<u64> = 1..=60;
+/// `[catalog] poll_ms`: how often the catalog's revision is read, in milliseconds.
+pub const CATALOG_POLL_MS: RangeInclusive<u64> = 100..=10_000;
 
 /// A validated configuration. `Debug` shows no secret (the `[report]` section by its keys).
 #[derive(Clone)]
@@ -68,6 +73,18 @@ pub struct Config {
     pub http_listen: Option<SocketAddr>,
     /// The `[report]` section as written, for the reporter to read (it validates its own keys).
     pub report: Option<toml::Table>,
+    /// Where queues and agents are kept in SQL, if they are (`[catalog]`).
+    pub catalog: Option<CatalogSettings>,
+}
+
+/// The `[catalog]` section: the SQL catalog of queues and agents shared by every instance.
+/// `Debug` shows no password.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogSettings {
+    /// The database (`STARQ_CATALOG_SQL_URL` overrides the file's `sql_url`).
+    pub sql_url: SecretUrl,
+    /// How often its revision is read ([`CATALOG_POLL_MS`], 1 s unless set).
+    pub poll: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -82,6 +99,7 @@ impl fmt::Debug for Config {
             .field("agents", &self.agents)
             .field("http_listen", &self.http_listen)
             .field("report_keys", &report)
+            .field("catalog", &self.catalog)
             .finish()
     }
 }
@@ -188,25 +206,8 @@ pub fn parse(
         |key: String, reason: String| ConfigError::Invalid { file: file.to_owned(), key, reason };
     let nodes = nodes(&raw.nodes, env).map_err(|(k, r)| invalid(k, r))?;
     let node_names: BTreeSet<&str> = raw.nodes.iter().map(|n| n.name.as_str()).collect();
-    let queue_names: BTreeSet<&str> = raw.queues.keys().map(String::as_str).collect();
-    let mut queues = Vec::new();
-    for (name, q) in &raw.queues {
-        names::check(name).map_err(|r| invalid(format!("queues.{name:?}"), r))?;
-        queues.push(
-            queue(name, q, &queue_names)
-                .map_err(|(k, r)| invalid(format!("queues.{name}.{k}"), r))?,
-        );
-    }
-    let mut agents = Vec::new();
-    let mut seen = BTreeSet::new();
-    for (i, a) in raw.agents.iter().enumerate() {
-        names::check(&a.id).map_err(|r| invalid(format!("agents[{i}].id"), r))?;
-        let at = |k: &str| format!("agents[{i}] ({}).{k}", a.id);
-        if !seen.insert(a.id.as_str()) {
-            return Err(invalid(at("id"), "agent id used twice".into()));
-        }
-        agents.push(agent(a, &queue_names, &node_names).map_err(|(k, r)| invalid(at(&k), r))?);
-    }
+    let (queues, agents) = queues_and_agents(&raw.queues, &raw.agents, Some(&node_names))
+        .map_err(|(spot, reason)| invalid(spot.file_key(), reason))?;
     let store = store(&raw.store, env).map_err(|(k, r)| invalid(k, r))?;
     let http_listen = match &raw.http.listen {
         Some(listen) => Some(listen.parse::<SocketAddr>().map_err(|e| {
@@ -218,7 +219,117 @@ pub fn parse(
         settings(&raw.instance).map_err(|(k, r)| invalid(format!("instance.{k}"), r))?;
     settings.inbound = inbound(&raw.events, &raw.nodes).map_err(|(k, r)| invalid(k, r))?;
     let report = raw.report.clone();
-    Ok(Config { settings, store, nodes, queues, agents, http_listen, report })
+    let catalog = catalog_settings(raw.catalog.as_ref(), env).map_err(|(k, r)| invalid(k, r))?;
+    Ok(Config { settings, store, nodes, queues, agents, http_listen, report, catalog })
+}
+
+/// The queues and agents of either source (`starq.toml` or the SQL catalog), validated by
+/// the one set of rules. `nodes`: the names a contact may be bound to; `None` takes any
+/// (the catalog read without an instance's `[[nodes]]`, by the CLI given only `--sql`).
+fn queues_and_agents(
+    raw_queues: &BTreeMap<String, raw::Queue>,
+    raw_agents: &[raw::Agent],
+    nodes: Option<&BTreeSet<&str>>,
+) -> Result<(Vec<QueueConfig>, Vec<AgentConfig>), (Spot, String)> {
+    let queue_names: BTreeSet<&str> = raw_queues.keys().map(String::as_str).collect();
+    let mut queues = Vec::new();
+    for (name, q) in raw_queues {
+        let spot = |key: Option<String>| Spot::Queue { queue: name.clone(), key };
+        names::check(name).map_err(|r| (spot(None), r))?;
+        queues.push(queue(name, q, &queue_names).map_err(|(k, r)| (spot(Some(k)), r))?);
+    }
+    let mut agents = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (index, a) in raw_agents.iter().enumerate() {
+        let spot = |field| Spot::Agent { index, id: a.id.clone(), field };
+        names::check(&a.id).map_err(|r| (spot(AgentField::IdName), r))?;
+        if !seen.insert(a.id.as_str()) {
+            return Err((spot(AgentField::IdTwice), "agent id used twice".into()));
+        }
+        agents.push(agent(a, &queue_names, nodes).map_err(|(f, r)| (spot(f), r))?);
+    }
+    Ok((queues, agents))
+}
+
+/// Where a queue or an agent went wrong, for either source to name in its own words
+/// (`starq.toml`'s dotted keys, the catalog's tables and rows).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Spot {
+    /// A queue: its name (`key` none) or one of its settings (`timeout`, `announce.frequency`,
+    /// `penaltychange[1]`).
+    Queue { queue: String, key: Option<String> },
+    /// The agent at `index` of the list.
+    Agent { index: usize, id: String, field: AgentField },
+}
+
+/// What of an agent went wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum AgentField {
+    /// The id is no name.
+    IdName,
+    /// The id is another agent's too.
+    IdTwice,
+    /// Another key of the agent itself (`name`, `wrapuptime`).
+    Key(&'static str),
+    /// The membership of a queue: `queue` (no such queue) or `penalty`.
+    Membership(String, &'static str),
+    /// No contact at all.
+    NoContact,
+    /// The contact at this index of the list: its `endpoint` or `nodes`.
+    Contact(usize, &'static str),
+}
+
+impl Spot {
+    /// The dotted key of `starq.toml` this names.
+    fn file_key(&self) -> String {
+        match self {
+            Spot::Queue { queue, key: None } => format!("queues.{queue:?}"),
+            Spot::Queue { queue, key: Some(key) } => format!("queues.{queue}.{key}"),
+            Spot::Agent { index, field: AgentField::IdName, .. } => format!("agents[{index}].id"),
+            Spot::Agent { index, id, field } => {
+                let key = match field {
+                    AgentField::IdName | AgentField::IdTwice => "id".to_owned(),
+                    AgentField::Key(key) => (*key).to_owned(),
+                    AgentField::Membership(queue, _) => format!("queues.{queue}"),
+                    AgentField::NoContact => "contacts".to_owned(),
+                    AgentField::Contact(i, key) => format!("contacts[{i}].{key}"),
+                };
+                format!("agents[{index}] ({id}).{key}")
+            }
+        }
+    }
+}
+
+/// The `[catalog]` section: where the call center's queues and agents are kept in SQL
+/// (`STARQ_CATALOG_SQL_URL` first), and how often it is looked at. None without a URL.
+fn catalog_settings(
+    raw: Option<&raw::Catalog>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<CatalogSettings>, KeyError> {
+    let (url, origin) = match (env("STARQ_CATALOG_SQL_URL"), raw.and_then(|c| c.sql_url.clone())) {
+        (Some(url), _) => (url, " (from STARQ_CATALOG_SQL_URL)"),
+        (None, Some(url)) => (url, ""),
+        (None, None) => {
+            if raw.is_some_and(|c| c.poll_ms.is_some()) {
+                let reason = "no sql_url: set it here or in STARQ_CATALOG_SQL_URL".to_owned();
+                return Err(("catalog.sql_url".into(), reason));
+            }
+            return Ok(None);
+        }
+    };
+    let sql_url = SecretUrl(url);
+    let schemes = ["mysql://", "mariadb://", "postgres://", "postgresql://", "sqlite:"];
+    if !schemes.iter().any(|s| sql_url.expose().starts_with(s)) {
+        return Err((
+            "catalog.sql_url".into(),
+            format!(
+                "{sql_url:?}{origin}: expected mysql://, mariadb://, postgres://, postgresql:// or sqlite:"
+            ),
+        ));
+    }
+    let poll_ms = raw.and_then(|c| c.poll_ms).unwrap_or(1000);
+    limits::count(&CATALOG_POLL_MS, poll_ms).map_err(|r| ("catalog.poll_ms".to_owned(), r))?;
+    Ok(Some(CatalogSettings { sql_url, poll: Duration::from_millis(poll_ms) }))
 }
 
 /// The `[instance]` section, every value within its range (nothing raised silently).
@@ -524,33 +635,37 @@ fn announcements(a: &raw::Announce) -> Result<Announcements, KeyError> {
 fn agent(
     a: &raw::Agent,
     queues: &BTreeSet<&str>,
-    nodes: &BTreeSet<&str>,
-) -> Result<AgentConfig, KeyError> {
+    nodes: Option<&BTreeSet<&str>>,
+) -> Result<AgentConfig, (AgentField, String)> {
     let mut c = AgentConfig::new(a.id.as_str());
     c.name = a.name.clone().unwrap_or_else(|| a.id.clone());
-    names::check_display(&c.name).map_err(|r| ("name".to_owned(), r))?;
-    c.wrapup = secs("wrapuptime", a.wrapuptime, &limits::WRAPUP_SECS)?;
+    names::check_display(&c.name).map_err(|r| (AgentField::Key("name"), r))?;
+    c.wrapup = secs("wrapuptime", a.wrapuptime, &limits::WRAPUP_SECS)
+        .map_err(|(_, r)| (AgentField::Key("wrapuptime"), r))?;
     for (queue, penalty) in &a.queues {
+        let field = |column| AgentField::Membership(queue.clone(), column);
         if !queues.contains(queue.as_str()) {
-            return Err((format!("queues.{queue}"), format!("no queue named {queue:?}")));
+            return Err((field("queue"), format!("no queue named {queue:?}")));
         }
         let penalty = limits::count(&limits::PENALTY, *penalty)
-            .map_err(|r| (format!("queues.{queue}"), format!("penalty {r}")))?;
+            .map_err(|r| (field("penalty"), format!("penalty {r}")))?;
         c.memberships.push(Membership { queue: QueueId::new(queue), penalty });
     }
     if a.contacts.is_empty() {
         return Err((
-            "contacts".into(),
+            AgentField::NoContact,
             "no contact: add at least one { endpoint = \"PJSIP/…\" }".into(),
         ));
     }
     for (i, contact) in a.contacts.iter().enumerate() {
-        if let Some(unknown) = contact.nodes.iter().find(|n| !nodes.contains(n.as_str())) {
-            return Err((format!("contacts[{i}].nodes"), format!("no node named {unknown:?}")));
+        let unknown =
+            nodes.and_then(|nodes| contact.nodes.iter().find(|n| !nodes.contains(n.as_str())));
+        if let Some(unknown) = unknown {
+            return Err((AgentField::Contact(i, "nodes"), format!("no node named {unknown:?}")));
         }
         if !contact.endpoint.contains('/') {
             return Err((
-                format!("contacts[{i}].endpoint"),
+                AgentField::Contact(i, "endpoint"),
                 format!("{:?} is not TECH/resource", contact.endpoint),
             ));
         }

@@ -18,6 +18,7 @@ pub(super) struct File {
     pub(super) events: Events,
     /// Read by the reporter's own configuration (`starq-report`), which names its keys.
     pub(super) report: Option<toml::Table>,
+    pub(super) catalog: Option<Catalog>,
     #[serde(default)]
     pub(super) nodes: Vec<Node>,
     #[serde(default)]
@@ -35,6 +36,14 @@ pub(super) struct Instance {
     pub(super) node_down_after_secs: Option<u64>,
     pub(super) drain_grace_secs: Option<u64>,
     pub(super) originates_per_sec: Option<u32>,
+}
+
+/// The SQL catalog of queues and agents.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Catalog {
+    pub(super) sql_url: Option<String>,
+    pub(super) poll_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
