@@ -15,6 +15,8 @@
 //!   to every sink and acknowledges it after commit. Replays are no-ops, a slow or absent
 //!   database only makes the journal wait.
 //! - [`config`]: the `[report]` section of `starq.toml`.
+//! - [`catalog`]: the call center's configuration (queues, agents, memberships, contacts) in
+//!   SQL, shared by every instance, with a revision that moves on every change.
 //!
 //! The rendering and the record changes are pure (no I/O, no clock); the sinks and the
 //! reporter are the shell around them. Tables, events and queries are documented for users in
@@ -22,6 +24,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod catalog;
 pub mod config;
 pub mod file;
 pub mod presence;

@@ -84,21 +84,24 @@ impl Dialect {
     }
 
     fn migrator(self) -> Migrator {
-        let [reports, journal_id, presence] = match self {
+        let [reports, journal_id, presence, catalog] = match self {
             Dialect::MySql => [
                 include_str!("../../migrations/mysql/0001_reports.sql"),
                 include_str!("../../migrations/mysql/0002_journal_id.sql"),
                 include_str!("../../migrations/mysql/0003_agent_presence.sql"),
+                include_str!("../../migrations/mysql/0004_catalog.sql"),
             ],
             Dialect::Postgres => [
                 include_str!("../../migrations/postgres/0001_reports.sql"),
                 include_str!("../../migrations/postgres/0002_journal_id.sql"),
                 include_str!("../../migrations/postgres/0003_agent_presence.sql"),
+                include_str!("../../migrations/postgres/0004_catalog.sql"),
             ],
             Dialect::Sqlite => [
                 include_str!("../../migrations/sqlite/0001_reports.sql"),
                 include_str!("../../migrations/sqlite/0002_journal_id.sql"),
                 include_str!("../../migrations/sqlite/0003_agent_presence.sql"),
+                include_str!("../../migrations/sqlite/0004_catalog.sql"),
             ],
         };
         let migration = |version, name, sql| {
@@ -109,6 +112,7 @@ impl Dialect {
             migration(1, "reports", reports),
             migration(2, "journal_id", journal_id),
             migration(3, "agent_presence", presence),
+            migration(4, "catalog", catalog),
         ];
         Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT }
     }
