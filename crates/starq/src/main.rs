@@ -15,6 +15,7 @@ macro_rules! outln {
 
 mod bench;
 mod demo;
+mod import;
 mod reports;
 mod saturation;
 mod simulated;
@@ -61,6 +62,17 @@ enum Cmd {
     Bench(bench::BenchArgs),
     /// Run simulated Asterisk nodes speaking ARI (for development and load tests).
     Sim(starq_sim::cli::SimArgs),
+    /// Convert an app_queue configuration (queues.conf, queuerules.conf) into starq.toml,
+    /// printing on stderr each line that could not be mapped (docs/import.md).
+    Import {
+        /// queues.conf (its #include files are read from its directory).
+        file: PathBuf,
+        /// queuerules.conf, for the queues' defaultrule.
+        rules: Option<PathBuf>,
+        /// Write the configuration to this file instead of stdout.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -72,6 +84,7 @@ fn main() -> ExitCode {
         Cmd::Demo(args) => runtime().and_then(|rt| rt.block_on(demo::run(args))),
         Cmd::Bench(args) => bench::run(args),
         Cmd::Sim(args) => runtime().and_then(|rt| rt.block_on(starq_sim::cli::run(args, ctrl_c()))),
+        Cmd::Import { file, rules, out } => import::run(&file, rules.as_deref(), out.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
