@@ -382,17 +382,14 @@ impl Parser<'_, '_> {
             self.skip(at, "a wildcard #include: not followed by the import (include each file)");
             return Ok(());
         }
-        let path = if Path::new(name).is_absolute() {
-            PathBuf::from(name)
-        } else {
-            self.dir.join(name)
-        };
+        let path =
+            if Path::new(name).is_absolute() { PathBuf::from(name) } else { self.dir.join(name) };
         let error = |reason: String| ParseError {
             file: at.file.to_string(),
             line: Some(at.number),
             reason,
         };
-        if self.stack.iter().any(|p| *p == path) {
+        if self.stack.contains(&path) {
             let chain: Vec<String> =
                 self.stack.iter().chain([&path]).map(|p| p.display().to_string()).collect();
             return Err(error(format!("#include cycle: {}", chain.join(" -> "))));
@@ -590,7 +587,8 @@ mod tests {
     #[test]
     fn append_with_plus_equals() {
         // What follows `+=` is appended as written, blanks included, as Asterisk does.
-        let c = conf("[q]\nperiodic-announce = a\nperiodic-announce +=,b\nx = 1\nx += 2\nnew += c\n");
+        let c =
+            conf("[q]\nperiodic-announce = a\nperiodic-announce +=,b\nx = 1\nx += 2\nnew += c\n");
         assert_eq!(flat(&c), ["q: periodic-announce=a,b", "q: x=1 2", "q: new=c"]);
     }
 

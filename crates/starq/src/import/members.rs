@@ -121,7 +121,8 @@ impl Agents {
                     Ok(0) => None,
                     Ok(s) if s <= max => Some(n),
                     _ => {
-                        report.add(at, format!("wrapuptime {n} is above starq's {max} s: left out"));
+                        report
+                            .add(at, format!("wrapuptime {n} is above starq's {max} s: left out"));
                         None
                     }
                 }
@@ -190,7 +191,12 @@ impl Agents {
                 *membership = (queue.to_owned(), penalty, at.clone(), wrapuptime.is_some());
                 order.retain(|(i, _)| *i != index);
             }
-            None => draft.memberships.push((queue.to_owned(), penalty, at.clone(), wrapuptime.is_some())),
+            None => draft.memberships.push((
+                queue.to_owned(),
+                penalty,
+                at.clone(),
+                wrapuptime.is_some(),
+            )),
         }
         order.push((index, at.clone()));
     }
@@ -295,8 +301,7 @@ impl Agents {
             order.iter().enumerate().map(|(pos, &i)| (i, pos)).collect();
         for queue in ordered {
             let members = self.queue_order.get(queue).map_or(&[][..], Vec::as_slice);
-            if let Some(pair) = members.windows(2).find(|p| position[&p[0].0] > position[&p[1].0])
-            {
+            if let Some(pair) = members.windows(2).find(|p| position[&p[0].0] > position[&p[1].0]) {
                 report.add(
                     &pair[1].1,
                     format!(

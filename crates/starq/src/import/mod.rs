@@ -35,8 +35,8 @@ use anyhow::Context as _;
 use toml::{Table, Value};
 
 use asterisk_conf::{Category, MAX_FILE_BYTES, ParseError, Reader};
-pub(crate) use report::Unmapped;
 use report::Report;
+pub(crate) use report::Unmapped;
 
 /// An `app_queue` configuration converted: what starq holds of it, and what it does not.
 #[derive(Debug)]
@@ -210,7 +210,8 @@ fn inline(value: &Value) -> String {
 
 /// A key, quoted unless it is a bare TOML key.
 fn key(k: &str) -> String {
-    let bare = !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let bare =
+        !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if bare { k.to_owned() } else { Value::from(k).to_string() }
 }
 

@@ -95,8 +95,12 @@ const UNSUPPORTED: &[(&str, Off, &str)] = &[
     ("timeoutrestart", Off::No, "starq does not restart the ring timeout on busy or congestion"),
     ("memberdelay", Off::Zero, "starq bridges the agent at once"),
     ("autopausedelay", Off::Zero, "starq has no delay before auto-pause (see autopause_after)"),
-    ("timeoutpriority", Off::App, "starq has no timeoutpriority: a ring ends at the queue's \
-                                   timeout or when the caller's max_wait ends"),
+    (
+        "timeoutpriority",
+        Off::App,
+        "starq has no timeoutpriority: a ring ends at the queue's \
+                                   timeout or when the caller's max_wait ends",
+    ),
     ("log-restricted-caller-id", Off::Yes, "starq's queue_log keeps restricted caller ids"),
     ("monitor-format", Off::Empty, "starq does not record calls: use MixMonitor in the dialplan"),
     ("monitor-type", Off::Empty, "starq does not record calls: use MixMonitor in the dialplan"),
@@ -215,7 +219,12 @@ impl Draft {
 }
 
 /// A number of `var` within `range`, as starq takes it; reported and left out otherwise.
-fn within(var: &Variable, value: i64, range: RangeInclusive<u64>, report: &mut Report) -> Option<i64> {
+fn within(
+    var: &Variable,
+    value: i64,
+    range: RangeInclusive<u64>,
+    report: &mut Report,
+) -> Option<i64> {
     match u64::try_from(value) {
         Ok(v) if range.contains(&v) => Some(value),
         _ => {
@@ -243,7 +252,8 @@ fn setting(q: &mut Draft, var: &Variable, rules: Option<&Rules>, report: &mut Re
     match name.as_str() {
         "strategy" => {
             if !STRATEGIES.iter().any(|(a, _)| a.eq_ignore_ascii_case(value)) {
-                report.add(&var.at, "not an app_queue strategy: app_queue rings all, so does starq");
+                report
+                    .add(&var.at, "not an app_queue strategy: app_queue rings all, so does starq");
             }
         }
         "timeout" => match number(var, report) {
@@ -289,7 +299,8 @@ fn setting(q: &mut Draft, var: &Variable, rules: Option<&Rules>, report: &mut Re
                 "no"
             } else if is_true(value) {
                 "yes"
-            } else if let Some(m) = ["no", "yes", "all"].iter().find(|m| m.eq_ignore_ascii_case(value))
+            } else if let Some(m) =
+                ["no", "yes", "all"].iter().find(|m| m.eq_ignore_ascii_case(value))
             {
                 m
             } else {
@@ -342,7 +353,10 @@ fn setting(q: &mut Draft, var: &Variable, rules: Option<&Rules>, report: &mut Re
         | "random-periodic-announce" => announcement(q, &name, var, report),
         _ if SOUNDS.contains(&name.as_str()) => {
             if !value.eq_ignore_ascii_case(&name) {
-                report.add(&var.at, "starq plays Asterisk's default prompts: they cannot be changed yet");
+                report.add(
+                    &var.at,
+                    "starq plays Asterisk's default prompts: they cannot be changed yet",
+                );
             }
         }
         _ => match UNSUPPORTED.iter().find(|(n, _, _)| *n == name) {
@@ -379,10 +393,10 @@ fn announcement(q: &mut Draft, name: &str, var: &Variable, report: &mut Report) 
         "periodic-announce-startdelay" => {
             // Negative is app_queue's "not set".
             let n = number(var, report);
-            if n >= 0 {
-                if let Some(n) = within(var, n, limits::ANNOUNCE_SECS, report) {
-                    q.announce("periodic_start_delay", n);
-                }
+            if n >= 0
+                && let Some(n) = within(var, n, limits::ANNOUNCE_SECS, report)
+            {
+                q.announce("periodic_start_delay", n);
             }
         }
         "announce-position" => {
@@ -451,14 +465,10 @@ fn default_rule(q: &mut Draft, var: &Variable, rules: Option<&Rules>, report: &m
         return;
     }
     match rules.map(|r| r.get(name)) {
-        None => report.add(
-            &var.at,
-            "no queuerules.conf given: name it after queues.conf to import the rule",
-        ),
-        Some(None) => report.add(
-            &var.at,
-            format!("queuerules.conf has no rule [{name}]: app_queue applies none"),
-        ),
+        None => report
+            .add(&var.at, "no queuerules.conf given: name it after queues.conf to import the rule"),
+        Some(None) => report
+            .add(&var.at, format!("queuerules.conf has no rule [{name}]: app_queue applies none")),
         Some(Some(steps)) => {
             let steps: Vec<Value> = steps.iter().cloned().map(Value::from).collect();
             q.set("penaltychange", steps);

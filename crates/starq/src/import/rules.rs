@@ -87,13 +87,14 @@ fn step(value: &str) -> Result<(Option<String>, Vec<String>), String> {
         return Err("a negative time: app_queue ignores this penaltychange".into());
     }
     let change = |field: &str, n: i64| {
-        if field.is_empty() || field.starts_with(['+', '-']) { format!("{n:+}") } else { n.to_string() }
+        if field.is_empty() || field.starts_with(['+', '-']) {
+            format!("{n:+}")
+        } else {
+            n.to_string()
+        }
     };
     let max = change(max, number(max, "the maximum"));
-    let min = match min.filter(|m| !m.is_empty()) {
-        Some(m) => Some(change(m, number(m, "the minimum"))),
-        None => None,
-    };
+    let min = min.filter(|m| !m.is_empty()).map(|m| change(m, number(m, "the minimum")));
     if raise.is_some_and(|r| !r.is_empty()) {
         notes.push(
             "starq has no raise penalty (QUEUE_RAISE_PENALTY): the step keeps its maximum and \

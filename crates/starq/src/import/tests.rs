@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use starq_core::config::{AutoPauseScope, HoldtimeAnnounce, PositionAnnounce, QueueConfig};
 use proptest::strategy::Strategy as _;
+use starq_core::config::{AutoPauseScope, HoldtimeAnnounce, PositionAnnounce, QueueConfig};
 use starq_core::strategy::Strategy;
 use starq_engine::config::{Config, parse};
 
@@ -132,7 +132,8 @@ fn the_fixture_converts_into_a_configuration_starq_reads() {
     assert!(billing.rule.steps().is_empty());
 
     // One agent per interface, in an order that keeps the linear queue's member order.
-    let agents: Vec<(&str, &str, Vec<(&str, u32)>)> = config
+    type Agent<'a> = (&'a str, &'a str, Vec<(&'a str, u32)>);
+    let agents: Vec<Agent<'_>> = config
         .agents
         .iter()
         .map(|a| {
@@ -311,7 +312,10 @@ fn settings_read_as_app_queue_reads_them() {
     let got = entries(&import);
     let reasons: Vec<(u32, &str)> = got.iter().map(|(_, l, r)| (*l, r.as_str())).collect();
     let has = |line: u32, needle: &str| {
-        assert!(reasons.iter().any(|(l, r)| *l == line && r.contains(needle)), "{line} {needle}: {reasons:#?}");
+        assert!(
+            reasons.iter().any(|(l, r)| *l == line && r.contains(needle)),
+            "{line} {needle}: {reasons:#?}"
+        );
     };
     has(4, "reads it as 20");
     has(6, "neither yes nor no");
@@ -326,7 +330,10 @@ fn settings_read_as_app_queue_reads_them() {
 #[test]
 fn bad_input_is_an_error_naming_the_file_and_line() {
     let err = try_convert("[q]\n#include missing.conf\n", None, &[]).unwrap_err();
-    assert_eq!(err.to_string(), "/etc/asterisk/queues.conf:2: #include /etc/asterisk/missing.conf: no such file");
+    assert_eq!(
+        err.to_string(),
+        "/etc/asterisk/queues.conf:2: #include /etc/asterisk/missing.conf: no such file"
+    );
     let err = try_convert("[q]\n", Some("[r](nope)\n"), &[]).unwrap_err();
     assert!(err.to_string().starts_with("/etc/asterisk/queuerules.conf:1: "), "{err}");
 }
