@@ -14,6 +14,8 @@ macro_rules! outln {
 }
 
 mod bench;
+mod catalog;
+mod catalog_cli;
 mod demo;
 mod import;
 mod reports;
@@ -62,6 +64,10 @@ enum Cmd {
     Bench(bench::BenchArgs),
     /// Run simulated Asterisk nodes speaking ARI (for development and load tests).
     Sim(starq_sim::cli::SimArgs),
+    /// Show and change the queues of the SQL catalog (--config starq.toml or --sql URL).
+    Queues(catalog_cli::QueuesArgs),
+    /// Show and change the agents of the SQL catalog (--config starq.toml or --sql URL).
+    Agents(catalog_cli::AgentsArgs),
     /// Convert an app_queue configuration (queues.conf, queuerules.conf) into starq.toml,
     /// printing on stderr each line that could not be mapped (docs/import.md).
     Import {
@@ -84,6 +90,8 @@ fn main() -> ExitCode {
         Cmd::Demo(args) => runtime().and_then(|rt| rt.block_on(demo::run(args))),
         Cmd::Bench(args) => bench::run(args),
         Cmd::Sim(args) => runtime().and_then(|rt| rt.block_on(starq_sim::cli::run(args, ctrl_c()))),
+        Cmd::Queues(args) => runtime().and_then(|rt| rt.block_on(catalog_cli::queues(args))),
+        Cmd::Agents(args) => runtime().and_then(|rt| rt.block_on(catalog_cli::agents(args))),
         Cmd::Import { file, rules, out } => import::run(&file, rules.as_deref(), out.as_deref()),
     };
     match result {
