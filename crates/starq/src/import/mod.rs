@@ -235,6 +235,12 @@ pub(crate) fn run(file: &Path, rules: Option<&Path>, out: Option<&Path>) -> anyh
     // What the import writes must be a configuration starq takes; if not, the import is wrong.
     starq_engine::config::parse(&text, "the converted configuration", &|_| None)
         .context("the converted configuration is refused (a bug in `starq import`)")?;
+    // The configuration first: on a terminal, the report stays in sight below it.
+    match out {
+        Some(path) => std::fs::write(path, &text)
+            .with_context(|| format!("{}: cannot write", path.display()))?,
+        None => outln!("{}", text.trim_end())?,
+    }
     let mut stderr = io::stderr().lock();
     for line in &import.unmapped {
         writeln!(stderr, "{line}")?;
@@ -247,10 +253,5 @@ pub(crate) fn run(file: &Path, rules: Option<&Path>, out: Option<&Path>) -> anyh
         import.unmapped.len(),
         if import.unmapped.is_empty() { "" } else { " (above)" }
     )?;
-    match out {
-        Some(path) => std::fs::write(path, &text)
-            .with_context(|| format!("{}: cannot write", path.display()))?,
-        None => outln!("{}", text.trim_end())?,
-    }
     Ok(())
 }
