@@ -198,9 +198,12 @@ fn located(spot: Spot, reason: String, agents: &[AgentTable]) -> CatalogError {
                 AgentField::Membership(queue, column) => {
                     error("starq_memberships", format!("{row}, queue {queue:?}"), column, reason)
                 }
-                AgentField::NoContact => {
-                    error("starq_contacts", row, "position", "no contact: add a row".to_owned())
-                }
+                AgentField::NoContact => error(
+                    "starq_contacts",
+                    row,
+                    "position",
+                    "no contact: add a row to starq_contacts".to_owned(),
+                ),
                 AgentField::Contact(i, column) => {
                     let row = agents.get(index).map_or_else(
                         || format!("{row}, contact {i}"),
