@@ -127,8 +127,14 @@ impl Tenure {
         }
     }
 
-    /// Whether a request may go out now, waiting through the margin for a renewal.
-    async fn holds(&self) -> bool {
+    /// Whether `command` may go out now, waiting through the margin for a renewal. A leg's
+    /// hang-up goes out until the tenure ends, even past the lease: the store no longer holds
+    /// the leg's offer (or never did), so no other owner can be ringing it, and a leg left up
+    /// would keep its agent's phone busy while the agent is offered again.
+    async fn holds(&self, command: &AriCommand) -> bool {
+        if matches!(command, AriCommand::HangupLeg { .. }) {
+            return self.until.load(Ordering::Relaxed) != 0;
+        }
         loop {
             match self.standing() {
                 Standing::Acting => return true,
@@ -253,7 +259,7 @@ fn spawn_command(
         (client.clone(), node.to_owned(), inputs.clone(), tenure.clone());
     running
         .spawn(async move {
-            if !tenure.holds().await {
+            if !tenure.holds(&command).await {
                 tracing::warn!(%node, ?command, "lease over: command not sent (the next owner acts)");
                 return true;
             }

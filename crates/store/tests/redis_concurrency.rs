@@ -144,6 +144,12 @@ async fn concurrent_matching_never_double_books() {
     for t in tasks {
         t.await.expect("task");
     }
+    // A leave that found its caller connected rests the agent while its leg is hung up; the
+    // engine that hung it up says the agent is ready, as here.
+    for a in &agents {
+        let ready = Request::AgentReady { agent: a.id.clone(), now: Time(3_100_000), draw: 0 };
+        stores[0].apply(ready).await.expect("ready");
+    }
 
     replay(&stores[0].read_journal("check", 1_000_000).await.expect("journal"));
     let q = stores[0].queue(&QueueId::new("q1")).await.expect("up").expect("known");

@@ -181,7 +181,11 @@ impl Engine {
                 self.request(Pending::Other, Request::Agent { agent, action, now, draw });
             }
             Input::AgentResting { agent, until } => {
-                self.timers.set(TimerKey::AgentReady(agent), until.max(now));
+                // A later end this engine armed itself is kept: a cancelled offer on a node it
+                // does not own waits for that node's owner to hang the leg up.
+                let key = TimerKey::AgentReady(agent);
+                let until = until.max(now).max(self.timers.due(&key).unwrap_or(Time(0)));
+                self.timers.set(key, until);
             }
             Input::SetPriority { node, channel, priority } => {
                 let Some(call) = self.by_channel.get(&(node, channel)).cloned() else { return };

@@ -48,6 +48,11 @@ impl TimerTable {
         }
     }
 
+    /// When the timer `key` is due, if it is set.
+    pub(crate) fn due(&self, key: &TimerKey) -> Option<Time> {
+        self.by_key.get(key).map(|(due, _)| *due)
+    }
+
     pub(crate) fn is_set(&self, key: &TimerKey) -> bool {
         self.by_key.contains_key(key)
     }

@@ -1,5 +1,5 @@
 //! What must hold in a cluster world: after every step (the store's own invariants, no phone
-//! rung twice at once, no caller offered to two agents at once outside ringing strategies, no
+//! rung or talking on two legs at once, no caller offered to two agents at once outside ringing strategies, no
 //! agent talking to two callers; a caller bridged to two legs is caught by the node as it
 //! happens), and once the world has been quiet for a while (every caller gone from the app,
 //! every agent free, every queued caller journaled once with one end).
@@ -25,6 +25,9 @@ impl World {
         let mut ringing: BTreeMap<usize, String> = BTreeMap::new();
         let mut offers: BTreeMap<(usize, &str, u32), &str> = BTreeMap::new();
         let mut talking: BTreeMap<usize, String> = BTreeMap::new();
+        // A phone rings or talks on one leg at a time: a leg up whose hang-up has not landed
+        // yet still holds the phone (the chaos suite's "rung while on a call").
+        let mut engaged: BTreeMap<usize, (String, DialState)> = BTreeMap::new();
         for (n, node) in self.nodes.iter().enumerate() {
             for (id, ch) in &node.channels {
                 let Role::Leg { agent, caller, dial, era, .. } = &ch.role else { continue };
@@ -32,6 +35,14 @@ impl World {
                     continue;
                 }
                 let here = format!("{}:{id}", node.id);
+                if matches!(dial, DialState::Ringing | DialState::Up)
+                    && let Some((other, other_dial)) = engaged.insert(*agent, (here.clone(), *dial))
+                {
+                    panic!(
+                        "agent a{agent}'s phone engaged twice at once: {other} ({other_dial:?}) \
+                         and {here} ({dial:?})"
+                    );
+                }
                 if *dial == DialState::Ringing {
                     if let Some(other) = ringing.insert(*agent, here.clone()) {
                         panic!("agent a{agent}'s phone rung twice at once: {other} and {here}");

@@ -475,8 +475,13 @@ impl World {
 
     /// An ARI request through the executor of the node's current tenure, if it may still act.
     fn send(&mut self, slot: usize, node: &NodeId, command: AriCommand) {
-        let acting =
-            self.slots[slot].executors.get(node).is_some_and(|(_, until)| self.now < *until);
+        // A leg's hang-up goes out until the tenure ends, even past the lease (as the driver's
+        // executor does).
+        let hangup = matches!(command, AriCommand::HangupLeg { .. });
+        let acting = self.slots[slot]
+            .executors
+            .get(node)
+            .is_some_and(|(_, until)| hangup || self.now < *until);
         if !acting {
             self.summary.fenced_requests += 1;
             return;

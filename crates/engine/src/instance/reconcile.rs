@@ -9,8 +9,8 @@
 use std::collections::BTreeSet;
 
 use starq_core::engine::{Input as CoreInput, LegHangup};
-use starq_core::shared::StoredCall;
-use starq_core::{CallId, LegId, NodeId, bridge_of, bridged_channel};
+use starq_core::shared::{StoredCall, StoredState};
+use starq_core::{CallId, LegId, NodeId, ReservationId, bridge_of, bridged_channel};
 
 use super::{AriCommand, Instance, Listing, Node, Output, Purpose, StoreOp, Stray};
 use crate::translate::{self, Notes};
@@ -68,15 +68,34 @@ impl Instance {
             let redials = self.channels.redials(node, &channels);
             self.apply_steps(node, redials);
         }
-        // Legs of adopted callers are the core's to end; the rest is stray.
-        let adopted: BTreeSet<&CallId> = calls.iter().map(|c| &c.call).collect();
+        // Legs the store still holds (an adopted caller's offers, or its conversation) are the
+        // core's; any other leg of an adopted caller is left over, as is the rest of the
+        // strays: a hang-up the core sent may have been dropped with a lease that lapsed.
+        let held: BTreeSet<(&CallId, ReservationId)> = calls
+            .iter()
+            .flat_map(|c| {
+                let reservations: Vec<ReservationId> = match &c.state {
+                    StoredState::Waiting { offers } => offers.iter().map(|(r, _)| *r).collect(),
+                    StoredState::Connected { reservation, .. } => vec![*reservation],
+                };
+                reservations.into_iter().map(move |r| (&c.call, r))
+            })
+            .collect();
         let mut strays = self.channels.strays(node, &channels);
-        strays.retain(|id| !LegId::parse(id).is_some_and(|leg| adopted.contains(leg.call())));
+        strays.retain(|id| {
+            !LegId::parse(id).is_some_and(|leg| held.contains(&(leg.call(), leg.reservation())))
+        });
         // A call still bridged in Asterisk that the store no longer knows (a Redis that lost
         // its state) goes on talking: its agent leg is left up, and its caller is described
         // with the others, to be taken back as connected from its notes (never queued again).
-        let talking: BTreeSet<String> =
-            bridges.iter().filter_map(|b| bridged_channel(b)).map(str::to_owned).collect();
+        // A bridge whose caller is gone holds no conversation: its leg is left over (its
+        // hang-up may have been dropped with a lease that lapsed while the store was away).
+        let talking: BTreeSet<String> = bridges
+            .iter()
+            .filter_map(|b| bridged_channel(b))
+            .filter(|c| channels.contains(*c))
+            .map(str::to_owned)
+            .collect();
         strays.retain(|id| match LegId::parse(id).filter(|leg| leg.is_on(node)) {
             Some(leg) => {
                 !leg.call().channel_candidates(node).iter().any(|(c, _)| talking.contains(c))

@@ -187,7 +187,9 @@ impl Board {
     ) -> Verdict {
         let Some(c) = self.callers.get(call) else { return Verdict::Stale };
         if let CallerStatus::Connected { agent, since, .. } = c.status.clone() {
-            // A connected call lost (node gone, drain): the agent is freed as after a hangup.
+            // A connected call lost (node gone, drain, or a caller whose leave crossed its
+            // agent's answer): the agent is freed as after a hangup, resting while a leg left
+            // is hung up.
             let (queue, hold, original_position) =
                 (c.queue.clone(), since.since(c.entered), c.original_position);
             self.callers.remove(call);
@@ -201,7 +203,8 @@ impl Board {
                 original_position,
                 hold,
             });
-            self.end_call_for_agent(&agent, &queue, now, 0, false, fx);
+            let leg_to_hang_up = outcome != Outcome::NodeLost;
+            self.end_call_for_agent(&agent, &queue, now, 0, leg_to_hang_up, fx);
             return Verdict::Done;
         }
         let position = position_of(&self.queues[&c.queue], &c.rank);

@@ -403,12 +403,13 @@ function R.leave(_, a)
   local c = caller(call)
   if c == nil then return { 'stale' } end
   if c.st == 'c' then
-    -- A connected call lost (node gone, drain): the agent is freed as after a hangup.
+    -- A connected call lost (node gone, drain, or a caller whose leave crossed its agent's
+    -- answer): the agent is freed as after a hangup, resting while a leg left is hung up.
     caller_del(call, outcome)
     -- The call's end is recorded before the agent, freed, may be offered the next one.
     journal('left', 'call', call, 'queue', c.q, 'out', outcome, 'pos', '0', 'opos', c.op,
       'hold', since(c.since, c.en))
-    end_call_for_agent(c.agent, c.q, '0', false)
+    end_call_for_agent(c.agent, c.q, '0', outcome ~= 'nodelost')
     return { 'done' }
   end
   local position = position_of(c.q, c.mb)
