@@ -10,6 +10,10 @@
 //! - [`seed_from_file`]: the queues and agents of `starq.toml` written into an empty catalog
 //!   at start; a catalog that holds any is left alone, so two instances with different files
 //!   never overwrite each other.
+//!
+//! At start, in this order: [`open`] (before the reporter migrates the same database: two
+//! pools must not migrate one SQLite file side by side), [`seed_from_file`], [`load_valid`]
+//! for the configuration to start with, then [`Watcher::spawn`] from it.
 
 // The watcher and the seed are for `serve`, which takes its queues and agents from here once
 // the engine can be given a new configuration while it runs (issue 17); until then only the
@@ -38,6 +42,15 @@ pub(crate) enum LoadError {
     /// The rows were read but do not make a valid configuration.
     #[error("{0}")]
     Invalid(#[from] Invalid),
+}
+
+/// The catalog of a `[catalog]` section, its tables created if they are not there yet.
+pub(crate) async fn open(settings: &CatalogSettings) -> anyhow::Result<CatalogDb> {
+    let url = &settings.sql_url;
+    let db = CatalogDb::connect_lazy(url.expose())
+        .map_err(|e| anyhow::anyhow!("catalog.sql_url: {e}"))?;
+    db.migrate().await.with_context(|| format!("catalog {url}: cannot create its tables"))?;
+    Ok(db)
 }
 
 /// The rows validated as an instance with these `nodes` would (`None`: any node name).
@@ -80,15 +93,6 @@ impl Watcher {
         Watcher { db, poll, nodes, seen: 0, down: false }
     }
 
-    /// A watcher for the `[catalog]` section of an instance with nodes `nodes`.
-    pub(crate) fn for_settings(
-        settings: &CatalogSettings,
-        nodes: BTreeSet<String>,
-    ) -> Result<Self, CatalogError> {
-        let db = CatalogDb::connect_lazy(settings.sql_url.expose())?;
-        Ok(Watcher::new(db, settings.poll, Some(nodes)))
-    }
-
     /// Starts following the catalog from `first` (the configuration in use): every later valid
     /// revision is published on the channel returned, until `stop` is cancelled or every
     /// receiver is gone.
@@ -107,7 +111,15 @@ impl Watcher {
                     () = tokio::time::sleep(self.poll) => {}
                 }
                 if let Some(catalog) = self.poll_once().await {
-                    tx.send_replace(Arc::new(catalog));
+                    // A revision that changed nothing (a row written back as it was) wakes
+                    // nobody.
+                    let same = {
+                        let current = tx.borrow();
+                        current.queues == catalog.queues && current.agents == catalog.agents
+                    };
+                    if !same {
+                        tx.send_replace(Arc::new(catalog));
+                    }
                 }
             }
         });

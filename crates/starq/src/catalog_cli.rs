@@ -116,8 +116,11 @@ struct Opened {
 }
 
 async fn open(target: &Target) -> anyhow::Result<Opened> {
-    let (url, nodes) = match (&target.sql, &target.config) {
-        (Some(url), _) => (config::SecretUrl::from(url.as_str()), None),
+    let (settings, nodes) = match (&target.sql, &target.config) {
+        (Some(url), _) => {
+            let sql_url = config::SecretUrl::from(url.as_str());
+            (config::CatalogSettings { sql_url, poll: std::time::Duration::from_secs(1) }, None)
+        }
         (None, Some(path)) => {
             let config = config::load(path)?;
             let Some(catalog) = config.catalog else {
@@ -128,13 +131,11 @@ async fn open(target: &Target) -> anyhow::Result<Opened> {
                 );
             };
             let nodes = config.nodes.iter().map(|n| n.id.to_string()).collect();
-            (catalog.sql_url, Some(nodes))
+            (catalog, Some(nodes))
         }
         (None, None) => bail!("which catalog? give --config starq.toml or --sql URL"),
     };
-    let db = CatalogDb::connect_lazy(url.expose()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    db.migrate().await.with_context(|| format!("catalog {url}"))?;
-    Ok(Opened { db, nodes })
+    Ok(Opened { db: crate::catalog::open(&settings).await?, nodes })
 }
 
 impl Opened {
