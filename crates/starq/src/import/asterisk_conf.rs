@@ -11,8 +11,10 @@
 //! - `#include file` / `#include "file"` / `#include <file>` and `#tryinclude` (a missing file
 //!   is no error), a relative name taken from the directory of the first file (Asterisk's
 //!   configuration directory, whichever file includes it), at most [`MAX_INCLUDE_DEPTH`]
-//!   files deep, a file including itself refused;
-//! - `#exec`, wildcard includes, lines Asterisk ignores: kept as [`Skipped`] lines, with why.
+//!   files deep, a file including itself refused; `*` and `?` in the file name (not in its
+//!   directories) include every matching file in name order, as `glob` does;
+//! - `#exec`, `[…]`/`{…}` wildcards, lines Asterisk ignores: kept as [`Skipped`] lines, with
+//!   why.
 //!
 //! A file Asterisk refuses to load (a header without `]`, a base that does not exist, a line
 //! before any section, a missing `#include`) is a [`ParseError`] naming the file and line.
@@ -125,10 +127,19 @@ impl std::error::Error for ParseError {}
 /// Reads one file's bytes; `io::ErrorKind::NotFound` for a file that does not exist.
 pub(crate) type Reader<'a> = dyn FnMut(&Path) -> io::Result<Vec<u8>> + 'a;
 
-/// Parses `path` and every file it includes, reading them with `read`.
-pub(crate) fn parse(path: &Path, read: &mut Reader<'_>) -> Result<Conf, ParseError> {
+/// The names of the entries of a directory, for wildcard includes.
+pub(crate) type Lister<'a> = dyn FnMut(&Path) -> io::Result<Vec<String>> + 'a;
+
+/// Parses `path` and every file it includes, reading them with `read` (and listing
+/// directories with `list` for wildcard includes).
+pub(crate) fn parse(
+    path: &Path,
+    read: &mut Reader<'_>,
+    list: &mut Lister<'_>,
+) -> Result<Conf, ParseError> {
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut parser = Parser { read, dir, conf: Conf::default(), current: None, stack: Vec::new() };
+    let conf = Conf::default();
+    let mut parser = Parser { read, list, dir, conf, current: None, stack: Vec::new() };
     let bytes = parser.read_file(path, None)?;
     parser.file(path, &bytes)?;
     Ok(parser.conf)
@@ -136,6 +147,7 @@ pub(crate) fn parse(path: &Path, read: &mut Reader<'_>) -> Result<Conf, ParseErr
 
 struct Parser<'r, 'a> {
     read: &'r mut Reader<'a>,
+    list: &'r mut Lister<'a>,
     /// Where relative `#include`s are looked for.
     dir: PathBuf,
     conf: Conf,
@@ -378,8 +390,8 @@ impl Parser<'_, '_> {
             return Ok(());
         }
         let name = dequote(argument);
-        if name.contains(['*', '?', '[', '{']) {
-            self.skip(at, "a wildcard #include: not followed by the import (include each file)");
+        if name.contains(['[', '{']) {
+            self.skip(at, "a `[…]` or `{…}` wildcard: not followed by the import (use * or ?)");
             return Ok(());
         }
         let path =
@@ -389,9 +401,56 @@ impl Parser<'_, '_> {
             line: Some(at.number),
             reason,
         };
-        if self.stack.contains(&path) {
-            let chain: Vec<String> =
-                self.stack.iter().chain([&path]).map(|p| p.display().to_string()).collect();
+        let pattern = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if pattern.contains(['*', '?']) {
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            if dir.to_string_lossy().contains(['*', '?']) {
+                self.skip(at, "a wildcard in a directory name: not followed (only in file names)");
+                return Ok(());
+            }
+            let mut names = match (self.list)(&dir) {
+                Ok(names) => names,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+                Err(e) => return Err(error(format!("#include {name}: {e}"))),
+            };
+            names.retain(|n| matches(pattern.as_bytes(), n.as_bytes()));
+            names.sort();
+            if names.is_empty() {
+                if optional {
+                    self.skip(at, "no file matches: #tryinclude goes on");
+                    return Ok(());
+                }
+                return Err(error(format!("#include {name}: no file matches")));
+            }
+            for file in names {
+                self.include(&dir.join(file), name, optional, at)?;
+            }
+            return Ok(());
+        }
+        self.include(&path, name, optional, at)
+    }
+
+    /// Reads the included file `path` (`name` as written) in place.
+    fn include(
+        &mut self,
+        path: &Path,
+        name: &str,
+        optional: bool,
+        at: &Line,
+    ) -> Result<(), ParseError> {
+        let error = |reason: String| ParseError {
+            file: at.file.to_string(),
+            line: Some(at.number),
+            reason,
+        };
+        if self.stack.iter().any(|p| p == path) {
+            let chain: Vec<String> = self
+                .stack
+                .iter()
+                .map(PathBuf::as_path)
+                .chain([path])
+                .map(|p| p.display().to_string())
+                .collect();
             return Err(error(format!("#include cycle: {}", chain.join(" -> "))));
         }
         if self.stack.len() > MAX_INCLUDE_DEPTH {
@@ -399,7 +458,7 @@ impl Parser<'_, '_> {
                 "#include {name}: more than {MAX_INCLUDE_DEPTH} files deep (Asterisk's limit)"
             )));
         }
-        let bytes = match (self.read)(&path) {
+        let bytes = match (self.read)(path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound && optional => {
                 self.skip(at, &format!("{} does not exist: #tryinclude goes on", path.display()));
                 return Ok(());
@@ -413,8 +472,40 @@ impl Parser<'_, '_> {
         if bytes.len() > MAX_FILE_BYTES {
             return Err(error(format!("#include {}: larger than {MAX_FILE_BYTES} bytes", name)));
         }
-        self.file(&path, &bytes)
+        self.file(path, &bytes)
     }
+}
+
+/// Whether `name` matches the `glob` pattern `pattern` of `*` and `?`; a leading `.` only
+/// matched by a `.`, as `glob` does.
+fn matches(pattern: &[u8], name: &[u8]) -> bool {
+    if name.first() == Some(&b'.') && pattern.first() != Some(&b'.') {
+        return false;
+    }
+    // Iterative wildcard matching: on a mismatch, let the last `*` take one more byte.
+    let (mut p, mut n) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, n));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == name[n] => {
+                p += 1;
+                n += 1;
+            }
+            _ => match star {
+                Some((sp, sn)) => {
+                    p = sp + 1;
+                    n = sn + 1;
+                    star = Some((sp, sn + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p.min(pattern.len())..].iter().all(|c| *c == b'*')
 }
 
 /// `"file"` or `<file>` without its quotes, as Asterisk strips them (only when both are there).
@@ -489,7 +580,7 @@ fn strip_comments(line: &[u8], depth: &mut i32) -> Result<Option<Vec<u8>>, Strin
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
@@ -503,7 +594,21 @@ mod tests {
         let mut read = |path: &Path| {
             map.get(path).cloned().ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
         };
-        parse(&Path::new("/etc/asterisk").join(files[0].0), &mut read)
+        let mut list = |dir: &Path| Ok(names_in(map.keys(), dir));
+        parse(&Path::new("/etc/asterisk").join(files[0].0), &mut read, &mut list)
+    }
+
+    /// The names of the entries of `dir` among `paths` (unsorted, as a directory gives them).
+    pub(in crate::import) fn names_in<'p>(
+        paths: impl Iterator<Item = &'p PathBuf>,
+        dir: &Path,
+    ) -> Vec<String> {
+        let mut names: Vec<String> = paths
+            .filter(|p| p.parent() == Some(dir))
+            .filter_map(|p| p.file_name()?.to_str().map(str::to_owned))
+            .collect();
+        names.reverse();
+        names
     }
 
     fn conf(text: &str) -> Conf {
@@ -612,7 +717,7 @@ mod tests {
         let err = parse_files(&[("queues.conf", "[q]\na = \u{fffd}\n")]);
         assert!(err.is_ok());
         let mut read = |_: &Path| Ok(b"[q]\na = \xff\n".to_vec());
-        let err = parse(Path::new("q.conf"), &mut read).unwrap_err();
+        let err = parse(Path::new("q.conf"), &mut read, &mut |_| Ok(vec![])).unwrap_err();
         assert_eq!((err.line, err.reason.contains("UTF-8")), (Some(2), true), "{err}");
     }
 
@@ -676,14 +781,35 @@ mod tests {
         let c = parse_files(&[("queues.conf", "#tryinclude gone.conf\n[q]\n")]).unwrap();
         assert_eq!(c.skipped.len(), 1);
         assert!(c.skipped[0].reason.contains("#tryinclude"));
-        let c = parse_files(&[("queues.conf", "#include queues.d/*.conf\n")]).unwrap();
+        let c = parse_files(&[("queues.conf", "#include queues.d/[ab].conf\n")]).unwrap();
         assert!(c.skipped[0].reason.contains("wildcard"));
+    }
+
+    #[test]
+    fn wildcard_includes_read_every_match_in_name_order() {
+        let c = parse_files(&[
+            ("queues.conf", "#include queues.d/*.conf\n#tryinclude none/*.conf\n"),
+            ("queues.d/b.conf", "[b]\nx = 2\n"),
+            ("queues.d/a.conf", "[a]\nx = 1\n"),
+            ("queues.d/a.conf.orig", "[old]\n"),
+            ("queues.d/.hidden.conf", "[hidden]\n"),
+        ])
+        .unwrap();
+        assert_eq!(flat(&c), ["a: x=1", "b: x=2"]);
+        assert!(c.skipped[0].reason.contains("no file matches"), "{:?}", c.skipped);
+        let err = parse_files(&[("queues.conf", "#include q?.conf\n")]).unwrap_err();
+        assert!(err.reason.contains("no file matches"), "{err}");
+        assert!(
+            matches(b"*.conf", b"x.conf") && matches(b"q?*", b"qa") && !matches(b"*.c", b"x.cc")
+        );
+        assert!(matches(b"*", b"a") && !matches(b"*", b".a") && matches(b".*", b".a"));
     }
 
     #[test]
     fn an_unreadable_first_file_names_it() {
         let mut read = |_: &Path| Err(io::Error::from(io::ErrorKind::PermissionDenied));
-        let err = parse(Path::new("/etc/asterisk/queues.conf"), &mut read).unwrap_err();
+        let err = parse(Path::new("/etc/asterisk/queues.conf"), &mut read, &mut |_| Ok(vec![]))
+            .unwrap_err();
         assert_eq!(err.file, "/etc/asterisk/queues.conf");
         assert!(err.reason.starts_with("cannot read"), "{err}");
     }
@@ -706,7 +832,8 @@ mod tests {
             let mut read = |path: &Path| {
                 if path.ends_with("queues.conf") { Ok(bytes.clone()) } else { Ok(bytes[..bytes.len() / 2].to_vec()) }
             };
-            match parse(Path::new("/etc/asterisk/queues.conf"), &mut read) {
+            let mut list = |_: &Path| Ok(vec!["a.conf".to_owned(), ".b.conf".to_owned()]);
+            match parse(Path::new("/etc/asterisk/queues.conf"), &mut read, &mut list) {
                 Ok(conf) => {
                     for c in &conf.categories {
                         proptest::prop_assert!(c.variables.iter().all(|v| v.at.number >= 1));

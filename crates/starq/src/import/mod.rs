@@ -34,7 +34,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use toml::{Table, Value};
 
-use asterisk_conf::{Category, MAX_FILE_BYTES, ParseError, Reader};
+use asterisk_conf::{Category, Lister, MAX_FILE_BYTES, ParseError, Reader};
 use report::Report;
 pub(crate) use report::Unmapped;
 
@@ -49,22 +49,24 @@ pub(crate) struct Import {
     pub(crate) unmapped: Vec<Unmapped>,
 }
 
-/// Converts `queues_conf` (and the rules of `rules_conf`), reading files with `read`.
+/// Converts `queues_conf` (and the rules of `rules_conf`), reading files with `read` and
+/// directories (for wildcard includes) with `list`.
 pub(crate) fn convert(
     queues_conf: &Path,
     rules_conf: Option<&Path>,
     read: &mut Reader<'_>,
+    list: &mut Lister<'_>,
 ) -> Result<Import, ParseError> {
     let mut report = Report::default();
     let rules = match rules_conf {
         Some(path) => {
-            let conf = asterisk_conf::parse(path, read)?;
+            let conf = asterisk_conf::parse(path, read, list)?;
             skipped(&conf, &mut report);
             Some(rules::rules(&conf, &mut report))
         }
         None => None,
     };
-    let conf = asterisk_conf::parse(queues_conf, read)?;
+    let conf = asterisk_conf::parse(queues_conf, read, list)?;
     skipped(&conf, &mut report);
     let mut generals = conf.sections().filter(|s| s.name.eq_ignore_ascii_case("general"));
     let general = generals.next().map(|g| queues::general(g, &mut report)).unwrap_or_default();
@@ -223,10 +225,21 @@ fn read_file(path: &Path) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The names in directory `dir`.
+fn list_dir(dir: &Path) -> io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        if let Some(name) = entry?.file_name().to_str() {
+            names.push(name.to_owned());
+        }
+    }
+    Ok(names)
+}
+
 /// `starq import`: converts, checks the result as `starq check-config` would, prints the
 /// configuration (or writes it to `out`) and the report on stderr.
 pub(crate) fn run(file: &Path, rules: Option<&Path>, out: Option<&Path>) -> anyhow::Result<()> {
-    let import = convert(file, rules, &mut read_file)?;
+    let import = convert(file, rules, &mut read_file, &mut list_dir)?;
     let source = match rules {
         Some(rules) => format!("{} and {}", file.display(), rules.display()),
         None => file.display().to_string(),

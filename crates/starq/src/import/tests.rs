@@ -21,7 +21,8 @@ fn fixtures() -> PathBuf {
 fn fixture_import(rules: bool) -> Import {
     let dir = fixtures();
     let rules = rules.then(|| dir.join("queuerules.conf"));
-    convert(&dir.join("queues.conf"), rules.as_deref(), &mut read_file).expect("converts")
+    convert(&dir.join("queues.conf"), rules.as_deref(), &mut read_file, &mut list_dir)
+        .expect("converts")
 }
 
 /// Converts `queues.conf` text (and `queuerules.conf` text), with files from `others`.
@@ -45,8 +46,9 @@ fn try_convert(
     let mut read = |path: &Path| {
         files.get(path).cloned().ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
     };
+    let mut list = |dir: &Path| Ok(asterisk_conf::tests::names_in(files.keys(), dir));
     let rules = rules.map(|_| Path::new("/etc/asterisk/queuerules.conf"));
-    convert(Path::new("/etc/asterisk/queues.conf"), rules, &mut read)
+    convert(Path::new("/etc/asterisk/queues.conf"), rules, &mut read, &mut list)
 }
 
 /// The converted configuration as starq reads it.
