@@ -8,16 +8,21 @@
 //! the catalog's table, row and column (`starq_queue_settings: queue "sales", setting
 //! "timeout": …`), for an operator who wrote a row by hand to find it.
 //!
+//! The `[catalog]` section of `starq.toml` ([`CatalogSettings`]) says where the catalog is.
+//!
 //! [`Catalog`] is a whole configuration that passed: an instance replaces the one it runs with
 //! only by another that passed.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::RangeInclusive;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
+use starq_core::config::limits;
 use starq_core::config::{AgentConfig, QueueConfig};
 use thiserror::Error;
 
-use super::{AgentField, Spot, raw};
+use super::{AgentField, KeyError, SecretUrl, Spot, raw};
 
 /// A validated configuration from the catalog, at one revision of its tables.
 #[derive(Clone, Debug, PartialEq)]
@@ -76,6 +81,51 @@ impl Catalog {
             .map_err(|(spot, reason)| located(spot, reason, agents))?;
         Ok(Catalog { revision, queues, agents })
     }
+}
+
+/// `[catalog] poll_ms`: how often the catalog's revision is read, in milliseconds.
+pub const CATALOG_POLL_MS: RangeInclusive<u64> = 100..=10_000;
+
+/// The `[catalog]` section: the SQL catalog of queues and agents shared by every instance.
+/// `Debug` shows no password.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogSettings {
+    /// The database (`STARQ_CATALOG_SQL_URL` overrides the file's `sql_url`).
+    pub sql_url: SecretUrl,
+    /// How often its revision is read ([`CATALOG_POLL_MS`], 1 s unless set).
+    pub poll: Duration,
+}
+
+/// The `[catalog]` section: where the call center's queues and agents are kept in SQL
+/// (`STARQ_CATALOG_SQL_URL` first), and how often it is looked at. None without a URL.
+pub(super) fn settings(
+    raw: Option<&raw::Catalog>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<CatalogSettings>, KeyError> {
+    let (url, origin) = match (env("STARQ_CATALOG_SQL_URL"), raw.and_then(|c| c.sql_url.clone())) {
+        (Some(url), _) => (url, " (from STARQ_CATALOG_SQL_URL)"),
+        (None, Some(url)) => (url, ""),
+        (None, None) => {
+            if raw.is_some_and(|c| c.poll_ms.is_some()) {
+                let reason = "no sql_url: set it here or in STARQ_CATALOG_SQL_URL".to_owned();
+                return Err(("catalog.sql_url".into(), reason));
+            }
+            return Ok(None);
+        }
+    };
+    let sql_url = SecretUrl::from(url);
+    let schemes = ["mysql://", "mariadb://", "postgres://", "postgresql://", "sqlite:"];
+    if !schemes.iter().any(|s| sql_url.expose().starts_with(s)) {
+        return Err((
+            "catalog.sql_url".into(),
+            format!(
+                "{sql_url:?}{origin}: expected mysql://, mariadb://, postgres://, postgresql:// or sqlite:"
+            ),
+        ));
+    }
+    let poll_ms = raw.and_then(|c| c.poll_ms).unwrap_or(1000);
+    limits::count(&CATALOG_POLL_MS, poll_ms).map_err(|r| ("catalog.poll_ms".to_owned(), r))?;
+    Ok(Some(CatalogSettings { sql_url, poll: Duration::from_millis(poll_ms) }))
 }
 
 fn error(

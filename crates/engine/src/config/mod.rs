@@ -37,7 +37,7 @@ use starq_core::strategy::Strategy;
 use starq_core::{NodeId, QueueId};
 use thiserror::Error;
 
-pub use catalog::{AgentTable, Catalog, CatalogError};
+pub use catalog::{AgentTable, CATALOG_POLL_MS, Catalog, CatalogError, CatalogSettings};
 
 use crate::{NodeSpec, Settings};
 
@@ -53,8 +53,6 @@ pub const ORIGINATES_PER_SEC: RangeInclusive<u32> = 1..=10_000;
 pub const MAX_HANDSHAKES: RangeInclusive<u32> = 1..=10_000;
 /// `[events] handshake_timeout_secs`: longest an Asterisk connection's upgrade may take.
 pub const HANDSHAKE_TIMEOUT_SECS: RangeInclusive<u64> = 1..=60;
-/// `[catalog] poll_ms`: how often the catalog's revision is read, in milliseconds.
-pub const CATALOG_POLL_MS: RangeInclusive<u64> = 100..=10_000;
 
 /// A validated configuration. `Debug` shows no secret (the `[report]` section by its keys).
 #[derive(Clone)]
@@ -75,16 +73,6 @@ pub struct Config {
     pub report: Option<toml::Table>,
     /// Where queues and agents are kept in SQL, if they are (`[catalog]`).
     pub catalog: Option<CatalogSettings>,
-}
-
-/// The `[catalog]` section: the SQL catalog of queues and agents shared by every instance.
-/// `Debug` shows no password.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CatalogSettings {
-    /// The database (`STARQ_CATALOG_SQL_URL` overrides the file's `sql_url`).
-    pub sql_url: SecretUrl,
-    /// How often its revision is read ([`CATALOG_POLL_MS`], 1 s unless set).
-    pub poll: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -219,7 +207,7 @@ pub fn parse(
         settings(&raw.instance).map_err(|(k, r)| invalid(format!("instance.{k}"), r))?;
     settings.inbound = inbound(&raw.events, &raw.nodes).map_err(|(k, r)| invalid(k, r))?;
     let report = raw.report.clone();
-    let catalog = catalog_settings(raw.catalog.as_ref(), env).map_err(|(k, r)| invalid(k, r))?;
+    let catalog = catalog::settings(raw.catalog.as_ref(), env).map_err(|(k, r)| invalid(k, r))?;
     Ok(Config { settings, store, nodes, queues, agents, http_listen, report, catalog })
 }
 
@@ -298,38 +286,6 @@ impl Spot {
             }
         }
     }
-}
-
-/// The `[catalog]` section: where the call center's queues and agents are kept in SQL
-/// (`STARQ_CATALOG_SQL_URL` first), and how often it is looked at. None without a URL.
-fn catalog_settings(
-    raw: Option<&raw::Catalog>,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<CatalogSettings>, KeyError> {
-    let (url, origin) = match (env("STARQ_CATALOG_SQL_URL"), raw.and_then(|c| c.sql_url.clone())) {
-        (Some(url), _) => (url, " (from STARQ_CATALOG_SQL_URL)"),
-        (None, Some(url)) => (url, ""),
-        (None, None) => {
-            if raw.is_some_and(|c| c.poll_ms.is_some()) {
-                let reason = "no sql_url: set it here or in STARQ_CATALOG_SQL_URL".to_owned();
-                return Err(("catalog.sql_url".into(), reason));
-            }
-            return Ok(None);
-        }
-    };
-    let sql_url = SecretUrl(url);
-    let schemes = ["mysql://", "mariadb://", "postgres://", "postgresql://", "sqlite:"];
-    if !schemes.iter().any(|s| sql_url.expose().starts_with(s)) {
-        return Err((
-            "catalog.sql_url".into(),
-            format!(
-                "{sql_url:?}{origin}: expected mysql://, mariadb://, postgres://, postgresql:// or sqlite:"
-            ),
-        ));
-    }
-    let poll_ms = raw.and_then(|c| c.poll_ms).unwrap_or(1000);
-    limits::count(&CATALOG_POLL_MS, poll_ms).map_err(|r| ("catalog.poll_ms".to_owned(), r))?;
-    Ok(Some(CatalogSettings { sql_url, poll: Duration::from_millis(poll_ms) }))
 }
 
 /// The `[instance]` section, every value within its range (nothing raised silently).
