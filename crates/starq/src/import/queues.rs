@@ -245,10 +245,49 @@ fn count_range(range: RangeInclusive<u32>) -> RangeInclusive<u64> {
     u64::from(*range.start())..=u64::from(*range.end())
 }
 
+/// The settings that are a number and nothing more: starq's range, and whether `app_queue`
+/// reads a negative value as 0.
+fn plain_number(name: &str) -> Option<(RangeInclusive<u64>, bool)> {
+    Some(match name {
+        "wrapuptime" => (limits::WRAPUP_SECS, true),
+        "weight" => (count_range(limits::WEIGHT), false),
+        "maxlen" => (count_range(limits::CALLERS_OR_MEMBERS), true),
+        "penaltymemberslimit" => (count_range(limits::CALLERS_OR_MEMBERS), false),
+        "servicelevel" => (limits::SERVICE_LEVEL_SECS, false),
+        _ => return None,
+    })
+}
+
+/// `autopause` as `autopause2int` reads it: `no`, `yes` (any true value) or `all`.
+fn autopause(var: &Variable, report: &mut Report) -> &'static str {
+    let value = var.value.trim();
+    if value.is_empty() {
+        return "no";
+    }
+    if is_true(value) {
+        return "yes";
+    }
+    match ["no", "yes", "all"].into_iter().find(|m| m.eq_ignore_ascii_case(value)) {
+        Some(mode) => mode,
+        None => {
+            report.add(&var.at, format!("{value:?} is not no, yes or all: app_queue reads no"));
+            "no"
+        }
+    }
+}
+
 /// One setting (the last line of its name) into the draft, or into the report.
 fn setting(q: &mut Draft, var: &Variable, rules: Option<&Rules>, report: &mut Report) {
     let name = var.name.to_ascii_lowercase();
     let value = var.value.trim();
+    if let Some((range, negative_is_zero)) = plain_number(&name) {
+        let n = number(var, report);
+        let n = if negative_is_zero { n.max(0) } else { n };
+        if let Some(n) = within(var, n, range, report) {
+            q.set(&name, n);
+        }
+        return;
+    }
     match name.as_str() {
         "strategy" => {
             if !STRATEGIES.iter().any(|(a, _)| a.eq_ignore_ascii_case(value)) {
@@ -278,54 +317,13 @@ fn setting(q: &mut Draft, var: &Variable, rules: Option<&Rules>, report: &mut Re
                 }
             }
         },
-        "wrapuptime" => {
-            let n = number(var, report).max(0);
-            if let Some(n) = within(var, n, limits::WRAPUP_SECS, report) {
-                q.set("wrapuptime", n);
-            }
-        }
-        "weight" => {
-            let n = number(var, report);
-            if let Some(n) = within(var, n, count_range(limits::WEIGHT), report) {
-                q.set("weight", n);
-            }
-        }
         "autofill" | "autopausebusy" | "autopauseunavail" => {
             let yes = boolean(var, report);
             q.set(&name, yes);
         }
         "autopause" => {
-            let mode = if value.is_empty() {
-                "no"
-            } else if is_true(value) {
-                "yes"
-            } else if let Some(m) =
-                ["no", "yes", "all"].iter().find(|m| m.eq_ignore_ascii_case(value))
-            {
-                m
-            } else {
-                report.add(&var.at, format!("{value:?} is not no, yes or all: app_queue reads no"));
-                "no"
-            };
+            let mode = autopause(var, report);
             q.set("autopause", mode);
-        }
-        "maxlen" => {
-            let n = number(var, report).max(0);
-            if let Some(n) = within(var, n, count_range(limits::CALLERS_OR_MEMBERS), report) {
-                q.set("maxlen", n);
-            }
-        }
-        "penaltymemberslimit" => {
-            let n = number(var, report);
-            if let Some(n) = within(var, n, count_range(limits::CALLERS_OR_MEMBERS), report) {
-                q.set("penaltymemberslimit", n);
-            }
-        }
-        "servicelevel" => {
-            let n = number(var, report);
-            if let Some(n) = within(var, n, limits::SERVICE_LEVEL_SECS, report) {
-                q.set("servicelevel", n);
-            }
         }
         "context" if !value.is_empty() => q.set("context", value),
         "musicclass" | "music" | "musiconhold" if !value.is_empty() => q.set("musicclass", value),
