@@ -11,7 +11,7 @@
 //! "accept"`), open its door in the [`Inbound`] listener for the tenure, so that Asterisk's
 //! connections feed the tenure's stream. The items are the same either way.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,10 +19,11 @@ use starq_ari::{
     AriClient, EventStreamConfig, EventStreamHandle, StreamItem, accept_events, connect_events,
 };
 use starq_core::engine::Input as CoreInput;
-use starq_core::{Epoch, Fence, NodeId, Time};
+use starq_core::{AgentId, Epoch, Fence, NodeId, Time};
 use starq_store::Store;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
+use crate::config::Catalog;
 use crate::execute;
 use crate::inbound::Inbound;
 use crate::instance::{AriCommand, Input, Instance, Output};
@@ -35,10 +36,12 @@ const COMMAND_BUFFER: usize = 4096;
 /// Answers from the store, executors and helper tasks, and API inputs, waiting for the driver.
 pub(crate) const INPUT_BUFFER: usize = 1024;
 
-/// What the driver shares with the shell's handle: figures and health, updated as it runs.
+/// What the driver shares with the shell's handle: figures, health and the agents configured,
+/// updated as it runs.
 pub(crate) struct Shared {
     pub(crate) latency: Arc<Mutex<DispatchLatency>>,
     pub(crate) health: Arc<Mutex<Health>>,
+    pub(crate) agents: Arc<Mutex<BTreeSet<AgentId>>>,
 }
 
 /// Where the driver's inputs come from.
@@ -47,6 +50,20 @@ pub(crate) struct Inlets {
     pub(crate) events: mpsc::Receiver<(Fence, StreamItem)>,
     pub(crate) answers: mpsc::Receiver<Input>,
     pub(crate) api: mpsc::Receiver<CoreInput>,
+    /// The catalog as it changes, when configuration comes from SQL.
+    pub(crate) catalog: Option<watch::Receiver<Arc<Catalog>>>,
+}
+
+/// The catalog's next revision; never, without a catalog (or once its watcher stopped).
+async fn next_catalog(catalog: &mut Option<watch::Receiver<Arc<Catalog>>>) -> Arc<Catalog> {
+    if let Some(rx) = catalog {
+        if rx.changed().await.is_ok() {
+            return Arc::clone(&rx.borrow_and_update());
+        }
+        tracing::warn!("the catalog's watcher stopped: configuration no longer followed");
+        *catalog = None;
+    }
+    std::future::pending().await
 }
 
 /// Where the driver sends what it starts: node events and answers come back to its inlets.
@@ -188,6 +205,10 @@ impl<S: Store> Driver<S> {
                 Some((tenure, item)) = self.inlets.events.recv() => Some(Input::Stream { tenure, item }),
                 Some(answer) = self.inlets.answers.recv() => Some(answer),
                 Some(input) = self.inlets.api.recv() => Some(Input::Api(input)),
+                catalog = next_catalog(&mut self.inlets.catalog) => {
+                    *lock(&self.shared.agents) = catalog.agents.iter().map(|a| a.id.clone()).collect();
+                    Some(Input::Configure(catalog))
+                }
                 () = tokio::time::sleep(sleep) => None,
             };
             // Dispatch latency runs from here: the input is in hand.

@@ -133,7 +133,7 @@ pub enum EngineError {
 #[derive(Clone, Debug)]
 pub struct ShellHandle {
     api: mpsc::Sender<Input>,
-    agents: Arc<BTreeSet<AgentId>>,
+    agents: Arc<Mutex<BTreeSet<AgentId>>>,
     latency: Arc<Mutex<DispatchLatency>>,
     health: Arc<Mutex<Health>>,
     inbound: Option<std::net::SocketAddr>,
@@ -153,7 +153,7 @@ impl ShellHandle {
 
     /// Whether the agent is configured.
     pub fn knows_agent(&self, agent: &AgentId) -> bool {
-        self.agents.contains(agent)
+        self.agents.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(agent)
     }
 
     /// The instance's health now.
@@ -233,16 +233,61 @@ pub async fn start_with_signals<S: Store>(
     signals: mpsc::Receiver<()>,
     presence: Option<Arc<dyn PresenceRecord>>,
 ) -> Result<(ShellHandle, tokio::task::JoinHandle<Result<(), EngineError>>), EngineError> {
-    let known = Arc::new(agents.iter().map(|a| a.id.clone()).collect());
+    let configuration = Configuration::File { queues, agents };
+    start_configured(store, configuration, nodes, settings, signals, presence).await
+}
+
+/// Where an instance's queues and agents come from.
+#[derive(Debug)]
+pub enum Configuration {
+    /// Fixed for the instance's life (`starq.toml`, tests).
+    File {
+        /// Queues.
+        queues: Vec<QueueConfig>,
+        /// Agents.
+        agents: Vec<AgentConfig>,
+    },
+    /// The catalog in SQL as it changes (its watcher's channel): each new revision is followed
+    /// at once, without a restart.
+    Catalog(tokio::sync::watch::Receiver<Arc<config::Catalog>>),
+}
+
+/// [`start_with_signals`], with its queues and agents from `configuration`.
+pub async fn start_configured<S: Store>(
+    store: Arc<S>,
+    configuration: Configuration,
+    nodes: Vec<NodeSpec>,
+    settings: Settings,
+    signals: mpsc::Receiver<()>,
+    presence: Option<Arc<dyn PresenceRecord>>,
+) -> Result<(ShellHandle, tokio::task::JoinHandle<Result<(), EngineError>>), EngineError> {
+    let (queues, agents, catalog) = match configuration {
+        Configuration::File { queues, agents } => (queues, agents, None),
+        Configuration::Catalog(mut rx) => {
+            let first = Arc::clone(&rx.borrow_and_update());
+            (first.queues.clone(), first.agents.clone(), Some((rx, first)))
+        }
+    };
+    let known = Arc::new(Mutex::new(agents.iter().map(|a| a.id.clone()).collect()));
     let (events_tx, events) = mpsc::channel(driver::EVENT_BUFFER);
     let (answers_tx, answers) = mpsc::channel(driver::INPUT_BUFFER);
     let (api_tx, api) = mpsc::channel(driver::INPUT_BUFFER);
     let latency = Arc::new(Mutex::new(DispatchLatency::default()));
     let health = Arc::new(Mutex::new(Health::default()));
-    let shared = driver::Shared { latency: Arc::clone(&latency), health: Arc::clone(&health) };
+    let shared = driver::Shared {
+        latency: Arc::clone(&latency),
+        health: Arc::clone(&health),
+        agents: Arc::clone(&known),
+    };
     let apps = nodes.iter().map(|n| (n.id.clone(), n.ari.app.clone()));
-    let instance = Instance::new(settings.clone(), apps, queues, agents, driver::now(Time::ZERO));
-    let inlets = driver::Inlets { signals, events, answers, api };
+    let now = driver::now(Time::ZERO);
+    let mut instance = Instance::new(settings.clone(), apps, queues, agents, now);
+    let catalog = catalog.map(|(rx, first)| {
+        // The revision started with, so that only later ones count as changes.
+        instance.handle(now, instance::Input::Configure(first));
+        rx
+    });
+    let inlets = driver::Inlets { signals, events, answers, api, catalog };
     let outlets = driver::Outlets { events: events_tx, answers: answers_tx, presence };
     let mut driver =
         driver::Driver::new(instance, store, nodes, settings, inlets, outlets, shared)?;

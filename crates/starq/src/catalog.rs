@@ -15,11 +15,6 @@
 //! pools must not migrate one SQLite file side by side), [`seed_from_file`], [`load_valid`]
 //! for the configuration to start with, then [`Watcher::spawn`] from it.
 
-// The watcher and the seed are for `serve`, which takes its queues and agents from here once
-// the engine can be given a new configuration while it runs (issue 17); until then only the
-// CLI and the tests call into this module.
-#![allow(dead_code)]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -32,6 +27,30 @@ use starq_report::catalog::{AgentRow, CatalogDb, CatalogError, CatalogRows, Cont
 use thiserror::Error;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+
+/// What `serve` follows: the catalog opened, seeded from the file at `path` if empty, read and
+/// validated against the instance's nodes, and watched from then on (until `stop`).
+pub(crate) async fn follow(
+    settings: &CatalogSettings,
+    path: &Path,
+    config: &starq_engine::config::Config,
+    stop: CancellationToken,
+) -> anyhow::Result<(watch::Receiver<Arc<Catalog>>, tokio::task::JoinHandle<()>)> {
+    let db = open(settings).await?;
+    seed_from_file(&db, path, &config.agents).await?;
+    let nodes: BTreeSet<String> = config.nodes.iter().map(|n| n.id.to_string()).collect();
+    let first = load_valid(&db, Some(&nodes))
+        .await
+        .with_context(|| format!("catalog {}: no configuration to start with", settings.sql_url))?;
+    tracing::info!(
+        revision = first.revision,
+        queues = first.queues.len(),
+        agents = first.agents.len(),
+        "catalog: configuration read; followed every {} ms",
+        settings.poll.as_millis()
+    );
+    Ok(Watcher::new(db, settings.poll, Some(nodes)).spawn(Arc::new(first), stop))
+}
 
 /// Why the catalog gave no configuration.
 #[derive(Debug, Error)]

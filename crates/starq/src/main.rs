@@ -241,19 +241,19 @@ fn env(name: &str) -> Option<String> {
 async fn serve(path: &Path) -> anyhow::Result<()> {
     let checked = check(path)?;
     match &checked.config.store {
-        StoreChoice::Embedded => serve_on(Arc::new(MemoryStore::new()), checked).await,
+        StoreChoice::Embedded => serve_on(Arc::new(MemoryStore::new()), checked, path).await,
         StoreChoice::Redis { url, site } => {
             let store = RedisStore::connect(RedisOptions::new(url.expose(), site.as_str()))
                 .await
                 .with_context(|| {
                 format!("{}: store.redis_url: cannot use Redis", path.display())
             })?;
-            serve_on(Arc::new(store), checked).await
+            serve_on(Arc::new(store), checked, path).await
         }
     }
 }
 
-async fn serve_on<S: Store>(store: Arc<S>, checked: Checked) -> anyhow::Result<()> {
+async fn serve_on<S: Store>(store: Arc<S>, checked: Checked, path: &Path) -> anyhow::Result<()> {
     let Checked { config, report } = checked;
     tracing::info!(
         nodes = config.nodes.len(),
@@ -261,6 +261,19 @@ async fn serve_on<S: Store>(store: Arc<S>, checked: Checked) -> anyhow::Result<(
         agents = config.agents.len(),
         "starting"
     );
+    // Queues and agents from the catalog, followed while starq runs, or the file's for good.
+    let stop_watching = CancellationToken::new();
+    let (configuration, watcher) = match &config.catalog {
+        Some(settings) => {
+            let (rx, task) =
+                catalog::follow(settings, path, &config, stop_watching.clone()).await?;
+            (starq_engine::Configuration::Catalog(rx), Some(task))
+        }
+        None => {
+            let (queues, agents) = (config.queues.clone(), config.agents.clone());
+            (starq_engine::Configuration::File { queues, agents }, None)
+        }
+    };
     // The reporter outlives routing: once the engine has stopped, it writes what the journal
     // still holds.
     let routing_stopped = CancellationToken::new();
@@ -274,10 +287,9 @@ async fn serve_on<S: Store>(store: Arc<S>, checked: Checked) -> anyhow::Result<(
         }
         None => (None, None),
     };
-    let (shell, task) = starq_engine::start_with_signals(
+    let (shell, task) = starq_engine::start_configured(
         store,
-        config.queues,
-        config.agents,
+        configuration,
         config.nodes,
         config.settings,
         signals(),
@@ -290,6 +302,10 @@ async fn serve_on<S: Store>(store: Arc<S>, checked: Checked) -> anyhow::Result<(
             .with_context(|| format!("http.listen: cannot listen on {listen}"))?;
     }
     let routed = task.await.context("the engine task failed");
+    stop_watching.cancel();
+    if let Some(watcher) = watcher {
+        watcher.await.context("the catalog's watcher failed")?;
+    }
     routing_stopped.cancel();
     if let Some(reporter) = reporter {
         reporter.await.context("the reporter task failed")?;

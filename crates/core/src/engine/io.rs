@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::config::Destination;
+use crate::config::{AgentConfig, Destination, QueueConfig};
 use crate::ids::{AgentId, CallId, Fence, NodeId, QueueId, ReservationId};
 use crate::shared::{AgentAction, Miss, Notice, Reply, Request, StoredCall};
 use crate::time::Time;
@@ -63,6 +63,10 @@ pub enum Input {
     /// engine ends the rest then. A rest is ended by the engine that began it; this lets
     /// another (after a takeover, or a restart) end one whose engine is gone.
     AgentResting { agent: AgentId, until: Time },
+    /// The configuration changed: callers already in a queue keep the settings they entered
+    /// with (their timers, their penalty rule); new callers, offers, legs and rests follow the
+    /// new ones. An agent removed from it finishes its call.
+    Configure { queues: Vec<QueueConfig>, agents: Vec<AgentConfig> },
     /// Change a waiting caller's priority (API).
     SetPriority { node: NodeId, channel: String, priority: i32 },
     /// Withdraw a waiting caller to the dialplan (API).

@@ -180,6 +180,10 @@ impl Engine {
                 let draw = self.rng.next_u64();
                 self.request(Pending::Other, Request::Agent { agent, action, now, draw });
             }
+            Input::Configure { queues, agents } => {
+                self.queues = queues.into_iter().map(|q| (q.id.clone(), Arc::new(q))).collect();
+                self.agents = agents.into_iter().map(|a| (a.id.clone(), Arc::new(a))).collect();
+            }
             Input::AgentResting { agent, until } => {
                 // A later end this engine armed itself is kept: a cancelled offer on a node it
                 // does not own waits for that node's owner to hang the leg up.

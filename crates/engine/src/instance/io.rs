@@ -13,6 +13,7 @@ use starq_core::shared::{Miss, Notice, Presence, Reply, Request, StoredCall};
 use starq_core::{AgentId, CallId, Fence, NodeId, ReservationId, Time};
 use starq_store::{AgentView, Heartbeat, Lease, Store, StoreError};
 
+use crate::config::Catalog;
 use crate::translate::DialOrder;
 
 /// Something that happened to the instance.
@@ -64,6 +65,9 @@ pub enum Input {
     Api(CoreInput),
     /// SIGTERM or SIGINT: the first drains, the second exits at once.
     Signal,
+    /// The configuration changed (the catalog at a new revision; an older or equal one is
+    /// ignored). The instance that writes configuration installs it in the store.
+    Configure(Arc<Catalog>),
 }
 
 /// What came of an ARI request (only what changes what the instance believes).

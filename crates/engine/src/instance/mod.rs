@@ -23,7 +23,9 @@
 //! | `io` | inputs, outputs, store operations and ARI requests, as data |
 //! | `nodes` | ownership of each node: leases, rebalancing, hand-over, replacement, loss |
 //! | `reconcile` | a node's app listing against what is followed and what the store holds |
+//! | `codes` | agent feature codes from phones, from arrival to the dialplan |
 
+mod codes;
 mod io;
 mod nodes;
 mod reconcile;
@@ -42,6 +44,7 @@ use starq_store::{AgentStatus, StoreError};
 pub use io::{AriCommand, AriOutcome, Input, Listing, OpId, Output, StoreAnswer, StoreOp, Stray};
 use nodes::Node;
 
+use crate::config::Catalog;
 use crate::translate::{Channels, DialOrder, Step};
 use crate::{Health, Settings};
 
@@ -104,6 +107,8 @@ enum Purpose {
         listing: Listing,
     },
     Rest(AgentId),
+    /// An agent's view for a feature code on this node's channel.
+    Code(NodeId, String),
 }
 
 /// The core's routing requests: applied in the order the core gives them, one at a time, and
@@ -160,12 +165,20 @@ pub struct Instance {
     settings: Settings,
     engine: Engine,
     channels: Channels,
+    /// Agent feature codes in progress.
+    codes: codes::Codes,
     nodes: BTreeMap<NodeId, Node>,
     /// Live instances at the last heartbeat, sorted.
     live: Vec<String>,
-    /// The configuration this instance installs, again in a store that lost it.
+    /// The configuration this instance installs, again in a store that lost it, and the
+    /// catalog's revision it came from (0: the configuration file's).
     queues: Arc<[QueueConfig]>,
     agents: Arc<[AgentConfig]>,
+    revision: u64,
+    /// Agents removed from the configuration while this instance ran (see `configure`).
+    retired: std::collections::BTreeSet<AgentId>,
+    /// This instance writes configuration into the store (see [`Instance::writes_configuration`]).
+    writer: bool,
     ops: BTreeMap<OpId, Purpose>,
     next_op: u64,
     outputs: VecDeque<Output>,
@@ -209,10 +222,14 @@ impl Instance {
         let mut instance = Instance {
             engine,
             channels: Channels::default(),
+            codes: codes::Codes::default(),
             nodes,
             live: Vec::new(),
             queues: queues.into(),
             agents: agents.into(),
+            revision: 0,
+            retired: std::collections::BTreeSet::new(),
+            writer: false,
             ops: BTreeMap::new(),
             next_op: 0,
             outputs: VecDeque::new(),
@@ -270,6 +287,7 @@ impl Instance {
             self.routing.retry.as_ref().map(|(_, at)| *at),
             self.closing.iter().map(|(at, _)| *at).min(),
             self.relist.values().copied().min(),
+            self.codes.next_due(),
             phase,
             periodic,
         ]
@@ -333,6 +351,7 @@ impl Instance {
             Input::Presence(recalled) => self.on_presence(recalled),
             Input::Api(input) => self.core(input),
             Input::Signal => self.on_signal(),
+            Input::Configure(catalog) => self.on_configure(&catalog),
         }
         self.settle();
     }
@@ -362,6 +381,7 @@ impl Instance {
             self.relist.remove(&node);
             self.list(&node);
         }
+        self.codes_due(now);
         if self.started() && self.phase != Phase::Done {
             self.periodic(now);
         }
@@ -517,6 +537,9 @@ impl Instance {
                     let reason = LegHangup::Normal;
                     self.send(node, AriCommand::HangupLeg { leg, reason });
                 }
+                code @ (Step::AgentCode { .. }
+                | Step::AgentCodePlayed(_)
+                | Step::AgentCodeGone(_)) => self.on_code_step(node, code),
             }
         }
     }
@@ -561,6 +584,7 @@ impl Instance {
                 }
             },
             (Purpose::Rest(agent), answer) => self.on_rest(&agent, answer),
+            (Purpose::Code(node, channel), answer) => self.on_code_view(node, channel, answer),
         }
     }
 
@@ -825,13 +849,63 @@ impl Instance {
         }
     }
 
+    /// A new configuration: followed at once by this instance's core (callers already queued
+    /// keep what they entered with), and installed in the store by the one instance that writes
+    /// configuration.
+    fn on_configure(&mut self, catalog: &Catalog) {
+        if catalog.revision <= self.revision {
+            return;
+        }
+        tracing::info!(
+            revision = catalog.revision,
+            queues = catalog.queues.len(),
+            agents = catalog.agents.len(),
+            "configuration changed"
+        );
+        self.revision = catalog.revision;
+        let kept: std::collections::BTreeSet<&AgentId> =
+            catalog.agents.iter().map(|a| &a.id).collect();
+        let gone = self.agents.iter().map(|a| &a.id).filter(|id| !kept.contains(id)).cloned();
+        self.retired.extend(gone.collect::<Vec<_>>());
+        self.retired.retain(|id| !kept.contains(id));
+        self.queues = catalog.queues.clone().into();
+        self.agents = catalog.agents.clone().into();
+        let (queues, agents) = (catalog.queues.clone(), catalog.agents.clone());
+        self.core(CoreInput::Configure { queues, agents });
+        if self.started() && self.writer {
+            self.configure();
+        }
+    }
+
+    /// Whether this instance writes configuration into the store: the first of the live
+    /// instances by name, so that instances never write over each other (each follows the
+    /// catalog itself; a writer that changes writes its own once, which, a poll behind at
+    /// worst, the next change or poll brings level).
+    fn writes_configuration(&self) -> bool {
+        self.live.first() == Some(&self.settings.instance)
+    }
+
+    /// After a heartbeat: an instance that has become the writer installs its configuration.
+    fn check_writer(&mut self) {
+        let writer = self.writes_configuration();
+        if writer && !self.writer && self.started() && self.revision > 0 {
+            self.configure();
+        }
+        self.writer = writer;
+    }
+
     /// Installs the configuration (at start, and again in a store found without it).
     fn configure(&mut self) {
-        let op = StoreOp::Reconfigure {
-            queues: Arc::clone(&self.queues),
-            agents: Arc::clone(&self.agents),
-            now: self.now,
+        // The store keeps every agent it was ever given (its runtime state outlives a
+        // configuration): one removed since is installed with no queue, so that it leaves them
+        // (journaled) and is offered nothing more, its call in progress going on to its end.
+        let agents = if self.retired.is_empty() {
+            Arc::clone(&self.agents)
+        } else {
+            let retired = self.retired.iter().map(|id| AgentConfig::new(id.clone()));
+            self.agents.iter().cloned().chain(retired).collect()
         };
+        let op = StoreOp::Reconfigure { queues: Arc::clone(&self.queues), agents, now: self.now };
         self.store(Purpose::Configure, op);
     }
 }

@@ -91,6 +91,7 @@ impl Instance {
         match answer {
             Ok(StoreAnswer::Heartbeat(beat)) => {
                 self.live = beat.live;
+                self.writer = self.writes_configuration();
                 // A store without configuration is new, or lost everything (a single box
                 // restarted with its embedded store, a Redis without persistence).
                 if !beat.configured {
@@ -125,6 +126,7 @@ impl Instance {
         match answer {
             Ok(StoreAnswer::Heartbeat(beat)) => {
                 self.live = beat.live;
+                self.check_writer();
                 if !beat.configured {
                     tracing::error!(
                         "the store lost its configuration (Redis restarted empty?): configured \
