@@ -13,6 +13,7 @@
 //! |---|---|
 //! | [`args`] | the `Stasis(starq,queue=…)` arguments, parsed strictly |
 //! | [`config`] | `starq.toml`, validated into typed settings |
+//! | [`phone`] | agent feature codes from a phone (`Stasis(starq,agent=…)`): arguments, the agent, the decision |
 //! | [`translate`] | ARI events → core inputs; which channel is what |
 //! | `execute` | core commands → ARI requests, one executor per node |
 //! | `lanes` | which of a node's requests may go out: in order per call, calls side by side |
@@ -32,6 +33,7 @@ pub mod health;
 pub mod inbound;
 pub mod instance;
 mod lanes;
+pub mod phone;
 pub mod placement;
 pub mod translate;
 

@@ -13,6 +13,7 @@ use starq_core::shared::{Miss, StoredCall, StoredState, leg_id};
 use starq_core::{AgentId, CallId, LegId, NodeId, QueueId, ReservationId, Time};
 
 use crate::args;
+use crate::phone::{self, AgentCode, CodeError};
 
 /// What an ARI event asks of the shell.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,6 +42,22 @@ pub enum Step {
     /// An agent leg that answered busy or unreachable is left up by Asterisk until the dial
     /// timeout (sample 08): hang it up.
     HangupLeg(String),
+    /// A phone entered the app with an agent feature code (`Stasis(starq,agent=…)`); the
+    /// channel is followed until starq sends it on ([`Channels::code_released`]).
+    AgentCode {
+        /// The channel.
+        channel: String,
+        /// Its name, which says the endpoint it came from.
+        name: String,
+        /// Its arguments, parsed, or why they were refused.
+        code: Result<AgentCode, CodeError>,
+        /// Found in a listing rather than by its `StasisStart` (see [`Channels::stray`]).
+        stray: bool,
+    },
+    /// The confirmation played to a feature code's channel finished.
+    AgentCodePlayed(String),
+    /// A feature code's channel left the app on its own (hung up).
+    AgentCodeGone(String),
 }
 
 /// How to dial an agent leg once it is in the app: for which caller, and for how long.
@@ -68,6 +85,8 @@ pub struct Channels {
     legs: BTreeMap<String, Leg>,
     /// A caller's bridge.
     bridges: BTreeMap<(NodeId, String), String>,
+    /// Phones in the app for a feature code, by node and channel id.
+    codes: BTreeSet<(NodeId, String)>,
     /// Counts registrations, so a listing of the app is only compared with what was followed
     /// before it was asked for.
     generation: u64,
@@ -201,6 +220,20 @@ impl Channels {
         self.bridges.remove(&key)
     }
 
+    /// starq sends a feature code's channel on: its later events are not news.
+    pub fn code_released(&mut self, node: &NodeId, channel: &str) {
+        let key = (node.clone(), channel.to_owned());
+        if self.codes.remove(&key) {
+            let at = self.tick();
+            self.released.insert(key, at);
+        }
+    }
+
+    fn code_gone(&mut self, node: &NodeId, channel: &str) -> Option<Vec<Step>> {
+        let gone = self.codes.remove(&(node.clone(), channel.to_owned()));
+        gone.then(|| vec![Step::AgentCodeGone(channel.to_owned())])
+    }
+
     /// A caller and a leg are bridged in `bridge`.
     pub fn bridged(&mut self, node: &NodeId, channel: &str, bridge: &str) {
         self.bridges.insert((node.clone(), channel.to_owned()), bridge.to_owned());
@@ -252,7 +285,9 @@ impl Channels {
             }
             // A caller leaves Stasis by hanging up (when starq sends it on, it is released first).
             // Legs are judged on ChannelDestroyed, which carries the cause.
-            Event::StasisEnd(e) => self.caller_gone(node, &e.channel.id),
+            Event::StasisEnd(e) => self
+                .code_gone(node, &e.channel.id)
+                .unwrap_or_else(|| self.caller_gone(node, &e.channel.id)),
             Event::ChannelDestroyed(e) => {
                 let id = &e.channel.id;
                 match self.legs.remove(id) {
@@ -263,7 +298,7 @@ impl Channels {
                         reservation: leg.reservation,
                         miss: miss_for_cause(leg.far_cause.unwrap_or(e.cause)),
                     })],
-                    None => self.caller_gone(node, id),
+                    None => self.code_gone(node, id).unwrap_or_else(|| self.caller_gone(node, id)),
                 }
             }
             Event::ChannelHangupRequest(e) if e.soft != Some(true) => {
@@ -298,6 +333,9 @@ impl Channels {
                         node: node.clone(),
                         channel: channel.to_owned(),
                     })]
+                }
+                Some(channel) if self.codes.contains(&(node.clone(), channel.to_owned())) => {
+                    vec![Step::AgentCodePlayed(channel.to_owned())]
                 }
                 _ => Vec::new(),
             },
@@ -451,6 +489,7 @@ impl Channels {
                 let key = (node.clone(), (*id).clone());
                 !self.legs.contains_key(*id)
                     && !self.callers.contains_key(&key)
+                    && !self.codes.contains(&key)
                     && !self.released.contains_key(&key)
             })
             .cloned()
@@ -474,6 +513,7 @@ impl Channels {
         talking: bool,
     ) -> Vec<Step> {
         if self.callers.contains_key(&(node.clone(), channel.id.clone()))
+            || self.codes.contains(&(node.clone(), channel.id.clone()))
             || self.legs.contains_key(&channel.id)
             || !channel.dialplan.app_name.eq_ignore_ascii_case("stasis")
         {
@@ -495,6 +535,9 @@ impl Channels {
         let args: Vec<String> = fields.map(str::to_owned).collect();
         let mut steps = self.arrival(node, channel, &args);
         for step in &mut steps {
+            if let Step::AgentCode { stray, .. } = step {
+                *stray = true;
+            }
             if let Step::Input(Input::CallerArrived(arrival)) = step
                 && let Some(entry) =
                     entry.as_ref().filter(|e| e.queue == arrival.queue && e.step == 0)
@@ -557,6 +600,15 @@ impl Channels {
         if is_leg(node, &channel.id) || args == [LEG_ARG] {
             return Vec::new();
         }
+        if phone::is_agent_code(args) {
+            self.codes.insert((node.clone(), channel.id.clone()));
+            return vec![Step::AgentCode {
+                channel: channel.id.clone(),
+                name: channel.name.clone(),
+                code: phone::parse(args),
+                stray: false,
+            }];
+        }
         match args::parse(args) {
             Ok(a) => {
                 self.follow_caller(node, &channel.id);
@@ -579,6 +631,7 @@ impl Channels {
     /// another instance now.
     pub fn forget_node(&mut self, node: &NodeId) {
         self.callers.retain(|(n, _), _| n != node);
+        self.codes.retain(|(n, _)| n != node);
         self.released.retain(|(n, _), _| n != node);
         self.bridges.retain(|(n, _), _| n != node);
         self.legs.retain(|_, leg| &leg.node != node);

@@ -64,7 +64,10 @@ impl Replay {
                     Step::Refuse { channel, reason } => out.refused.push((channel, reason)),
                     Step::Dial { leg, .. } => out.dials.push(leg),
                     Step::HangupLeg(leg) => out.hangups.push(leg),
-                    Step::DeleteBridge(_) => {}
+                    Step::DeleteBridge(_)
+                    | Step::AgentCode { .. }
+                    | Step::AgentCodePlayed(_)
+                    | Step::AgentCodeGone(_) => {}
                 }
             }
         }

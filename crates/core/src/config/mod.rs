@@ -11,7 +11,7 @@ pub mod limits;
 mod penalty;
 mod queue;
 
-pub use agent::{AgentConfig, Contact, Membership};
+pub use agent::{AgentConfig, Contact, Membership, Pin};
 pub use empty::{EmptyConditions, MemberCondition};
 pub use penalty::{PenaltyChange, PenaltyRule, PenaltyStep, Window};
 pub use queue::{

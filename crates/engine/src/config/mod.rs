@@ -30,7 +30,7 @@ use starq_ari::{Credentials, NodeConfig};
 use starq_core::config::limits::{self, HOUR};
 use starq_core::config::{
     AgentConfig, Announcements, AnswerMode, AutoPause, Contact, Destination, EmptyConditions,
-    HoldtimeAnnounce, Membership, Overflow, PenaltyRule, PenaltyStep, PositionAnnounce,
+    HoldtimeAnnounce, Membership, Overflow, PenaltyRule, PenaltyStep, Pin, PositionAnnounce,
     QueueConfig,
 };
 use starq_core::strategy::Strategy;
@@ -630,5 +630,26 @@ fn agent(
             nodes: contact.nodes.iter().map(NodeId::new).collect(),
         });
     }
+    let digits = |pin: &str| pin.bytes().all(|b| b.is_ascii_digit());
+    match &a.pin {
+        None => {}
+        // Digits only, as `Read()` collects them from a keypad; the value is never echoed.
+        Some(raw::Secret::Text(pin))
+            if (1..=MAX_PIN_DIGITS).contains(&pin.len()) && digits(pin) =>
+        {
+            c.pin = Some(Pin::new(pin.as_str()));
+        }
+        Some(raw::Secret::Text(_)) => {
+            let reason = format!("a PIN is 1 to {MAX_PIN_DIGITS} digits (0-9)");
+            return Err((AgentField::Key("pin"), reason));
+        }
+        Some(raw::Secret::Number) => {
+            let reason = "write the PIN in quotes (\"0123\"): a number loses its leading zeros";
+            return Err((AgentField::Key("pin"), reason.into()));
+        }
+    }
     Ok(c)
 }
+
+/// The longest agent PIN.
+const MAX_PIN_DIGITS: usize = 16;

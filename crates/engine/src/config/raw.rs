@@ -143,6 +143,44 @@ pub(super) struct Agent {
     pub(super) queues: BTreeMap<String, u32>,
     #[serde(default)]
     pub(super) contacts: Vec<Contact>,
+    pub(super) pin: Option<Secret>,
+}
+
+/// A secret as written (an agent's PIN): never shown by `Debug`, never echoed by an error
+/// (the parser's errors quote the line, so a wrong type is taken here and refused later).
+pub(super) enum Secret {
+    /// A string, as it should be.
+    Text(String),
+    /// A bare number, which would have lost its leading zeros.
+    Number,
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Secret;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string of digits")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Secret, E> {
+                Ok(Secret::Text(value.to_owned()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Secret, E> {
+                Ok(Secret::Number)
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Secret, E> {
+                Ok(Secret::Number)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Debug, Deserialize)]
