@@ -81,6 +81,9 @@ pub struct CallerRecord {
     /// Whether music on hold was still playing when the caller left Stasis for the dialplan
     /// (`/continue` does not stop it: the caller hears it over whatever the dialplan does).
     pub moh_after_stasis: bool,
+    /// The channel's variables when it left Stasis for the dialplan (what the dialplan reads
+    /// next: `STARQ_OUTCOME`, …); empty while in Stasis or when it hung up there.
+    pub left_with: BTreeMap<String, String>,
     /// Whether ringback was indicated to the caller.
     pub heard_ringing: bool,
     /// Announcements and prompts played.

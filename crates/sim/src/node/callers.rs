@@ -197,6 +197,7 @@ impl NodeState {
             moh_starts: 0,
             moh_ms: 0,
             moh_after_stasis: false,
+            left_with: Default::default(),
             heard_ringing: false,
             heard: Vec::new(),
             dtmf: Vec::new(),

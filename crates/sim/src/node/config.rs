@@ -106,8 +106,9 @@ pub struct MediaCatalog {
 
 impl Default for MediaCatalog {
     fn default() -> Self {
-        // Lengths of the stock Asterisk English prompts a queue uses, rounded.
-        let table: [(&str, u64); 14] = [
+        // Lengths of the stock Asterisk English prompts a queue and agents' feature codes use,
+        // rounded.
+        let table: [(&str, u64); 20] = [
             ("queue-thankyou", 2_600),
             ("queue-youarenext", 1_500),
             ("queue-thereare", 1_000),
@@ -122,6 +123,12 @@ impl Default for MediaCatalog {
             ("beep", 250),
             ("vm-goodbye", 900),
             ("silence/1", 1_000),
+            ("agent-loginok", 1_100),
+            ("agent-loggedoff", 1_100),
+            ("agent-incorrect", 1_000),
+            ("dictate/paused", 600),
+            ("beeperr", 300),
+            ("an-error-has-occurred", 1_400),
         ];
         Self {
             sounds: table

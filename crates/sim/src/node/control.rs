@@ -88,7 +88,12 @@ impl NodeState {
             let ms = self.ms(now);
             let outcome =
                 Outcome::Continued { context: ctx.clone(), exten: exten.clone(), priority };
-            self.world.truth().end_caller(caller, ms, outcome);
+            let vars = self.channels.get(id).map(|c| c.vars.clone()).unwrap_or_default();
+            let mut truth = self.world.truth();
+            if let Some(rec) = truth.caller_mut(caller).filter(|r| r.outcome.is_none()) {
+                rec.left_with = vars;
+            }
+            truth.end_caller(caller, ms, outcome);
         }
         let wait = if targeted {
             let note = format!("Continued from Stasis into {ctx} {exten}");
