@@ -240,3 +240,67 @@ fn events_about_channels_starq_does_not_follow_change_nothing() {
     .expect("unknown types decode");
     assert!(channels.translate(&node, &unknown).is_empty());
 }
+
+/// Sample 10's first caller and its end, entering with `args` instead of its own, and the end of
+/// a playback on it (as the ARI spec shapes `PlaybackFinished`; no sample records one).
+fn code_events(args: &[&str]) -> Option<(Event, Event, Event)> {
+    let dir = samples_dir()?;
+    let text = std::fs::read_to_string(dir.join("10_moh_then_continue.json")).expect("readable");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("sample is JSON");
+    let steps = json["moh_not_stopped"]["steps"].as_array().expect("steps").clone();
+    let of_type = |kind: &str| steps.iter().find(|s| s["type"] == kind).expect(kind).clone();
+    let mut start = of_type("StasisStart");
+    start["args"] = serde_json::json!(args);
+    start["channel"]["dialplan"]["app_data"] = format!("starq,{}", args.join(",")).into();
+    let played = serde_json::json!({
+        "type": "PlaybackFinished",
+        "timestamp": "2026-12-07T14:41:33.100+0000",
+        "playback": {
+            "id": "c10a;2-p3",
+            "media_uri": "sound:agent-loginok",
+            "target_uri": "channel:c10a;2",
+            "language": "en",
+            "state": "done"
+        },
+        "asterisk_id": "02:fc:00:00:00:01",
+        "application": "starq"
+    });
+    let decode = |v| decode_value(v).expect("decodes");
+    Some((decode(start), decode(played), decode(of_type("StasisEnd"))))
+}
+
+#[test]
+fn a_feature_code_channel_is_followed_as_such_until_sent_on() {
+    let Some((start, played, end)) = code_events(&["agent=toggle", "pin=0042"]) else { return };
+    let node = NodeId::new("main");
+    let mut channels = Channels::default();
+    let steps = channels.translate(&node, &start);
+    let [Step::AgentCode { channel, name, code: Ok(code), stray: false }] = steps.as_slice() else {
+        panic!("a feature code, not a caller: {steps:?}");
+    };
+    assert_eq!((channel.as_str(), name.as_str()), ("c10a;2", "Local/9101@acc-in-00000132;2"));
+    assert_eq!(code.action, starq_engine::phone::CodeAction::Toggle);
+    assert!(!format!("{steps:?}").contains("0042"), "the PIN never shows");
+    let present = ["c10a;2".to_owned()].into();
+    assert!(channels.strays(&node, &present).is_empty(), "followed: no stray");
+    assert_eq!(channels.translate(&node, &played), [Step::AgentCodePlayed("c10a;2".into())]);
+    assert_eq!(channels.translate(&node, &end), [Step::AgentCodeGone("c10a;2".into())]);
+
+    // Sent on by starq: its end is not news, and while Asterisk tears it down it is no stray.
+    channels.translate(&node, &start);
+    channels.code_released(&node, "c10a;2");
+    assert!(channels.translate(&node, &end).is_empty());
+    assert!(channels.strays(&node, &present).is_empty());
+}
+
+#[test]
+fn a_feature_code_found_in_a_listing_says_so() {
+    let Some((start, _, _)) = code_events(&["agent=toggle"]) else { return };
+    let Event::StasisStart(e) = start else { unreachable!() };
+    let mut channels = Channels::default();
+    let node = NodeId::new("main");
+    let steps = channels.stray(&node, &e.channel, "starq", &Default::default(), false);
+    assert!(matches!(steps.as_slice(), [Step::AgentCode { stray: true, .. }]), "{steps:?}");
+    let again = channels.stray(&node, &e.channel, "starq", &Default::default(), false);
+    assert!(again.is_empty(), "followed once");
+}
