@@ -8,6 +8,11 @@
 //! Asterisk says it finished, the channel continues in the dialplan with `STARQ_OUTCOME` set.
 //! A confirmation that never reports its end (a playback refused) continues after
 //! [`CONFIRM_LIMIT`]; a channel that hangs up is forgotten.
+//!
+//! Why wait for `PlaybackFinished` rather than send `/continue` right behind `/play`: Asterisk
+//! queues both on the channel's control queue and runs them in order (`play_uri` and
+//! `app_control_continue` in `res/stasis`), but the simulator stops a playback on `/continue`,
+//! and a wait keeps the confirmation whole whatever the far side does with the order.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
