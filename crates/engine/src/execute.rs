@@ -128,12 +128,13 @@ impl Tenure {
     }
 
     /// Whether `command` may go out now, waiting through the margin for a renewal. A leg's
-    /// hang-up goes out until the tenure ends, even past the lease: the store no longer holds
-    /// the leg's offer (or never did), so no other owner can be ringing it, and a leg left up
-    /// would keep its agent's phone busy while the agent is offered again.
+    /// hang-up handed over while the tenure lasted goes out even past the lease and the
+    /// tenure's end (none is handed over after): the store no longer holds the leg's offer (or
+    /// never did), so no other owner can be ringing it, and a leg left up would keep its
+    /// agent's phone busy while the agent is offered again.
     async fn holds(&self, command: &AriCommand) -> bool {
         if matches!(command, AriCommand::HangupLeg { .. }) {
-            return self.until.load(Ordering::Relaxed) != 0;
+            return true;
         }
         loop {
             match self.standing() {

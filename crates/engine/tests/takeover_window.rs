@@ -138,6 +138,9 @@ struct Window {
 }
 
 async fn takeover(mode: Mode, seed: u64) -> Window {
+    // `RUST_LOG=starq_engine=debug` shows the instances' decisions (captured unless it fails).
+    let filter = tracing_subscriber::EnvFilter::from_default_env();
+    _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
     let redis = support::RedisServer::start_with(false);
     let store = Arc::new(redis.store().await);
     let forwarder = Forwarder::start().await;

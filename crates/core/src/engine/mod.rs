@@ -106,6 +106,21 @@ impl Engine {
         self.commands.pop_front()
     }
 
+    /// Takes the leg hang-ups for `node` still waiting among the commands (behind a store
+    /// request in flight), for a shell about to give the node up: a hang-up decided is final,
+    /// and one carried out later would find the node no longer this engine's.
+    pub fn take_leg_hangups(&mut self, node: &NodeId) -> Vec<(String, LegHangup)> {
+        let mut hangups = Vec::new();
+        self.commands.retain(|command| match command {
+            Command::HangupLeg { node: n, leg, reason } if n == node => {
+                hangups.push((leg.clone(), *reason));
+                false
+            }
+            _ => true,
+        });
+        hangups
+    }
+
     /// When [`Engine::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Time> {
         self.timers.next_deadline()

@@ -174,6 +174,16 @@ impl Engine {
             return self.hangup(&call, Party::Agent);
         }
         let (call, leg_id) = (leg.offer.call.clone(), leg.id.clone());
+        let leaving = self.callers.get(&call).is_none_or(|c| c.phase == Phase::Ending);
+        if leaving {
+            // The caller left while the answer was being confirmed (its leave, behind, ends
+            // the call in the store): nobody to bridge the agent with, the leg goes.
+            let node = leg.offer.node.clone();
+            self.legs.remove(&reservation);
+            let reason = LegHangup::Cancelled;
+            self.commands.push_back(Command::HangupLeg { node, leg: leg_id, reason });
+            return;
+        }
         let Some(c) = self.callers.get_mut(&call) else { return };
         c.phase = Phase::Connected(reservation);
         c.agent = Some(agent.clone());

@@ -5,12 +5,14 @@
 //! `MemoryStore`'s trait methods are `async` but never wait: each is polled once with a no-op
 //! waker and must be ready.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
-use starq_core::AgentId;
+use starq_core::{AgentId, NodeId, Time};
 use starq_engine::instance::{StoreAnswer, StoreOp};
 use starq_store::{AgentView, MemoryStore, Store, StoreError};
 
@@ -31,6 +33,8 @@ pub(crate) struct SharedStore {
     /// An operation ran since its invariants were last checked (checking them after every
     /// step of the world, touched or not, cost most of a world's time).
     touched: Cell<bool>,
+    /// The highest epoch each node's lease reached: carried over a loss (see [`Self::wipe`]).
+    epochs: RefCell<BTreeMap<NodeId, u64>>,
 }
 
 impl SharedStore {
@@ -40,7 +44,13 @@ impl SharedStore {
             return Err(StoreError::Unavailable("simulated outage".into()));
         }
         self.touched.set(true);
-        ready(op.perform(&self.store))
+        let answer = ready(op.perform(&self.store));
+        if let Ok(StoreAnswer::Lease(Some(lease))) = &answer {
+            let mut epochs = self.epochs.borrow_mut();
+            let top = epochs.entry(lease.node.clone()).or_default();
+            *top = (*top).max(lease.epoch.0);
+        }
+        answer
     }
 
     /// An agent as the store holds it, whatever the outage.
@@ -48,10 +58,21 @@ impl SharedStore {
         ready(self.store.agent(agent)).expect("the memory store never fails")
     }
 
-    /// Everything lost: an empty store in its place.
+    /// Everything lost: an empty store in its place. Its epochs go on from the old ones, as
+    /// Redis's do (their floor is the clock): a lapsed lease's holder, thawed, is fenced in
+    /// the new store too.
     pub(crate) fn wipe(&mut self) {
         self.store = MemoryStore::new();
         self.touched.set(true);
+        for (node, top) in self.epochs.borrow().iter() {
+            // Each acquire of a lapsed lease moves its epoch one on (a zero TTL lapses at once);
+            // one past the old epoch, so that the old fences are refused, as Redis refuses them
+            // once the lease is gone.
+            for _ in 0..=*top {
+                let taken = ready(self.store.acquire_lease(node, "", Time(0), Duration::ZERO));
+                taken.expect("the memory store never fails");
+            }
+        }
     }
 
     /// Checks the store's invariants if an operation ran since they were last checked.

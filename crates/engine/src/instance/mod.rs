@@ -37,7 +37,7 @@ use std::time::Duration;
 use starq_ari::{ConnectionState, StreamItem};
 use starq_core::config::{AgentConfig, QueueConfig};
 use starq_core::engine::{ChannelAction, Command, Engine, Input as CoreInput, LegHangup};
-use starq_core::shared::{AgentAction, Presence, Request};
+use starq_core::shared::{AgentAction, LEG_TEARDOWN, Presence, Request};
 use starq_core::{AgentId, CallId, Fence, NodeId, Time};
 use starq_store::{AgentStatus, StoreError};
 
@@ -148,6 +148,8 @@ struct Rests {
     in_flight: bool,
     /// Asked for again while a pass ran: one more pass follows it.
     again: bool,
+    /// No rest read ends before this (leftover legs a reconcile just hung up must land first).
+    not_before: Time,
 }
 
 /// When each periodic duty is next due.
@@ -724,6 +726,7 @@ impl Instance {
         match answer {
             Ok(StoreAnswer::Agent(Some(view))) => {
                 if let AgentStatus::WrapUp(until) | AgentStatus::Retry(until) = view.status {
+                    let until = until.max(self.rests.not_before);
                     self.core(CoreInput::AgentResting { agent: agent.clone(), until });
                 }
             }
@@ -731,7 +734,7 @@ impl Instance {
             Ok(other) => return self.unexpected(Ok(other)),
             Err(error) => {
                 tracing::warn!(%error, "agents' rests not read");
-                self.rests = Rests::default();
+                self.rests = Rests { not_before: self.rests.not_before, ..Rests::default() };
                 return;
             }
         }
@@ -744,7 +747,11 @@ impl Instance {
     /// one agent at a time at start and at every takeover; asked for while a pass runs, one
     /// more pass follows it (a rest may have begun behind the running one). Ending a rest twice
     /// is harmless (the second is stale).
-    fn follow_rests(&mut self) {
+    pub(super) fn follow_rests(&mut self) {
+        // A rest found is ended a teardown from now at the soonest: its end may have been
+        // stamped in the past (a request retried after an outage carries the time it was
+        // made), while the leg it covers was hung up only just, or not yet.
+        self.rests.not_before = self.rests.not_before.max(self.now + LEG_TEARDOWN);
         if self.rests.in_flight || !self.rests.queue.is_empty() {
             self.rests.again = true;
             return;

@@ -337,9 +337,18 @@ impl Instance {
         let Own::Owned(owned) = std::mem::replace(&mut n.own, Own::Standby) else {
             return None;
         };
+        // Leg hang-ups the core decided, still queued behind a routing request, go out under
+        // this tenure: left to a later owner's reconcile, the phone would stay busy while its
+        // agent, freed on time, is offered again.
+        for (leg, reason) in self.engine.take_leg_hangups(node) {
+            self.channels.leg_released(&leg);
+            let command = super::AriCommand::HangupLeg { leg, reason };
+            self.outputs.push_back(super::Output::Ari { node: node.clone(), command });
+        }
         self.outputs.push_back(super::Output::EndTenure(owned.lease.fence()));
         self.core(CoreInput::NodeDisowned { node: node.clone() });
         self.channels.forget_node(node);
+        self.no_reconcile_awaited(node);
         self.relist.remove(node);
         self.talking.remove(node);
         if let Some(recovery) = self.recovery.as_mut() {
@@ -439,6 +448,14 @@ impl Instance {
 
     /// A node whose event stream stayed down past `node_down_after` is lost: its calls end
     /// (node-lost) and its agents are freed; it is owned anew when it comes back.
+    /// A node taken over that will not be reconciled (lost, given up): the rests wait for the
+    /// others only.
+    fn no_reconcile_awaited(&mut self, node: &NodeId) {
+        if self.rests_after_reconcile.remove(node) && self.rests_after_reconcile.is_empty() {
+            self.follow_rests();
+        }
+    }
+
     fn report_dead_nodes(&mut self) {
         let (now, limit) = (self.now, self.settings.node_down_after);
         let mut dead = Vec::new();
@@ -452,6 +469,8 @@ impl Instance {
             tracing::error!(%node, "node lost: its calls end and its agents are released");
             self.core(CoreInput::NodeDown { node: node.clone() });
             self.channels.forget_node(&node);
+            // A lost node has no legs left: the others' rests need not wait for it.
+            self.no_reconcile_awaited(&node);
         }
     }
 }

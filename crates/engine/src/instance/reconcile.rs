@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 
 use starq_core::engine::{Input as CoreInput, LegHangup};
-use starq_core::shared::{StoredCall, StoredState};
+use starq_core::shared::{LEG_TEARDOWN, StoredCall, StoredState};
 use starq_core::{CallId, LegId, NodeId, ReservationId, bridge_of, bridged_channel};
 
 use super::{AriCommand, Instance, Listing, Node, Output, Purpose, StoreOp, Stray};
@@ -88,12 +88,19 @@ impl Instance {
         // A call still bridged in Asterisk that the store no longer knows (a Redis that lost
         // its state) goes on talking: its agent leg is left up, and its caller is described
         // with the others, to be taken back as connected from its notes (never queued again).
-        // A bridge whose caller is gone holds no conversation: its leg is left over (its
-        // hang-up may have been dropped with a lease that lapsed while the store was away).
+        // A conversation needs both its parties: a bridge whose caller is gone leaves its leg
+        // over (its hang-up may have been dropped with a lease that lapsed while the store was
+        // away), and one whose agent leg is gone leaves a caller whose call ended (the agent
+        // hung up as its owner died), which the store remembers and sends on.
+        let with_leg: BTreeSet<String> = channels
+            .iter()
+            .filter_map(|id| LegId::parse(id).filter(|leg| leg.is_on(node)))
+            .flat_map(|leg| leg.call().channel_candidates(node).into_iter().map(|(c, _)| c))
+            .collect();
         let talking: BTreeSet<String> = bridges
             .iter()
             .filter_map(|b| bridged_channel(b))
-            .filter(|c| channels.contains(*c))
+            .filter(|c| channels.contains(*c) && with_leg.contains(*c))
             .map(str::to_owned)
             .collect();
         strays.retain(|id| match LegId::parse(id).filter(|leg| leg.is_on(node)) {
@@ -104,7 +111,10 @@ impl Instance {
         });
         self.talking.insert(node.clone(), talking);
         self.core(CoreInput::Adopt { node: node.clone(), calls, present: channels });
-        let follow_rests = self.rests_after_reconcile.remove(node);
+        // Once every node taken in the same round is reconciled: an agent resting while its
+        // leg on another of them is left over would be freed before that leg is hung up.
+        let follow_rests =
+            self.rests_after_reconcile.remove(node) && self.rests_after_reconcile.is_empty();
         for (channel, leg) in unbridged {
             tracing::info!(%node, %channel, %leg, "connected call found without its bridge: bridged");
             let bridge = bridge_of(&channel);
@@ -112,6 +122,10 @@ impl Instance {
         }
         let (legs, others): (Vec<String>, Vec<String>) =
             strays.into_iter().partition(|id| translate::is_leg(node, id));
+        if !legs.is_empty() {
+            // Rests followed from now on end no sooner than these hang-ups have landed.
+            self.rests.not_before = self.now + LEG_TEARDOWN;
+        }
         for id in legs {
             // A leg whose call ended while no one watched (those of adopted callers are
             // already being hung up).
