@@ -5,6 +5,7 @@
 //! included), rows that cannot be used refused with their table, row and column, and the
 //! seed written once into an empty catalog only.
 
+#[macro_use]
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,29 +16,6 @@ use starq_report::catalog::{
 };
 use starq_report::sql::{AnyPool, Dialect};
 use support::db::TestDb;
-
-macro_rules! on_every_database {
-    ($($name:ident),* $(,)?) => {
-        mod mysql {$(
-            #[tokio::test]
-            async fn $name() {
-                super::$name(starq_report::sql::Dialect::MySql).await
-            }
-        )*}
-        mod postgres {$(
-            #[tokio::test]
-            async fn $name() {
-                super::$name(starq_report::sql::Dialect::Postgres).await
-            }
-        )*}
-        mod sqlite {$(
-            #[tokio::test]
-            async fn $name() {
-                super::$name(starq_report::sql::Dialect::Sqlite).await
-            }
-        )*}
-    };
-}
 
 on_every_database!(
     a_fresh_catalog_is_empty,

@@ -3,6 +3,7 @@
 //! as the store itself keeps them, the same records applied twice changing nothing, and errors
 //! that never show the database's password.
 
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -16,29 +17,6 @@ use starq_report::{PresenceTable, QueueLogRenderer, ReportConfig, Reporter};
 use starq_store::{AgentStatus, MemoryStore, Store};
 use support::db::TestDb;
 use support::traffic;
-
-macro_rules! on_every_database {
-    ($($name:ident),* $(,)?) => {
-        mod mysql {$(
-            #[tokio::test]
-            async fn $name() {
-                super::$name(starq_report::sql::Dialect::MySql).await
-            }
-        )*}
-        mod postgres {$(
-            #[tokio::test]
-            async fn $name() {
-                super::$name(starq_report::sql::Dialect::Postgres).await
-            }
-        )*}
-        mod sqlite {$(
-            #[tokio::test]
-            async fn $name() {
-                super::$name(starq_report::sql::Dialect::Sqlite).await
-            }
-        )*}
-    };
-}
 
 on_every_database!(
     a_fresh_database_is_migrated_and_recalls_nobody,

@@ -2,6 +2,7 @@
 //! SQLite file: schema, every row once, replays that change nothing, agent sessions, and the
 //! service-level queries on known data.
 
+#[macro_use]
 mod support;
 
 use std::time::Duration;
@@ -17,29 +18,6 @@ use support::db::TestDb;
 use support::{traffic, verify};
 
 const ALL_TABLES: SqlTables = SqlTables { queue_log: true, records: true };
-
-macro_rules! on_every_database {
-    ($($name:ident),* $(,)?) => {
-        mod mysql {$(
-            #[tokio::test]
-            async fn $name() {
-                super::$name(starq_report::sql::Dialect::MySql).await
-            }
-        )*}
-        mod postgres {$(
-            #[tokio::test]
-            async fn $name() {
-                super::$name(starq_report::sql::Dialect::Postgres).await
-            }
-        )*}
-        mod sqlite {$(
-            #[tokio::test]
-            async fn $name() {
-                super::$name(starq_report::sql::Dialect::Sqlite).await
-            }
-        )*}
-    };
-}
 
 on_every_database!(
     migrations_apply_once_and_again,

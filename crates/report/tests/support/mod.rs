@@ -4,6 +4,32 @@
 
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different part
 
+/// Runs each named test, an `async fn(Dialect)`, once per database: in modules `mysql`,
+/// `postgres` and `sqlite`.
+#[allow(unused_macros)] // not every test binary runs on every database
+macro_rules! on_every_database {
+    ($($name:ident),* $(,)?) => {
+        mod mysql {$(
+            #[tokio::test]
+            async fn $name() {
+                super::$name(starq_report::sql::Dialect::MySql).await
+            }
+        )*}
+        mod postgres {$(
+            #[tokio::test]
+            async fn $name() {
+                super::$name(starq_report::sql::Dialect::Postgres).await
+            }
+        )*}
+        mod sqlite {$(
+            #[tokio::test]
+            async fn $name() {
+                super::$name(starq_report::sql::Dialect::Sqlite).await
+            }
+        )*}
+    };
+}
+
 pub mod db;
 pub mod proxy;
 pub mod redis;
