@@ -109,6 +109,45 @@ enum AgentsCmd {
     },
 }
 
+impl Target {
+    /// Whether a catalog was named at all.
+    pub(crate) fn given(&self) -> bool {
+        self.config.is_some() || self.sql.is_some()
+    }
+}
+
+/// Writes an imported configuration (`starq import … --sql`) into the catalog: an empty one,
+/// or with `replace` one that holds queues or agents already, if nobody changed it meanwhile.
+/// The whole result is validated first; nothing is written when it does not pass.
+pub(crate) async fn import_into(
+    target: &Target,
+    queues: &std::collections::BTreeMap<String, toml::Table>,
+    agents: &[starq_core::config::AgentConfig],
+    replace: bool,
+) -> anyhow::Result<()> {
+    let opened = open(target).await?;
+    let held = opened.load().await?;
+    if !replace && (!held.queues.is_empty() || !held.agents.is_empty()) {
+        bail!(
+            "the catalog holds {} queues and {} agents already: nothing written (--replace \
+             replaces them)",
+            held.queues.len(),
+            held.agents.len()
+        );
+    }
+    let agents = crate::catalog::agent_rows(agents);
+    let rows = CatalogRows { revision: held.revision, queues: queues.clone(), agents };
+    validate(&rows, opened.nodes.as_ref())
+        .map_err(|e| anyhow::anyhow!("refused, nothing written: {e}"))?;
+    let revision = opened.db.replace_all(&rows.queues, &rows.agents, Some(held.revision)).await?;
+    outln!(
+        "ok: {} queues and {} agents written, catalog at revision {revision}",
+        rows.queues.len(),
+        rows.agents.len()
+    )?;
+    Ok(())
+}
+
 /// The catalog opened, with the nodes its contacts are checked against.
 struct Opened {
     db: CatalogDb,

@@ -76,8 +76,15 @@ enum Cmd {
         /// queuerules.conf, for the queues' defaultrule.
         rules: Option<PathBuf>,
         /// Write the configuration to this file instead of stdout.
-        #[arg(long, short)]
+        #[arg(long, short, conflicts_with_all = ["sql", "config"])]
         out: Option<PathBuf>,
+        /// Write it into this catalog instead (--sql URL, or --config starq.toml's [catalog]).
+        #[command(flatten)]
+        target: catalog_cli::Target,
+        /// Replace the queues and agents the catalog holds (without it, only an empty catalog
+        /// is written).
+        #[arg(long)]
+        replace: bool,
     },
 }
 
@@ -92,7 +99,10 @@ fn main() -> ExitCode {
         Cmd::Sim(args) => runtime().and_then(|rt| rt.block_on(starq_sim::cli::run(args, ctrl_c()))),
         Cmd::Queues(args) => runtime().and_then(|rt| rt.block_on(catalog_cli::queues(args))),
         Cmd::Agents(args) => runtime().and_then(|rt| rt.block_on(catalog_cli::agents(args))),
-        Cmd::Import { file, rules, out } => import::run(&file, rules.as_deref(), out.as_deref()),
+        Cmd::Import { file, rules, out, target, replace } => {
+            let into = import::Into { out: out.as_deref(), catalog: &target, replace };
+            import::run(&file, rules.as_deref(), into)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -95,3 +95,39 @@ fn a_file_asterisk_would_refuse_is_an_error_naming_its_line() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.starts_with("starq: /nonexistent/queues.conf: cannot read: "), "{stderr}");
 }
+
+#[test]
+fn import_writes_into_an_empty_catalog_and_replaces_only_when_told() {
+    let dir = fixtures();
+    let (queues, rules) = (dir.join("queues.conf"), dir.join("queuerules.conf"));
+    let db = Temp::new("catalog.db");
+    let sql = format!("sqlite://{}", db.0.display());
+    let import = |extra: &[&str]| {
+        let mut args = vec!["import", path(&queues), path(&rules), "--sql", &sql];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let first = import(&[]);
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(first.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("ok: 3 queues and 5 agents written"), "{stdout}");
+    assert!(stderr.contains("24 lines not mapped"), "the report still goes to stderr: {stderr}");
+
+    // What was written is what `starq queues` and `starq agents` show.
+    let listed = run(&["queues", "list", "--sql", &sql]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    for queue in ["sales", "support"] {
+        assert!(listed.contains(queue), "{queue} in the catalog: {listed}");
+    }
+    let agents = run(&["agents", "list", "--sql", &sql]);
+    assert_eq!(String::from_utf8_lossy(&agents.stdout).lines().count(), 5, "five agents");
+
+    // A catalog that holds a configuration is not overwritten unless told.
+    let again = import(&[]);
+    assert!(!again.status.success());
+    let refusal = String::from_utf8_lossy(&again.stderr);
+    assert!(refusal.contains("holds 3 queues and 5 agents already"), "{refusal}");
+    let replaced = import(&["--replace"]);
+    assert!(replaced.status.success(), "{}", String::from_utf8_lossy(&replaced.stderr));
+}

@@ -236,9 +236,20 @@ fn list_dir(dir: &Path) -> io::Result<Vec<String>> {
     Ok(names)
 }
 
+/// Where `starq import` puts the configuration: stdout, a file, or a catalog.
+pub(crate) struct Into<'a> {
+    /// A file instead of stdout.
+    pub(crate) out: Option<&'a Path>,
+    /// A catalog instead of either, when one is named.
+    pub(crate) catalog: &'a crate::catalog_cli::Target,
+    /// Replace what the catalog holds.
+    pub(crate) replace: bool,
+}
+
 /// `starq import`: converts, checks the result as `starq check-config` would, prints the
-/// configuration (or writes it to `out`) and the report on stderr.
-pub(crate) fn run(file: &Path, rules: Option<&Path>, out: Option<&Path>) -> anyhow::Result<()> {
+/// configuration (or writes it to a file, or into a catalog) and the report on stderr.
+pub(crate) fn run(file: &Path, rules: Option<&Path>, into: Into<'_>) -> anyhow::Result<()> {
+    let out = into.out;
     let import = convert(file, rules, &mut read_file, &mut list_dir)?;
     let source = match rules {
         Some(rules) => format!("{} and {}", file.display(), rules.display()),
@@ -246,10 +257,18 @@ pub(crate) fn run(file: &Path, rules: Option<&Path>, out: Option<&Path>) -> anyh
     };
     let text = import.to_toml(&source);
     // What the import writes must be a configuration starq takes; if not, the import is wrong.
-    starq_engine::config::parse(&text, "the converted configuration", &|_| None)
+    let config = starq_engine::config::parse(&text, "the converted configuration", &|_| None)
         .context("the converted configuration is refused (a bug in `starq import`)")?;
     // The configuration first: on a terminal, the report stays in sight below it.
     match out {
+        _ if into.catalog.given() => {
+            crate::runtime()?.block_on(crate::catalog_cli::import_into(
+                into.catalog,
+                &import.queues,
+                &config.agents,
+                into.replace,
+            ))?
+        }
         Some(path) => std::fs::write(path, &text)
             .with_context(|| format!("{}: cannot write", path.display()))?,
         None => outln!("{}", text.trim_end())?,
