@@ -1,9 +1,9 @@
 //! The driver: moves bytes and time between the [`Instance`] machine and the world, and decides
 //! nothing. It reads the clock, waits for the next input (a signal, a node's event, an answer
-//! from the store or an ARI request, an API action) or the machine's deadline, hands it over,
-//! then carries out every output: store operations each in a task of its own, ARI requests to
-//! the executor of the node's current tenure (`execute::run`), streams opened and closed as
-//! told. Nothing here waits on the store or on Asterisk, so signals, events and lease renewals
+//! from the store or an ARI request, an API action, a new revision of the catalog) or the
+//! machine's deadline, hands it over, then carries out every output: store operations each in
+//! a task of its own, ARI requests to the executor of the node's current tenure
+//! (`execute::run`), streams opened and closed as told. Nothing here waits on the store or on Asterisk, so signals, events and lease renewals
 //! are handled whatever either is doing.
 //!
 //! A node's events come one of two ways, and [`Output::Attach`] means either: for a dialled

@@ -5,7 +5,8 @@
 //! hand-over, another consumer taking the app), what each ARI event means ([`Channels`]),
 //! what a node's app holds after a reconnect (reconcile, adoption, strays), the notices
 //! instances leave each other, agents' rests, a node's loss and return, the store's absence,
-//! and shutdown. It reads no clock, does no I/O and draws no global randomness: the shell
+//! configuration changed while it runs (followed at once; written into the store by one
+//! instance, the first live one by name), and shutdown. It reads no clock, does no I/O and draws no global randomness: the shell
 //! ([`crate::driver`] in a process, a seeded simulation in tests) calls, as often as it likes,
 //!
 //! 1. [`Instance::handle`] with each [`Input`] and the time it happened, or
