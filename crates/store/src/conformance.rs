@@ -59,6 +59,7 @@ where
         a_new_configuration_applies_at_once,
         reconfiguring_offers_what_became_matchable,
         reconfiguring_journals_membership_changes,
+        an_agent_left_out_leaves_its_queues_and_finishes_its_call,
         without_autofill_only_the_head_rings,
         pauses_apply_per_queue_or_everywhere,
         stale_epochs_are_fenced,
@@ -791,6 +792,42 @@ async fn reconfiguring_journals_membership_changes<S: Store>(mut s: Site<S>) {
             JournalEvent::MemberAdded { agent: a("a2"), queue: q("q1"), penalty: 0 },
         ]
     );
+}
+
+/// An agent left out of a new configuration leaves every queue (journaled, after the others)
+/// and is offered nothing more; the call it is on goes on to its end, and it is free after.
+async fn an_agent_left_out_leaves_its_queues_and_finishes_its_call<S: Store>(mut s: Site<S>) {
+    let queues = [queue("q1", Strategy::Linear), queue("q2", Strategy::Linear)];
+    let both = [agent("a1", &[("q1", 0), ("q2", 0)]), agent("a2", &[("q1", 0)])];
+    s.setup(&queues, &both).await;
+    s.login("a1").await;
+    s.login("a2").await;
+    let r = s.enqueue("c1", "q1", 0, Window::ANY).await;
+    assert_eq!(offered_agents(&r), ["a1"]);
+    s.answer(offers(&r)[0]).await;
+    let t = s.tick(1);
+    let only_a2 = [agent("a2", &[("q1", 0)])];
+    s.store.reconfigure(&queues, &only_a2, t).await.expect("reconfigure");
+    assert_eq!(s.status("a1").await, AgentStatus::OnCall(CallId::new("c1")), "call goes on");
+    let removed: Vec<JournalEvent> = s
+        .journal()
+        .await
+        .into_iter()
+        .filter(|e| matches!(e, JournalEvent::MemberRemoved { .. }))
+        .collect();
+    let a1 = AgentId::new("a1");
+    assert_eq!(
+        removed,
+        [
+            JournalEvent::MemberRemoved { agent: a1.clone(), queue: QueueId::new("q1") },
+            JournalEvent::MemberRemoved { agent: a1, queue: QueueId::new("q2") },
+        ]
+    );
+    s.hangup_by("c1", 1, Party::Agent).await;
+    let r = s.enqueue("c2", "q2", 0, Window::ANY).await;
+    assert!(offers(&r).is_empty(), "a1 is in no queue: {r:?}");
+    let r = s.enqueue("c3", "q1", 0, Window::ANY).await;
+    assert_eq!(offered_agents(&r), ["a2"]);
 }
 
 async fn without_autofill_only_the_head_rings<S: Store>(mut s: Site<S>) {

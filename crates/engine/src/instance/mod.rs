@@ -178,8 +178,6 @@ pub struct Instance {
     queues: Arc<[QueueConfig]>,
     agents: Arc<[AgentConfig]>,
     revision: u64,
-    /// Agents removed from the configuration while this instance ran (see `configure`).
-    retired: std::collections::BTreeSet<AgentId>,
     /// This instance writes configuration into the store (see [`Instance::writes_configuration`]).
     writer: bool,
     ops: BTreeMap<OpId, Purpose>,
@@ -231,7 +229,6 @@ impl Instance {
             queues: queues.into(),
             agents: agents.into(),
             revision: 0,
-            retired: std::collections::BTreeSet::new(),
             writer: false,
             ops: BTreeMap::new(),
             next_op: 0,
@@ -871,11 +868,6 @@ impl Instance {
             "configuration changed"
         );
         self.revision = catalog.revision;
-        let kept: std::collections::BTreeSet<&AgentId> =
-            catalog.agents.iter().map(|a| &a.id).collect();
-        let gone = self.agents.iter().map(|a| &a.id).filter(|id| !kept.contains(id)).cloned();
-        self.retired.extend(gone.collect::<Vec<_>>());
-        self.retired.retain(|id| !kept.contains(id));
         self.queues = catalog.queues.clone().into();
         self.agents = catalog.agents.clone().into();
         let (queues, agents) = (catalog.queues.clone(), catalog.agents.clone());
@@ -904,16 +896,8 @@ impl Instance {
 
     /// Installs the configuration (at start, and again in a store found without it).
     fn configure(&mut self) {
-        // The store keeps every agent it was ever given (its runtime state outlives a
-        // configuration): one removed since is installed with no queue, so that it leaves them
-        // (journaled) and is offered nothing more, its call in progress going on to its end.
-        let agents = if self.retired.is_empty() {
-            Arc::clone(&self.agents)
-        } else {
-            let retired = self.retired.iter().map(|id| AgentConfig::new(id.clone()));
-            self.agents.iter().cloned().chain(retired).collect()
-        };
-        let op = StoreOp::Reconfigure { queues: Arc::clone(&self.queues), agents, now: self.now };
+        let (queues, agents) = (Arc::clone(&self.queues), Arc::clone(&self.agents));
+        let op = StoreOp::Reconfigure { queues, agents, now: self.now };
         self.store(Purpose::Configure, op);
     }
 }

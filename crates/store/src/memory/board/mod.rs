@@ -166,6 +166,22 @@ impl Board {
             }
             self.refresh_agent(&a.id, 0);
         }
+        // An agent left out of the configuration leaves every queue, in id order after the
+        // others; its state stays, so a call in progress goes on to its end.
+        let configured: BTreeSet<&AgentId> = agents.iter().map(|a| &a.id).collect();
+        let gone: Vec<AgentId> =
+            self.agents.keys().filter(|id| !configured.contains(id)).cloned().collect();
+        for id in gone {
+            let state = self.agents.get_mut(&id).expect("listed");
+            if state.members.is_empty() {
+                continue;
+            }
+            for queue in std::mem::take(&mut state.members).into_keys() {
+                changes.push(JournalEvent::MemberRemoved { agent: id.clone(), queue });
+            }
+            state.config.memberships.clear();
+            self.refresh_agent(&id, 0);
+        }
         changes
     }
 

@@ -187,6 +187,26 @@ local function install(args, first)
     MC[ag] = nil -- its queues just changed
     refresh_agent(ag, '0', true)
   end
+  -- An agent left out of the configuration leaves every queue, in id order after the others
+  -- (as in MemoryStore); its state stays, so a call in progress goes on to its end. (Agents
+  -- are listed from the first configuration that had this key on.)
+  local configured = {}
+  for _, ag in ipairs(agents) do configured[ag] = true end
+  local gone = {}
+  for _, ag in ipairs(rc('SMEMBERS', k_agents())) do
+    if not configured[ag] and agent_state(ag) then gone[#gone + 1] = ag end
+  end
+  table.sort(gone, bytes_lt)
+  for _, ag in ipairs(gone) do
+    for _, q in ipairs(members_of(ag)) do
+      agent_set(ag, 'p:' .. q, false, 'o:' .. q, false, 'l:' .. q, false, 'n:' .. q, false)
+      journal('member_removed', 'agent', ag, 'queue', q)
+    end
+    agent_set(ag, 'ms', pack_members({}))
+    MC[ag] = nil
+    refresh_agent(ag, '0', true)
+  end
+  if #agents > 0 then rc('SADD', k_agents(), unpack(agents)) end
   return queues, agents
 end
 

@@ -96,6 +96,8 @@ local function k_inbox(n) return P .. 'in:' .. n end           -- notices for th
 local function k_instances() return P .. 'inst' end            -- live instances, by expiry
 -- A reservation, packed by reserve: call, agent, q, created. (Keys 'r:' held hashes before.)
 local function k_res(r) return P .. 'R:' .. r end
+-- Every agent a configuration named since this key exists (see `install`).
+local function k_agents() return P .. 'ags' end
 local function k_lease(n) return P .. 'l:' .. n end
 local function k_journal() return P .. 'j' end
 local function k_jgroups() return P .. 'jg' end
