@@ -3,9 +3,12 @@
 //! enters `Stasis(starq,agent=…)`; what the phone heard, the `STARQ_OUTCOME` it went back to
 //! the dialplan with, the store's view of the agent and the journal must agree.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::{eventually, now_or_never};
 use starq_core::config::{AgentConfig, Contact, Membership, Pin, QueueConfig};
 use starq_core::journal::JournalEvent;
 use starq_core::{AgentId, NodeId, QueueId};
@@ -70,25 +73,6 @@ async fn site(agents: Vec<AgentConfig>) -> Site {
         eventually("starq holds the app", || node.has_consumer("starq")).await;
     }
     Site { sim, store, stop, task }
-}
-
-async fn eventually(what: &str, check: impl Fn() -> bool) {
-    for _ in 0..800 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting until {what}");
-}
-
-/// Polls a memory-store future, which never waits, from synchronous code.
-fn now_or_never<F: std::future::Future>(future: F) -> F::Output {
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match std::pin::pin!(future).poll(&mut cx) {
-        std::task::Poll::Ready(out) => out,
-        std::task::Poll::Pending => unreachable!("the memory store answers at once"),
-    }
 }
 
 impl Site {

@@ -2,9 +2,12 @@
 //! Asterisk nodes, one scenario per feature. The simulator's ground truth (what callers and
 //! phones experienced) must agree with what starq journaled.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::{eventually, now_or_never};
 use starq_core::config::{
     AgentConfig, AutoPause, AutoPauseScope, Contact, Destination, EmptyConditions, MemberCondition,
     Membership, Overflow, QueueConfig,
@@ -127,25 +130,6 @@ async fn site_tuned(
         eventually("starq holds the app", || node.has_consumer("starq")).await;
     }
     Site { sim, store, shell, stop: Some(stop), task }
-}
-
-async fn eventually(what: &str, check: impl Fn() -> bool) {
-    for _ in 0..800 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting until {what}");
-}
-
-/// Polls a memory-store future, which never waits, from synchronous code.
-fn now_or_never<F: std::future::Future>(future: F) -> F::Output {
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match std::pin::pin!(future).poll(&mut cx) {
-        std::task::Poll::Ready(out) => out,
-        std::task::Poll::Pending => unreachable!("the memory store answers at once"),
-    }
 }
 
 impl Site {

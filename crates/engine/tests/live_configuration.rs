@@ -6,35 +6,25 @@
 #[path = "../../store/tests/support/mod.rs"]
 mod support;
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{eventually as until, journal, split_names};
 use starq_core::NodeId;
 use starq_core::config::{AgentConfig, Contact, Membership, QueueConfig};
 use starq_core::engine::Input;
 use starq_core::journal::JournalEvent;
 use starq_core::shared::AgentAction;
 use starq_engine::config::Catalog;
-use starq_engine::{Configuration, NodeHealth, NodeSpec, Settings, ShellHandle, placement};
+use starq_engine::{Configuration, NodeHealth, NodeSpec, Settings, ShellHandle};
 use starq_sim::phones::PhoneScript;
 use starq_sim::truth::Outcome as Truth;
 use starq_sim::{CallSpec, Sim, SimConfig};
-use starq_store::{RedisStore, Store};
 use tokio::sync::watch;
 
 const NODES: [&str; 2] = ["node0", "node1"];
-
-/// Two instance names rendezvous hashing gives one node each.
-fn split_names() -> (String, String) {
-    for i in 0..100 {
-        let names = vec![format!("starq-{i}"), format!("starq-{}", i + 100)];
-        let owners: Vec<_> = NODES.iter().map(|n| placement::owner(n, &names)).collect();
-        if owners[0] != owners[1] {
-            return (names[0].clone(), names[1].clone());
-        }
-    }
-    panic!("no pair of names splits two nodes");
-}
 
 fn agent(id: &str, queues: &[&str]) -> AgentConfig {
     let mut a = AgentConfig::new(id);
@@ -50,23 +40,8 @@ fn catalog(revision: u64, agents: Vec<AgentConfig>) -> Arc<Catalog> {
     Arc::new(Catalog { revision, queues, agents })
 }
 
-async fn until(what: &str, check: impl Fn() -> bool) {
-    for _ in 0..800 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
 fn owned(shell: &ShellHandle) -> usize {
     shell.health().nodes.values().filter(|s| **s == NodeHealth::Connected).count()
-}
-
-async fn journal(store: &RedisStore) -> Vec<JournalEvent> {
-    let entries = store.read_journal("test", 10_000).await.expect("journal");
-    entries.into_iter().map(|e| e.event).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,7 +67,7 @@ async fn a_new_revision_is_followed_at_once_by_every_instance_without_cutting_a_
     let first = catalog(1, vec![agent("alice", &["support"]), agent("bob", &["backoffice"])]);
     let (tx_a, rx_a) = watch::channel(Arc::clone(&first));
     let (tx_b, rx_b) = watch::channel(first);
-    let (name_a, name_b) = split_names();
+    let (name_a, name_b) = split_names(NODES);
     let mut shells = Vec::new();
     for (name, rx) in [(name_a, rx_a), (name_b, rx_b)] {
         let settings = Settings {

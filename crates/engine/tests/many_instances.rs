@@ -4,35 +4,24 @@
 #[path = "../../store/tests/support/mod.rs"]
 mod support;
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::{eventually as until, journal, split_names};
 use starq_core::NodeId;
 use starq_core::config::{AgentConfig, Contact, Membership, QueueConfig};
 use starq_core::engine::Input;
 use starq_core::journal::JournalEvent;
 use starq_core::shared::AgentAction;
-use starq_engine::{NodeHealth, NodeSpec, Settings, ShellHandle, placement};
+use starq_engine::{NodeHealth, NodeSpec, Settings, ShellHandle};
 use starq_sim::phones::PhoneScript;
 use starq_sim::truth::Outcome as Truth;
 use starq_sim::{CallSpec, Sim, SimConfig};
-use starq_store::{RedisStore, Store};
+use starq_store::RedisStore;
 
 const NODES: [&str; 2] = ["node0", "node1"];
-
-/// Two instance names rendezvous hashing gives one node each.
-fn split_names() -> (String, String) {
-    let live = |a: &str, b: &str| vec![a.to_owned(), b.to_owned()];
-    for i in 0..100 {
-        let (a, b) = (format!("starq-{i}"), format!("starq-{}", i + 100));
-        let names = live(&a, &b);
-        let owners: Vec<_> = NODES.iter().map(|n| placement::owner(n, &names)).collect();
-        if owners[0] != owners[1] {
-            return if owners[0] == Some(a.as_str()) { (a, b) } else { (b, a) };
-        }
-    }
-    panic!("no pair of names splits two nodes");
-}
 
 /// The simulated nodes, named as starq knows them.
 fn node_specs(sim: &Sim) -> Vec<NodeSpec> {
@@ -79,16 +68,6 @@ async fn start(
     .expect("instance starts")
 }
 
-async fn until(what: &str, check: impl Fn() -> bool) {
-    for _ in 0..800 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
 fn owned(shell: &ShellHandle) -> Vec<String> {
     let health = shell.health();
     health
@@ -99,11 +78,6 @@ fn owned(shell: &ShellHandle) -> Vec<String> {
         .collect()
 }
 
-async fn journal(store: &RedisStore) -> Vec<JournalEvent> {
-    let entries = store.read_journal("test", 10_000).await.expect("journal");
-    entries.into_iter().map(|e| e.event).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_share_the_nodes_hand_work_across_and_take_over_the_dead() {
     let redis = support::RedisServer::start_with(false);
@@ -112,7 +86,7 @@ async fn instances_share_the_nodes_hand_work_across_and_take_over_the_dead() {
     cfg.phones = vec![PhoneScript::answering("PJSIP/alice", 50, 400)];
     let sim = Sim::start(cfg).await.expect("simulator starts");
     let specs = node_specs(&sim);
-    let (first, second) = split_names();
+    let (first, second) = split_names(NODES);
     // The first instance starts alone and owns both nodes; the second joins and is handed the
     // node it wins.
     let (a, a_task) = start(&store, &specs, &first).await;
@@ -159,7 +133,7 @@ async fn callers_entering_while_a_node_changes_hands_are_kept() {
     let store = Arc::new(redis.store().await);
     let sim = Sim::start(SimConfig::local(2, 12)).await.expect("simulator starts");
     let specs = node_specs(&sim);
-    let (first, second) = split_names();
+    let (first, second) = split_names(NODES);
     let (a, _a_task) = start(&store, &specs, &first).await;
     until("the first instance owns both nodes", || owned(&a).len() == 2).await;
     // Callers keep arriving on both nodes while the second instance joins and node1 moves to
